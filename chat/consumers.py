@@ -1,0 +1,212 @@
+"""`/ws/chat/<slug>/`: one room's live socket (docs/protocol.md)."""
+
+import time
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+from django.conf import settings
+
+from realtime import presence, ratelimit
+from realtime.consumers import (
+    CLOSE_FLOODING,
+    CLOSE_FORBIDDEN,
+    CLOSE_NOT_FOUND,
+    FrameError,
+    RealtimeConsumer,
+    client_id_of,
+)
+
+from . import events, frames, selectors, services
+from .exceptions import Rejected, RoomForbidden, RoomNotFound
+
+
+def _non_negative_int(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
+@database_sync_to_async
+def _load_room(slug: str, user):
+    room = selectors.room_for_reader(slug=slug, user=user)
+    return room, selectors.room_display_name(room=room, user=user)
+
+
+@database_sync_to_async
+def _hello_messages(room, after: int | None) -> tuple[list[dict], bool, int]:
+    if after is None:
+        messages, truncated = selectors.messages_latest(room=room), False
+    else:
+        messages, truncated = selectors.messages_after(room=room, after=after)
+    last_seq = type(room).objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+    return [frames.message_dict(m, room.slug) for m in messages], truncated, last_seq
+
+
+@database_sync_to_async
+def _send_message(room, user, body, client_id) -> tuple[str, bool]:
+    message, created = services.message_create(
+        room=room, author=user, body=body, client_id=client_id
+    )
+    return frames.message_frame_text(message, room.slug), created
+
+
+@database_sync_to_async
+def _history(room, user, before_seq, limit) -> tuple[list[dict], bool]:
+    # Re-check on every frame: access may have been removed since connect.
+    selectors.room_for_reader(slug=room.slug, user=user)
+    messages, has_more = selectors.messages_before(room=room, before_seq=before_seq, limit=limit)
+    return [frames.message_dict(m, room.slug) for m in messages], has_more
+
+
+@database_sync_to_async
+def _read(room, user, seq: int) -> None:
+    services.read_mark(room=room, user=user, seq=seq)
+
+
+class ChatConsumer(RealtimeConsumer):
+    frame_handlers = {
+        "send": "on_send",
+        "history": "on_history",
+        "typing": "on_typing",
+        "read": "on_read",
+        "ping": "on_ping",
+    }
+
+    async def start(self) -> None:
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        try:
+            self.room, display_name = await _load_room(slug, self.user)
+        except RoomNotFound:
+            await self.refuse(CLOSE_NOT_FOUND)
+            return
+        except RoomForbidden:
+            await self.refuse(CLOSE_FORBIDDEN)
+            return
+        self.send_rate = ratelimit.Rate.parse(settings.CHAT_SEND_RATE_LIMIT)
+        self.last_typing = 0.0
+        self.group = events.room_group(self.room.pk)
+        after_raw = self._query_param("after")
+        after = int(after_raw) if after_raw.isascii() and after_raw.isdigit() else None
+
+        await self.accept()
+        # Join before reading history: a message committed in between then
+        # arrives both ways, and the client drops the duplicate by seq.
+        await self.join_group(self.group)
+        online, came_online = await presence.join(
+            self.group, self.channel_name, self.user, on_expired=self._presence_expired
+        )
+        messages, truncated, last_seq = await _hello_messages(self.room, after)
+        hello = {
+            "type": "hello",
+            "room": frames.room_dict(self.room, display_name),
+            "user": frames.user_dict(self.user),
+            "last_seq": last_seq,
+            "online": online,
+            "messages": messages,
+        }
+        if truncated:
+            hello["truncated"] = True
+        if after_raw and after is None:
+            await self.send_error("invalid", "after must be a non-negative whole number.")
+        await self.send_frame(hello)
+        self.ready = True
+        if came_online:
+            await events.presence_changed(room_id=self.room.pk, online=online)
+
+    def _query_param(self, name: str) -> str:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        return (query.get(name) or [""])[0]
+
+    async def disconnect(self, code) -> None:
+        group = getattr(self, "group", None)
+        if group is not None:
+            try:
+                online, went_offline = await presence.leave(group, self.channel_name, self.user)
+                if went_offline:
+                    await events.presence_changed(room_id=self.room.pk, online=online)
+            except Exception:
+                # Presence entries expire by themselves when Redis is away.
+                pass
+        await super().disconnect(code)
+
+    async def _presence_expired(self, online: list[dict]) -> None:
+        await events.presence_changed(room_id=self.room.pk, online=online)
+
+    # Client frames.
+
+    async def on_send(self, frame: dict) -> None:
+        client_id = client_id_of(frame)
+        if self.send_rate is not None:
+            count = await ratelimit.hit("send", self.user.pk, self.send_rate)
+            if count > 3 * self.send_rate.count:
+                self.ready = False
+                await self.close(code=CLOSE_FLOODING)
+                return
+            if count > self.send_rate.count:
+                raise FrameError(
+                    "rate_limited",
+                    f"Over {self.send_rate.count} messages in {self.send_rate.seconds} s; "
+                    "wait a moment.",
+                    client_id,
+                )
+        try:
+            text, created = await _send_message(
+                self.room, self.user, frame.get("body"), frame.get("client_id")
+            )
+        except Rejected as error:
+            raise FrameError(error.code, error.detail, client_id) from None
+        except RoomForbidden:
+            await self._revoke()
+            return
+        if not created:
+            # A resend: the original goes back to this socket only.
+            await self.send(text_data=text)
+
+    async def on_history(self, frame: dict) -> None:
+        before_seq = frame.get("before_seq")
+        limit = frame.get("limit", 50)
+        if before_seq is not None and (_non_negative_int(before_seq) is None):
+            raise FrameError("invalid", "before_seq must be a non-negative whole number.")
+        if _non_negative_int(limit) is None or not 1 <= limit <= selectors.HISTORY_MAX:
+            raise FrameError("invalid", f"limit must be 1 to {selectors.HISTORY_MAX}.")
+        try:
+            messages, has_more = await _history(self.room, self.user, before_seq, limit)
+        except (RoomForbidden, RoomNotFound):
+            await self._revoke()
+            return
+        await self.send_frame({"type": "history", "messages": messages, "has_more": has_more})
+
+    async def on_typing(self, frame: dict) -> None:
+        now = time.monotonic()
+        if now - self.last_typing < settings.CHAT_TYPING_INTERVAL:
+            return
+        self.last_typing = now
+        await events.typing(room_id=self.room.pk, user=self.user, sender_channel=self.channel_name)
+
+    async def on_read(self, frame: dict) -> None:
+        seq = _non_negative_int(frame.get("seq"))
+        if seq is None:
+            raise FrameError("invalid", "seq must be a non-negative whole number.")
+        await _read(self.room, self.user, seq)
+
+    async def _revoke(self) -> None:
+        self.ready = False
+        await self.close(code=CLOSE_FORBIDDEN)
+
+    # Channel-layer events: forward the text serialized once by chat.events.
+
+    async def chat_message(self, event: dict) -> None:
+        if self.ready:
+            await self.send(text_data=event["text"])
+
+    async def chat_presence(self, event: dict) -> None:
+        if self.ready:
+            await self.send(text_data=event["text"])
+
+    async def chat_typing(self, event: dict) -> None:
+        if self.ready and event["sender"] != self.channel_name:
+            await self.send(text_data=event["text"])
+
+    async def chat_access_revoked(self, event: dict) -> None:
+        if event["user_id"] == self.user.pk and not self.room.is_public:
+            await self._revoke()

@@ -1,0 +1,36 @@
+"""The wire shapes of chat data (docs/protocol.md)."""
+
+from datetime import UTC, datetime
+
+from realtime.consumers import dumps
+
+from .models import Message, Room
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def user_dict(user) -> dict:
+    return {"id": user.pk, "username": user.get_username()}
+
+
+def message_dict(message: Message, room_slug: str) -> dict:
+    return {
+        "id": message.pk,
+        "seq": message.seq,
+        "room": room_slug,
+        "author": user_dict(message.author),
+        "body": message.body,
+        "created_at": iso(message.created_at),
+        "client_id": message.client_id,
+    }
+
+
+def message_frame_text(message: Message, room_slug: str) -> str:
+    """Serialize a `message` frame once; every socket forwards the same text."""
+    return dumps({"type": "message", "message": message_dict(message, room_slug)})
+
+
+def room_dict(room: Room, display_name: str) -> dict:
+    return {"slug": room.slug, "name": display_name, "kind": room.kind}

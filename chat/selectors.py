@@ -1,0 +1,144 @@
+"""Every read of chat data, and every rule of who may see what."""
+
+from dataclasses import dataclass
+
+from django.contrib.auth import get_user_model
+from django.db.models import Q, QuerySet
+
+from .exceptions import RoomForbidden, RoomNotFound
+from .models import Membership, Message, Room
+
+HELLO_LATEST = 50
+RESUME_MAX = 500
+HISTORY_MAX = 100
+
+User = get_user_model()
+
+
+def is_member(*, room: Room, user) -> bool:
+    return Membership.objects.filter(room=room, user=user).exists()
+
+
+def room_for_reader(*, slug: str, user) -> Room:
+    """Return the room if `user` may read it: public, or private with membership.
+
+    Raise RoomNotFound or RoomForbidden.
+    """
+    room = Room.objects.filter(slug=slug).first()
+    if room is None:
+        raise RoomNotFound(slug)
+    if not room.is_public and not is_member(room=room, user=user):
+        raise RoomForbidden(slug)
+    return room
+
+
+def room_for_owner(*, slug: str, user) -> Room:
+    """Return a private room `user` owns; raise RoomNotFound or RoomForbidden."""
+    room = room_for_reader(slug=slug, user=user)
+    if room.kind != Room.Kind.PRIVATE or not Membership.objects.filter(
+        room=room, user=user, role=Membership.Role.OWNER
+    ).exists():
+        raise RoomForbidden(slug)
+    return room
+
+
+@dataclass
+class RoomSummary:
+    room: Room
+    display_name: str
+    unread: int
+    last_message: Message | None
+    joined: bool
+
+
+def rooms_for_user(*, user) -> list[RoomSummary]:
+    """Return the rooms `user` belongs to, most recently active first, with unread counts."""
+    memberships = list(Membership.objects.filter(user=user).select_related("room"))
+    rooms = [m.room for m in memberships]
+    last_messages = _last_messages(rooms)
+    peers = _direct_peers(rooms, user)
+    summaries = [
+        RoomSummary(
+            room=m.room,
+            display_name=peers.get(m.room.pk, m.room.name),
+            unread=max(m.room.last_seq - m.last_read_seq, 0),
+            last_message=last_messages.get(m.room.pk),
+            joined=True,
+        )
+        for m in memberships
+    ]
+    summaries.sort(key=lambda s: s.display_name.lower())
+    summaries.sort(key=lambda s: s.last_message.created_at if s.last_message else s.room.created_at, reverse=True)
+    return summaries
+
+
+def public_rooms_to_join(*, user) -> QuerySet[Room]:
+    return Room.objects.filter(kind=Room.Kind.PUBLIC).exclude(memberships__user=user)
+
+
+def _last_messages(rooms: list[Room]) -> dict[int, Message]:
+    if not rooms:
+        return {}
+    wanted = Q()
+    for room in rooms:
+        if room.last_seq:
+            wanted |= Q(room_id=room.pk, seq=room.last_seq)
+    if not wanted:
+        return {}
+    return {m.room_id: m for m in Message.objects.filter(wanted).select_related("author")}
+
+
+def _direct_peers(rooms: list[Room], user) -> dict[int, str]:
+    """Name each direct room after the other person in it."""
+    direct = [r.pk for r in rooms if r.kind == Room.Kind.DIRECT]
+    if not direct:
+        return {}
+    rows = Membership.objects.filter(room_id__in=direct).exclude(user=user)
+    return {row.room_id: f"@{row.user.username}" for row in rows.select_related("user")}
+
+
+def room_display_name(*, room: Room, user) -> str:
+    if room.kind == Room.Kind.DIRECT:
+        return _direct_peers([room], user).get(room.pk, room.name)
+    return room.name
+
+
+def room_members(*, room: Room) -> QuerySet[Membership]:
+    return room.memberships.select_related("user").order_by("user__username")
+
+
+def membership(*, room: Room, user) -> Membership | None:
+    return Membership.objects.filter(room=room, user=user).first()
+
+
+def _messages(room: Room) -> QuerySet[Message]:
+    return Message.objects.filter(room=room).select_related("author")
+
+
+def messages_latest(*, room: Room, limit: int = HELLO_LATEST) -> list[Message]:
+    """Return the latest `limit` messages, oldest first."""
+    return list(reversed(_messages(room).order_by("-seq")[:limit]))
+
+
+def messages_after(*, room: Room, after: int) -> tuple[list[Message], bool]:
+    """Return the messages with seq > after, oldest first, and whether they were cut
+    to the latest RESUME_MAX."""
+    newest = list(_messages(room).filter(seq__gt=after).order_by("-seq")[: RESUME_MAX + 1])
+    truncated = len(newest) > RESUME_MAX
+    return list(reversed(newest[:RESUME_MAX])), truncated
+
+
+def messages_before(
+    *, room: Room, before_seq: int | None, limit: int
+) -> tuple[list[Message], bool]:
+    """Return up to `limit` messages with seq < before_seq, oldest first, and whether
+    older ones remain."""
+    query = _messages(room)
+    if before_seq is not None:
+        query = query.filter(seq__lt=before_seq)
+    page = list(query.order_by("-seq")[: limit + 1])
+    return list(reversed(page[:limit])), len(page) > limit
+
+
+def user_by_username(username: str):
+    return User.objects.filter(username__iexact=username.strip().lstrip("@"), is_active=True).first()

@@ -1,0 +1,200 @@
+"""Every write to chat data. Each runs in one transaction and pushes only after commit."""
+
+import logging
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils.text import slugify
+
+from . import events, selectors
+from .exceptions import Rejected, RoomForbidden
+from .models import Membership, Message, Room
+from .signals import message_posted
+
+logger = logging.getLogger(__name__)
+
+ROOM_NAME_MAX = 80
+
+
+def validate_body(body) -> str:
+    """Return the trimmed body, or raise Rejected as the contract says."""
+    if not isinstance(body, str):
+        raise Rejected("invalid", "body must be a string.")
+    body = body.strip()
+    if not body:
+        raise Rejected("invalid", "body must not be empty.")
+    if len(body) > settings.CHAT_MAX_BODY_CHARS:
+        raise Rejected(
+            "too_large", f"body is over {settings.CHAT_MAX_BODY_CHARS} characters."
+        )
+    return body
+
+
+def validate_client_id(client_id) -> str:
+    if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64:
+        raise Rejected("invalid", "client_id must be a string of 1 to 64 characters.")
+    return client_id
+
+
+@transaction.atomic
+def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:
+    """Store a message and give it the room's next seq; return (message, created).
+
+    A resend with the same client_id returns the original, unchanged. Posting in a
+    public room joins it; a private room needs membership.
+    """
+    body = validate_body(body)
+    client_id = validate_client_id(client_id)
+    # The room row's lock orders every send to this room: seq has no gaps and
+    # the client_id check below can't race another send.
+    locked = Room.objects.select_for_update().get(pk=room.pk)
+    existing = (
+        Message.objects.filter(room=locked, author=author, client_id=client_id)
+        .select_related("author", "room")
+        .first()
+    )
+    if existing is not None:
+        return existing, False
+    membership = selectors.membership(room=locked, user=author)
+    if membership is None:
+        if not locked.is_public:
+            raise RoomForbidden(locked.slug)
+        membership = Membership.objects.create(room=locked, user=author)
+
+    locked.last_seq += 1
+    locked.save(update_fields=["last_seq"])
+    message = Message.objects.create(
+        room=locked, seq=locked.last_seq, author=author, body=body, client_id=client_id
+    )
+    # Your own message is read.
+    Membership.objects.filter(pk=membership.pk).update(last_read_seq=locked.last_seq)
+    events.message_created(message)
+    transaction.on_commit(lambda: message_posted.send(sender=Message, message=message))
+    return message, True
+
+
+def read_mark(*, room: Room, user, seq: int) -> bool:
+    """Store how far `user` has read in `room`; it never moves back. Return whether it moved."""
+    seq = min(seq, Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get())
+    updated = Membership.objects.filter(room=room, user=user, last_read_seq__lt=seq).update(
+        last_read_seq=seq
+    )
+    return bool(updated)
+
+
+def _unique_slug(name: str) -> str:
+    base = slugify(name)[:60] or "room"
+    slug, n = base, 2
+    while Room.objects.filter(slug=slug).exists():
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def validate_room_name(name) -> str:
+    name = (name or "").strip() if isinstance(name, str) else ""
+    if not name:
+        raise Rejected("invalid", "A room needs a name.")
+    if len(name) > ROOM_NAME_MAX:
+        raise Rejected("invalid", f"A room name is at most {ROOM_NAME_MAX} characters.")
+    return name
+
+
+@transaction.atomic
+def room_create(*, name: str, created_by, private: bool = False) -> Room:
+    """Create a public or private room owned by `created_by`."""
+    name = validate_room_name(name)
+    kind = Room.Kind.PRIVATE if private else Room.Kind.PUBLIC
+    for _ in range(5):
+        try:
+            with transaction.atomic():
+                room = Room.objects.create(
+                    slug=_unique_slug(name), name=name, kind=kind, created_by=created_by
+                )
+            break
+        except IntegrityError:  # a concurrent create took the slug
+            continue
+    else:
+        raise Rejected("invalid", "Could not find a free address for that name; try another.")
+    Membership.objects.create(room=room, user=created_by, role=Membership.Role.OWNER)
+    return room
+
+
+@transaction.atomic
+def room_join(*, room: Room, user) -> Membership:
+    """Join a public room (idempotent)."""
+    if not room.is_public:
+        raise RoomForbidden(room.slug)
+    membership, _ = Membership.objects.get_or_create(
+        room=room, user=user, defaults={"last_read_seq": room.last_seq}
+    )
+    return membership
+
+
+@transaction.atomic
+def room_leave(*, room: Room, user) -> None:
+    """Leave a public or private room; direct rooms can't be left."""
+    if room.kind == Room.Kind.DIRECT:
+        raise Rejected("invalid", "You can't leave a direct conversation.")
+    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
+    if deleted and not room.is_public:
+        events.access_revoked(room_id=room.pk, user_id=user.pk)
+
+
+@transaction.atomic
+def member_add(*, room: Room, actor, username: str) -> Membership:
+    """Add a user to a private room; only its owner may."""
+    room = selectors.room_for_owner(slug=room.slug, user=actor)
+    user = selectors.user_by_username(username or "")
+    if user is None:
+        raise Rejected("invalid", f"There is no user called {username!r}.")
+    membership, _ = Membership.objects.get_or_create(room=room, user=user)
+    return membership
+
+
+@transaction.atomic
+def member_remove(*, room: Room, actor, username: str) -> None:
+    """Remove a user from a private room; only its owner may, and not themself."""
+    room = selectors.room_for_owner(slug=room.slug, user=actor)
+    user = selectors.user_by_username(username or "")
+    if user is None:
+        raise Rejected("invalid", f"There is no user called {username!r}.")
+    if user.pk == actor.pk:
+        raise Rejected("invalid", "The owner can't remove themself.")
+    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
+    if deleted:
+        events.access_revoked(room_id=room.pk, user_id=user.pk)
+
+
+def direct_room_slug(user_a, user_b) -> str:
+    low, high = sorted([user_a.pk, user_b.pk])
+    return f"dm-{low}-{high}"
+
+
+@transaction.atomic
+def direct_room_open(*, user, username: str) -> Room:
+    """Return the two-person room of `user` and `username`, creating it once."""
+    other = selectors.user_by_username(username or "")
+    if other is None:
+        raise Rejected("invalid", f"There is no user called {username!r}.")
+    if other.pk == user.pk:
+        raise Rejected("invalid", "You can't message yourself.")
+    slug = direct_room_slug(user, other)
+    try:
+        with transaction.atomic():
+            room, created = Room.objects.get_or_create(
+                slug=slug,
+                defaults={
+                    "name": f"{user.username} & {other.username}",
+                    "kind": Room.Kind.DIRECT,
+                    "created_by": user,
+                },
+            )
+    except IntegrityError:  # the other person opened it at the same moment
+        room, created = Room.objects.get(slug=slug), False
+    if created:
+        Membership.objects.bulk_create(
+            [Membership(room=room, user=user), Membership(room=room, user=other)],
+            ignore_conflicts=True,
+        )
+    return room

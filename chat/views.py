@@ -1,0 +1,148 @@
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_GET, require_POST
+
+from . import frames, selectors, services
+from .exceptions import Rejected, RoomForbidden, RoomNotFound
+from .forms import RoomCreateForm, UsernameForm
+
+
+def _readable_room(slug: str, user):
+    """Return the room, or 404 for rooms that don't exist or the user can't see
+    (a private room's existence is not revealed)."""
+    try:
+        return selectors.room_for_reader(slug=slug, user=user)
+    except (RoomNotFound, RoomForbidden):
+        raise Http404("No such room.") from None
+
+
+@require_GET
+@login_required
+def room_list(request):
+    return render(
+        request,
+        "chat/room_list.html",
+        {
+            "rooms": selectors.rooms_for_user(user=request.user),
+            "public_rooms": selectors.public_rooms_to_join(user=request.user),
+            "create_form": RoomCreateForm(),
+            "direct_form": UsernameForm(),
+        },
+    )
+
+
+@require_POST
+@login_required
+def room_create(request):
+    form = RoomCreateForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "A room needs a name of at most 80 characters.")
+        return redirect("chat:room_list")
+    try:
+        room = services.room_create(
+            name=form.cleaned_data["name"],
+            private=form.cleaned_data["private"],
+            created_by=request.user,
+        )
+    except Rejected as error:
+        messages.error(request, error.detail)
+        return redirect("chat:room_list")
+    return redirect(room)
+
+
+@require_POST
+@login_required
+def direct_open(request):
+    form = UsernameForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise Rejected("invalid", "Give the username of the person to message.")
+        room = services.direct_room_open(user=request.user, username=form.cleaned_data["username"])
+    except Rejected as error:
+        messages.error(request, error.detail)
+        return redirect("chat:room_list")
+    return redirect(room)
+
+
+@require_GET
+@login_required
+def room_detail(request, slug):
+    room = _readable_room(slug, request.user)
+    membership = selectors.membership(room=room, user=request.user)
+    history, has_more = selectors.messages_before(
+        room=room, before_seq=None, limit=selectors.HELLO_LATEST
+    )
+    display_name = selectors.room_display_name(room=room, user=request.user)
+    return render(
+        request,
+        "chat/room_detail.html",
+        {
+            "room": room,
+            "display_name": display_name,
+            "membership": membership,
+            "is_owner": membership is not None and membership.role == membership.Role.OWNER,
+            "members": selectors.room_members(room=room),
+            "history": history,
+            "has_more": has_more,
+            "member_form": UsernameForm(),
+            "client_config": {
+                "slug": room.slug,
+                "user": frames.user_dict(request.user),
+                "lastSeq": history[-1].seq if history else 0,
+                "lastReadSeq": membership.last_read_seq if membership else room.last_seq,
+                "hasMore": has_more,
+            },
+        },
+    )
+
+
+@require_POST
+@login_required
+def room_join(request, slug):
+    room = _readable_room(slug, request.user)
+    try:
+        services.room_join(room=room, user=request.user)
+    except RoomForbidden:
+        raise Http404("No such room.") from None
+    return redirect(room)
+
+
+@require_POST
+@login_required
+def room_leave(request, slug):
+    room = _readable_room(slug, request.user)
+    try:
+        services.room_leave(room=room, user=request.user)
+    except Rejected as error:
+        messages.error(request, error.detail)
+        return redirect(room)
+    messages.info(request, f"You left {room.name}.")
+    return redirect("chat:room_list")
+
+
+def _change_members(request, slug, change) -> object:
+    room = _readable_room(slug, request.user)
+    form = UsernameForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise Rejected("invalid", "Give a username.")
+        change(room=room, actor=request.user, username=form.cleaned_data["username"])
+    except RoomForbidden:
+        messages.error(request, "Only the owner of a private room manages its members.")
+    except Rejected as error:
+        messages.error(request, error.detail)
+    return redirect(room)
+
+
+@require_POST
+@login_required
+def member_add(request, slug):
+    return _change_members(request, slug, services.member_add)
+
+
+@require_POST
+@login_required
+def member_remove(request, slug):
+    return _change_members(request, slug, services.member_remove)

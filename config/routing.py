@@ -1,0 +1,5 @@
+"""Every WebSocket URL of the project."""
+
+from chat.routing import websocket_urlpatterns as chat_patterns
+
+websocket_urlpatterns = [*chat_patterns]

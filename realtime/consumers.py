@@ -1,0 +1,162 @@
+"""The session handling every socket kind shares: login, frame parsing and
+limits, idle timeout, and closing when the login ends."""
+
+import asyncio
+import json
+import logging
+import time
+
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
+
+from .groups import session_group, user_group
+
+logger = logging.getLogger(__name__)
+
+# Close codes of the wire contract (docs/protocol.md).
+CLOSE_NOT_LOGGED_IN = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_IDLE = 4408
+CLOSE_TOO_LARGE = 4413
+CLOSE_FLOODING = 4429
+
+
+def dumps(frame: dict) -> str:
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+class FrameError(Exception):
+    """A client frame the contract answers with an `error` frame."""
+
+    def __init__(self, code: str, detail: str, client_id: str | None = None) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+        self.client_id = client_id
+
+
+class RealtimeConsumer(AsyncWebsocketConsumer):
+    """Base for the app's sockets.
+
+    Subclasses set `frame_handlers` (client frame type -> method name) and
+    implement `start()`; they never see a frame that is not a JSON object with a
+    known string `type`. Client frames are parsed here and never dispatched as
+    channel-layer events, so a client can't reach an internal handler.
+    """
+
+    frame_handlers: dict[str, str] = {}
+
+    async def dispatch(self, message):
+        # Channels runs aclose_old_connections() through a thread hop before
+        # every event; our handlers touch the database only through
+        # database_sync_to_async, which closes stale connections itself.
+        handler = getattr(self, message["type"].replace(".", "_"), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
+
+    async def connect(self) -> None:
+        self.user = self.scope.get("user")
+        self.groups_joined: list[str] = []
+        self.ready = False
+        if self.user is None or not self.user.is_authenticated:
+            await self.refuse(CLOSE_NOT_LOGGED_IN)
+            return
+        await self.join_group(user_group(self.user.pk))
+        session = self.scope.get("session")
+        if session is not None and session.session_key:
+            await self.join_group(session_group(session.session_key))
+        self.last_seen = time.monotonic()
+        self._idle_timer = asyncio.get_running_loop().call_later(
+            settings.CHAT_IDLE_TIMEOUT, self._check_idle
+        )
+        await self.start()
+
+    async def start(self) -> None:
+        raise NotImplementedError
+
+    async def refuse(self, code: int) -> None:
+        """Accept, send nothing, close with `code`: the contract's refusal."""
+        await self.accept()
+        await self.close(code=code)
+
+    async def join_group(self, group: str) -> None:
+        await self.channel_layer.group_add(group, self.channel_name)
+        self.groups_joined.append(group)
+
+    async def disconnect(self, code) -> None:
+        timer = getattr(self, "_idle_timer", None)
+        if timer is not None:
+            timer.cancel()
+        self.ready = False
+        for group in getattr(self, "groups_joined", []):
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except Exception:
+                # Group memberships expire on their own (group_expiry).
+                logger.warning("group_discard failed for %s", group, exc_info=True)
+
+    def _check_idle(self) -> None:
+        idle = time.monotonic() - self.last_seen
+        if idle >= settings.CHAT_IDLE_TIMEOUT:
+            asyncio.ensure_future(self.close(code=CLOSE_IDLE))
+        else:
+            self._idle_timer = asyncio.get_running_loop().call_later(
+                settings.CHAT_IDLE_TIMEOUT - idle, self._check_idle
+            )
+
+    async def receive(self, text_data=None, bytes_data=None) -> None:
+        self.last_seen = time.monotonic()
+        if not self.ready:
+            return
+        size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
+        if size > settings.CHAT_MAX_FRAME_BYTES:
+            await self.close(code=CLOSE_TOO_LARGE)
+            return
+        try:
+            frame = self.parse_frame(text_data)
+            handler = getattr(self, self.frame_handlers[frame["type"]])
+            await handler(frame)
+        except FrameError as error:
+            await self.send_error(error.code, error.detail, error.client_id)
+
+    def parse_frame(self, text_data: str | None) -> dict:
+        if text_data is None:
+            raise FrameError("invalid", "Frames are JSON text, not binary.")
+        try:
+            frame = json.loads(text_data)
+        except (ValueError, RecursionError):
+            raise FrameError("invalid", "A frame must be JSON.") from None
+        if not isinstance(frame, dict):
+            raise FrameError("invalid", "A frame must be a JSON object.")
+        frame_type = frame.get("type")
+        if not isinstance(frame_type, str) or frame_type not in self.frame_handlers:
+            raise FrameError("invalid", "Unknown frame type.", client_id_of(frame))
+        return frame
+
+    async def send_frame(self, frame: dict) -> None:
+        await self.send(text_data=dumps(frame))
+
+    async def send_error(self, code: str, detail: str, client_id: str | None = None) -> None:
+        frame = {"type": "error", "code": code, "detail": detail}
+        if client_id is not None:
+            frame["client_id"] = client_id
+        await self.send_frame(frame)
+
+    async def on_ping(self, frame: dict) -> None:
+        await self.send_frame({"type": "pong"})
+
+    # Channel-layer events.
+
+    async def realtime_session_ended(self, event: dict) -> None:
+        self.ready = False
+        await self.close(code=CLOSE_NOT_LOGGED_IN)
+
+
+def client_id_of(frame: dict) -> str | None:
+    """Return the frame's client_id when it is one we could echo back."""
+    client_id = frame.get("client_id")
+    if isinstance(client_id, str) and 1 <= len(client_id) <= 64:
+        return client_id
+    return None

@@ -1,0 +1,112 @@
+"""Who is connected where, across all workers.
+
+Each socket is a member `<channel>|<user id>|<username>` of a sorted set per
+group, scored by when it expires. One heartbeat task per process pushes the
+expiry of its own sockets forward, so the sockets of a worker that died stop
+counting within PRESENCE_TTL seconds.
+"""
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+
+from .store import get_store
+
+logger = logging.getLogger(__name__)
+
+OnExpired = Callable[[list[dict]], Awaitable[None]]
+
+
+@dataclass
+class _Tracked:
+    members: set[str] = field(default_factory=set)
+    on_expired: OnExpired | None = None
+
+
+_tracked: dict[str, _Tracked] = {}
+_heartbeat_task: asyncio.Task | None = None
+
+
+def _key(group: str) -> str:
+    return f"presence:{group}"
+
+
+def _member(channel_name: str, user) -> str:
+    return f"{channel_name}|{user.pk}|{user.get_username()}"
+
+
+def _users(members: list[str]) -> list[dict]:
+    """Return the distinct users among members, ordered by username."""
+    users = {}
+    for member in members:
+        _, user_id, username = member.split("|", 2)
+        users[int(user_id)] = username
+    return [
+        {"id": user_id, "username": username}
+        for user_id, username in sorted(users.items(), key=lambda item: item[1].lower())
+    ]
+
+
+async def join(group: str, channel_name: str, user, on_expired: OnExpired | None = None):
+    """Mark a socket present; return (online users, whether the user was new)."""
+    member = _member(channel_name, user)
+    before = await get_store().zset_add(
+        _key(group), member, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
+    )
+    tracked = _tracked.setdefault(group, _Tracked())
+    tracked.members.add(member)
+    tracked.on_expired = on_expired
+    _ensure_heartbeat()
+    before_users = _users(before)
+    was_online = any(u["id"] == user.pk for u in before_users)
+    return _users([*before, member]), not was_online
+
+
+async def leave(group: str, channel_name: str, user):
+    """Mark a socket gone; return (online users, whether the user went offline)."""
+    member = _member(channel_name, user)
+    tracked = _tracked.get(group)
+    if tracked:
+        tracked.members.discard(member)
+        if not tracked.members:
+            del _tracked[group]
+    left = _users(await get_store().zset_remove(_key(group), member))
+    return left, not any(u["id"] == user.pk for u in left)
+
+
+async def online(group: str) -> list[dict]:
+    return _users(await get_store().zset_members(_key(group)))
+
+
+async def refresh_once() -> None:
+    """Extend this process's sockets; report groups that lost expired members."""
+    if not _tracked:
+        return
+    entries = {_key(group): set(t.members) for group, t in _tracked.items()}
+    pruned = await get_store().zset_refresh(entries, time.time() + settings.PRESENCE_TTL)
+    for group, tracked in list(_tracked.items()):
+        if pruned.get(_key(group)) and tracked.on_expired:
+            await tracked.on_expired(await online(group))
+
+
+async def _heartbeat() -> None:
+    while _tracked:
+        await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
+        try:
+            await refresh_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Redis away: keep beating; entries come back on the next success.
+            logger.warning("presence heartbeat failed", exc_info=True)
+
+
+def _ensure_heartbeat() -> None:
+    global _heartbeat_task
+    loop = asyncio.get_running_loop()
+    if _heartbeat_task is None or _heartbeat_task.done() or _heartbeat_task.get_loop() is not loop:
+        _heartbeat_task = loop.create_task(_heartbeat())

@@ -1,0 +1,34 @@
+"""Fixed-window rate limits shared by every socket and worker of a user."""
+
+import time
+from dataclasses import dataclass
+
+from django.core.exceptions import ImproperlyConfigured
+
+from .store import get_store
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, value: str) -> "Rate | None":
+        """Parse "N/S" (N per S seconds); "0" or "" means no limit."""
+        value = (value or "").strip()
+        if value in {"", "0"}:
+            return None
+        try:
+            count, seconds = (int(part) for part in value.split("/"))
+        except ValueError as exc:
+            raise ImproperlyConfigured(f"A rate is 'N/S', like '20/10', not {value!r}") from exc
+        if count <= 0 or seconds <= 0:
+            raise ImproperlyConfigured(f"A rate needs positive numbers, not {value!r}")
+        return cls(count, seconds)
+
+
+async def hit(name: str, user_id: int, rate: Rate) -> int:
+    """Count one action in the current window; return the count so far."""
+    window = int(time.time() // rate.seconds)
+    return await get_store().incr_window(f"rl:{name}:{user_id}:{window}", rate.seconds)

@@ -1,0 +1,28 @@
+"""End a user's sockets when their login ends."""
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.signals import user_logged_out
+from django.db.models.signals import pre_save
+
+from . import events
+
+
+def on_logged_out(sender, request, user, **kwargs) -> None:
+    if request is not None and request.session.session_key:
+        events.session_ended(request.session.session_key)
+
+
+def on_user_saved(sender, instance, raw=False, update_fields=None, **kwargs) -> None:
+    """Close every socket when the password changes or the account is deactivated."""
+    if raw or instance.pk is None:
+        return
+    if update_fields is not None and not {"password", "is_active"} & set(update_fields):
+        return
+    old = sender.objects.filter(pk=instance.pk).values("password", "is_active").first()
+    if old and (old["password"] != instance.password or (old["is_active"] and not instance.is_active)):
+        events.user_sessions_ended(instance.pk)
+
+
+def connect() -> None:
+    user_logged_out.connect(on_logged_out, dispatch_uid="realtime.on_logged_out")
+    pre_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="realtime.on_user_saved")

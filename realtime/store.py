@@ -1,0 +1,134 @@
+"""Shared state for presence and rate limits: Redis when REDIS_URL is set, else
+process memory (the one-process development mode)."""
+
+import asyncio
+import time
+import weakref
+from collections import defaultdict
+
+import redis.asyncio as aioredis
+from django.conf import settings
+
+
+class RedisStore:
+    """The few Redis operations presence and rate limits need, pipelined."""
+
+    def __init__(self, url: str) -> None:
+        # Explicit timeouts and a pool bound: redis-py's defaults changed under
+        # channels-redis before (docs/channel-layer.md).
+        self.client = aioredis.Redis.from_url(
+            url, socket_timeout=5, socket_connect_timeout=5, max_connections=200
+        )
+
+    async def incr_window(self, key: str, window: int) -> int:
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.incr(key)
+            pipe.expire(key, window + 1)
+            count, _ = await pipe.execute()
+        return int(count)
+
+    async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> list[str]:
+        """Add a member; return the live members that were there before it."""
+        now = time.time()
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zrange(key, 0, -1)
+            pipe.zadd(key, {member: expires_at})
+            pipe.expire(key, ttl * 2)
+            _, before, _, _ = await pipe.execute()
+        return [m.decode() for m in before]
+
+    async def zset_remove(self, key: str, member: str) -> list[str]:
+        """Remove a member; return the live members left."""
+        now = time.time()
+        async with self.client.pipeline(transaction=True) as pipe:
+            pipe.zrem(key, member)
+            pipe.zremrangebyscore(key, "-inf", now)
+            pipe.zrange(key, 0, -1)
+            _, _, left = await pipe.execute()
+        return [m.decode() for m in left]
+
+    async def zset_members(self, key: str) -> list[str]:
+        return [m.decode() for m in await self.client.zrangebyscore(key, time.time(), "+inf")]
+
+    async def zset_refresh(self, entries: dict[str, set[str]], expires_at: float) -> dict[str, int]:
+        """Push the expiry of local members forward; prune dead ones.
+
+        Return how many expired members were pruned per key.
+        """
+        now = time.time()
+        keys = list(entries)
+        async with self.client.pipeline(transaction=False) as pipe:
+            for key in keys:
+                pipe.zadd(key, {member: expires_at for member in entries[key]}, xx=True)
+                pipe.zremrangebyscore(key, "-inf", now)
+            results = await pipe.execute()
+        return {key: int(results[2 * i + 1]) for i, key in enumerate(keys)}
+
+    async def ping(self) -> bool:
+        return bool(await self.client.ping())
+
+
+class MemoryStore:
+    """Process-local stand-in with the same behaviour, for one process."""
+
+    def __init__(self) -> None:
+        self.counters: dict[str, tuple[int, float]] = {}
+        self.zsets: dict[str, dict[str, float]] = defaultdict(dict)
+
+    async def incr_window(self, key: str, window: int) -> int:
+        count, expires = self.counters.get(key, (0, 0.0))
+        now = time.time()
+        if expires < now:
+            count, expires = 0, now + window + 1
+        self.counters[key] = (count + 1, expires)
+        return count + 1
+
+    def _live(self, key: str) -> list[str]:
+        now = time.time()
+        zset = self.zsets[key]
+        for member in [m for m, exp in zset.items() if exp <= now]:
+            del zset[member]
+        return list(zset)
+
+    async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> list[str]:
+        before = self._live(key)
+        self.zsets[key][member] = expires_at
+        return before
+
+    async def zset_remove(self, key: str, member: str) -> list[str]:
+        self.zsets[key].pop(member, None)
+        return self._live(key)
+
+    async def zset_members(self, key: str) -> list[str]:
+        return self._live(key)
+
+    async def zset_refresh(self, entries: dict[str, set[str]], expires_at: float) -> dict[str, int]:
+        pruned = {}
+        for key, members in entries.items():
+            for member in members & set(self.zsets[key]):
+                self.zsets[key][member] = expires_at
+            size = len(self.zsets[key])
+            pruned[key] = size - len(self._live(key))
+        return pruned
+
+    async def ping(self) -> bool:
+        return True
+
+
+_memory_store = MemoryStore()
+# Redis clients belong to one event loop; tests and management commands run several.
+_redis_stores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RedisStore]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def get_store() -> RedisStore | MemoryStore:
+    """Return the store for the running event loop."""
+    if not settings.REDIS_URL:
+        return _memory_store
+    loop = asyncio.get_running_loop()
+    store = _redis_stores.get(loop)
+    if store is None:
+        store = _redis_stores[loop] = RedisStore(settings.REDIS_URL)
+    return store

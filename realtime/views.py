@@ -1,0 +1,43 @@
+import asyncio
+import logging
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from django.db import connection
+from django.http import JsonResponse
+
+from .store import get_store
+
+logger = logging.getLogger(__name__)
+
+
+def _database_ok() -> bool:
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        return True
+    except Exception:
+        logger.warning("healthz: database down", exc_info=True)
+        return False
+
+
+async def _channel_layer_ok() -> bool:
+    try:
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        await asyncio.wait_for(layer.send(channel, {"type": "healthz"}), timeout=3)
+        await asyncio.wait_for(layer.receive(channel), timeout=3)
+        return await asyncio.wait_for(get_store().ping(), timeout=3)
+    except Exception:
+        logger.warning("healthz: channel layer down", exc_info=True)
+        return False
+
+
+async def healthz(request):
+    """200 when the database and the channel layer answer; 503 naming what is down."""
+    status = {
+        "database": "ok" if await sync_to_async(_database_ok)() else "down",
+        "channel_layer": "ok" if await _channel_layer_ok() else "down",
+    }
+    healthy = all(value == "ok" for value in status.values())
+    return JsonResponse(status, status=200 if healthy else 503)

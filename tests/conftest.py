@@ -1,0 +1,141 @@
+"""Shared fixtures: a private redis-server on a free port for the whole run, the
+real channels-redis layer on it, users, logged-in session cookies, and sockets."""
+
+import shutil
+import socket
+import subprocess
+import time
+
+import pytest
+import pytest_asyncio
+import redis
+from channels.layers import channel_layers
+from channels.testing import WebsocketCommunicator
+from django.conf import settings
+from django.test import Client
+
+from realtime import presence
+
+ORIGIN = "http://testserver"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def start_redis(port: int, tmp_path) -> subprocess.Popen:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        pytest.fail("redis-server is not installed; .ci/run and scripts/test install it")
+    process = subprocess.Popen(
+        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(tmp_path), "--logfile", ""],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    client = redis.Redis(port=port)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            client.ping()
+            return process
+        except redis.ConnectionError:
+            if time.monotonic() > deadline or process.poll() is not None:
+                process.kill()
+                raise
+            time.sleep(0.05)
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory):
+    """A private redis-server for this test run; never the machine's own."""
+    port = free_port()
+    process = start_redis(port, tmp_path_factory.mktemp("redis"))
+    yield f"redis://127.0.0.1:{port}/0"
+    process.terminate()
+    process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_channel_layer(redis_url):
+    """Run every test on the real channels-redis layer: the in-memory one hides
+    serialization bugs production would hit."""
+    settings.REDIS_URL = redis_url
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [redis_url], "capacity": 2000, "expiry": 30},
+        }
+    }
+    yield
+
+
+@pytest.fixture(autouse=True)
+def _fresh_realtime_state(redis_url):
+    """Each test starts with an empty Redis and no layer connections from older loops."""
+    redis.Redis.from_url(redis_url).flushall()
+    channel_layers.backends = {}
+    presence._tracked.clear()
+    yield
+    channel_layers.backends = {}
+    presence._tracked.clear()
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(username: str, **extra):
+        return django_user_model.objects.create_user(
+            username=username, password="pw-for-tests-1", **extra
+        )
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user):
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user):
+    return make_user("bob")
+
+
+@pytest.fixture
+def carol(make_user):
+    return make_user("carol")
+
+
+def session_cookie(user) -> str:
+    client = Client()
+    client.force_login(user)
+    return client.cookies[settings.SESSION_COOKIE_NAME].value
+
+
+@pytest_asyncio.fixture
+async def connect_ws():
+    """Open a socket as `user` (None: anonymous) to `path`; closes them all at the end."""
+    from config.asgi import application
+
+    opened = []
+
+    async def connect(path: str, user=None, *, origin: str | None = ORIGIN, cookie=None):
+        headers = [(b"host", b"testserver")]
+        if origin is not None:
+            headers.append((b"origin", origin.encode()))
+        if cookie is None and user is not None:
+            from channels.db import database_sync_to_async
+
+            cookie = await database_sync_to_async(session_cookie)(user)
+        if cookie:
+            headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+        communicator = WebsocketCommunicator(application, path, headers=headers)
+        connected, code = await communicator.connect(timeout=5)
+        opened.append(communicator)
+        return communicator, connected, code
+
+    yield connect
+    for communicator in opened:
+        await communicator.disconnect()

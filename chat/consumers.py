@@ -1,5 +1,6 @@
 """`/ws/chat/<slug>/`: one room's live socket (docs/protocol.md)."""
 
+import logging
 import time
 from urllib.parse import parse_qs
 
@@ -18,6 +19,8 @@ from realtime.consumers import (
 
 from . import events, frames, selectors, services
 from .exceptions import Rejected, RoomForbidden, RoomNotFound
+
+logger = logging.getLogger(__name__)
 
 
 def _non_negative_int(value) -> int | None:
@@ -126,7 +129,7 @@ class ChatConsumer(RealtimeConsumer):
                     await events.presence_changed(room_id=self.room.pk, online=online)
             except Exception:
                 # Presence entries expire by themselves when Redis is away.
-                pass
+                logger.warning("presence leave failed", exc_info=True)
         await super().disconnect(code)
 
     async def _presence_expired(self, online: list[dict]) -> None:

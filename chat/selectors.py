@@ -35,9 +35,10 @@ def room_for_reader(*, slug: str, user) -> Room:
 def room_for_owner(*, slug: str, user) -> Room:
     """Return a private room `user` owns; raise RoomNotFound or RoomForbidden."""
     room = room_for_reader(slug=slug, user=user)
-    if room.kind != Room.Kind.PRIVATE or not Membership.objects.filter(
-        room=room, user=user, role=Membership.Role.OWNER
-    ).exists():
+    if (
+        room.kind != Room.Kind.PRIVATE
+        or not Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
+    ):
         raise RoomForbidden(slug)
     return room
 
@@ -68,7 +69,10 @@ def rooms_for_user(*, user) -> list[RoomSummary]:
         for m in memberships
     ]
     summaries.sort(key=lambda s: s.display_name.lower())
-    summaries.sort(key=lambda s: s.last_message.created_at if s.last_message else s.room.created_at, reverse=True)
+    summaries.sort(
+        key=lambda s: s.last_message.created_at if s.last_message else s.room.created_at,
+        reverse=True,
+    )
     return summaries
 
 
@@ -141,4 +145,6 @@ def messages_before(
 
 
 def user_by_username(username: str):
-    return User.objects.filter(username__iexact=username.strip().lstrip("@"), is_active=True).first()
+    return User.objects.filter(
+        username__iexact=username.strip().lstrip("@"), is_active=True
+    ).first()

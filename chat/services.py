@@ -4,7 +4,6 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F
 from django.utils.text import slugify
 
 from . import events, selectors
@@ -25,9 +24,7 @@ def validate_body(body) -> str:
     if not body:
         raise Rejected("invalid", "body must not be empty.")
     if len(body) > settings.CHAT_MAX_BODY_CHARS:
-        raise Rejected(
-            "too_large", f"body is over {settings.CHAT_MAX_BODY_CHARS} characters."
-        )
+        raise Rejected("too_large", f"body is over {settings.CHAT_MAX_BODY_CHARS} characters.")
     return body
 
 

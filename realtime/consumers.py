@@ -100,7 +100,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def _check_idle(self) -> None:
         idle = time.monotonic() - self.last_seen
         if idle >= settings.CHAT_IDLE_TIMEOUT:
-            asyncio.ensure_future(self.close(code=CLOSE_IDLE))
+            self._closing = asyncio.ensure_future(self.close(code=CLOSE_IDLE))
         else:
             self._idle_timer = asyncio.get_running_loop().call_later(
                 settings.CHAT_IDLE_TIMEOUT - idle, self._check_idle

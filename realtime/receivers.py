@@ -19,7 +19,9 @@ def on_user_saved(sender, instance, raw=False, update_fields=None, **kwargs) -> 
     if update_fields is not None and not {"password", "is_active"} & set(update_fields):
         return
     old = sender.objects.filter(pk=instance.pk).values("password", "is_active").first()
-    if old and (old["password"] != instance.password or (old["is_active"] and not instance.is_active)):
+    if old and (
+        old["password"] != instance.password or (old["is_active"] and not instance.is_active)
+    ):
         events.user_sessions_ended(instance.pk)
 
 

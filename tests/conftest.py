@@ -1,6 +1,8 @@
 """Shared fixtures: a private redis-server on a free port for the whole run, the
 real channels-redis layer on it, users, logged-in session cookies, and sockets."""
 
+import asyncio
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -30,8 +32,21 @@ def start_redis(port: int, tmp_path) -> subprocess.Popen:
     if binary is None:
         pytest.fail("redis-server is not installed; .ci/run and scripts/test install it")
     process = subprocess.Popen(
-        [binary, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(tmp_path), "--logfile", ""],
+        [
+            binary,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp_path),
+            "--logfile",
+            "",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -63,6 +78,8 @@ def _redis_channel_layer(redis_url):
     """Run every test on the real channels-redis layer: the in-memory one hides
     serialization bugs production would hit."""
     settings.REDIS_URL = redis_url
+    # Hashing strength is not under test; PBKDF2 would cost ~0.5 s per user.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -138,4 +155,5 @@ async def connect_ws():
 
     yield connect
     for communicator in opened:
-        await communicator.disconnect()
+        with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+            await communicator.disconnect()  # may be closed by the server already

@@ -6,7 +6,7 @@ from django.db import transaction
 from chat import services
 from chat.models import Membership, Room
 
-DEMO_PASSWORD = "demo-pass-123"
+DEMO_PASSWORD = "demo-pass-123"  # noqa: S105 - printed for the demo; DEBUG only
 DEMO_USERS = [("alice", False), ("bob", False), ("carol", False), ("admin", True)]
 
 
@@ -39,4 +39,6 @@ class Command(BaseCommand):
         for user in users.values():
             Membership.objects.get_or_create(room=room, user=user)
         names = ", ".join(name for name, _ in DEMO_USERS)
-        self.stdout.write(f"Demo users: {names} (password: {DEMO_PASSWORD}); room: /chat/{room.slug}/")
+        self.stdout.write(
+            f"Demo users: {names} (password: {DEMO_PASSWORD}); room: /chat/{room.slug}/"
+        )

@@ -1,0 +1,375 @@
+"""Every rule of `/ws/chat/<slug>/` (docs/protocol.md), on the real Redis layer."""
+
+import asyncio
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client, override_settings
+
+from chat import services
+from chat.models import Membership, Message
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+db = database_sync_to_async
+
+
+async def post(room, author, n: int):
+    return await db(services.message_create)(
+        room=room, author=author, body=f"message {n}", client_id=f"seed-{n}"
+    )
+
+
+async def receive(communicator, frame_type: str | None = None, timeout: float = 5) -> dict:
+    """Return the next frame, skipping presence frames unless asked for."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        if frame_type is not None and frame["type"] != frame_type and frame["type"] == "presence":
+            continue
+        if frame_type is not None:
+            assert frame["type"] == frame_type, frame
+        return frame
+
+
+async def open_room(connect_ws, room, user, query: str = ""):
+    communicator, connected, _ = await connect_ws(f"/ws/chat/{room.slug}/{query}", user)
+    assert connected
+    hello = await receive(communicator, "hello")
+    return communicator, hello
+
+
+async def expect_close(communicator, code: int) -> None:
+    output = await communicator.receive_output(timeout=5)
+    while output["type"] != "websocket.close":
+        output = await communicator.receive_output(timeout=5)
+    assert output["code"] == code
+
+
+# Refusals
+
+
+async def test_anonymous_is_refused_with_4401_and_no_frame(connect_ws, public_room):
+    communicator, connected, _ = await connect_ws(f"/ws/chat/{public_room.slug}/")
+    assert connected
+    output = await communicator.receive_output(timeout=5)
+    assert output == {"type": "websocket.close", "code": 4401}
+
+
+async def test_forged_session_cookie_is_anonymous(connect_ws, public_room):
+    communicator, connected, _ = await connect_ws(
+        f"/ws/chat/{public_room.slug}/", cookie="forged-session-key"
+    )
+    assert connected
+    await expect_close(communicator, 4401)
+
+
+async def test_unknown_room_is_4404(connect_ws, alice):
+    communicator, connected, _ = await connect_ws("/ws/chat/nowhere/", alice)
+    assert connected
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4404}
+
+
+async def test_private_room_refuses_non_member_with_4403(connect_ws, private_room, carol):
+    communicator, connected, _ = await connect_ws(f"/ws/chat/{private_room.slug}/", carol)
+    assert connected
+    assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
+
+
+@pytest.mark.parametrize(
+    "origin",
+    [
+        None,
+        "null",
+        "http://evil.example",
+        "http://testserver.evil.tld",
+        "https://testserver",
+        "http://testserver:8080",
+        "ws://testserver",
+    ],
+)
+async def test_foreign_or_missing_origin_is_refused(connect_ws, public_room, alice, origin):
+    _, connected, _ = await connect_ws(f"/ws/chat/{public_room.slug}/", alice, origin=origin)
+    assert not connected
+
+
+@override_settings(CSRF_TRUSTED_ORIGINS=["https://chat.example.com"])
+async def test_trusted_origin_is_accepted(connect_ws, public_room, alice):
+    _, connected, _ = await connect_ws(
+        f"/ws/chat/{public_room.slug}/", alice, origin="https://chat.example.com"
+    )
+    assert connected
+
+
+# hello and resume
+
+
+async def test_hello_has_room_user_online_and_latest_50(connect_ws, public_room, alice):
+    for n in range(60):
+        await post(public_room, alice, n)
+    _, hello = await open_room(connect_ws, public_room, alice)
+    assert hello["room"] == {"slug": "general", "name": "General", "kind": "public"}
+    assert hello["user"] == {"id": alice.pk, "username": "alice"}
+    assert hello["last_seq"] == 60
+    assert hello["online"] == [{"id": alice.pk, "username": "alice"}]
+    assert [m["seq"] for m in hello["messages"]] == list(range(11, 61))
+    assert "truncated" not in hello
+    message = hello["messages"][-1]
+    assert set(message) == {"id", "seq", "room", "author", "body", "created_at", "client_id"}
+    assert message["created_at"].endswith("Z") and message["room"] == "general"
+
+
+async def test_resume_after_returns_exactly_the_missed_messages(connect_ws, public_room, alice):
+    for n in range(10):
+        await post(public_room, alice, n)
+    _, hello = await open_room(connect_ws, public_room, alice, "?after=7")
+    assert [m["seq"] for m in hello["messages"]] == [8, 9, 10]
+    _, hello = await open_room(connect_ws, public_room, alice, "?after=10")
+    assert hello["messages"] == [] and hello["last_seq"] == 10
+
+
+async def test_resume_over_500_missing_is_truncated_to_latest_500(connect_ws, public_room, alice):
+    await db(Message.objects.bulk_create)(
+        [
+            Message(room=public_room, seq=n, author=alice, body="x", client_id=f"b{n}")
+            for n in range(1, 602)
+        ]
+    )
+    await db(type(public_room).objects.filter(pk=public_room.pk).update)(last_seq=601)
+    _, hello = await open_room(connect_ws, public_room, alice, "?after=0")
+    assert hello["truncated"] is True
+    assert [m["seq"] for m in hello["messages"]] == list(range(102, 602))
+
+
+async def test_bad_after_gets_an_error_then_latest(connect_ws, public_room, alice):
+    communicator, connected, _ = await connect_ws(f"/ws/chat/{public_room.slug}/?after=-3", alice)
+    assert connected
+    error = await receive(communicator, "error")
+    assert error["code"] == "invalid"
+    await receive(communicator, "hello")
+
+
+# send
+
+
+async def test_send_is_stored_then_echoed_to_every_socket(connect_ws, public_room, alice, bob):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    b, _ = await open_room(connect_ws, public_room, bob)
+    await b.send_json_to({"type": "send", "body": "  hi there  ", "client_id": "c-1"})
+    for communicator in (a, b):
+        frame = await receive(communicator, "message")
+        assert frame["message"]["body"] == "hi there"
+        assert frame["message"]["author"] == {"id": bob.pk, "username": "bob"}
+        assert frame["message"]["seq"] == 1 and frame["message"]["client_id"] == "c-1"
+    assert await db(Message.objects.filter(room=public_room).count)() == 1
+
+
+async def test_resend_gets_original_back_on_that_socket_only(connect_ws, public_room, alice, bob):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    b, _ = await open_room(connect_ws, public_room, bob)
+    await a.send_json_to({"type": "send", "body": "once", "client_id": "c-9"})
+    original = (await receive(a, "message"))["message"]
+    await receive(b, "message")
+    await a.send_json_to({"type": "send", "body": "twice", "client_id": "c-9"})
+    again = (await receive(a, "message"))["message"]
+    assert (again["id"], again["seq"], again["body"]) == (original["id"], original["seq"], "once")
+    await b.send_json_to({"type": "ping"})
+    assert (await receive(b, "pong"))["type"] == "pong"  # nothing else reached bob
+    assert await db(Message.objects.count)() == 1
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"type": "send", "body": "", "client_id": "c-1"}, "invalid"),
+        ({"type": "send", "body": "x" * 4001, "client_id": "c-1"}, "too_large"),
+        ({"type": "send", "body": ["x"], "client_id": "c-1"}, "invalid"),
+        ({"type": "send", "body": "hi"}, "invalid"),
+        ({"type": "send", "body": "hi", "client_id": "x" * 65}, "invalid"),
+    ],
+)
+async def test_bad_send_gets_error_and_stores_nothing(connect_ws, public_room, alice, frame, code):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_json_to(frame)
+    error = await receive(a, "error")
+    assert error["code"] == code and error["detail"]
+    if frame.get("client_id") == "c-1":
+        assert error["client_id"] == "c-1"
+    assert await db(Message.objects.count)() == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "not json",
+        "[1, 2]",
+        '"a string"',
+        "{}",
+        '{"type": 5}',
+        '{"type": "chat.message", "text": "x"}',
+        '{"type": "realtime.session_ended"}',
+        '{"type": "dance"}',
+        "[" * 50000,
+    ],
+)
+async def test_malformed_frames_get_invalid_and_socket_stays_open(
+    connect_ws, public_room, alice, text
+):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_to(text_data=text)
+    assert (await receive(a, "error"))["code"] == "invalid"
+    await a.send_json_to({"type": "ping"})
+    assert (await receive(a, "pong"))["type"] == "pong"
+
+
+async def test_binary_frame_is_invalid(connect_ws, public_room, alice):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_to(bytes_data=b"\x00\xff")
+    assert (await receive(a, "error"))["code"] == "invalid"
+
+
+async def test_frame_over_64_kib_is_closed_with_4413(connect_ws, public_room, alice):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_to(text_data=json.dumps({"type": "send", "body": "x" * 70000, "client_id": "c"}))
+    await expect_close(a, 4413)
+    assert await db(Message.objects.count)() == 0
+
+
+@override_settings(CHAT_SEND_RATE_LIMIT="3/60")
+async def test_rate_limit_is_shared_by_all_sockets_then_floods_close(
+    connect_ws, public_room, alice
+):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    b, _ = await open_room(connect_ws, public_room, alice)
+    for n in range(3):
+        await (a if n % 2 else b).send_json_to({"type": "send", "body": "m", "client_id": f"c{n}"})
+        await receive(a, "message")
+        await receive(b, "message")
+    await b.send_json_to({"type": "send", "body": "m", "client_id": "c-over"})
+    error = await receive(b, "error")
+    assert error["code"] == "rate_limited" and error["client_id"] == "c-over"
+    assert await db(Message.objects.count)() == 3
+    for n in range(6):  # attempts 5..10 of a 3-per-window limit: the 10th is over 3x
+        await a.send_json_to({"type": "send", "body": "m", "client_id": f"f{n}"})
+    await expect_close(a, 4429)
+    assert await db(Message.objects.count)() == 3
+
+
+@override_settings(CHAT_SEND_RATE_LIMIT="0")
+async def test_rate_limit_zero_turns_it_off(connect_ws, public_room, alice):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    for n in range(25):
+        await a.send_json_to({"type": "send", "body": "m", "client_id": f"c{n}"})
+    seqs = [(await receive(a, "message"))["message"]["seq"] for _ in range(25)]
+    assert sorted(seqs) == list(range(1, 26))
+
+
+async def test_sending_in_public_room_joins_it(connect_ws, public_room, bob):
+    b, _ = await open_room(connect_ws, public_room, bob)
+    await b.send_json_to({"type": "send", "body": "hi", "client_id": "c-1"})
+    await receive(b, "message")
+    assert await db(Membership.objects.filter(room=public_room, user=bob).exists)()
+
+
+# history, typing, read, ping
+
+
+async def test_history_pages_back_exclusive_of_before_seq(connect_ws, public_room, alice):
+    for n in range(120):
+        await post(public_room, alice, n)
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_json_to({"type": "history", "before_seq": 71, "limit": 20})
+    page = await receive(a, "history")
+    assert [m["seq"] for m in page["messages"]] == list(range(51, 71))
+    assert page["has_more"] is True
+    await a.send_json_to({"type": "history", "before_seq": 6})
+    page = await receive(a, "history")
+    assert [m["seq"] for m in page["messages"]] == [1, 2, 3, 4, 5] and page["has_more"] is False
+    await a.send_json_to({"type": "history"})
+    page = await receive(a, "history")
+    assert [m["seq"] for m in page["messages"]] == list(range(71, 121))
+
+
+@pytest.mark.parametrize(
+    "frame",
+    [
+        {"type": "history", "limit": 0},
+        {"type": "history", "limit": 101},
+        {"type": "history", "before_seq": "10"},
+        {"type": "history", "limit": True},
+    ],
+)
+async def test_bad_history_frame_is_invalid(connect_ws, public_room, alice, frame):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_json_to(frame)
+    assert (await receive(a, "error"))["code"] == "invalid"
+
+
+async def test_typing_reaches_others_not_the_sender(connect_ws, public_room, alice, bob):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    b, _ = await open_room(connect_ws, public_room, bob)
+    await a.send_json_to({"type": "typing"})
+    frame = await receive(b, "typing")
+    assert frame["user"] == {"id": alice.pk, "username": "alice"}
+    await a.send_json_to({"type": "ping"})
+    assert (await receive(a, "pong"))["type"] == "pong"
+
+
+async def test_read_stores_progress_and_never_moves_back(connect_ws, public_room, alice):
+    for n in range(5):
+        await post(public_room, alice, n)
+    await db(Membership.objects.filter(room=public_room, user=alice).update)(last_read_seq=0)
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_json_to({"type": "read", "seq": 4})
+    await a.send_json_to({"type": "read", "seq": 2})
+    await a.send_json_to({"type": "read", "seq": "x"})
+    assert (await receive(a, "error"))["code"] == "invalid"
+    membership = await db(Membership.objects.get)(room=public_room, user=alice)
+    assert membership.last_read_seq == 4
+
+
+# presence
+
+
+async def test_presence_counts_a_user_once_and_tracks_leaving(connect_ws, public_room, alice, bob):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    assert (await a.receive_json_from(timeout=5))["type"] == "presence"  # alice came online
+    b1, hello = await open_room(connect_ws, public_room, bob)
+    assert [u["username"] for u in hello["online"]] == ["alice", "bob"]
+    assert [u["username"] for u in (await receive(a, None))["online"]] == ["alice", "bob"]
+    assert (await receive(b1, None))["type"] == "presence"  # bob came online
+    b2, hello2 = await open_room(connect_ws, public_room, bob)
+    assert [u["username"] for u in hello2["online"]] == ["alice", "bob"]
+    await b2.disconnect()
+    await b1.send_json_to({"type": "ping"})
+    assert (await receive(b1, None))["type"] == "pong"  # bob is still online: no presence frame
+    await b1.disconnect()
+    frame = await a.receive_json_from(timeout=5)
+    assert frame == {"type": "presence", "online": [{"id": alice.pk, "username": "alice"}]}
+
+
+# access changes while connected
+
+
+async def test_removed_member_is_closed_with_4403(connect_ws, private_room, alice, bob):
+    b, _ = await open_room(connect_ws, private_room, bob)
+    await db(services.member_remove)(room=private_room, actor=alice, username="bob")
+    await expect_close(b, 4403)
+
+
+async def test_logout_closes_that_sessions_sockets_with_4401(connect_ws, public_room, alice):
+    client = Client()
+    await db(client.force_login)(alice)
+    cookie = client.cookies["sessionid"].value
+    communicator, connected, _ = await connect_ws(f"/ws/chat/{public_room.slug}/", cookie=cookie)
+    assert connected
+    await receive(communicator, "hello")
+    await db(client.post)("/accounts/logout/")
+    await expect_close(communicator, 4401)
+
+
+@override_settings(CHAT_IDLE_TIMEOUT=1)
+async def test_idle_socket_is_closed_with_4408(connect_ws, public_room, alice):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await asyncio.sleep(1.2)
+    await expect_close(a, 4408)

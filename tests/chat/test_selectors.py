@@ -1,0 +1,47 @@
+import pytest
+
+from chat import selectors, services
+from chat.exceptions import RoomForbidden, RoomNotFound
+
+
+@pytest.mark.django_db
+def test_public_room_is_readable_by_anyone_logged_in(public_room, carol):
+    assert selectors.room_for_reader(slug=public_room.slug, user=carol) == public_room
+
+
+@pytest.mark.django_db
+def test_private_room_is_readable_by_members_only(private_room, bob, carol):
+    assert selectors.room_for_reader(slug=private_room.slug, user=bob) == private_room
+    with pytest.raises(RoomForbidden):
+        selectors.room_for_reader(slug=private_room.slug, user=carol)
+    with pytest.raises(RoomNotFound):
+        selectors.room_for_reader(slug="missing", user=bob)
+
+
+@pytest.mark.django_db
+def test_only_the_owner_may_manage_a_private_room(private_room, alice, bob):
+    assert selectors.room_for_owner(slug=private_room.slug, user=alice) == private_room
+    with pytest.raises(RoomForbidden):
+        selectors.room_for_owner(slug=private_room.slug, user=bob)
+
+
+@pytest.mark.django_db
+def test_rooms_for_user_lists_memberships_with_unread_counts(
+    public_room, private_room, alice, bob, carol
+):
+    for n in range(3):
+        services.message_create(room=private_room, author=alice, body=f"m{n}", client_id=f"c{n}")
+    services.read_mark(room=private_room, user=bob, seq=1)
+    summaries = {s.room.slug: s for s in selectors.rooms_for_user(user=bob)}
+    assert set(summaries) == {private_room.slug}
+    assert summaries[private_room.slug].unread == 2
+    assert summaries[private_room.slug].last_message.body == "m2"
+    assert selectors.rooms_for_user(user=carol) == []
+    assert list(selectors.public_rooms_to_join(user=carol)) == [public_room]
+
+
+@pytest.mark.django_db
+def test_direct_room_is_named_after_the_other_person(alice, bob):
+    room = services.direct_room_open(user=alice, username="bob")
+    assert selectors.room_display_name(room=room, user=alice) == "@bob"
+    assert [s.display_name for s in selectors.rooms_for_user(user=bob)] == ["@alice"]

@@ -1,0 +1,126 @@
+import pytest
+from django.urls import reverse
+
+from chat import services
+from chat.models import Membership, Message, Room
+
+HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+@pytest.fixture
+def logged_in(client):
+    def login(user):
+        client.force_login(user)
+        return client
+
+    return login
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/chat/", "/chat/general/", "/"])
+def test_pages_need_login(client, public_room, url):
+    response = client.get(url, follow=True)
+    assert response.redirect_chain[-1][0].startswith("/accounts/login/")
+
+
+@pytest.mark.django_db
+def test_room_list_shows_rooms_and_unread_counts(logged_in, public_room, alice, bob):
+    services.room_join(room=public_room, user=bob)
+    services.message_create(room=public_room, author=alice, body="hello bob", client_id="c1")
+    response = logged_in(bob).get("/chat/")
+    assert response.status_code == 200
+    assert response.context["rooms"][0].unread == 1
+    assert "hello bob" in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_room_page_renders_latest_50_messages(logged_in, public_room, alice):
+    for n in range(55):
+        services.message_create(
+            room=public_room, author=alice, body=f"msg-{n}-x", client_id=f"c{n}"
+        )
+    response = logged_in(alice).get(public_room.get_absolute_url())
+    html = response.content.decode()
+    assert "msg-54-x" in html and "msg-5-x" in html and "msg-4-x" not in html
+    assert response.context["has_more"] is True
+
+
+@pytest.mark.django_db
+def test_private_room_is_404_for_non_members(logged_in, private_room, carol):
+    assert logged_in(carol).get(private_room.get_absolute_url()).status_code == 404
+    assert logged_in(carol).post(f"/chat/{private_room.slug}/join/").status_code == 404
+
+
+@pytest.mark.django_db
+def test_user_text_is_escaped_in_rendered_pages(logged_in, make_user, alice):
+    villain = make_user("villain")
+    room = services.room_create(name=HOSTILE[:80], created_by=villain)
+    services.message_create(room=room, author=villain, body=HOSTILE, client_id="c1")
+    services.room_join(room=room, user=alice)
+    client = logged_in(alice)
+    for url in ["/chat/", room.get_absolute_url()]:
+        html = client.get(url).content.decode()
+        assert "<script>alert(1)" not in html and "<img src=x" not in html
+        assert "&lt;script&gt;alert(1)" in html
+
+
+@pytest.mark.django_db
+def test_create_room_and_reject_bad_names(logged_in, alice):
+    client = logged_in(alice)
+    response = client.post("/chat/new/", {"name": "Book club", "private": "on"})
+    room = Room.objects.get(slug="book-club")
+    assert response["Location"] == room.get_absolute_url() and room.kind == "private"
+    assert Membership.objects.get(room=room, user=alice).role == "owner"
+    response = client.post("/chat/new/", {"name": ""}, follow=True)
+    assert response.status_code == 200 and Room.objects.count() == 1
+    assert client.get("/chat/new/").status_code == 405
+
+
+@pytest.mark.django_db
+def test_owner_adds_and_removes_members(logged_in, private_room, alice, carol):
+    client = logged_in(alice)
+    client.post(f"/chat/{private_room.slug}/members/add/", {"username": "carol"})
+    assert Membership.objects.filter(room=private_room, user=carol).exists()
+    client.post(f"/chat/{private_room.slug}/members/remove/", {"username": "carol"})
+    assert not Membership.objects.filter(room=private_room, user=carol).exists()
+
+
+@pytest.mark.django_db
+def test_member_who_is_not_owner_cannot_add_members(logged_in, private_room, bob, carol):
+    response = logged_in(bob).post(
+        f"/chat/{private_room.slug}/members/add/", {"username": "carol"}, follow=True
+    )
+    assert response.status_code == 200
+    assert not Membership.objects.filter(room=private_room, user=carol).exists()
+
+
+@pytest.mark.django_db
+def test_message_user_opens_one_direct_room(logged_in, alice, bob):
+    client = logged_in(alice)
+    first = client.post("/chat/direct/", {"username": "@bob"})
+    second = client.post("/chat/direct/", {"username": "bob"})
+    assert first["Location"] == second["Location"]
+    assert Room.objects.filter(kind="direct").count() == 1
+    response = client.post("/chat/direct/", {"username": "ghost"}, follow=True)
+    assert response.status_code == 200 and Room.objects.filter(kind="direct").count() == 1
+
+
+@pytest.mark.django_db
+def test_join_and_leave_public_room(logged_in, public_room, bob):
+    client = logged_in(bob)
+    client.post(f"/chat/{public_room.slug}/join/")
+    assert Membership.objects.filter(room=public_room, user=bob).exists()
+    client.post(f"/chat/{public_room.slug}/leave/")
+    assert not Membership.objects.filter(room=public_room, user=bob).exists()
+
+
+@pytest.mark.django_db
+def test_admin_shows_messages_and_refuses_to_add_them(client, public_room, make_user, alice):
+    staff = make_user("root", is_staff=True, is_superuser=True)
+    services.message_create(room=public_room, author=alice, body="hi admin", client_id="c1")
+    client.force_login(staff)
+    assert client.get(reverse("admin:chat_message_changelist") + "?q=admin").status_code == 200
+    assert client.get(reverse("admin:chat_message_add")).status_code == 403
+    message = Message.objects.get()
+    assert client.get(reverse("admin:chat_message_change", args=[message.pk])).status_code == 200
+    assert client.get(reverse("admin:chat_room_change", args=[public_room.pk])).status_code == 200

@@ -227,5 +227,8 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.channels.server": {"level": "INFO"}},
+    "loggers": {
+        # Django adds its own console handler in DEBUG; one line per event is enough.
+        "django": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }

@@ -95,7 +95,7 @@ class ChatConsumer(RealtimeConsumer):
         # Join before reading history: a message committed in between then
         # arrives both ways, and the client drops the duplicate by seq.
         await self.join_group(self.group)
-        online, came_online = await presence.join(
+        joined = await presence.join(
             self.group, self.channel_name, self.user, on_expired=self._presence_expired
         )
         messages, truncated, last_seq = await _hello_messages(self.room, after)
@@ -104,7 +104,7 @@ class ChatConsumer(RealtimeConsumer):
             "room": frames.room_dict(self.room, display_name),
             "user": frames.user_dict(self.user),
             "last_seq": last_seq,
-            "online": online,
+            "online": joined.online,
             "messages": messages,
         }
         if truncated:
@@ -113,8 +113,8 @@ class ChatConsumer(RealtimeConsumer):
             await self.send_error("invalid", "after must be a non-negative whole number.")
         await self.send_frame(hello)
         self.ready = True
-        if came_online:
-            await events.presence_changed(room_id=self.room.pk, online=online)
+        if joined.came_online:
+            await events.presence_changed(room_id=self.room.pk, online=joined.online)
 
     def _query_param(self, name: str) -> str:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))

@@ -21,7 +21,9 @@ def room_group(room_id: int) -> str:
 def _group_send_on_commit(group: str, event: dict) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, event))
+        # robust: a channel-layer failure must not fail the request that stored
+        # the data; clients recover what they missed by seq and resume.
+        transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, event), robust=True)
 
 
 def message_created(message: Message) -> None:

@@ -9,6 +9,7 @@ import time
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
+from . import presence
 from .groups import session_group, user_group
 
 logger = logging.getLogger(__name__)
@@ -19,7 +20,7 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_IDLE = 4408
 CLOSE_TOO_LARGE = 4413
-CLOSE_FLOODING = 4429
+CLOSE_FLOODING = 4429  # also: over the cap of open sockets per user
 
 
 def dumps(frame: dict) -> str:
@@ -63,6 +64,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(CLOSE_NOT_LOGGED_IN)
             return
+        # Every socket of the user, on every worker, counts towards the cap.
+        self.sockets_group = f"sockets.{user_group(self.user.pk)}"
+        joined = await presence.join(self.sockets_group, self.channel_name, self.user)
+        if joined.sockets > settings.REALTIME_MAX_SOCKETS_PER_USER:
+            await self.refuse(CLOSE_FLOODING)
+            return
         await self.join_group(user_group(self.user.pk))
         session = self.scope.get("session")
         if session is not None and session.session_key:
@@ -90,6 +97,12 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if timer is not None:
             timer.cancel()
         self.ready = False
+        sockets_group = getattr(self, "sockets_group", None)
+        if sockets_group is not None:
+            try:
+                await presence.leave(sockets_group, self.channel_name, self.user)
+            except Exception:
+                logger.warning("socket count leave failed", exc_info=True)
         for group in getattr(self, "groups_joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)

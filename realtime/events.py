@@ -12,7 +12,9 @@ SESSION_ENDED = "realtime.session_ended"
 def _send_on_commit(group: str, event: dict) -> None:
     layer = get_channel_layer()
     if layer is not None:
-        transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, event))
+        # robust: a channel-layer failure must not fail the request that stored
+        # the data; clients recover what they missed by seq and resume.
+        transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, event), robust=True)
 
 
 def session_ended(session_key: str) -> None:

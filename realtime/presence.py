@@ -51,8 +51,15 @@ def _users(members: list[str]) -> list[dict]:
     ]
 
 
-async def join(group: str, channel_name: str, user, on_expired: OnExpired | None = None):
-    """Mark a socket present; return (online users, whether the user was new)."""
+@dataclass
+class Joined:
+    online: list[dict]
+    came_online: bool  # the user had no other socket in the group
+    sockets: int  # live sockets in the group, this one included
+
+
+async def join(group: str, channel_name: str, user, on_expired: OnExpired | None = None) -> Joined:
+    """Mark a socket present in `group`."""
     member = _member(channel_name, user)
     before = await get_store().zset_add(
         _key(group), member, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
@@ -61,9 +68,8 @@ async def join(group: str, channel_name: str, user, on_expired: OnExpired | None
     tracked.members.add(member)
     tracked.on_expired = on_expired
     _ensure_heartbeat()
-    before_users = _users(before)
-    was_online = any(u["id"] == user.pk for u in before_users)
-    return _users([*before, member]), not was_online
+    was_online = any(u["id"] == user.pk for u in _users(before))
+    return Joined(_users([*before, member]), not was_online, len(before) + 1)
 
 
 async def leave(group: str, channel_name: str, user):

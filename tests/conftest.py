@@ -16,6 +16,8 @@ from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.test import Client
 
+from chat import services
+from chat.models import Room
 from realtime import presence
 
 ORIGIN = "http://testserver"
@@ -123,6 +125,18 @@ def bob(make_user):
 @pytest.fixture
 def carol(make_user):
     return make_user("carol")
+
+
+@pytest.fixture
+def public_room(alice):
+    return services.room_create(name="General", created_by=alice)
+
+
+@pytest.fixture
+def private_room(alice, bob):
+    room = services.room_create(name="Secret plans", created_by=alice, private=True)
+    services.member_add(room=room, actor=alice, username=bob.username)
+    return Room.objects.get(pk=room.pk)
 
 
 def session_cookie(user) -> str:

@@ -1,0 +1,125 @@
+"""Serve the app with N Daphne workers sharing one listening socket.
+
+The parent binds the address once and hands the socket to every worker, so the
+kernel spreads connections across them; it restarts a worker that dies and, on
+SIGTERM or SIGINT, stops them all gracefully (sockets closed with 1001).
+"""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from django.core.management.base import BaseCommand, CommandError
+
+
+class Command(BaseCommand):
+    help = "Serve HTTP and WebSockets with N Daphne workers on one address."
+
+    def add_arguments(self, parser):
+        parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+        parser.add_argument("--bind", default="127.0.0.1")
+        parser.add_argument("--port", type=int, default=8000)
+        parser.add_argument(
+            "--grace",
+            type=float,
+            default=5.0,
+            help="seconds a stopping worker waits for its sockets to close",
+        )
+        parser.add_argument(
+            "--proxy-headers",
+            action="store_true",
+            help="trust X-Forwarded-For/-Proto from the proxy in front",
+        )
+        # Internal: run one worker on an inherited socket.
+        parser.add_argument("--worker-fd", type=int, help="(internal)")
+        parser.add_argument("--worker-name", default="worker", help="(internal)")
+
+    def handle(self, *args, **options):
+        if options["worker_fd"] is not None:
+            from realtime.worker import run_worker
+
+            run_worker(
+                fd=options["worker_fd"],
+                grace=options["grace"],
+                proxy_headers=options["proxy_headers"],
+                worker_name=options["worker_name"],
+            )
+            return
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1")
+        self.supervise(options)
+
+    def supervise(self, options) -> None:
+        family = socket.AF_INET6 if ":" in options["bind"] else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            listener.bind((options["bind"], options["port"]))
+        except OSError as exc:
+            raise CommandError(
+                f"Cannot listen on {options['bind']}:{options['port']}: {exc}"
+            ) from exc
+        listener.listen(2048)
+        listener.set_inheritable(True)
+        fd = listener.fileno()
+
+        def start(n: int) -> subprocess.Popen:
+            command = [
+                sys.executable,
+                sys.argv[0],
+                "serve",
+                "--worker-fd",
+                str(fd),
+                "--worker-name",
+                f"worker-{n}",
+                "--grace",
+                str(options["grace"]),
+            ]
+            if options["proxy_headers"]:
+                command.append("--proxy-headers")
+            return subprocess.Popen(command, pass_fds=(fd,))
+
+        workers = {n: start(n) for n in range(options["workers"])}
+        started = {n: time.monotonic() for n in workers}
+        quick_deaths = 0
+        host, port = listener.getsockname()[:2]
+        self.stdout.write(
+            f"Serving http://{host}:{port}/ with {len(workers)} Daphne workers "
+            f"(pids {', '.join(str(p.pid) for p in workers.values())})",
+        )
+        self.stdout.flush()
+
+        stopping = False
+
+        def stop(signum, frame):
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        while not stopping:
+            time.sleep(0.2)
+            for n, process in list(workers.items()):
+                if process.poll() is not None and not stopping:
+                    # A worker that dies at start will die again: give up then.
+                    quick_deaths = quick_deaths + 1 if time.monotonic() - started[n] < 5 else 0
+                    if quick_deaths >= 5:
+                        self.stderr.write("workers keep dying at start; stopping")
+                        stopping = True
+                        break
+                    self.stderr.write(f"worker-{n} exited ({process.returncode}); restarting")
+                    workers[n] = start(n)
+                    started[n] = time.monotonic()
+        for process in workers.values():
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + options["grace"] + 10
+        for process in workers.values():
+            try:
+                process.wait(timeout=max(deadline - time.monotonic(), 0.1))
+            except subprocess.TimeoutExpired:
+                process.kill()
+        listener.close()

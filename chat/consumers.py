@@ -46,11 +46,19 @@ def _hello_messages(room, after: int | None) -> tuple[list[dict], bool, int]:
 
 
 @database_sync_to_async
-def _send_message(room, user, body, client_id) -> tuple[str, bool]:
+def _send_message(room, user, body, client_id) -> tuple[str, int, bool, bool]:
+    """Store; return (frame text, seq, created, pushed to the room)."""
     message, created = services.message_create(
         room=room, author=user, body=body, client_id=client_id
     )
-    return frames.message_frame_text(message, room.slug), created
+    pushed = getattr(message, "pushed", False)
+    return frames.message_frame_text(message, room.slug), message.seq, created, pushed
+
+
+@database_sync_to_async
+def _missed(room, after: int) -> list[tuple[int, str]]:
+    messages, _ = selectors.messages_after(room=room, after=after)
+    return [(m.seq, frames.message_frame_text(m, room.slug)) for m in messages]
 
 
 @database_sync_to_async
@@ -99,6 +107,10 @@ class ChatConsumer(RealtimeConsumer):
             self.group, self.channel_name, self.user, on_expired=self._presence_expired
         )
         messages, truncated, last_seq = await _hello_messages(self.room, after)
+        # What this socket has been given: every seq up to `delivered_upto`,
+        # plus the ones in `delivered_above` (live frames can come out of order).
+        self.delivered_upto = last_seq
+        self.delivered_above: set[int] = set()
         hello = {
             "type": "hello",
             "room": frames.room_dict(self.room, display_name),
@@ -153,7 +165,7 @@ class ChatConsumer(RealtimeConsumer):
                     client_id,
                 )
         try:
-            text, created = await _send_message(
+            text, seq, created, pushed = await _send_message(
                 self.room, self.user, frame.get("body"), frame.get("client_id")
             )
         except Rejected as error:
@@ -161,9 +173,11 @@ class ChatConsumer(RealtimeConsumer):
         except RoomForbidden:
             await self._revoke()
             return
-        if not created:
-            # A resend: the original goes back to this socket only.
-            await self.send(text_data=text)
+        if not created or not pushed:
+            # A resend gets the original back on this socket only; a message the
+            # layer could not take (Redis away) is stored, so it is acknowledged
+            # here and the others get it when their sockets resync.
+            await self._forward(seq, text)
 
     async def on_history(self, frame: dict) -> None:
         before_seq = frame.get("before_seq")
@@ -200,7 +214,25 @@ class ChatConsumer(RealtimeConsumer):
 
     async def chat_message(self, event: dict) -> None:
         if self.ready:
-            await self.send(text_data=event["text"])
+            await self._forward(event["seq"], event["text"])
+
+    async def _forward(self, seq: int, text: str) -> None:
+        await self.send(text_data=text)
+        if seq == self.delivered_upto + 1:
+            self.delivered_upto = seq
+            while self.delivered_upto + 1 in self.delivered_above:
+                self.delivered_upto += 1
+                self.delivered_above.discard(self.delivered_upto)
+        elif seq > self.delivered_upto:
+            self.delivered_above.add(seq)
+
+    async def resync(self) -> None:
+        """Forward the stored messages this socket has not been given."""
+        if not self.ready:
+            return
+        for seq, text in await _missed(self.room, self.delivered_upto):
+            if seq > self.delivered_upto and seq not in self.delivered_above and self.ready:
+                await self._forward(seq, text)
 
     async def chat_presence(self, event: dict) -> None:
         if self.ready:

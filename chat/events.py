@@ -1,8 +1,11 @@
 """The only place chat events are built and sent to the channel layer.
 
 Every push of stored data happens after the transaction commits, so nobody
-hears of a message that a rollback took back.
+hears of a message that a rollback took back. A push that fails (Redis away)
+loses nothing: the data is stored, and sockets catch up by seq.
 """
+
+import logging
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
@@ -13,41 +16,64 @@ from realtime.consumers import dumps
 from . import frames
 from .models import Message
 
+logger = logging.getLogger(__name__)
+
 
 def room_group(room_id: int) -> str:
     return f"chat.room.{room_id}"
 
 
-def _group_send_on_commit(group: str, event: dict) -> None:
+def _push(group: str, event: dict) -> bool:
+    """Send from sync code; return whether the layer took it."""
     layer = get_channel_layer()
-    if layer is not None:
-        # robust: a channel-layer failure must not fail the request that stored
-        # the data; clients recover what they missed by seq and resume.
-        transaction.on_commit(lambda: async_to_sync(layer.group_send)(group, event), robust=True)
+    if layer is None:
+        return False
+    try:
+        async_to_sync(layer.group_send)(group, event)
+    except Exception:
+        logger.warning("push to %s failed; sockets catch up by seq", group, exc_info=True)
+        return False
+    return True
+
+
+async def _apush(group: str, event: dict) -> None:
+    try:
+        await get_channel_layer().group_send(group, event)
+    except Exception:
+        logger.warning("push to %s failed", group, exc_info=True)
 
 
 def message_created(message: Message) -> None:
-    """Deliver a stored message to every socket in its room, after commit."""
-    _group_send_on_commit(
-        room_group(message.room_id),
-        {"type": "chat.message", "text": frames.message_frame_text(message, message.room.slug)},
-    )
+    """Deliver a stored message to every socket in its room, after commit.
+
+    Sets `message.pushed` once the commit ran, so the sender can be answered
+    directly when the layer could not take it.
+    """
+    event = {
+        "type": "chat.message",
+        "seq": message.seq,
+        "text": frames.message_frame_text(message, message.room.slug),
+    }
+
+    def push() -> None:
+        message.pushed = _push(room_group(message.room_id), event)
+
+    transaction.on_commit(push)
 
 
 def access_revoked(*, room_id: int, user_id: int) -> None:
     """Close the user's sockets in the room (removed from a private room), after commit."""
-    _group_send_on_commit(room_group(room_id), {"type": "chat.access_revoked", "user_id": user_id})
+    event = {"type": "chat.access_revoked", "user_id": user_id}
+    transaction.on_commit(lambda: _push(room_group(room_id), event))
 
 
 async def typing(*, room_id: int, user, sender_channel: str) -> None:
     frame = dumps({"type": "typing", "user": frames.user_dict(user)})
-    await get_channel_layer().group_send(
+    await _apush(
         room_group(room_id), {"type": "chat.typing", "text": frame, "sender": sender_channel}
     )
 
 
 async def presence_changed(*, room_id: int, online: list[dict]) -> None:
     frame = dumps({"type": "presence", "online": online})
-    await get_channel_layer().group_send(
-        room_group(room_id), {"type": "chat.presence", "text": frame}
-    )
+    await _apush(room_group(room_id), {"type": "chat.presence", "text": frame})

@@ -142,6 +142,33 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # One Redis serves the channel layer, presence and the shared rate limits.
 REDIS_URL = os.environ.get("REDIS_URL", "")
+CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "pubsub")
+
+
+def channel_layer_config(redis_url: str) -> dict:
+    """Return the channel layer for CHANNEL_LAYER (docs/channel-layer.md says why)."""
+    if CHANNEL_LAYER == "pubsub":
+        # One Redis message per group send, fanned out in each process; group
+        # memberships live in the process and are resubscribed after Redis
+        # comes back, so a Redis restart loses no membership.
+        return {
+            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
+            "CONFIG": {"hosts": [redis_url]},
+        }
+    if CHANNEL_LAYER == "core":
+        return {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {
+                "hosts": [redis_url],
+                # The default inbox of 100 per process drops deliveries under load.
+                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 2000),
+                "expiry": 30,
+                # No shorter than the longest socket life.
+                "group_expiry": 86400,
+            },
+        }
+    raise ImproperlyConfigured(f"CHANNEL_LAYER is 'pubsub' or 'core', not {CHANNEL_LAYER!r}")
+
 
 if REDIS_URL:
     # Login throttling counts here, shared by every worker.
@@ -152,21 +179,7 @@ if REDIS_URL:
             "KEY_PREFIX": "relay",
         }
     }
-    CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {
-                "hosts": [REDIS_URL],
-                # Messages waiting per process inbox before the layer drops;
-                # the default 100 loses deliveries under load, and a lost one is
-                # recovered by `seq` and resume anyway.
-                "capacity": env_int("CHANNEL_LAYER_CAPACITY", 2000),
-                "expiry": 30,
-                # No shorter than the longest socket life.
-                "group_expiry": 86400,
-            },
-        }
-    }
+    CHANNEL_LAYERS = {"default": channel_layer_config(REDIS_URL)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     logger.warning(
@@ -185,6 +198,8 @@ CHAT_IDLE_TIMEOUT = env_int("CHAT_IDLE_TIMEOUT", 90)
 CHAT_TYPING_INTERVAL = 2.0
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
+# How often each worker checks that Redis answers, to resync sockets after an outage.
+REDIS_WATCH_INTERVAL = 1.0
 
 # --- Auth, sessions, security ---------------------------------------------
 

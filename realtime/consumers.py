@@ -9,7 +9,7 @@ import time
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import presence
+from . import presence, recovery
 from .groups import session_group, user_group
 
 logger = logging.getLogger(__name__)
@@ -74,6 +74,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         session = self.scope.get("session")
         if session is not None and session.session_key:
             await self.join_group(session_group(session.session_key))
+        recovery.register(self)
         self.last_seen = time.monotonic()
         self._idle_timer = asyncio.get_running_loop().call_later(
             settings.CHAT_IDLE_TIMEOUT, self._check_idle
@@ -82,6 +83,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def start(self) -> None:
         raise NotImplementedError
+
+    async def resync(self) -> None:
+        """Catch up on what the channel layer lost while Redis was away
+        (realtime.recovery calls it); subclasses that forward stored data override it."""
 
     async def refuse(self, code: int) -> None:
         """Accept, send nothing, close with `code`: the contract's refusal."""
@@ -93,6 +98,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.groups_joined.append(group)
 
     async def disconnect(self, code) -> None:
+        recovery.unregister(self)
         timer = getattr(self, "_idle_timer", None)
         if timer is not None:
             timer.cancel()

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from .store import get_store
 
@@ -61,13 +62,18 @@ class Joined:
 async def join(group: str, channel_name: str, user, on_expired: OnExpired | None = None) -> Joined:
     """Mark a socket present in `group`."""
     member = _member(channel_name, user)
-    before = await get_store().zset_add(
-        _key(group), member, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
-    )
+    # Tracked first: if Redis is away, the heartbeat puts the entry there later.
     tracked = _tracked.setdefault(group, _Tracked())
     tracked.members.add(member)
     tracked.on_expired = on_expired
     _ensure_heartbeat()
+    try:
+        before = await get_store().zset_add(
+            _key(group), member, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
+        )
+    except (OSError, RedisError):
+        logger.warning("presence unavailable (redis): counting this socket alone")
+        before = []
     was_online = any(u["id"] == user.pk for u in _users(before))
     return Joined(_users([*before, member]), not was_online, len(before) + 1)
 
@@ -80,7 +86,12 @@ async def leave(group: str, channel_name: str, user):
         tracked.members.discard(member)
         if not tracked.members:
             del _tracked[group]
-    left = _users(await get_store().zset_remove(_key(group), member))
+    try:
+        left = _users(await get_store().zset_remove(_key(group), member))
+    except (OSError, RedisError):
+        # The entry expires by itself (PRESENCE_TTL).
+        logger.warning("presence unavailable (redis): entry left to expire")
+        return [], False
     return left, not any(u["id"] == user.pk for u in left)
 
 
@@ -93,7 +104,9 @@ async def refresh_once() -> None:
     if not _tracked:
         return
     entries = {_key(group): set(t.members) for group, t in _tracked.items()}
-    pruned = await get_store().zset_refresh(entries, time.time() + settings.PRESENCE_TTL)
+    pruned = await get_store().zset_refresh(
+        entries, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
+    )
     for group, tracked in list(_tracked.items()):
         if pruned.get(_key(group)) and tracked.on_expired:
             await tracked.on_expired(await online(group))

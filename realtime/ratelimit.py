@@ -1,11 +1,15 @@
 """Fixed-window rate limits shared by every socket and worker of a user."""
 
+import logging
 import time
 from dataclasses import dataclass
 
 from django.core.exceptions import ImproperlyConfigured
+from redis.exceptions import RedisError
 
 from .store import get_store
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -31,4 +35,9 @@ class Rate:
 async def hit(name: str, user_id: int, rate: Rate) -> int:
     """Count one action in the current window; return the count so far."""
     window = int(time.time() // rate.seconds)
-    return await get_store().incr_window(f"rl:{name}:{user_id}:{window}", rate.seconds)
+    try:
+        return await get_store().incr_window(f"rl:{name}:{user_id}:{window}", rate.seconds)
+    except (OSError, RedisError):
+        # Fail open while Redis is away: refusing every send would be worse.
+        logger.warning("rate limit unavailable (redis): allowing")
+        return 0

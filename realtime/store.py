@@ -51,7 +51,9 @@ class RedisStore:
     async def zset_members(self, key: str) -> list[str]:
         return [m.decode() for m in await self.client.zrangebyscore(key, time.time(), "+inf")]
 
-    async def zset_refresh(self, entries: dict[str, set[str]], expires_at: float) -> dict[str, int]:
+    async def zset_refresh(
+        self, entries: dict[str, set[str]], expires_at: float, ttl: int
+    ) -> dict[str, int]:
         """Push the expiry of local members forward; prune dead ones.
 
         Return how many expired members were pruned per key.
@@ -60,10 +62,12 @@ class RedisStore:
         keys = list(entries)
         async with self.client.pipeline(transaction=False) as pipe:
             for key in keys:
-                pipe.zadd(key, {member: expires_at for member in entries[key]}, xx=True)
+                # Not XX: a Redis that restarted empty gets the entries back.
+                pipe.zadd(key, {member: expires_at for member in entries[key]})
+                pipe.expire(key, ttl * 2)
                 pipe.zremrangebyscore(key, "-inf", now)
             results = await pipe.execute()
-        return {key: int(results[2 * i + 1]) for i, key in enumerate(keys)}
+        return {key: int(results[3 * i + 2]) for i, key in enumerate(keys)}
 
     async def ping(self) -> bool:
         return bool(await self.client.ping())
@@ -103,10 +107,12 @@ class MemoryStore:
     async def zset_members(self, key: str) -> list[str]:
         return self._live(key)
 
-    async def zset_refresh(self, entries: dict[str, set[str]], expires_at: float) -> dict[str, int]:
+    async def zset_refresh(
+        self, entries: dict[str, set[str]], expires_at: float, ttl: int
+    ) -> dict[str, int]:
         pruned = {}
         for key, members in entries.items():
-            for member in members & set(self.zsets[key]):
+            for member in members:
                 self.zsets[key][member] = expires_at
             size = len(self.zsets[key])
             pruned[key] = size - len(self._live(key))

@@ -17,6 +17,7 @@ from django.conf import settings
 from django.test import Client
 
 from chat import services
+from config import settings as django_settings_module
 from chat.models import Room
 from realtime import presence
 
@@ -82,12 +83,7 @@ def _redis_channel_layer(redis_url):
     settings.REDIS_URL = redis_url
     # Hashing strength is not under test; PBKDF2 would cost ~0.5 s per user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [redis_url], "capacity": 2000, "expiry": 30},
-        }
-    }
+    settings.CHANNEL_LAYERS = {"default": django_settings_module.channel_layer_config(redis_url)}
     yield
 
 

@@ -1,0 +1,236 @@
+"""The room page in a real browser: live chat, hostile text, server restarts and
+the outbox, each user in their own browser context, logged in through the form."""
+
+import re
+import signal
+import time
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from .conftest import needs_chromium
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect = sync_api.expect
+
+pytestmark = [pytest.mark.e2e, needs_chromium]
+
+RECONNECT_TIMEOUT_MS = 45_000
+MESSAGE_BODIES = "#messages li.message:not(.pending) .body"
+MESSAGE_AUTHORS = "#messages li.message:not(.pending) .author"
+
+
+def say(user, text: str) -> None:
+    """Type `text` into the composer and press Enter."""
+    box = user.page.locator("#composer-body")
+    box.fill(text)
+    box.press("Enter")
+
+
+def shown(user) -> list[tuple[int, str, str]]:
+    """Return (seq, author, body) of every confirmed message on the page, in page order."""
+    return [
+        (int(seq), author, body)
+        for seq, author, body in user.page.eval_on_selector_all(
+            "#messages li.message:not(.pending)",
+            "items => items.map(li => [li.dataset.seq, li.querySelector('.author').textContent,"
+            " li.querySelector('.body').textContent])",
+        )
+    ]
+
+
+def assert_in_order_without_duplicates(user) -> None:
+    seqs = [seq for seq, _, _ in shown(user)]
+    assert seqs == sorted(set(seqs)), seqs
+
+
+def assert_nothing_went_wrong(*users) -> None:
+    for user in users:
+        assert user.errors == [], user.errors
+        assert user.dialogs == [], user.dialogs
+
+
+def count_messages(stack, slug: str, body: str) -> int:
+    return stack.shell(
+        "from chat.models import Message\n"
+        "print(Message.objects.filter(room__slug=args['slug'], body=args['body']).count())",
+        slug=slug,
+        body=body,
+    )
+
+
+def test_two_users_see_each_others_messages_live(stack, users, room, open_room, screenshot):
+    a, b = stack.workers
+    # alice reads in India's time zone with 24-hour clocks: times must be hers, not UTC.
+    alice = open_room("alice", room, a, timezone_id="Asia/Kolkata", locale="en-GB")
+    bob = open_room("bob", room, b)
+
+    alice_online = bob.page.locator(f'#members li[data-user-id="{users["alice"]}"]')
+    expect(alice_online).to_have_class(re.compile(r"\bonline\b"))
+
+    alice.page.locator("#composer-body").press_sequentially("Hi Bob", delay=20)
+    expect(bob.page.locator("#typing")).to_have_text("alice is typing…")
+    alice.page.locator("#composer-body").press("Enter")
+    expect(bob.page.locator(MESSAGE_BODIES)).to_have_text(["Hi Bob"])
+    say(bob, "Hello Alice!\nTwo lines here.")
+    say(alice, "How are you?")
+
+    conversation = ["Hi Bob", "Hello Alice!\nTwo lines here.", "How are you?"]
+    for user in (alice, bob):
+        expect(user.page.locator(MESSAGE_BODIES)).to_have_text(conversation)
+        expect(user.page.locator(MESSAGE_AUTHORS)).to_have_text(["alice", "bob", "alice"])
+        assert_in_order_without_duplicates(user)
+    expect(bob.page.locator("#typing")).to_have_text("")
+
+    first_time = alice.page.locator("#messages li.message time").first
+    created = datetime.fromisoformat(first_time.get_attribute("datetime"))
+    local = created.astimezone(ZoneInfo("Asia/Kolkata")).strftime("%H:%M")
+    expect(first_time).to_have_text(local)
+
+    screenshot(alice, "alice")
+    screenshot(bob, "bob")
+    assert_nothing_went_wrong(alice, bob)
+
+
+def test_hostile_text_shows_as_text_and_runs_nothing(stack, room, open_room, screenshot):
+    a, b = stack.workers
+    alice = open_room("alice", room, a)
+    bob = open_room("bob", room, b)
+    hostile = "<img src=x onerror=alert(1)>"
+
+    say(alice, hostile)
+    say(alice, '<script>alert("again")</script> & <b>bold?</b>')
+
+    for user in (alice, bob):
+        expect(user.page.locator(MESSAGE_BODIES).first).to_have_text(hostile)
+        expect(user.page.locator(MESSAGE_BODIES)).to_have_count(2)
+        expect(user.page.locator("#messages img, #messages script, #messages b")).to_have_count(0)
+    # Reload: the server-rendered history must be just as inert.
+    bob.page.reload()
+    expect(bob.page.locator("#connection")).to_have_attribute("data-state", "connected")
+    expect(bob.page.locator(MESSAGE_BODIES).first).to_have_text(hostile)
+    expect(bob.page.locator("#messages img, #messages script, #messages b")).to_have_count(0)
+    bob.page.wait_for_timeout(500)  # an onerror would have fired by now
+
+    screenshot(bob, "bob")
+    assert_nothing_went_wrong(alice, bob)
+
+
+def test_restart_shows_reconnecting_then_every_missed_message(stack, room, open_room, screenshot):
+    a, b = stack.workers
+    alice = open_room("alice", room, a)
+    bob = open_room("bob", room, b)
+    say(bob, "before the restart")
+    expect(alice.page.locator(MESSAGE_BODIES)).to_have_text(["before the restart"])
+
+    a.stop()
+    expect(alice.page.locator("#connection")).to_contain_text(
+        "Reconnecting in", timeout=RECONNECT_TIMEOUT_MS
+    )
+    expect(alice.page.locator("#retry")).to_be_visible()
+    missed = [f"missed {n}" for n in range(1, 6)]
+    for body in missed:
+        say(bob, body)
+    expect(bob.page.locator(MESSAGE_BODIES)).to_have_text(["before the restart", *missed])
+    a.start()
+
+    expect(alice.page.locator("#connection")).to_have_attribute(
+        "data-state", "connected", timeout=RECONNECT_TIMEOUT_MS
+    )
+    expect(alice.page.locator(MESSAGE_BODIES)).to_have_text(["before the restart", *missed])
+    assert_in_order_without_duplicates(alice)
+    assert [body for _, _, body in shown(alice)] == ["before the restart", *missed]
+
+    screenshot(alice, "alice")
+    assert_nothing_went_wrong(alice, bob)
+
+
+def test_message_typed_offline_is_sent_once_when_back(stack, room, open_room, screenshot):
+    a, b = stack.workers
+    alice = open_room("alice", room, a)
+    bob = open_room("bob", room, b)
+    body = "typed while the server was down"
+
+    a.stop(sig=signal.SIGKILL)  # a crash, not a clean shutdown
+    expect(alice.page.locator("#connection")).not_to_have_attribute(
+        "data-state", "connected", timeout=RECONNECT_TIMEOUT_MS
+    )
+    say(alice, body)
+    pending = alice.page.locator("#messages li.message.pending")
+    expect(pending).to_have_count(1)
+    expect(pending.locator(".body")).to_have_text(body)
+    screenshot(alice, "alice-pending")
+    a.start()
+
+    expect(alice.page.locator("#connection")).to_have_attribute(
+        "data-state", "connected", timeout=RECONNECT_TIMEOUT_MS
+    )
+    expect(pending).to_have_count(0)
+    for user in (alice, bob):
+        expect(user.page.locator(MESSAGE_BODIES)).to_have_text([body])
+    # A late duplicate would arrive within moments of the resend.
+    time.sleep(1.5)
+    for user in (alice, bob):
+        expect(user.page.locator(MESSAGE_BODIES)).to_have_text([body])
+    assert count_messages(stack, room, body) == 1
+
+    screenshot(alice, "alice")
+    assert_nothing_went_wrong(alice, bob)
+
+
+def post_messages(stack, slug: str, author: str, bodies: list[str]) -> None:
+    """Store messages straight through the service, as another worker would."""
+    stack.shell(
+        "from django.contrib.auth import get_user_model\n"
+        "from chat import services\n"
+        "from chat.models import Room\n"
+        "room = Room.objects.get(slug=args['slug'])\n"
+        "author = get_user_model().objects.get(username=args['author'])\n"
+        "for n, body in enumerate(args['bodies']):\n"
+        "    services.message_create(room=room, author=author, body=body,"
+        " client_id=f\"{args['slug'][:40]}-{n}\")\n"
+        "print(json.dumps(len(args['bodies'])))",
+        slug=slug,
+        author=author,
+        bodies=bodies,
+    )
+
+
+def test_older_messages_load_from_the_button_and_by_scrolling_up(
+    stack, room, open_room, screenshot
+):
+    bodies = [f"history {n}" for n in range(1, 131)]
+    post_messages(stack, room, "bob", bodies)
+    alice = open_room("alice", room, stack.workers[0])
+    expect(alice.page.locator(MESSAGE_BODIES)).to_have_count(50)
+
+    alice.page.get_by_role("button", name="Load older messages").click()
+    expect(alice.page.locator(MESSAGE_BODIES)).to_have_count(100)
+    alice.page.locator("#messages").evaluate("list => { list.scrollTop = 0; }")
+    expect(alice.page.locator(MESSAGE_BODIES)).to_have_text(bodies)
+    expect(alice.page.locator("#load-older")).to_be_hidden()
+    assert_in_order_without_duplicates(alice)
+
+    screenshot(alice, "alice")
+    assert_nothing_went_wrong(alice)
+
+
+def test_long_outage_resume_fills_everything_past_truncation(stack, room, open_room, screenshot):
+    a = stack.workers[0]
+    alice = open_room("alice", room, a)
+    missed = [f"while away {n}" for n in range(1, 621)]  # over the 500 a resume returns
+
+    a.stop()
+    post_messages(stack, room, "bob", missed)
+    a.start()
+    alice.page.locator("#retry").evaluate("button => button.click()")  # "Retry now"
+
+    expect(alice.page.locator("#connection")).to_have_attribute(
+        "data-state", "connected", timeout=RECONNECT_TIMEOUT_MS
+    )
+    expect(alice.page.locator(MESSAGE_BODIES)).to_have_text(missed, timeout=20_000)
+    assert_in_order_without_duplicates(alice)
+
+    screenshot(alice, "alice")
+    assert_nothing_went_wrong(alice)

@@ -24,9 +24,10 @@ def room_for_reader(*, slug: str, user) -> Room:
 
     Raise RoomNotFound or RoomForbidden.
     """
-    room = Room.objects.filter(slug=slug).first()
-    if room is None:
-        raise RoomNotFound(slug)
+    try:
+        room = Room.objects.get(slug=slug)
+    except Room.DoesNotExist:
+        raise RoomNotFound(slug) from None
     if not room.is_public and not is_member(room=room, user=user):
         raise RoomForbidden(slug)
     return room
@@ -112,7 +113,10 @@ def room_members(*, room: Room) -> QuerySet[Membership]:
 
 
 def membership(*, room: Room, user) -> Membership | None:
-    return Membership.objects.filter(room=room, user=user).first()
+    try:
+        return Membership.objects.get(room=room, user=user)
+    except Membership.DoesNotExist:
+        return None
 
 
 def _messages(room: Room) -> QuerySet[Message]:

@@ -46,13 +46,15 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     # The room row's lock orders every send to this room: seq has no gaps and
     # the client_id check below can't race another send.
     locked = Room.objects.select_for_update().get(pk=room.pk)
-    existing = (
-        Message.objects.filter(room=locked, author=author, client_id=client_id)
-        .select_related("author", "room")
-        .first()
-    )
-    if existing is not None:
+    # get(), not first(): first() adds ORDER BY, and with LIMIT 1 the planner
+    # may walk the room's whole (room, seq) index instead of the unique one.
+    try:
+        existing = Message.objects.select_related("author", "room").get(
+            room=locked, author=author, client_id=client_id
+        )
         return existing, False
+    except Message.DoesNotExist:
+        pass
     membership = selectors.membership(room=locked, user=author)
     if membership is None:
         if not locked.is_public:

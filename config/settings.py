@@ -198,6 +198,9 @@ CHAT_IDLE_TIMEOUT = env_int("CHAT_IDLE_TIMEOUT", 90)
 CHAT_TYPING_INTERVAL = 2.0
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
+# Unsent bytes a worker (manage.py serve) holds for a client that stopped reading
+# before it drops the connection; the client resumes by seq when it comes back.
+REALTIME_MAX_SEND_BUFFER = env_int("REALTIME_MAX_SEND_BUFFER", 1024 * 1024)
 # How often each worker checks that Redis answers, to resync sockets after an outage.
 REDIS_WATCH_INTERVAL = 1.0
 

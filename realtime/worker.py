@@ -1,9 +1,14 @@
-"""One Daphne worker on an inherited listening socket, that shuts down gracefully.
+"""One Daphne worker on an inherited listening socket, that shuts down gracefully
+and drops clients that stop reading.
 
 On SIGTERM (or SIGINT) it stops accepting, closes every WebSocket with 1001
 ("going away") so clients reconnect to another worker and resume, lets the
 consumers run their disconnect handlers, then stops. Daphne alone would drop
 the connections without a close frame.
+
+Daphne buffers whatever the application sends, without limit, for a client that
+does not read; this worker aborts a connection whose unsent bytes pass
+REALTIME_MAX_SEND_BUFFER. The client comes back and resumes by seq.
 """
 
 import logging
@@ -14,10 +19,17 @@ logger = logging.getLogger(__name__)
 GOING_AWAY = 1001
 
 
+def unsent_bytes(transport) -> int:
+    """Bytes a Twisted TCP transport holds because the peer is not reading."""
+    buffered = len(getattr(transport, "dataBuffer", b"")) - getattr(transport, "offset", 0)
+    return buffered + getattr(transport, "_tempDataLen", 0)
+
+
 def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) -> None:
     # Daphne installs Twisted's asyncio reactor on import: import it first.
     from daphne.server import Server
     from daphne.ws_protocol import WebSocketProtocol
+    from django.conf import settings
     from twisted.internet import reactor
 
     from config.asgi import application
@@ -31,6 +43,20 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
         def listen_success(self, port):
             self.ports.append(port)
             super().listen_success(port)
+
+        def timeout_checker(self):
+            # Daphne runs this every couple of seconds; add the slow-reader check.
+            limit = settings.REALTIME_MAX_SEND_BUFFER
+            for protocol in self.open_websockets():
+                transport = protocol.transport
+                if transport is not None and unsent_bytes(transport) > limit:
+                    logger.warning(
+                        "%s: dropping a client that stopped reading (%d bytes unsent)",
+                        worker_name,
+                        unsent_bytes(transport),
+                    )
+                    transport.abortConnection()
+            super().timeout_checker()
 
         def open_websockets(self):
             return [

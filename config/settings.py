@@ -4,6 +4,7 @@ environment, here and nowhere else (docs/configuration in README.md)."""
 import logging
 import os
 import secrets
+import tempfile
 from pathlib import Path
 
 import dj_database_url
@@ -134,7 +135,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # Tests use a file too: in-memory shared-cache SQLite fails concurrent writers
     # with "table is locked" instead of waiting like the real database.
-    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / ".run" / "test-db.sqlite3")}
+    # One file per test run, so runs side by side never share one.
+    DATABASES["default"]["TEST"] = {
+        "NAME": str(Path(tempfile.gettempdir()) / f"relay-test-{os.getpid()}.sqlite3")
+    }
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 

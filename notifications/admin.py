@@ -1,0 +1,87 @@
+from django.contrib import admin, messages
+from django.db.models import Count, Q
+
+from . import services
+from .forms import BroadcastForm
+from .models import Broadcast, Notification
+
+CONTENT_FIELDS = ["title", "body", "level", "url", "audience", "groups", "users"]
+RECORD_FIELDS = ["created_by", "created_at", "sent_at", "recipient_count", "read_count"]
+
+
+@admin.register(Broadcast)
+class BroadcastAdmin(admin.ModelAdmin):
+    """Saving a new Broadcast sends it once; a sent one is read-only."""
+
+    form = BroadcastForm
+    list_display = [
+        "title", "level", "audience", "created_by", "created_at", "sent_at",
+        "recipient_count", "read_count",
+    ]
+    list_filter = ["level", "audience"]
+    list_select_related = ["created_by"]
+    search_fields = ["title", "body"]
+    autocomplete_fields = ["groups", "users"]
+    date_hierarchy = "created_at"
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _read_count=Count("notifications", filter=Q(notifications__read_at__isnull=False))
+            )
+        )
+
+    @admin.display(description="read by", ordering="_read_count")
+    def read_count(self, obj: Broadcast) -> int:
+        return getattr(obj, "_read_count", 0)
+
+    def get_fields(self, request, obj=None):
+        return CONTENT_FIELDS if obj is None else [*CONTENT_FIELDS, *RECORD_FIELDS]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [] if obj is None else [*CONTENT_FIELDS, *RECORD_FIELDS]
+
+    def save_model(self, request, obj, form, change) -> None:
+        if not change:
+            obj.created_by = request.user
+        super().save_model(request, obj, form, change)
+
+    def save_related(self, request, form, formsets, change) -> None:
+        super().save_related(request, form, formsets, change)
+        if not change:
+            # After the audience (many-to-many) is saved; pushed after the admin's commit.
+            count = services.broadcast_send(broadcast=form.instance)
+            self.message_user(request, f"Sent to {count} users.", messages.SUCCESS)
+
+
+class ReadFilter(admin.SimpleListFilter):
+    title = "read"
+    parameter_name = "read"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Unread"), ("yes", "Read")]
+
+    def queryset(self, request, queryset):
+        if self.value() in {"yes", "no"}:
+            return queryset.filter(read_at__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(Notification)
+class NotificationAdmin(admin.ModelAdmin):
+    """Stored notifications, for looking up; they are made by `notify` and broadcasts."""
+
+    list_display = ["title", "recipient", "level", "created_at", "read_at", "broadcast"]
+    list_filter = ["level", ReadFilter]
+    list_select_related = ["recipient", "broadcast"]
+    search_fields = ["title", "recipient__username"]
+    readonly_fields = [
+        "recipient", "title", "body", "level", "url", "broadcast", "created_at", "read_at",
+    ]
+    show_full_result_count = False
+
+    def has_add_permission(self, request) -> bool:
+        # A notification needs a push: it comes from notify() or a broadcast.
+        return False

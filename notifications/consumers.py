@@ -1,0 +1,207 @@
+"""`/ws/notifications/`: the user's own notification stream (docs/protocol.md)."""
+
+from bisect import bisect_left, bisect_right
+from collections import deque
+from urllib.parse import parse_qs
+
+from channels.db import database_sync_to_async
+
+from realtime.consumers import FrameError, RealtimeConsumer
+
+from . import events, frames, selectors, services
+from .exceptions import NotificationNotFound
+
+# Notification ids a socket remembers having forwarded (a user in two audience
+# groups of one broadcast hears it twice).
+SEEN_MAX = 512
+ID_MAX = 2**63 - 1
+
+
+def notification_id_in(event: dict, user_id: int) -> int | None:
+    """Return the id of `user_id`'s row in a `notifications.batch` event, if it has one."""
+    users = event["users"]
+    index = bisect_left(users, user_id)
+    if index == len(users) or users[index] != user_id:
+        return None
+    runs = event["ids"]
+    start, first = runs[bisect_right(runs, index, key=lambda run: run[0]) - 1]
+    return first + (index - start)
+
+
+def _positive_id(value) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= ID_MAX:
+        return None
+    return value
+
+
+@database_sync_to_async
+def _group_ids(user) -> list[int]:
+    return selectors.group_ids(user=user)
+
+
+@database_sync_to_async
+def _hello(user, after: int | None) -> dict:
+    state = selectors.unread_state(user=user)
+    hello = {"type": "hello", "unread": state.count, "last_id": state.last_id}
+    if after is None:
+        rows = selectors.notifications_latest(user=user, through_id=state.last_id)
+    else:
+        rows, truncated = selectors.notifications_after(
+            user=user, after=after, through_id=state.last_id
+        )
+        if truncated:
+            hello["truncated"] = True
+    hello["notifications"] = [frames.notification_dict(row) for row in rows]
+    return hello
+
+
+@database_sync_to_async
+def _catch_up(user, after: int) -> tuple[selectors.UnreadState, list[dict], list[int]]:
+    state = selectors.unread_state(user=user)
+    rows, _ = selectors.notifications_after(user=user, after=after, through_id=state.last_id)
+    return state, [frames.notification_dict(row) for row in rows], selectors.group_ids(user=user)
+
+
+@database_sync_to_async
+def _read(user, notification_id: int):
+    return services.mark_read(user=user, notification_id=notification_id)
+
+
+@database_sync_to_async
+def _read_all(user):
+    return services.mark_all_read(user=user)
+
+
+class NotificationConsumer(RealtimeConsumer):
+    """Forward the user's notifications and keep the unread count in memory.
+
+    The count is exact as of `counted_through` (the last id of the latest count
+    read from the database: hello, or an `unread` event after reading); rows
+    forwarded since with a higher id are added on top (`pending`).
+    """
+
+    frame_handlers = {"read": "on_read", "read_all": "on_read_all", "ping": "on_ping"}
+
+    async def start(self) -> None:
+        after_raw = self._query_param("after")
+        after = int(after_raw) if after_raw.isascii() and after_raw.isdigit() else None
+        if after is not None and after > ID_MAX:
+            after = None
+        await self.accept()
+        # Join every audience group before reading, so a notification committed
+        # in between arrives in hello, live, or both (then dropped by id).
+        await self.join_group(events.ALL_USERS_GROUP)
+        self.audience_groups: set[str] = set()
+        await self._join_audiences(await _group_ids(self.user))
+        hello = await _hello(self.user, after)
+        self.unread = hello["unread"]
+        self.hello_last_id = self.counted_through = hello["last_id"]
+        self.read_through = 0
+        self.pending: set[int] = set()
+        self.seen: set[int] = set()
+        self.seen_order: deque[int] = deque()
+        if after_raw and after is None:
+            await self.send_error("invalid", "after must be a non-negative whole number.")
+        await self.send_frame(hello)
+        self.ready = True
+
+    def _query_param(self, name: str) -> str:
+        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
+        return (query.get(name) or [""])[0]
+
+    async def _join_audiences(self, group_ids: list[int]) -> None:
+        wanted = {events.audience_group(group_id) for group_id in group_ids}
+        for group in sorted(wanted - self.audience_groups):
+            await self.join_group(group)
+        for group in sorted(self.audience_groups - wanted):
+            await self.channel_layer.group_discard(group, self.channel_name)
+            self.groups_joined.remove(group)
+        self.audience_groups = wanted
+
+    async def resync(self) -> None:
+        """Forward what the channel layer lost while Redis was away (the latest
+        RESUME_MAX since hello), then the true unread count."""
+        if not self.ready:
+            return
+        state, missed, group_ids = await _catch_up(self.user, self.hello_last_id)
+        self.pending = {p for p in self.pending if p > state.last_id}
+        self.counted_through = max(self.counted_through, state.last_id)
+        self.unread = state.count + len(self.pending)
+        for notification in missed:
+            if self.ready and self._remember(notification["id"]):
+                await self.send_frame(
+                    {"type": "notification", "notification": notification, "unread": self.unread}
+                )
+        if self.ready:
+            await self.send_frame({"type": "unread", "count": self.unread})
+            await self._join_audiences(group_ids)
+
+    def _remember(self, notification_id: int) -> bool:
+        """Record a forwarded id; return False when it was forwarded already."""
+        if notification_id in self.seen:
+            return False
+        self.seen.add(notification_id)
+        self.seen_order.append(notification_id)
+        if len(self.seen_order) > SEEN_MAX:
+            self.seen.discard(self.seen_order.popleft())
+        return True
+
+    # Client frames.
+
+    async def on_read(self, frame: dict) -> None:
+        notification_id = _positive_id(frame.get("id"))
+        if notification_id is None:
+            raise FrameError("invalid", "id must be a positive whole number.")
+        try:
+            _, changed = await _read(self.user, notification_id)
+        except NotificationNotFound:
+            raise FrameError("not_found", "You have no notification with that id.") from None
+        if not changed:
+            # Read already: no event follows, so this socket alone hears the count.
+            await self.send_frame({"type": "unread", "count": self.unread})
+
+    async def on_read_all(self, frame: dict) -> None:
+        _, changed = await _read_all(self.user)
+        if not changed:
+            await self.send_frame({"type": "unread", "count": self.unread})
+
+    # Channel-layer events (notifications.events).
+
+    async def notifications_batch(self, event: dict) -> None:
+        if not self.ready:
+            return
+        notification_id = notification_id_in(event, self.user.pk)
+        if notification_id is None or notification_id <= self.hello_last_id:
+            return
+        if not self._remember(notification_id):
+            return
+        if notification_id > self.counted_through:
+            self.pending.add(notification_id)
+            self.unread += 1
+        await self.send(
+            text_data=frames.notification_frame_text(
+                notification_id=notification_id,
+                read=notification_id <= self.read_through,
+                content=event["content"],
+                unread=self.unread,
+            )
+        )
+
+    async def notifications_unread(self, event: dict) -> None:
+        if not self.ready:
+            return
+        last_id = event["last_id"]
+        self.pending = {p for p in self.pending if p > last_id}
+        self.counted_through = max(self.counted_through, last_id)
+        self.unread = event["count"] + len(self.pending)
+        frame = {"type": "unread", "count": self.unread}
+        if event.get("read"):
+            frame["read"] = event["read"]
+        if event.get("read_all"):
+            self.read_through = max(self.read_through, last_id)
+            frame["read_all"] = True
+        await self.send_frame(frame)
+
+    async def notifications_groups_changed(self, event: dict) -> None:
+        if self.ready:
+            await self._join_audiences(await _group_ids(self.user))

@@ -1,0 +1,126 @@
+"""The only place notification events are built and sent to the channel layer.
+
+Everything is sent after the transaction commits, so nobody hears of a
+notification that a rollback took back.
+
+A batch of notifications that share their content (one `notify` call, one
+broadcast) travels as one `notifications.batch` event per audience group:
+
+    {"type": "notifications.batch",
+     "content": '{"title":…,"body":…,"level":…,"url":…,"created_at":…}',
+     "users": [3, 5, 9, …],          # recipients' user ids, ascending
+     "ids": [[0, 1201], [2, 1305]]}  # runs: users[i] got id first + (i - start)
+                                     # for the last run [start, first] with start <= i
+
+Every socket of an audience member finds its user id in `users` (binary search)
+and derives its notification id from `ids`; it keeps its unread count in memory,
+so forwarding needs no database query. Rows of one INSERT get consecutive ids,
+so a batch is usually one run per INSERT, and the event stays a few bytes per
+recipient: one message per audience group, not one per recipient.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from asgiref.sync import async_to_sync
+from channels.layers import get_channel_layer
+from django.db import transaction
+
+from realtime.groups import user_group
+
+logger = logging.getLogger(__name__)
+
+BATCH = "notifications.batch"
+UNREAD = "notifications.unread"
+GROUPS_CHANGED = "notifications.groups_changed"
+
+ALL_USERS_GROUP = "notifications.all"
+# Up to this many explicit recipients get one event each in their own group;
+# more share one event in ALL_USERS_GROUP.
+PER_USER_PUSH_MAX = 50
+
+
+def audience_group(group_id: int) -> str:
+    """Every notification socket of the members of one Django Group."""
+    return f"notifications.group.{group_id}"
+
+
+def _send_on_commit(messages: list[tuple[str, dict]]) -> None:
+    layer = get_channel_layer()
+    if layer is None or not messages:
+        return
+
+    async def send_all() -> None:
+        for group, event in messages:
+            await layer.group_send(group, event)
+
+    def send() -> None:
+        try:
+            async_to_sync(send_all)()
+        except Exception:
+            # Stored already: sockets catch up on resume (`?after=`) or the next page.
+            logger.warning("notification push failed", exc_info=True)
+
+    transaction.on_commit(send)
+
+
+def id_runs(pairs: list[tuple[int, int]]) -> list[list[int]]:
+    """Compress (user id, notification id) pairs, sorted by user id, into runs."""
+    runs: list[list[int]] = []
+    previous = None
+    for index, (_, notification_id) in enumerate(pairs):
+        if previous is None or notification_id != previous + 1:
+            runs.append([index, notification_id])
+        previous = notification_id
+    return runs
+
+
+def notifications_created(
+    *,
+    content: str,
+    pairs: Iterable[tuple[int, int]],
+    everyone: bool = False,
+    group_ids: Iterable[int] = (),
+) -> None:
+    """Deliver one batch, after commit, to every socket of its recipients.
+
+    `pairs` are (user id, notification id). `everyone`: the recipients are all
+    active users; `group_ids`: they are the members of these groups; neither:
+    an explicit list of users.
+    """
+    pairs = sorted(pairs)
+    if not pairs:
+        return
+    group_ids = sorted(set(group_ids))
+
+    def batch(subset: list[tuple[int, int]]) -> dict:
+        return {
+            "type": BATCH,
+            "content": content,
+            "users": [user_id for user_id, _ in subset],
+            "ids": id_runs(subset),
+        }
+
+    if everyone or (not group_ids and len(pairs) > PER_USER_PUSH_MAX):
+        messages = [(ALL_USERS_GROUP, batch(pairs))]
+    elif group_ids:
+        event = batch(pairs)
+        messages = [(audience_group(group_id), event) for group_id in group_ids]
+    else:
+        messages = [(user_group(user_id), batch([(user_id, nid)])) for user_id, nid in pairs]
+    _send_on_commit(messages)
+
+
+def unread_changed(
+    *, user_id: int, count: int, last_id: int, read: list[int] | None = None, read_all: bool = False
+) -> None:
+    """Tell every socket of the user the new unread count after reading, after commit."""
+    event = {"type": UNREAD, "count": count, "last_id": last_id, "read_all": read_all}
+    if read:
+        event["read"] = list(read)
+    _send_on_commit([(user_group(user_id), event)])
+
+
+def groups_changed(*, user_ids: Iterable[int]) -> None:
+    """Make the users' sockets re-read which group audiences they belong to, after commit."""
+    _send_on_commit([(user_group(user_id), {"type": GROUPS_CHANGED}) for user_id in user_ids])

@@ -1,0 +1,72 @@
+"""Every read of notification data; each is scoped to one recipient."""
+
+from dataclasses import dataclass
+
+from django.db.models import QuerySet
+
+from .exceptions import NotificationNotFound
+from .models import Notification
+
+HELLO_LATEST = 20
+RESUME_MAX = 100
+PAGE_SIZE = 25
+
+
+@dataclass(frozen=True)
+class UnreadState:
+    """How many of the user's notifications with id <= last_id are unread."""
+
+    count: int
+    last_id: int
+
+
+def notifications_for(*, user) -> QuerySet[Notification]:
+    """Return the user's notifications, newest first."""
+    return Notification.objects.filter(recipient=user).order_by("-id")
+
+
+def last_id(*, user) -> int:
+    return notifications_for(user=user).values_list("id", flat=True).first() or 0
+
+
+def unread_count(*, user, through_id: int | None = None) -> int:
+    """Count the unread notifications (with id <= through_id): one partial-index read."""
+    query = Notification.objects.filter(recipient=user, read_at__isnull=True)
+    if through_id is not None:
+        query = query.filter(id__lte=through_id)
+    return query.count()
+
+
+def unread_state(*, user) -> UnreadState:
+    newest = last_id(user=user)
+    return UnreadState(count=unread_count(user=user, through_id=newest), last_id=newest)
+
+
+def notifications_latest(*, user, through_id: int, limit: int = HELLO_LATEST) -> list[Notification]:
+    """Return the latest `limit` notifications with id <= through_id, oldest first."""
+    page = notifications_for(user=user).filter(id__lte=through_id)[:limit]
+    return list(reversed(page))
+
+
+def notifications_after(
+    *, user, after: int, through_id: int, limit: int = RESUME_MAX
+) -> tuple[list[Notification], bool]:
+    """Return the notifications with after < id <= through_id, oldest first, and whether
+    they were cut to the latest `limit`."""
+    newest = list(
+        notifications_for(user=user).filter(id__gt=after, id__lte=through_id)[: limit + 1]
+    )
+    return list(reversed(newest[:limit])), len(newest) > limit
+
+
+def notification_for(*, user, notification_id: int) -> Notification:
+    """Return the user's own notification; raise NotificationNotFound for anyone else's."""
+    notification = Notification.objects.filter(pk=notification_id, recipient=user).first()
+    if notification is None:
+        raise NotificationNotFound(notification_id)
+    return notification
+
+
+def group_ids(*, user) -> list[int]:
+    """Return the ids of the user's Django groups (their broadcast audiences)."""
+    return sorted(user.groups.values_list("id", flat=True))

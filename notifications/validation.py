@@ -1,0 +1,70 @@
+"""The rules every notification's content obeys, shared by services and the admin."""
+
+from dataclasses import dataclass
+
+from django.core.exceptions import ValidationError
+
+LEVELS = ("info", "success", "warning", "error")
+TITLE_MAX = 200
+BODY_MAX = 4000
+URL_MAX = 500
+
+
+@dataclass(frozen=True)
+class Content:
+    title: str
+    body: str
+    level: str
+    url: str
+
+
+def is_site_path(url: str) -> bool:
+    """Return whether `url` is a path on this site: one leading "/", no scheme or host.
+
+    "//host" and "/\\host" are refused because browsers read both as another site.
+    """
+    return (
+        url.startswith("/")
+        and not url.startswith(("//", "/\\"))
+        and url.isprintable()
+        and not any(ch.isspace() for ch in url)
+    )
+
+
+def clean_content(*, title, body="", level="info", url="") -> Content:
+    """Return the trimmed content, or raise ValueError saying what is wrong."""
+    if not isinstance(title, str) or not title.strip():
+        raise ValueError("A notification needs a non-empty title.")
+    title = title.strip()
+    if len(title) > TITLE_MAX:
+        raise ValueError(f"The title is {len(title)} characters; at most {TITLE_MAX} are allowed.")
+    if body is None:
+        body = ""
+    if not isinstance(body, str):
+        raise ValueError("The body must be a string.")
+    body = body.strip()
+    if len(body) > BODY_MAX:
+        raise ValueError(f"The body is {len(body)} characters; at most {BODY_MAX} are allowed.")
+    if level not in LEVELS:
+        raise ValueError(f"Unknown level {level!r}; use one of {', '.join(LEVELS)}.")
+    if url is None:
+        url = ""
+    if not isinstance(url, str):
+        raise ValueError("The url must be a string.")
+    url = url.strip()
+    if url and not is_site_path(url):
+        raise ValueError(
+            f"The url {url!r} is not a path on this site; it must start with a single '/'."
+        )
+    if len(url) > URL_MAX:
+        raise ValueError(f"The url is {len(url)} characters; at most {URL_MAX} are allowed.")
+    return Content(title=title, body=body, level=level, url=url)
+
+
+def validate_site_path(value: str) -> None:
+    """Model field validator: a path on this site (see `is_site_path`)."""
+    if value and not is_site_path(value):
+        raise ValidationError(
+            "Give a path on this site starting with a single “/”, like /chat/general/.",
+            code="invalid",
+        )

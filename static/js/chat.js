@@ -9,6 +9,9 @@
  *   any --4413 / 4429--> waiting (after saying why)
  *   any --4401--> login page          any --4403 / 4404--> gone (never reconnects)
  *
+ * "waiting" reads "Reconnecting in N s" ("Offline" when the browser says so) and
+ * shows #retry, which connects at once.
+ *
  * Messages live in #messages ordered by seq; `contiguous` is the highest seq up to
  * which nothing is missing, and every (re)connect resumes with ?after=contiguous.
  * A seq seen beyond a hole is filled with `history` (or by the next resume). Sends
@@ -487,6 +490,11 @@
   }
 
   function onHello(frame) {
+    if ((frame.last_seq || 0) < state.contiguous) {
+      // The room has fewer messages than this page shows (data was reset): start over.
+      location.reload();
+      return;
+    }
     state.attempts = 0;
     setPhase("connected");
     // With `truncated`, hello holds only the newest of what was missed: the hole

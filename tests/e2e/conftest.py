@@ -84,6 +84,12 @@ class UserPage:
         self.errors: list[str] = []
         page.on("dialog", self._on_dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
+        page.on("console", self._on_console)
+
+    def _on_console(self, message) -> None:
+        # Failed connections log errors too while a server is down; CSP refusals don't belong.
+        if message.type == "error" and "Content Security Policy" in message.text:
+            self.errors.append(message.text)
 
     def _on_dialog(self, dialog) -> None:
         self.dialogs.append(dialog.message)

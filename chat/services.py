@@ -69,8 +69,17 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     # Your own message is read.
     Membership.objects.filter(pk=membership.pk).update(last_read_seq=locked.last_seq)
     events.message_created(message)
-    transaction.on_commit(lambda: message_posted.send(sender=Message, message=message))
+    # send_robust: a failing receiver (another app) must not fail a stored send.
+    transaction.on_commit(
+        lambda: _log_receiver_errors(message_posted.send_robust(sender=Message, message=message))
+    )
     return message, True
+
+
+def _log_receiver_errors(responses) -> None:
+    for receiver, response in responses:
+        if isinstance(response, Exception):
+            logger.error("message_posted receiver %r failed", receiver, exc_info=response)
 
 
 def read_mark(*, room: Room, user, seq: int) -> bool:

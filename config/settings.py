@@ -256,8 +256,9 @@ CONTENT_SECURITY_POLICY = {
 
 # Login and signup attempts per client address (and per username for login).
 AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10/300")
-# Open sockets per user across all workers (tabs x socket kinds).
-REALTIME_MAX_SOCKETS_PER_USER = env_int("REALTIME_MAX_SOCKETS_PER_USER", 30)
+# Open sockets per user across all workers: each tab holds the bell's socket and
+# at most one room's, so 60 is about 30 tabs.
+REALTIME_MAX_SOCKETS_PER_USER = env_int("REALTIME_MAX_SOCKETS_PER_USER", 60)
 
 # --- I18N, static ---------------------------------------------------------
 

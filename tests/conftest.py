@@ -14,11 +14,12 @@ import redis
 from channels.layers import channel_layers
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
+from django.core.cache import cache
 from django.test import Client
 
 from chat import services
-from config import settings as django_settings_module
 from chat.models import Room
+from config import settings as django_settings_module
 from realtime import presence
 
 ORIGIN = "http://testserver"
@@ -91,6 +92,7 @@ def _redis_channel_layer(redis_url):
 def _fresh_realtime_state(redis_url):
     """Each test starts with an empty Redis and no layer connections from older loops."""
     redis.Redis.from_url(redis_url).flushall()
+    cache.clear()  # login throttling counts
     channel_layers.backends = {}
     presence._tracked.clear()
     yield

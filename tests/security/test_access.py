@@ -9,7 +9,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import override_settings
 
-from tests.chat.test_consumers import expect_close, open_room, receive
+from tests.chat.test_consumers import expect_close, open_room
 
 db = database_sync_to_async
 ROOT = Path(__file__).resolve().parents[2]
@@ -75,7 +75,7 @@ async def test_sockets_per_user_are_capped(connect_ws, public_room, alice, bob):
 async def test_anonymous_frames_reach_nothing(connect_ws, public_room):
     from chat.models import Message
 
-    socket, connected, _ = await connect_ws(f"/ws/chat/{public_room.slug}/")
+    socket, _, _ = await connect_ws(f"/ws/chat/{public_room.slug}/")
     await socket.send_json_to({"type": "send", "body": "x", "client_id": "c"})
     assert await socket.receive_output(timeout=5) == {"type": "websocket.close", "code": 4401}
     assert await db(Message.objects.count)() == 0

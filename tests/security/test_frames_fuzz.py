@@ -69,7 +69,7 @@ def test_any_frame_gets_a_contract_reply_and_the_socket_survives(
     before = Message.objects.count()
 
     async def scenario():
-        communicator, hello = await connect_ws_sync(public_room, alice)
+        communicator, _ = await connect_ws_sync(public_room, alice)
         # send_input, not send_to: the test helper refuses empty frames, a client may not.
         await communicator.send_input({"type": "websocket.receive", kind: data})
         await communicator.send_json_to({"type": "ping"})

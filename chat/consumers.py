@@ -163,6 +163,7 @@ class ChatConsumer(RealtimeConsumer):
                     f"Over {self.send_rate.count} messages in {self.send_rate.seconds} s; "
                     "wait a moment.",
                     client_id,
+                    retry_after=ratelimit.seconds_left(self.send_rate),
                 )
         try:
             text, seq, created, pushed = await _send_message(
@@ -191,7 +192,14 @@ class ChatConsumer(RealtimeConsumer):
         except (RoomForbidden, RoomNotFound):
             await self._revoke()
             return
-        await self.send_frame({"type": "history", "messages": messages, "has_more": has_more})
+        await self.send_frame(
+            {
+                "type": "history",
+                "before_seq": before_seq,
+                "messages": messages,
+                "has_more": has_more,
+            }
+        )
 
     async def on_typing(self, frame: dict) -> None:
         now = time.monotonic()

@@ -30,11 +30,12 @@ def dumps(frame: dict) -> str:
 class FrameError(Exception):
     """A client frame the contract answers with an `error` frame."""
 
-    def __init__(self, code: str, detail: str, client_id: str | None = None) -> None:
+    def __init__(self, code: str, detail: str, client_id: str | None = None, **extra) -> None:
         super().__init__(detail)
         self.code = code
         self.detail = detail
         self.client_id = client_id
+        self.extra = extra  # more fields for the error frame (retry_after)
 
 
 class RealtimeConsumer(AsyncWebsocketConsumer):
@@ -138,7 +139,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             handler = getattr(self, self.frame_handlers[frame["type"]])
             await handler(frame)
         except FrameError as error:
-            await self.send_error(error.code, error.detail, error.client_id)
+            await self.send_error(error.code, error.detail, error.client_id, **error.extra)
 
     def parse_frame(self, text_data: str | None) -> dict:
         if text_data is None:
@@ -157,8 +158,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=dumps(frame))
 
-    async def send_error(self, code: str, detail: str, client_id: str | None = None) -> None:
-        frame = {"type": "error", "code": code, "detail": detail}
+    async def send_error(
+        self, code: str, detail: str, client_id: str | None = None, **extra
+    ) -> None:
+        frame = {"type": "error", "code": code, "detail": detail, **extra}
         if client_id is not None:
             frame["client_id"] = client_id
         await self.send_frame(frame)

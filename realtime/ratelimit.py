@@ -32,6 +32,11 @@ class Rate:
         return cls(count, seconds)
 
 
+def seconds_left(rate: Rate) -> float:
+    """Seconds until the current window ends and the count starts again."""
+    return round(rate.seconds - time.time() % rate.seconds, 1)
+
+
 async def hit(name: str, user_id: int, rate: Rate) -> int:
     """Count one action in the current window; return the count so far."""
     window = int(time.time() // rate.seconds)

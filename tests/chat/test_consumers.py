@@ -248,6 +248,7 @@ async def test_rate_limit_is_shared_by_all_sockets_then_floods_close(
     await b.send_json_to({"type": "send", "body": "m", "client_id": "c-over"})
     error = await receive(b, "error")
     assert error["code"] == "rate_limited" and error["client_id"] == "c-over"
+    assert 0 < error["retry_after"] <= 60
     assert await db(Message.objects.count)() == 3
     for n in range(6):  # attempts 5..10 of a 3-per-window limit: the 10th is over 3x
         await a.send_json_to({"type": "send", "body": "m", "client_id": f"f{n}"})
@@ -280,6 +281,7 @@ async def test_history_pages_back_exclusive_of_before_seq(connect_ws, public_roo
     a, _ = await open_room(connect_ws, public_room, alice)
     await a.send_json_to({"type": "history", "before_seq": 71, "limit": 20})
     page = await receive(a, "history")
+    assert page["before_seq"] == 71
     assert [m["seq"] for m in page["messages"]] == list(range(51, 71))
     assert page["has_more"] is True
     await a.send_json_to({"type": "history", "before_seq": 6})

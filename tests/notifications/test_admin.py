@@ -142,7 +142,7 @@ def test_broadcast_to_10000_users_is_stored_in_bulk_and_pushed_once(
     assert Notification.objects.filter(broadcast=record).count() == 10_001
 
     fields = [f for f in Notification._meta.concrete_fields if not f.primary_key]
-    per_insert = min(services.BATCH_SIZE, connection.ops.bulk_batch_size(fields, [None]))
+    per_insert = min(services.BATCH_SIZE, connection.ops.bulk_batch_size(fields, [None] * 10_001))
     inserts = [q for q in context.captured_queries if q["sql"].startswith(INSERT_ROWS)]
     assert len(inserts) == math.ceil(10_001 / per_insert)
     # Apart from the row inserts, the save is a handful of queries, not one per user.

@@ -124,7 +124,7 @@ class ChatConsumer(RealtimeConsumer):
         if after_raw and after is None:
             await self.send_error("invalid", "after must be a non-negative whole number.")
         await self.send_frame(hello)
-        self.ready = True
+        await self.mark_ready()
         if joined.came_online:
             await events.presence_changed(room_id=self.room.pk, online=joined.online)
 

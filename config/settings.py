@@ -151,14 +151,16 @@ CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "pubsub")
 
 def channel_layer_config(redis_url: str) -> dict:
     """Return the channel layer for CHANNEL_LAYER (docs/channel-layer.md says why)."""
-    if CHANNEL_LAYER == "pubsub":
+    if CHANNEL_LAYER in {"pubsub", "pubsub-stock"}:
         # One Redis message per group send, fanned out in each process; group
         # memberships live in the process and are resubscribed after Redis
-        # comes back, so a Redis restart loses no membership.
-        return {
-            "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [redis_url]},
-        }
+        # comes back, so a Redis restart loses no membership. Ours decodes a
+        # group event once per process and calls the local consumers directly.
+        backend = {
+            "pubsub": "realtime.layers.LocalFanoutChannelLayer",
+            "pubsub-stock": "channels_redis.pubsub.RedisPubSubChannelLayer",
+        }[CHANNEL_LAYER]
+        return {"BACKEND": backend, "CONFIG": {"hosts": [redis_url]}}
     if CHANNEL_LAYER == "core":
         return {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
@@ -171,7 +173,9 @@ def channel_layer_config(redis_url: str) -> dict:
                 "group_expiry": 86400,
             },
         }
-    raise ImproperlyConfigured(f"CHANNEL_LAYER is 'pubsub' or 'core', not {CHANNEL_LAYER!r}")
+    raise ImproperlyConfigured(
+        f"CHANNEL_LAYER is 'pubsub', 'pubsub-stock' or 'core', not {CHANNEL_LAYER!r}"
+    )
 
 
 if REDIS_URL:

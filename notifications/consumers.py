@@ -103,7 +103,7 @@ class NotificationConsumer(RealtimeConsumer):
         if after_raw and after is None:
             await self.send_error("invalid", "after must be a non-negative whole number.")
         await self.send_frame(hello)
-        self.ready = True
+        await self.mark_ready()
 
     def _query_param(self, name: str) -> str:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))

@@ -95,11 +95,41 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await self.close(code=code)
 
     async def join_group(self, group: str) -> None:
+        if not self.groups_joined:
+            self._register_direct()
         await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined.append(group)
 
+    def _register_direct(self) -> None:
+        """Let the layer call this consumer directly for group events
+        (realtime.layers); other layers queue them as usual."""
+        register = getattr(self.channel_layer, "register_direct", None)
+        if register is not None:
+            self._early_events: list[dict] | None = []
+            register(self.channel_name, self._direct_event)
+
+    async def _direct_event(self, event: dict) -> None:
+        if self.ready:
+            await self.dispatch(event)
+        elif self._early_events is not None and len(self._early_events) < 10_000:
+            # Arrived before hello went out: played after it, the client drops
+            # what hello already had.
+            self._early_events.append(event)
+
+    async def mark_ready(self) -> None:
+        """Start forwarding events (after hello)."""
+        self.ready = True
+        early, self._early_events = getattr(self, "_early_events", None), None
+        for event in early or ():
+            if self.ready:
+                await self.dispatch(event)
+
     async def disconnect(self, code) -> None:
         recovery.unregister(self)
+        self._early_events = None
+        unregister = getattr(self.channel_layer, "unregister_direct", None)
+        if unregister is not None:
+            unregister(self.channel_name)
         timer = getattr(self, "_idle_timer", None)
         if timer is not None:
             timer.cancel()

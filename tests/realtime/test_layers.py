@@ -1,0 +1,69 @@
+"""realtime.layers: group events decoded once per process and handed to local
+consumers directly; consumers without a direct handler keep the stock queue."""
+
+import asyncio
+
+from channels.layers import get_channel_layer
+
+from realtime.layers import LocalFanoutChannelLayer
+
+
+async def wait_for(predicate, timeout: float = 5) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, "timed out"
+        await asyncio.sleep(0.01)
+
+
+async def test_group_event_is_decoded_once_and_called_in_order_for_each_member(monkeypatch):
+    layer = get_channel_layer()
+    assert isinstance(layer, LocalFanoutChannelLayer)
+    decodes = []
+    original = layer.deserialize
+    monkeypatch.setattr(layer, "deserialize", lambda data: decodes.append(1) or original(data))
+    received: dict[str, list] = {}
+    channels = [await layer.new_channel() for _ in range(3)]
+    for channel in channels:
+        received[channel] = []
+
+        async def handler(event, channel=channel):
+            received[channel].append(event["n"])
+
+        layer.register_direct(channel, handler)
+        await layer.group_add("room.1", channel)
+
+    for n in range(5):
+        await layer.group_send("room.1", {"type": "chat.message", "n": n})
+    await wait_for(lambda: all(len(r) == 5 for r in received.values()))
+    assert all(r == [0, 1, 2, 3, 4] for r in received.values())
+    assert len(decodes) == 5  # once per event, not once per member
+
+
+async def test_members_without_a_handler_get_the_stock_queue():
+    layer = get_channel_layer()
+    queued = await layer.new_channel()
+    await layer.group_add("room.2", queued)
+    await layer.group_send("room.2", {"type": "chat.message", "n": 1})
+    assert await asyncio.wait_for(layer.receive(queued), 5) == {"type": "chat.message", "n": 1}
+
+
+async def test_a_failing_handler_does_not_stop_the_others():
+    layer = get_channel_layer()
+    bad, good = await layer.new_channel(), await layer.new_channel()
+    got = []
+
+    async def explode(event):
+        raise RuntimeError("broken socket")
+
+    async def keep(event):
+        got.append(event["n"])
+
+    layer.register_direct(bad, explode)
+    layer.register_direct(good, keep)
+    for channel in (bad, good):
+        await layer.group_add("room.3", channel)
+    await layer.group_send("room.3", {"type": "chat.message", "n": 7})
+    await wait_for(lambda: got == [7])
+    layer.unregister_direct(good)
+    await layer.group_send("room.3", {"type": "chat.message", "n": 8})
+    assert await asyncio.wait_for(layer.receive(good), 5) == {"type": "chat.message", "n": 8}

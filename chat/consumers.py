@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from realtime import presence, ratelimit
+from realtime import metrics, presence, ratelimit
 from realtime.consumers import (
     CLOSE_FLOODING,
     CLOSE_FORBIDDEN,
@@ -75,6 +75,7 @@ def _read(room, user, seq: int) -> None:
 
 
 class ChatConsumer(RealtimeConsumer):
+    kind = "chat"
     frame_handlers = {
         "send": "on_send",
         "history": "on_history",
@@ -94,6 +95,7 @@ class ChatConsumer(RealtimeConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         self.send_rate = ratelimit.Rate.parse(settings.CHAT_SEND_RATE_LIMIT)
+        self.delivered_counter = metrics.messages_delivered.labels(metrics.WORKER)
         self.last_typing = 0.0
         self.group = events.room_group(self.room.pk)
         after_raw = self._query_param("after")
@@ -121,6 +123,9 @@ class ChatConsumer(RealtimeConsumer):
         }
         if truncated:
             hello["truncated"] = True
+        if after is not None:
+            metrics.resumes.labels(self.kind, metrics.WORKER).inc()
+            metrics.resume_replayed.labels(self.kind, metrics.WORKER).inc(len(messages))
         if after_raw and after is None:
             await self.send_error("invalid", "after must be a non-negative whole number.")
         await self.send_frame(hello)
@@ -144,6 +149,9 @@ class ChatConsumer(RealtimeConsumer):
                 logger.warning("presence leave failed", exc_info=True)
         await super().disconnect(code)
 
+    def log_fields(self) -> dict:
+        return {"room_id": self.room.pk}
+
     async def _presence_expired(self, online: list[dict]) -> None:
         await events.presence_changed(room_id=self.room.pk, online=online)
 
@@ -154,6 +162,7 @@ class ChatConsumer(RealtimeConsumer):
         if self.send_rate is not None:
             count = await ratelimit.hit("send", self.user.pk, self.send_rate)
             if count > 3 * self.send_rate.count:
+                metrics.frames_refused.labels("flooding", metrics.WORKER).inc()
                 self.ready = False
                 await self.close(code=CLOSE_FLOODING)
                 return
@@ -215,6 +224,7 @@ class ChatConsumer(RealtimeConsumer):
         await _read(self.room, self.user, seq)
 
     async def _revoke(self) -> None:
+        metrics.frames_refused.labels("forbidden", metrics.WORKER).inc()
         self.ready = False
         await self.close(code=CLOSE_FORBIDDEN)
 
@@ -226,6 +236,7 @@ class ChatConsumer(RealtimeConsumer):
 
     async def _forward(self, seq: int, text: str) -> None:
         await self.send(text_data=text)
+        self.delivered_counter.inc()
         if seq == self.delivered_upto + 1:
             self.delivered_upto = seq
             while self.delivered_upto + 1 in self.delivered_above:

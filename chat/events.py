@@ -6,11 +6,13 @@ loses nothing: the data is stored, and sockets catch up by seq.
 """
 
 import logging
+import time
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from realtime import metrics
 from realtime.consumers import dumps
 
 from . import frames
@@ -31,6 +33,7 @@ def _push(group: str, event: dict) -> bool:
     try:
         async_to_sync(layer.group_send)(group, event)
     except Exception:
+        metrics.layer_send_failures.labels(metrics.WORKER).inc()
         logger.warning("push to %s failed; sockets catch up by seq", group, exc_info=True)
         return False
     return True
@@ -40,6 +43,7 @@ async def _apush(group: str, event: dict) -> None:
     try:
         await get_channel_layer().group_send(group, event)
     except Exception:
+        metrics.layer_send_failures.labels(metrics.WORKER).inc()
         logger.warning("push to %s failed", group, exc_info=True)
 
 
@@ -56,6 +60,7 @@ def message_created(message: Message) -> None:
     }
 
     def push() -> None:
+        event["sent_at"] = time.time()  # for the delivery latency metric
         message.pushed = _push(room_group(message.room_id), event)
 
     transaction.on_commit(push)

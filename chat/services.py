@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
+from realtime import metrics
+
 from . import events, selectors
 from .exceptions import Rejected, RoomForbidden
 from .models import Membership, Message, Room
@@ -68,6 +70,7 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     )
     # Your own message is read.
     Membership.objects.filter(pk=membership.pk).update(last_read_seq=locked.last_seq)
+    metrics.messages_stored.labels(metrics.WORKER).inc()
     events.message_created(message)
     # send_robust: a failing receiver (another app) must not fail a stored send.
     transaction.on_commit(

@@ -15,8 +15,14 @@ class BroadcastAdmin(admin.ModelAdmin):
 
     form = BroadcastForm
     list_display = [
-        "title", "level", "audience", "created_by", "created_at", "sent_at",
-        "recipient_count", "read_count",
+        "title",
+        "level",
+        "audience",
+        "created_by",
+        "created_at",
+        "sent_at",
+        "recipient_count",
+        "read_count",
     ]
     list_filter = ["level", "audience"]
     list_select_related = ["created_by"]
@@ -78,7 +84,14 @@ class NotificationAdmin(admin.ModelAdmin):
     list_select_related = ["recipient", "broadcast"]
     search_fields = ["title", "recipient__username"]
     readonly_fields = [
-        "recipient", "title", "body", "level", "url", "broadcast", "created_at", "read_at",
+        "recipient",
+        "title",
+        "body",
+        "level",
+        "url",
+        "broadcast",
+        "created_at",
+        "read_at",
     ]
     show_full_result_count = False
 

@@ -6,6 +6,7 @@ from urllib.parse import parse_qs
 
 from channels.db import database_sync_to_async
 
+from realtime import metrics, tally
 from realtime.consumers import FrameError, RealtimeConsumer
 
 from . import events, frames, selectors, services
@@ -14,6 +15,8 @@ from .exceptions import NotificationNotFound
 # Notification ids a socket remembers having forwarded (a user in two audience
 # groups of one broadcast hears it twice).
 SEEN_MAX = 512
+# Redis hash: broadcast id -> sockets it was written to, across workers (admin Live page).
+BROADCAST_PUSHED_KEY = "broadcast:pushed"
 ID_MAX = 2**63 - 1
 
 
@@ -81,6 +84,7 @@ class NotificationConsumer(RealtimeConsumer):
     """
 
     frame_handlers = {"read": "on_read", "read_all": "on_read_all", "ping": "on_ping"}
+    kind = "notifications"
 
     async def start(self) -> None:
         after_raw = self._query_param("after")
@@ -100,6 +104,11 @@ class NotificationConsumer(RealtimeConsumer):
         self.pending: set[int] = set()
         self.seen: set[int] = set()
         self.seen_order: deque[int] = deque()
+        if after is not None:
+            metrics.resumes.labels(self.kind, metrics.WORKER).inc()
+            metrics.resume_replayed.labels(self.kind, metrics.WORKER).inc(
+                len(hello["notifications"])
+            )
         if after_raw and after is None:
             await self.send_error("invalid", "after must be a non-negative whole number.")
         await self.send_frame(hello)
@@ -186,6 +195,11 @@ class NotificationConsumer(RealtimeConsumer):
                 unread=self.unread,
             )
         )
+        metrics.notifications_pushed.labels(metrics.WORKER).inc()
+        broadcast_id = event.get("broadcast")
+        if broadcast_id is not None:
+            metrics.broadcast_deliveries.labels(metrics.WORKER).inc()
+            tally.add(BROADCAST_PUSHED_KEY, str(broadcast_id))
 
     async def notifications_unread(self, event: dict) -> None:
         if not self.ready:

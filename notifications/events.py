@@ -20,12 +20,14 @@ recipient: one message per audience group, not one per recipient.
 """
 
 import logging
+import time
 from collections.abc import Iterable
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 from django.db import transaction
 
+from realtime import metrics
 from realtime.groups import user_group
 
 logger = logging.getLogger(__name__)
@@ -55,10 +57,15 @@ def _send_on_commit(messages: list[tuple[str, dict]]) -> None:
             await layer.group_send(group, event)
 
     def send() -> None:
+        sent_at = time.time()  # for the delivery latency metric
+        for _, event in messages:
+            if event["type"] == BATCH:
+                event["sent_at"] = sent_at
         try:
             async_to_sync(send_all)()
         except Exception:
             # Stored already: sockets catch up on resume (`?after=`) or the next page.
+            metrics.layer_send_failures.labels(metrics.WORKER).inc()
             logger.warning("notification push failed", exc_info=True)
 
     transaction.on_commit(send)
@@ -81,6 +88,7 @@ def notifications_created(
     pairs: Iterable[tuple[int, int]],
     everyone: bool = False,
     group_ids: Iterable[int] = (),
+    broadcast_id: int | None = None,
 ) -> None:
     """Deliver one batch, after commit, to every socket of its recipients.
 
@@ -94,12 +102,15 @@ def notifications_created(
     group_ids = sorted(set(group_ids))
 
     def batch(subset: list[tuple[int, int]]) -> dict:
-        return {
+        event = {
             "type": BATCH,
             "content": content,
             "users": [user_id for user_id, _ in subset],
             "ids": id_runs(subset),
         }
+        if broadcast_id is not None:
+            event["broadcast"] = broadcast_id
+        return event
 
     if everyone or (not group_ids and len(pairs) > PER_USER_PUSH_MAX):
         messages = [(ALL_USERS_GROUP, batch(pairs))]

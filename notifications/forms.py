@@ -18,7 +18,9 @@ class BroadcastForm(forms.ModelForm):
             raise ValidationError({"users": "Choose at least one user for this audience."})
         if audience == Broadcast.Audience.ALL and (cleaned.get("groups") or cleaned.get("users")):
             raise ValidationError(
-                {"audience": "“All active users” takes no groups or users; clear them or "
-                 "choose another audience."}
+                {
+                    "audience": "“All active users” takes no groups or users; clear them or "
+                    "choose another audience."
+                }
             )
         return cleaned

@@ -27,21 +27,31 @@ class Broadcast(models.Model):
     body = models.TextField(max_length=BODY_MAX, blank=True)
     level = models.CharField(max_length=10, choices=Level, default=Level.INFO)
     url = models.CharField(
-        max_length=URL_MAX, blank=True, validators=[validate_site_path],
+        max_length=URL_MAX,
+        blank=True,
+        validators=[validate_site_path],
         help_text="A path on this site, like /chat/general/.",
     )
     audience = models.CharField(max_length=10, choices=Audience, default=Audience.ALL)
     groups = models.ManyToManyField(
-        "auth.Group", blank=True, related_name="notification_broadcasts",
+        "auth.Group",
+        blank=True,
+        related_name="notification_broadcasts",
         help_text="With the audience “Groups”: the active members of these groups.",
     )
     users = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, blank=True, related_name="notification_broadcasts",
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="notification_broadcasts",
         help_text="With the audience “Users”: these users.",
     )
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-        related_name="+", editable=False,
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        editable=False,
     )
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -63,7 +73,9 @@ class Broadcast(models.Model):
 
 class Notification(models.Model):
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications",
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notifications",
         # Covered by the (recipient, id) index below.
         db_index=False,
     )

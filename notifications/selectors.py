@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
 from .exceptions import NotificationNotFound
-from .models import Notification
+from .models import Broadcast, Notification
 
 HELLO_LATEST = 20
 RESUME_MAX = 100
@@ -65,6 +65,15 @@ def notification_for(*, user, notification_id: int) -> Notification:
     if notification is None:
         raise NotificationNotFound(notification_id)
     return notification
+
+
+def broadcasts_with_reads(*, limit: int = 20) -> QuerySet[Broadcast]:
+    """Return the latest sent broadcasts, each with `read_count` (one query)."""
+    return (
+        Broadcast.objects.filter(sent_at__isnull=False)
+        .annotate(read_count=Count("notifications", filter=Q(notifications__read_at__isnull=False)))
+        .order_by("-sent_at")[:limit]
+    )
 
 
 def group_ids(*, user) -> list[int]:

@@ -12,6 +12,8 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from realtime import metrics
+
 from . import events, frames, selectors
 from .exceptions import NotificationNotFound
 from .models import Broadcast, Notification
@@ -79,6 +81,7 @@ def _store(
         pairs=[(row.recipient_id, row.pk) for row in rows],
         everyone=everyone,
         group_ids=group_ids,
+        broadcast_id=broadcast.pk if broadcast is not None else None,
     )
     return rows
 
@@ -168,7 +171,9 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
     elif locked.audience == Broadcast.Audience.GROUPS:
         group_ids = sorted(locked.groups.values_list("pk", flat=True))
         rows = _store(
-            user_ids=_active_members(group_ids), content=content, broadcast=locked,
+            user_ids=_active_members(group_ids),
+            content=content,
+            broadcast=locked,
             group_ids=group_ids,
         )
     else:
@@ -178,7 +183,11 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
     locked.recipient_count = len(rows)
     locked.save(update_fields=["sent_at", "recipient_count"])
     broadcast.sent_at, broadcast.recipient_count = locked.sent_at, locked.recipient_count
-    logger.info("broadcast %s sent to %d users", locked.pk, len(rows))
+    metrics.broadcasts_sent.labels(metrics.WORKER).inc()
+    logger.info(
+        "broadcast sent",
+        extra={"event": "broadcast", "broadcast_id": locked.pk, "recipients": len(rows)},
+    )
     return len(rows)
 
 

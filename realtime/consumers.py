@@ -9,7 +9,7 @@ import time
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import presence, recovery
+from . import metrics, presence, recovery
 from .groups import session_group, user_group
 
 logger = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     """
 
     frame_handlers: dict[str, str] = {}
+    kind = "socket"  # the metrics label
 
     async def dispatch(self, message):
         # Channels runs aclose_old_connections() through a thread hop before
@@ -59,6 +60,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         await handler(message)
 
     async def connect(self) -> None:
+        self.connect_started = time.monotonic()
+        self.counted = False
         self.user = self.scope.get("user")
         self.groups_joined: list[str] = []
         self.ready = False
@@ -85,12 +88,21 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def start(self) -> None:
         raise NotImplementedError
 
+    def log_fields(self) -> dict:
+        """Ids that say which socket a log line is about (never user text)."""
+        return {}
+
     async def resync(self) -> None:
         """Catch up on what the channel layer lost while Redis was away
         (realtime.recovery calls it); subclasses that forward stored data override it."""
 
     async def refuse(self, code: int) -> None:
         """Accept, send nothing, close with `code`: the contract's refusal."""
+        user_id = getattr(self.scope.get("user"), "pk", None)
+        logger.info(
+            "socket refused",
+            extra={"event": "refuse", "kind": self.kind, "code": code, "user_id": user_id},
+        )
         await self.accept()
         await self.close(code=code)
 
@@ -119,6 +131,20 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def mark_ready(self) -> None:
         """Start forwarding events (after hello)."""
         self.ready = True
+        self.counted = True
+        metrics.sockets_open.labels(self.kind, metrics.WORKER).inc()
+        metrics.handshake_seconds.labels(self.kind, metrics.WORKER).observe(
+            time.monotonic() - self.connect_started
+        )
+        logger.info(
+            "socket open",
+            extra={
+                "event": "connect",
+                "kind": self.kind,
+                "user_id": self.user.pk,
+                **self.log_fields(),
+            },
+        )
         early, self._early_events = getattr(self, "_early_events", None), None
         for event in early or ():
             if self.ready:
@@ -126,6 +152,9 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code) -> None:
         recovery.unregister(self)
+        if getattr(self, "counted", False):
+            self.counted = False
+            metrics.sockets_open.labels(self.kind, metrics.WORKER).dec()
         self._early_events = None
         unregister = getattr(self.channel_layer, "unregister_direct", None)
         if unregister is not None:
@@ -162,6 +191,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         size = len(text_data.encode()) if text_data is not None else len(bytes_data or b"")
         if size > settings.CHAT_MAX_FRAME_BYTES:
+            metrics.frames_refused.labels("too_large", metrics.WORKER).inc()
             await self.close(code=CLOSE_TOO_LARGE)
             return
         try:
@@ -169,6 +199,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             handler = getattr(self, self.frame_handlers[frame["type"]])
             await handler(frame)
         except FrameError as error:
+            metrics.frames_refused.labels(error.code, metrics.WORKER).inc()
             await self.send_error(error.code, error.detail, error.client_id, **error.extra)
 
     def parse_frame(self, text_data: str | None) -> dict:

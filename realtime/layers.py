@@ -17,6 +17,7 @@ tests/realtime/test_layers.py fails if they change.
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 
 from channels_redis.pubsub import (
@@ -25,6 +26,8 @@ from channels_redis.pubsub import (
     RedisSingleShardConnection,
 )
 from channels_redis.utils import _wrap_close
+
+from . import metrics
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +93,10 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
             except Exception:
                 # One socket's failure must not stop the others' delivery.
                 logger.exception("direct delivery to %s failed", channel)
+        if event is not None and "sent_at" in event:
+            metrics.delivery_seconds.labels(event["type"], metrics.WORKER).observe(
+                time.time() - event["sent_at"]
+            )
 
 
 class LocalFanoutChannelLayer(RedisPubSubChannelLayer):

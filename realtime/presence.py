@@ -1,7 +1,7 @@
 """Who is connected where, across all workers.
 
-Each socket is a member `<channel>|<user id>|<username>` of a sorted set per
-group, scored by when it expires. One heartbeat task per process pushes the
+Each socket is a member `<channel>|<worker>|<user id>|<username>` of a sorted
+set per group, scored by when it expires. One heartbeat task per process pushes the
 expiry of its own sockets forward, so the sockets of a worker that died stop
 counting within PRESENCE_TTL seconds.
 """
@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from . import metrics
 from .store import get_store
 
 logger = logging.getLogger(__name__)
@@ -37,15 +38,22 @@ def _key(group: str) -> str:
 
 
 def _member(channel_name: str, user) -> str:
-    return f"{channel_name}|{user.pk}|{user.get_username()}"
+    # Usernames can't hold "|" (Django allows letters, digits and @.+-_).
+    return f"{channel_name}|{metrics.WORKER}|{user.pk}|{user.get_username()}"
+
+
+def parse_member(member: str) -> tuple[str, int, str]:
+    """Return (worker, user id, username) of a member."""
+    _, worker, user_id, username = member.split("|", 3)
+    return worker, int(user_id), username
 
 
 def _users(members: list[str]) -> list[dict]:
     """Return the distinct users among members, ordered by username."""
     users = {}
     for member in members:
-        _, user_id, username = member.split("|", 2)
-        users[int(user_id)] = username
+        _, user_id, username = parse_member(member)
+        users[user_id] = username
     return [
         {"id": user_id, "username": username}
         for user_id, username in sorted(users.items(), key=lambda item: item[1].lower())
@@ -97,6 +105,12 @@ async def leave(group: str, channel_name: str, user):
 
 async def online(group: str) -> list[dict]:
     return _users(await get_store().zset_members(_key(group)))
+
+
+async def all_groups(prefix: str) -> dict[str, list[str]]:
+    """Return the live members of every group whose name starts with `prefix`."""
+    found = await get_store().scan_zset_members(_key(prefix) + "*")
+    return {key.removeprefix("presence:"): members for key, members in found.items()}
 
 
 async def refresh_once() -> None:

@@ -12,7 +12,7 @@ import weakref
 
 from django.conf import settings
 
-from . import presence
+from . import metrics, presence
 from .store import get_store
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,7 @@ async def _watch() -> None:
             _healthy = False
         elif answers and not _healthy:
             _healthy = True
+            metrics.layer_reconnects.labels(metrics.WORKER).inc()
             logger.warning("redis is back: %d sockets catch up from the database", len(_consumers))
             await on_recovered()
 

@@ -5,6 +5,7 @@ import asyncio
 import time
 import weakref
 from collections import defaultdict
+from fnmatch import fnmatch
 
 import redis.asyncio as aioredis
 from django.conf import settings
@@ -72,6 +73,25 @@ class RedisStore:
     async def ping(self) -> bool:
         return bool(await self.client.ping())
 
+    async def hincrby_many(self, counts: dict[tuple[str, str], int]) -> None:
+        async with self.client.pipeline(transaction=False) as pipe:
+            for (key, field), amount in counts.items():
+                pipe.hincrby(key, field, amount)
+                pipe.expire(key, 30 * 86400)
+            await pipe.execute()
+
+    async def hgetall_ints(self, key: str) -> dict[str, int]:
+        return {k.decode(): int(v) for k, v in (await self.client.hgetall(key)).items()}
+
+    async def scan_zset_members(self, pattern: str) -> dict[str, list[str]]:
+        """Return the live members of every sorted set whose key matches `pattern`."""
+        now = time.time()
+        found = {}
+        async for key in self.client.scan_iter(match=pattern, count=500):
+            members = await self.client.zrangebyscore(key, now, "+inf")
+            found[key.decode()] = [m.decode() for m in members]
+        return found
+
 
 class MemoryStore:
     """Process-local stand-in with the same behaviour, for one process."""
@@ -79,6 +99,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.counters: dict[str, tuple[int, float]] = {}
         self.zsets: dict[str, dict[str, float]] = defaultdict(dict)
+        self.hashes: dict[str, dict[str, int]] = defaultdict(dict)
 
     async def incr_window(self, key: str, window: int) -> int:
         count, expires = self.counters.get(key, (0, 0.0))
@@ -120,6 +141,16 @@ class MemoryStore:
 
     async def ping(self) -> bool:
         return True
+
+    async def hincrby_many(self, counts: dict[tuple[str, str], int]) -> None:
+        for (key, field), amount in counts.items():
+            self.hashes[key][field] = self.hashes[key].get(field, 0) + amount
+
+    async def hgetall_ints(self, key: str) -> dict[str, int]:
+        return dict(self.hashes.get(key, {}))
+
+    async def scan_zset_members(self, pattern: str) -> dict[str, list[str]]:
+        return {key: self._live(key) for key in list(self.zsets) if fnmatch(key, pattern)}
 
 
 _memory_store = MemoryStore()

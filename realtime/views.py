@@ -1,11 +1,14 @@
 import asyncio
+import hmac
 import logging
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
+from django.conf import settings
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
+from . import metrics as realtime_metrics
 from .store import get_store
 
 logger = logging.getLogger(__name__)
@@ -41,3 +44,14 @@ async def healthz(request):
     }
     healthy = all(value == "ok" for value in status.values())
     return JsonResponse(status, status=200 if healthy else 503)
+
+
+def metrics(request):
+    """Prometheus text format, for staff sessions or `Authorization: Bearer $METRICS_TOKEN`."""
+    token = settings.METRICS_TOKEN
+    given = request.headers.get("Authorization", "")
+    by_token = bool(token) and hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    if not by_token and not (request.user.is_authenticated and request.user.is_staff):
+        return HttpResponse("Staff session or metrics token required.\n", status=403)
+    body, content_type = realtime_metrics.render()
+    return HttpResponse(body, content_type=content_type)

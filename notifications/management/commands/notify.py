@@ -30,9 +30,7 @@ class Command(BaseCommand):
         elif options["group"]:
             audience = self._named(Group.objects, "name", options["group"], "group")
         else:
-            audience = self._named(
-                get_user_model().objects, "username", options["user"], "user"
-            )
+            audience = self._named(get_user_model().objects, "username", options["user"], "user")
         try:
             record = services.broadcast(
                 title=options["title"],

@@ -6,13 +6,17 @@ SIGTERM or SIGINT, stops them all gracefully (sockets closed with 1001).
 """
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from prometheus_client import multiprocess
 
 
 class Command(BaseCommand):
@@ -66,7 +70,21 @@ class Command(BaseCommand):
         listener.set_inheritable(True)
         fd = listener.fileno()
 
+        # Every worker writes its metrics here; /metrics on any of them reports all.
+        own_metrics_dir = not os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+        metrics_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR") or tempfile.mkdtemp(
+            prefix="relay-metrics-"
+        )
+        for stale in Path(metrics_dir).glob("*.db"):
+            stale.unlink()
+        hostname = socket.gethostname()
+
         def start(n: int) -> subprocess.Popen:
+            env = {
+                **os.environ,
+                "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
+                "REALTIME_WORKER_NAME": f"{hostname}/worker-{n}",
+            }
             command = [
                 sys.executable,
                 sys.argv[0],
@@ -80,7 +98,7 @@ class Command(BaseCommand):
             ]
             if options["proxy_headers"]:
                 command.append("--proxy-headers")
-            return subprocess.Popen(command, pass_fds=(fd,))
+            return subprocess.Popen(command, pass_fds=(fd,), env=env)
 
         workers = {n: start(n) for n in range(options["workers"])}
         started = {n: time.monotonic() for n in workers}
@@ -104,6 +122,7 @@ class Command(BaseCommand):
             time.sleep(0.2)
             for n, process in list(workers.items()):
                 if process.poll() is not None and not stopping:
+                    multiprocess.mark_process_dead(process.pid, metrics_dir)
                     # A worker that dies at start will die again: give up then.
                     quick_deaths = quick_deaths + 1 if time.monotonic() - started[n] < 5 else 0
                     if quick_deaths >= 5:
@@ -123,3 +142,5 @@ class Command(BaseCommand):
             except subprocess.TimeoutExpired:
                 process.kill()
         listener.close()
+        if own_metrics_dir:
+            shutil.rmtree(metrics_dir, ignore_errors=True)

@@ -1,0 +1,56 @@
+"""The admin's Live page: who is online now and where, across every worker,
+and how far each broadcast went."""
+
+from collections import Counter
+
+from asgiref.sync import async_to_sync
+from django.contrib import admin
+from django.template.response import TemplateResponse
+
+from . import presence, tally
+from .groups import user_group
+
+# Every socket of every user is present in its user's `sockets.user.<id>` group.
+SOCKETS_PREFIX = f"sockets.{user_group(0).rsplit('.', 1)[0]}."
+ONLINE_SHOWN = 500
+
+
+async def live_data() -> dict:
+    groups = await presence.all_groups(SOCKETS_PREFIX)
+    users: dict[int, str] = {}
+    per_worker: Counter[str] = Counter()
+    for members in groups.values():
+        for member in members:
+            worker, user_id, username = presence.parse_member(member)
+            users[user_id] = username
+            per_worker[worker] += 1
+    online = sorted(users.values(), key=str.lower)
+    return {
+        "online_count": len(online),
+        "online": online[:ONLINE_SHOWN],
+        "sockets_total": sum(per_worker.values()),
+        "workers": sorted(per_worker.items()),
+        "pushed": await tally.read("broadcast:pushed"),
+    }
+
+
+def _broadcasts():
+    # The Live page shows both apps; notifications is read here, not imported by realtime.
+    from notifications.selectors import broadcasts_with_reads
+
+    return list(broadcasts_with_reads())
+
+
+def live(request):
+    """Staff only: config/urls.py wraps it in admin_view (which takes sync views)."""
+    data = async_to_sync(live_data)()
+    broadcasts = _broadcasts()
+    for broadcast in broadcasts:
+        broadcast.pushed = data["pushed"].get(str(broadcast.pk), 0)
+    context = {
+        **admin.site.each_context(request),
+        **data,
+        "broadcasts": broadcasts,
+        "title": "Live",
+    }
+    return TemplateResponse(request, "admin/live.html", context)

@@ -1,0 +1,80 @@
+"""Prometheus metrics, per worker process (label `worker`), so a scrape adds up.
+
+Under `manage.py serve` every worker writes its metrics to files in
+PROMETHEUS_MULTIPROC_DIR (set by the supervisor), and `/metrics` on any worker
+reports all of that machine's workers. Elsewhere (runserver, tests) the
+process's own registry is reported.
+"""
+
+import os
+import socket
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+WORKER = os.environ.get("REALTIME_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+sockets_open = Gauge(
+    "relay_sockets_open",
+    "Open WebSockets",
+    ["kind", "worker"],
+    multiprocess_mode="livesum",
+)
+messages_stored = Counter("relay_messages_stored", "Chat messages stored", ["worker"])
+messages_delivered = Counter(
+    "relay_messages_delivered", "Chat message frames written to sockets", ["worker"]
+)
+notifications_pushed = Counter(
+    "relay_notifications_pushed", "Notification frames written to sockets", ["worker"]
+)
+broadcast_deliveries = Counter(
+    "relay_broadcast_deliveries", "Broadcast notification frames written to sockets", ["worker"]
+)
+broadcasts_sent = Counter("relay_broadcasts_sent", "Broadcasts sent", ["worker"])
+frames_refused = Counter(
+    "relay_frames_refused",
+    "Client frames refused (invalid, too_large, rate_limited, forbidden, not_found)",
+    ["reason", "worker"],
+)
+layer_send_failures = Counter(
+    "relay_channel_layer_send_failures", "Channel-layer sends that failed", ["worker"]
+)
+layer_reconnects = Counter(
+    "relay_channel_layer_reconnects", "Times Redis came back after an outage", ["worker"]
+)
+resumes = Counter("relay_resumes", "Sockets that resumed with ?after=", ["kind", "worker"])
+resume_replayed = Counter(
+    "relay_resume_replayed", "Messages or notifications sent by resumes", ["kind", "worker"]
+)
+handshake_seconds = Histogram(
+    "relay_handshake_seconds",
+    "From connect to hello sent",
+    ["kind", "worker"],
+    buckets=LATENCY_BUCKETS,
+)
+delivery_seconds = Histogram(
+    "relay_delivery_seconds",
+    "From the push after commit to the last write on this worker's sockets, per event",
+    ["event", "worker"],
+    buckets=LATENCY_BUCKETS,
+)
+
+
+def render() -> tuple[bytes, str]:
+    """Return the exposition text and its content type."""
+    if MULTIPROCESS:
+        from prometheus_client import multiprocess
+
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        return generate_latest(registry), CONTENT_TYPE_LATEST
+    return generate_latest(), CONTENT_TYPE_LATEST

@@ -1,0 +1,77 @@
+"""/metrics tells true numbers, and only to staff or the metrics token."""
+
+import re
+
+import pytest
+from channels.db import database_sync_to_async
+from django.test import Client, override_settings
+
+from notifications import services as notification_services
+from realtime import metrics
+from tests.chat.test_consumers import open_room, receive
+
+db = database_sync_to_async
+
+
+def sample(text: str, name: str, **labels) -> float:
+    """Return the value of one series in Prometheus text output (0 if absent)."""
+    wanted = {"worker": metrics.WORKER, **labels}
+    for line in text.splitlines():
+        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if match:
+            found = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            if found == wanted:
+                return float(match.group(2))
+    return 0.0
+
+
+def scrape(client: Client) -> str:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/plain")
+    return response.content.decode()
+
+
+@pytest.mark.django_db
+def test_metrics_need_staff_or_the_token(client, make_user):
+    assert client.get("/metrics").status_code == 403
+    client.force_login(make_user("plain"))
+    assert client.get("/metrics").status_code == 403
+    with override_settings(METRICS_TOKEN="s3cret-token"):
+        assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer wrong").status_code == 403
+        assert Client().get("/metrics", HTTP_AUTHORIZATION="Bearer s3cret-token").status_code == 200
+    client.force_login(make_user("ops", is_staff=True))
+    assert client.get("/metrics").status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_counters_follow_a_known_number_of_messages(
+    connect_ws, public_room, alice, bob, make_user
+):
+    staff = Client()
+    await db(staff.force_login)(await db(make_user)("ops", is_staff=True))
+    before = await db(scrape)(staff)
+
+    a, _ = await open_room(connect_ws, public_room, alice)
+    b, _ = await open_room(connect_ws, public_room, bob)
+    await a.send_to(text_data="not json")
+    await receive(a, "error")
+    for n in range(5):
+        await a.send_json_to({"type": "send", "body": f"m{n}", "client_id": f"c{n}"})
+        for socket in (a, b):
+            await receive(socket, "message")
+    await db(notification_services.notify)([alice, bob], title="Ping")
+    notes, _, _ = await connect_ws("/ws/notifications/", alice)
+    await receive(notes, "hello")
+    after = await db(scrape)(staff)
+
+    def delta(name, **labels):
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    assert delta("relay_messages_stored_total") == 5
+    assert delta("relay_messages_delivered_total") == 10  # 5 messages x 2 sockets
+    assert delta("relay_frames_refused_total", reason="invalid") == 1
+    assert delta("relay_sockets_open", kind="chat") == 2
+    assert delta("relay_sockets_open", kind="notifications") == 1
+    assert delta("relay_handshake_seconds_count", kind="chat") == 2
+    assert delta("relay_delivery_seconds_count", event="chat.message") >= 5

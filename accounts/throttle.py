@@ -1,5 +1,5 @@
 """Attempt counters for login and signup, in Django's cache (Redis when
-REDIS_URL is set, so every worker shares them)."""
+Redis is configured, so every worker shares them)."""
 
 import hashlib
 import time

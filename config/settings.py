@@ -144,12 +144,28 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer, presence and rate limits ------------------------------
 
-# One Redis serves the channel layer, presence and the shared rate limits.
+# The same Redis hosts serve the channel layer, presence and the shared rate
+# limits: one (REDIS_URL), several shards (REDIS_URLS, comma-separated; keys and
+# groups are spread by channels-redis' consistent hash), or a Sentinel-managed
+# master (REDIS_SENTINELS=host:port,... and REDIS_SENTINEL_MASTER).
 REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URLS = env_list("REDIS_URLS", [REDIS_URL] if REDIS_URL else [])
+REDIS_SENTINELS = [
+    (host, int(port))
+    for host, _, port in (item.rpartition(":") for item in env_list("REDIS_SENTINELS", []))
+]
+REDIS_SENTINEL_MASTER = os.environ.get("REDIS_SENTINEL_MASTER", "")
+if REDIS_SENTINELS and not REDIS_SENTINEL_MASTER:
+    raise ImproperlyConfigured("REDIS_SENTINELS needs REDIS_SENTINEL_MASTER (the master's name).")
+REDIS_HOSTS: list = (
+    [{"sentinels": REDIS_SENTINELS, "master_name": REDIS_SENTINEL_MASTER}]
+    if REDIS_SENTINELS
+    else REDIS_URLS
+)
 CHANNEL_LAYER = os.environ.get("CHANNEL_LAYER", "pubsub")
 
 
-def channel_layer_config(redis_url: str) -> dict:
+def channel_layer_config(hosts: list) -> dict:
     """Return the channel layer for CHANNEL_LAYER (docs/channel-layer.md says why)."""
     if CHANNEL_LAYER in {"pubsub", "pubsub-stock"}:
         # One Redis message per group send, fanned out in each process; group
@@ -160,12 +176,12 @@ def channel_layer_config(redis_url: str) -> dict:
             "pubsub": "realtime.layers.LocalFanoutChannelLayer",
             "pubsub-stock": "channels_redis.pubsub.RedisPubSubChannelLayer",
         }[CHANNEL_LAYER]
-        return {"BACKEND": backend, "CONFIG": {"hosts": [redis_url]}}
+        return {"BACKEND": backend, "CONFIG": {"hosts": hosts}}
     if CHANNEL_LAYER == "core":
         return {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
             "CONFIG": {
-                "hosts": [redis_url],
+                "hosts": hosts,
                 # The default inbox of 100 per process drops deliveries under load.
                 "capacity": env_int("CHANNEL_LAYER_CAPACITY", 2000),
                 "expiry": 30,
@@ -178,16 +194,18 @@ def channel_layer_config(redis_url: str) -> dict:
     )
 
 
-if REDIS_URL:
-    # Login throttling counts here, shared by every worker.
+if REDIS_URLS:
+    # Login throttling counts here, shared by every worker (the first shard:
+    # Django's Redis cache reads further URLs as replicas, not shards).
     CACHES = {
         "default": {
             "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS_URL,
+            "LOCATION": REDIS_URLS[0],
             "KEY_PREFIX": "relay",
         }
     }
-    CHANNEL_LAYERS = {"default": channel_layer_config(REDIS_URL)}
+if REDIS_HOSTS:
+    CHANNEL_LAYERS = {"default": channel_layer_config(REDIS_HOSTS)}
 else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     logger.warning(

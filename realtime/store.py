@@ -1,5 +1,7 @@
-"""Shared state for presence and rate limits: Redis when REDIS_URL is set, else
-process memory (the one-process development mode)."""
+"""Shared state for presence and rate limits: the channel layer's Redis hosts
+(one, shards, or a Sentinel master) when configured, else process memory (the
+one-process development mode). A key lives on the shard channels-redis'
+consistent hash picks for it."""
 
 import asyncio
 import time
@@ -8,21 +10,38 @@ from collections import defaultdict
 from fnmatch import fnmatch
 
 import redis.asyncio as aioredis
+from channels_redis.utils import _consistent_hash
 from django.conf import settings
+from redis.asyncio.sentinel import Sentinel
+
+
+def _client(host) -> aioredis.Redis:
+    # Explicit timeouts and a pool bound: redis-py's defaults changed under
+    # channels-redis before (docs/channel-layer.md).
+    options = {"socket_timeout": 5, "socket_connect_timeout": 5}
+    if isinstance(host, dict):
+        sentinel = Sentinel(host["sentinels"], **options)
+        return sentinel.master_for(host["master_name"], max_connections=200, **options)
+    return aioredis.Redis.from_url(host, max_connections=200, **options)
 
 
 class RedisStore:
     """The few Redis operations presence and rate limits need, pipelined."""
 
-    def __init__(self, url: str) -> None:
-        # Explicit timeouts and a pool bound: redis-py's defaults changed under
-        # channels-redis before (docs/channel-layer.md).
-        self.client = aioredis.Redis.from_url(
-            url, socket_timeout=5, socket_connect_timeout=5, max_connections=200
-        )
+    def __init__(self, hosts: list) -> None:
+        self.clients = [_client(host) for host in hosts]
+
+    def _shard(self, key: str) -> aioredis.Redis:
+        return self.clients[_consistent_hash(key, len(self.clients))]
+
+    def _by_shard(self, keys) -> dict[int, list]:
+        shards = defaultdict(list)
+        for key in keys:
+            shards[_consistent_hash(key, len(self.clients))].append(key)
+        return shards
 
     async def incr_window(self, key: str, window: int) -> int:
-        async with self.client.pipeline(transaction=True) as pipe:
+        async with self._shard(key).pipeline(transaction=True) as pipe:
             pipe.incr(key)
             pipe.expire(key, window + 1)
             count, _ = await pipe.execute()
@@ -31,7 +50,7 @@ class RedisStore:
     async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> list[str]:
         """Add a member; return the live members that were there before it."""
         now = time.time()
-        async with self.client.pipeline(transaction=True) as pipe:
+        async with self._shard(key).pipeline(transaction=True) as pipe:
             pipe.zremrangebyscore(key, "-inf", now)
             pipe.zrange(key, 0, -1)
             pipe.zadd(key, {member: expires_at})
@@ -42,7 +61,7 @@ class RedisStore:
     async def zset_remove(self, key: str, member: str) -> list[str]:
         """Remove a member; return the live members left."""
         now = time.time()
-        async with self.client.pipeline(transaction=True) as pipe:
+        async with self._shard(key).pipeline(transaction=True) as pipe:
             pipe.zrem(key, member)
             pipe.zremrangebyscore(key, "-inf", now)
             pipe.zrange(key, 0, -1)
@@ -50,7 +69,8 @@ class RedisStore:
         return [m.decode() for m in left]
 
     async def zset_members(self, key: str) -> list[str]:
-        return [m.decode() for m in await self.client.zrangebyscore(key, time.time(), "+inf")]
+        members = await self._shard(key).zrangebyscore(key, time.time(), "+inf")
+        return [m.decode() for m in members]
 
     async def zset_refresh(
         self, entries: dict[str, set[str]], expires_at: float, ttl: int
@@ -60,36 +80,48 @@ class RedisStore:
         Return how many expired members were pruned per key.
         """
         now = time.time()
-        keys = list(entries)
-        async with self.client.pipeline(transaction=False) as pipe:
-            for key in keys:
-                # Not XX: a Redis that restarted empty gets the entries back.
-                pipe.zadd(key, {member: expires_at for member in entries[key]})
-                pipe.expire(key, ttl * 2)
-                pipe.zremrangebyscore(key, "-inf", now)
-            results = await pipe.execute()
-        return {key: int(results[3 * i + 2]) for i, key in enumerate(keys)}
+        pruned = {}
+        for shard, keys in self._by_shard(entries).items():
+            async with self.clients[shard].pipeline(transaction=False) as pipe:
+                for key in keys:
+                    # Not XX: a Redis that restarted empty gets the entries back.
+                    pipe.zadd(key, {member: expires_at for member in entries[key]})
+                    pipe.expire(key, ttl * 2)
+                    pipe.zremrangebyscore(key, "-inf", now)
+                results = await pipe.execute()
+            pruned.update({key: int(results[3 * i + 2]) for i, key in enumerate(keys)})
+        return pruned
 
     async def ping(self) -> bool:
-        return bool(await self.client.ping())
+        """Whether every shard answers."""
+        return all([bool(await client.ping()) for client in self.clients])
 
     async def hincrby_many(self, counts: dict[tuple[str, str], int]) -> None:
-        async with self.client.pipeline(transaction=False) as pipe:
-            for (key, field), amount in counts.items():
-                pipe.hincrby(key, field, amount)
-                pipe.expire(key, 30 * 86400)
-            await pipe.execute()
+        for shard, items in self._by_shard_items(counts).items():
+            async with self.clients[shard].pipeline(transaction=False) as pipe:
+                for (key, field), amount in items:
+                    pipe.hincrby(key, field, amount)
+                    pipe.expire(key, 30 * 86400)
+                await pipe.execute()
+
+    def _by_shard_items(self, counts: dict[tuple[str, str], int]) -> dict[int, list]:
+        shards = defaultdict(list)
+        for (key, field), amount in counts.items():
+            shards[_consistent_hash(key, len(self.clients))].append(((key, field), amount))
+        return shards
 
     async def hgetall_ints(self, key: str) -> dict[str, int]:
-        return {k.decode(): int(v) for k, v in (await self.client.hgetall(key)).items()}
+        values = await self._shard(key).hgetall(key)
+        return {k.decode(): int(v) for k, v in values.items()}
 
     async def scan_zset_members(self, pattern: str) -> dict[str, list[str]]:
         """Return the live members of every sorted set whose key matches `pattern`."""
         now = time.time()
         found = {}
-        async for key in self.client.scan_iter(match=pattern, count=500):
-            members = await self.client.zrangebyscore(key, now, "+inf")
-            found[key.decode()] = [m.decode() for m in members]
+        for client in self.clients:
+            async for key in client.scan_iter(match=pattern, count=500):
+                members = await client.zrangebyscore(key, now, "+inf")
+                found[key.decode()] = [m.decode() for m in members]
         return found
 
 
@@ -162,10 +194,10 @@ _redis_stores: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, RedisStore]
 
 def get_store() -> RedisStore | MemoryStore:
     """Return the store for the running event loop."""
-    if not settings.REDIS_URL:
+    if not settings.REDIS_HOSTS:
         return _memory_store
     loop = asyncio.get_running_loop()
     store = _redis_stores.get(loop)
     if store is None:
-        store = _redis_stores[loop] = RedisStore(settings.REDIS_URL)
+        store = _redis_stores[loop] = RedisStore(settings.REDIS_HOSTS)
     return store

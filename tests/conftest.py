@@ -82,9 +82,10 @@ def _redis_channel_layer(redis_url):
     """Run every test on the real channels-redis layer: the in-memory one hides
     serialization bugs production would hit."""
     settings.REDIS_URL = redis_url
+    settings.REDIS_HOSTS = [redis_url]
     # Hashing strength is not under test; PBKDF2 would cost ~0.5 s per user.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-    settings.CHANNEL_LAYERS = {"default": django_settings_module.channel_layer_config(redis_url)}
+    settings.CHANNEL_LAYERS = {"default": django_settings_module.channel_layer_config([redis_url])}
     yield
 
 

@@ -17,7 +17,7 @@ def test_healthz_names_a_down_channel_layer(client):
     layers = {
         "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [dead]}}
     }
-    with override_settings(CHANNEL_LAYERS=layers, REDIS_URL=dead):
+    with override_settings(CHANNEL_LAYERS=layers, REDIS_HOSTS=[dead]):
         channel_layers.backends = {}
         response = client.get("/healthz")
     assert response.status_code == 503

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs
 from channels.db import database_sync_to_async
 from django.conf import settings
 
-from realtime import metrics, presence, ratelimit
+from realtime import metrics, online, ratelimit
 from realtime.consumers import (
     CLOSE_FLOODING,
     CLOSE_FORBIDDEN,
@@ -105,9 +105,8 @@ class ChatConsumer(RealtimeConsumer):
         # Join before reading history: a message committed in between then
         # arrives both ways, and the client drops the duplicate by seq.
         await self.join_group(self.group)
-        joined = await presence.join(
-            self.group, self.channel_name, self.user, on_expired=self._presence_expired
-        )
+        here, _ = await online.join(self.group, self.user, self._announce_online)
+        self.counted_online = True
         messages, truncated, last_seq = await _hello_messages(self.room, after)
         # What this socket has been given: every seq up to `delivered_upto`,
         # plus the ones in `delivered_above` (live frames can come out of order).
@@ -118,7 +117,8 @@ class ChatConsumer(RealtimeConsumer):
             "room": frames.room_dict(self.room, display_name),
             "user": frames.user_dict(self.user),
             "last_seq": last_seq,
-            "online": joined.online,
+            "online": here.users,
+            "online_count": here.count,
             "messages": messages,
         }
         if truncated:
@@ -130,30 +130,22 @@ class ChatConsumer(RealtimeConsumer):
             await self.send_error("invalid", "after must be a non-negative whole number.")
         await self.send_frame(hello)
         await self.mark_ready()
-        if joined.came_online:
-            await events.presence_changed(room_id=self.room.pk, online=joined.online)
 
     def _query_param(self, name: str) -> str:
         query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
         return (query.get(name) or [""])[0]
 
     async def disconnect(self, code) -> None:
-        group = getattr(self, "group", None)
-        if group is not None:
-            try:
-                online, went_offline = await presence.leave(group, self.channel_name, self.user)
-                if went_offline:
-                    await events.presence_changed(room_id=self.room.pk, online=online)
-            except Exception:
-                # Presence entries expire by themselves when Redis is away.
-                logger.warning("presence leave failed", exc_info=True)
+        if getattr(self, "counted_online", False):
+            self.counted_online = False
+            await online.leave(self.group, self.user)
         await super().disconnect(code)
 
     def log_fields(self) -> dict:
         return {"room_id": self.room.pk}
 
-    async def _presence_expired(self, online: list[dict]) -> None:
-        await events.presence_changed(room_id=self.room.pk, online=online)
+    async def _announce_online(self, here: online.Online) -> None:
+        await events.presence_changed(room_id=self.room.pk, online=here.users, count=here.count)
 
     # Client frames.
 

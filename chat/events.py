@@ -79,6 +79,6 @@ async def typing(*, room_id: int, user, sender_channel: str) -> None:
     )
 
 
-async def presence_changed(*, room_id: int, online: list[dict]) -> None:
-    frame = dumps({"type": "presence", "online": online})
+async def presence_changed(*, room_id: int, online: list[dict], count: int) -> None:
+    frame = dumps({"type": "presence", "online": online, "online_count": count})
     await _apush(room_group(room_id), {"type": "chat.presence", "text": frame})

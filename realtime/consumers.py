@@ -70,8 +70,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         # Every socket of the user, on every worker, counts towards the cap.
         self.sockets_group = f"sockets.{user_group(self.user.pk)}"
-        joined = await presence.join(self.sockets_group, self.channel_name, self.user)
-        if joined.sockets > settings.REALTIME_MAX_SOCKETS_PER_USER:
+        sockets = await presence.track(self.sockets_group, self.channel_name, self.user)
+        if sockets > settings.REALTIME_MAX_SOCKETS_PER_USER:
             await self.refuse(CLOSE_FLOODING)
             return
         await self.join_group(user_group(self.user.pk))
@@ -165,10 +165,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.ready = False
         sockets_group = getattr(self, "sockets_group", None)
         if sockets_group is not None:
-            try:
-                await presence.leave(sockets_group, self.channel_name, self.user)
-            except Exception:
-                logger.warning("socket count leave failed", exc_info=True)
+            await presence.untrack(sockets_group, self.channel_name, self.user)
         for group in getattr(self, "groups_joined", []):
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)

@@ -12,7 +12,7 @@ import weakref
 
 from django.conf import settings
 
-from . import metrics, presence
+from . import metrics, online, presence
 from .store import get_store
 
 logger = logging.getLogger(__name__)
@@ -64,6 +64,7 @@ async def on_recovered() -> None:
     """Put this process's presence back and make each socket resync."""
     try:
         await presence.refresh_once()
+        await online.refresh_once()
     except Exception:
         logger.warning("presence refresh after recovery failed", exc_info=True)
     for consumer in list(_consumers):

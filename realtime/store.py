@@ -114,6 +114,81 @@ class RedisStore:
         values = await self._shard(key).hgetall(key)
         return {k.decode(): int(v) for k, v in values.items()}
 
+    # Who is online in a group (realtime.online): `room_key` is a sorted set of
+    # users, `user_key` a sorted set of the workers holding that user's sockets
+    # there; both scored by expiry and kept on the room key's shard.
+
+    async def online_join(
+        self,
+        room_key: str,
+        user_key: str,
+        member: str,
+        worker: str,
+        expires_at: float,
+        ttl: int,
+        limit: int,
+    ) -> tuple[bool, int, list[str]]:
+        """Mark `member` online from `worker`; return (newly online, count, first `limit`)."""
+        now = time.time()
+        async with self._shard(room_key).pipeline(transaction=True) as pipe:
+            pipe.zremrangebyscore(room_key, "-inf", now)
+            pipe.zadd(room_key, {member: expires_at})
+            pipe.zadd(user_key, {worker: expires_at})
+            pipe.expire(room_key, ttl * 2)
+            pipe.expire(user_key, ttl * 2)
+            pipe.zcount(room_key, now, "+inf")
+            pipe.zrangebyscore(room_key, now, "+inf", start=0, num=limit)
+            _, added, _, _, _, count, first = await pipe.execute()
+        return bool(added), int(count), [m.decode() for m in first]
+
+    async def online_leave(self, room_key: str, user_key: str, member: str, worker: str) -> bool:
+        """Drop `worker` from the user's workers; return whether the user went offline."""
+        client = self._shard(room_key)
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.zrem(user_key, worker)
+            pipe.zcount(user_key, time.time(), "+inf")
+            _, others = await pipe.execute()
+        if others:
+            return False
+        async with client.pipeline(transaction=True) as pipe:
+            pipe.zrem(room_key, member)
+            pipe.delete(user_key)
+            removed, _ = await pipe.execute()
+        return bool(removed)
+
+    async def online_refresh(
+        self, rooms: dict[str, dict[str, str]], worker: str, expires_at: float, ttl: int
+    ) -> dict[str, int]:
+        """Extend this worker's users ({room_key: {member: user_key}}); prune the
+        expired. Return how many expired users were pruned per room key."""
+        now = time.time()
+        pruned = {}
+        for shard, room_keys in self._by_shard(rooms).items():
+            async with self.clients[shard].pipeline(transaction=False) as pipe:
+                for room_key in room_keys:
+                    members = rooms[room_key]
+                    pipe.zadd(room_key, dict.fromkeys(members, expires_at))
+                    pipe.expire(room_key, ttl * 2)
+                    for user_key in members.values():
+                        pipe.zadd(user_key, {worker: expires_at})
+                        pipe.expire(user_key, ttl * 2)
+                    pipe.zremrangebyscore(room_key, "-inf", now)
+                results = await pipe.execute()
+            position = 0
+            for room_key in room_keys:
+                position += 2 + 2 * len(rooms[room_key])
+                pruned[room_key] = int(results[position])
+                position += 1
+        return pruned
+
+    async def online_list(self, room_key: str, limit: int) -> tuple[int, list[str]]:
+        now = time.time()
+        async with self._shard(room_key).pipeline(transaction=False) as pipe:
+            pipe.zcount(room_key, now, "+inf")
+            pipe.zrangebyscore(room_key, now, "+inf", start=0, num=limit)
+            count, first = await pipe.execute()
+        return int(count), [m.decode() for m in first]
+
     async def scan_zset_members(self, pattern: str) -> dict[str, list[str]]:
         """Return the live members of every sorted set whose key matches `pattern`."""
         now = time.time()
@@ -183,6 +258,44 @@ class MemoryStore:
 
     async def scan_zset_members(self, pattern: str) -> dict[str, list[str]]:
         return {key: self._live(key) for key in list(self.zsets) if fnmatch(key, pattern)}
+
+    async def online_join(
+        self,
+        room_key: str,
+        user_key: str,
+        member: str,
+        worker: str,
+        expires_at: float,
+        ttl: int,
+        limit: int,
+    ) -> tuple[bool, int, list[str]]:
+        added = member not in self._live(room_key)
+        self.zsets[room_key][member] = expires_at
+        self.zsets[user_key][worker] = expires_at
+        live = self._live(room_key)
+        return added, len(live), live[:limit]
+
+    async def online_leave(self, room_key: str, user_key: str, member: str, worker: str) -> bool:
+        self.zsets[user_key].pop(worker, None)
+        if self._live(user_key):
+            return False
+        return self.zsets[room_key].pop(member, None) is not None
+
+    async def online_refresh(
+        self, rooms: dict[str, dict[str, str]], worker: str, expires_at: float, ttl: int
+    ) -> dict[str, int]:
+        pruned = {}
+        for room_key, members in rooms.items():
+            for member, user_key in members.items():
+                self.zsets[room_key][member] = expires_at
+                self.zsets[user_key][worker] = expires_at
+            size = len(self.zsets[room_key])
+            pruned[room_key] = size - len(self._live(room_key))
+        return pruned
+
+    async def online_list(self, room_key: str, limit: int) -> tuple[int, list[str]]:
+        live = self._live(room_key)
+        return len(live), live[:limit]
 
 
 _memory_store = MemoryStore()

@@ -20,7 +20,7 @@ from django.test import Client
 from chat import services
 from chat.models import Room
 from config import settings as django_settings_module
-from realtime import presence
+from realtime import online, presence
 
 ORIGIN = "http://testserver"
 
@@ -96,9 +96,11 @@ def _fresh_realtime_state(redis_url):
     cache.clear()  # login throttling counts
     channel_layers.backends = {}
     presence._tracked.clear()
+    online._groups.clear()
     yield
     channel_layers.backends = {}
     presence._tracked.clear()
+    online._groups.clear()
 
 
 @pytest.fixture

@@ -333,21 +333,50 @@ async def test_read_stores_progress_and_never_moves_back(connect_ws, public_room
 # presence
 
 
+async def next_presence(communicator, timeout: float = 5) -> dict:
+    """Return the next presence frame, skipping anything else."""
+    while True:
+        frame = await communicator.receive_json_from(timeout=timeout)
+        if frame["type"] == "presence":
+            return frame
+
+
+def names(frame: dict) -> list[str]:
+    return [user["username"] for user in frame["online"]]
+
+
 async def test_presence_counts_a_user_once_and_tracks_leaving(connect_ws, public_room, alice, bob):
-    a, _ = await open_room(connect_ws, public_room, alice)
-    assert (await a.receive_json_from(timeout=5))["type"] == "presence"  # alice came online
+    a, hello = await open_room(connect_ws, public_room, alice)
+    assert (names(hello), hello["online_count"]) == (["alice"], 1)
     b1, hello = await open_room(connect_ws, public_room, bob)
-    assert [u["username"] for u in hello["online"]] == ["alice", "bob"]
-    assert [u["username"] for u in (await receive(a, None))["online"]] == ["alice", "bob"]
-    assert (await receive(b1, None))["type"] == "presence"  # bob came online
-    b2, hello2 = await open_room(connect_ws, public_room, bob)
-    assert [u["username"] for u in hello2["online"]] == ["alice", "bob"]
-    await b2.disconnect()
-    await b1.send_json_to({"type": "ping"})
-    assert (await receive(b1, None))["type"] == "pong"  # bob is still online: no presence frame
+    assert (names(hello), hello["online_count"]) == (["alice", "bob"], 2)
+    # Changes are announced once a second at most, to every socket in the room.
+    frame = await next_presence(a)
+    assert (names(frame), frame["online_count"]) == (["alice", "bob"], 2)
+    b2, hello = await open_room(connect_ws, public_room, bob)
+    assert (names(hello), hello["online_count"]) == (["alice", "bob"], 2)
+    await b2.disconnect()  # bob keeps a tab open: still online, nothing announced
     await b1.disconnect()
-    frame = await a.receive_json_from(timeout=5)
-    assert frame == {"type": "presence", "online": [{"id": alice.pk, "username": "alice"}]}
+    frame = await next_presence(a)
+    assert frame == {
+        "type": "presence",
+        "online": [{"id": alice.pk, "username": "alice"}],
+        "online_count": 1,
+    }
+
+
+async def test_presence_lists_at_most_100_users_with_the_full_count(
+    connect_ws, public_room, make_user
+):
+    from realtime import online
+
+    users = [await db(make_user)(f"user{n:03}") for n in range(105)]
+    store_joins = [online.join(f"chat.room.{public_room.pk}", user, None) for user in users[1:]]
+    for join in store_joins:
+        await join
+    _, hello = await open_room(connect_ws, public_room, users[0])
+    assert hello["online_count"] == 105
+    assert len(hello["online"]) == 100
 
 
 # access changes while connected

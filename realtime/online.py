@@ -1,0 +1,197 @@
+"""Who is online in a group (a room), across all workers, at any size.
+
+Redis holds, per group, a sorted set of its online users and, per user, a sorted
+set of the workers holding that user's sockets there, all scored by expiry.
+Each worker counts its own sockets per user in memory and touches Redis only
+when a user's first socket on it opens or its last one closes; a heartbeat
+pushes the expiry of its users forward, so the users of a worker that died stop
+counting within PRESENCE_TTL. Joining costs O(log n) in Redis, not a read of
+the whole group, and lists carry at most ONLINE_LIST_MAX users plus the count.
+Changes are announced at most once a second per group and worker.
+"""
+
+import asyncio
+import logging
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from redis.exceptions import RedisError
+
+from . import metrics
+from .store import get_store
+
+logger = logging.getLogger(__name__)
+
+ONLINE_LIST_MAX = 100
+ANNOUNCE_DELAY = 1.0
+
+OnChange = Callable[["Online"], Awaitable[None]]
+
+
+@dataclass
+class Online:
+    users: list[dict]  # at most ONLINE_LIST_MAX, ordered by username
+    count: int
+
+
+@dataclass
+class _Group:
+    sockets: Counter = field(default_factory=Counter)  # user id -> local sockets
+    usernames: dict[int, str] = field(default_factory=dict)
+    on_change: OnChange | None = None
+    announce: asyncio.TimerHandle | None = None
+
+
+_groups: dict[str, _Group] = {}
+_heartbeat_task: asyncio.Task | None = None
+_announcements: set[asyncio.Task] = set()
+
+
+def _room_key(group: str) -> str:
+    return f"online:{group}"
+
+
+def _user_key(group: str, user_id: int) -> str:
+    return f"online:{group}:u:{user_id}"
+
+
+def _member(user_id: int, username: str) -> str:
+    return f"{user_id}|{username}"
+
+
+def _users(members: list[str]) -> list[dict]:
+    users = []
+    for member in members:
+        user_id, username = member.split("|", 1)
+        users.append({"id": int(user_id), "username": username})
+    return sorted(users, key=lambda user: user["username"].lower())
+
+
+async def join(group: str, user, on_change: OnChange) -> tuple[Online, bool]:
+    """Count a socket of `user` in `group`; return (who is online, whether the
+    user just came online)."""
+    local = _groups.setdefault(group, _Group())
+    local.on_change = on_change
+    local.usernames[user.pk] = user.get_username()
+    local.sockets[user.pk] += 1
+    _ensure_heartbeat()
+    try:
+        added, count, first = await get_store().online_join(
+            _room_key(group),
+            _user_key(group, user.pk),
+            _member(user.pk, user.get_username()),
+            metrics.WORKER,
+            time.time() + settings.PRESENCE_TTL,
+            settings.PRESENCE_TTL,
+            ONLINE_LIST_MAX,
+        )
+    except (OSError, RedisError):
+        # The heartbeat writes the entry once Redis answers again.
+        logger.warning("presence unavailable (redis): counting this user alone")
+        me = {"id": user.pk, "username": user.get_username()}
+        return Online([me], 1), False
+    if added:
+        changed(group)
+    return Online(_users(first), count), added
+
+
+async def leave(group: str, user) -> None:
+    """Uncount a socket; announce when the user's last socket anywhere left."""
+    local = _groups.get(group)
+    if local is None:
+        return
+    local.sockets[user.pk] -= 1
+    if local.sockets[user.pk] > 0:
+        return
+    del local.sockets[user.pk]
+    local.usernames.pop(user.pk, None)
+    try:
+        went_offline = await get_store().online_leave(
+            _room_key(group),
+            _user_key(group, user.pk),
+            _member(user.pk, user.get_username()),
+            metrics.WORKER,
+        )
+    except (OSError, RedisError):
+        # The entry expires by itself (PRESENCE_TTL).
+        logger.warning("presence unavailable (redis): entry left to expire")
+        return
+    if went_offline:
+        changed(group)
+    if not local.sockets and local.announce is None:
+        del _groups[group]
+
+
+async def online(group: str) -> Online:
+    count, first = await get_store().online_list(_room_key(group), ONLINE_LIST_MAX)
+    return Online(_users(first), count)
+
+
+def changed(group: str) -> None:
+    """Announce who is online in `group` soon, once for any number of changes."""
+    local = _groups.get(group)
+    if local is None or local.on_change is None or local.announce is not None:
+        return
+    local.announce = asyncio.get_running_loop().call_later(ANNOUNCE_DELAY, _announce, group)
+
+
+def _announce(group: str) -> None:
+    task = asyncio.ensure_future(_announce_now(group))
+    _announcements.add(task)
+    task.add_done_callback(_announcements.discard)
+
+
+async def _announce_now(group: str) -> None:
+    local = _groups.get(group)
+    if local is None:
+        return
+    local.announce = None
+    try:
+        if local.on_change is not None:
+            await local.on_change(await online(group))
+    except (OSError, RedisError):
+        logger.warning("presence announcement failed (redis)", exc_info=True)
+    if not local.sockets:
+        _groups.pop(group, None)
+
+
+async def refresh_once() -> None:
+    """Extend this worker's users everywhere; announce groups that lost expired users."""
+    if not _groups:
+        return
+    rooms = {
+        _room_key(group): {
+            _member(user_id, local.usernames[user_id]): _user_key(group, user_id)
+            for user_id in local.sockets
+        }
+        for group, local in _groups.items()
+        if local.sockets
+    }
+    pruned = await get_store().online_refresh(
+        rooms, metrics.WORKER, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
+    )
+    for group in list(_groups):
+        if pruned.get(_room_key(group)):
+            changed(group)
+
+
+async def _heartbeat() -> None:
+    while _groups:
+        await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
+        try:
+            await refresh_once()
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            # Redis away: keep beating; entries come back on the next success.
+            logger.warning("presence heartbeat failed", exc_info=True)
+
+
+def _ensure_heartbeat() -> None:
+    global _heartbeat_task
+    loop = asyncio.get_running_loop()
+    if _heartbeat_task is None or _heartbeat_task.done() or _heartbeat_task.get_loop() is not loop:
+        _heartbeat_task = loop.create_task(_heartbeat())

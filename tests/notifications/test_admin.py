@@ -23,8 +23,14 @@ def logged_in(user) -> Client:
 
 
 def form(**fields) -> dict:
-    data = {"title": "Maintenance at 22:00", "body": "", "level": "info", "url": "",
-            "audience": "all", "_save": "Save"}
+    data = {
+        "title": "Maintenance at 22:00",
+        "body": "",
+        "level": "info",
+        "url": "",
+        "audience": "all",
+        "_save": "Save",
+    }
     data.update(fields)
     return data
 
@@ -52,9 +58,14 @@ def test_staff_without_the_add_permission_cannot_broadcast(make_user):
 @pytest.mark.django_db
 def test_the_form_refuses_bad_content_and_empty_audiences(broadcaster):
     client = logged_in(broadcaster)
-    for data in (form(url="//evil.example/"), form(url="https://evil.example/"),
-                 form(title=""), form(level="critical"), form(audience="groups"),
-                 form(audience="users")):
+    for data in (
+        form(url="//evil.example/"),
+        form(url="https://evil.example/"),
+        form(title=""),
+        form(level="critical"),
+        form(audience="groups"),
+        form(audience="users"),
+    ):
         response = client.post(ADD_URL, data)
         assert response.status_code == 200, data
         assert response.context["adminform"].form.errors, data

@@ -94,8 +94,12 @@ async def test_notify_reaches_every_socket_of_the_user_and_nobody_else(open_stre
         frame = await receive(communicator, "notification")
         assert frame["unread"] == 1
         assert frame["notification"] == {
-            "id": row.pk, "title": "Deploy done", "body": "v2", "level": "success",
-            "url": "/chat/general/", "created_at": frame["notification"]["created_at"],
+            "id": row.pk,
+            "title": "Deploy done",
+            "body": "v2",
+            "level": "success",
+            "url": "/chat/general/",
+            "created_at": frame["notification"]["created_at"],
             "read": False,
         }
     await assert_silent(b)
@@ -138,7 +142,9 @@ async def test_read_syncs_the_count_to_every_socket_of_the_user(open_stream, ali
     await a1.send_json_to({"type": "read", "id": rows[0].pk})
     for communicator in (a1, a2):
         assert await receive(communicator, "unread") == {
-            "type": "unread", "count": 2, "read": [rows[0].pk]
+            "type": "unread",
+            "count": 2,
+            "read": [rows[0].pk],
         }
     await assert_silent(b)
 
@@ -150,7 +156,9 @@ async def test_read_all_syncs_every_socket(open_stream, alice):
     await a2.send_json_to({"type": "read_all"})
     for communicator in (a1, a2):
         assert await receive(communicator, "unread") == {
-            "type": "unread", "count": 0, "read_all": True
+            "type": "unread",
+            "count": 0,
+            "read_all": True,
         }
     _, hello = await open_stream(alice)
     assert hello["unread"] == 0
@@ -192,9 +200,15 @@ async def test_reading_again_answers_this_socket_only(open_stream, alice):
 
 @pytest.mark.parametrize(
     "frame",
-    [{"type": "read"}, {"type": "read", "id": "7"}, {"type": "read", "id": 0},
-     {"type": "read", "id": True}, {"type": "read", "id": 2**70}, {"type": "send", "body": "x"},
-     {"type": "notifications.batch", "users": [], "ids": []}],
+    [
+        {"type": "read"},
+        {"type": "read", "id": "7"},
+        {"type": "read", "id": 0},
+        {"type": "read", "id": True},
+        {"type": "read", "id": 2**70},
+        {"type": "send", "body": "x"},
+        {"type": "notifications.batch", "users": [], "ids": []},
+    ],
 )
 async def test_bad_frames_get_invalid_and_the_socket_stays_open(open_stream, alice, frame):
     a, _ = await open_stream(alice)
@@ -222,9 +236,7 @@ async def test_count_stays_right_when_reading_races_new_ones(open_stream, alice)
 async def test_broadcast_to_everyone_gives_each_socket_its_own_id(open_stream, alice, bob, carol):
     sockets = {user.pk: (await open_stream(user))[0] for user in (alice, bob, carol)}
     record = await services.abroadcast(title="Maintenance", level="warning")
-    rows = dict(
-        await db(lambda: list(Notification.objects.values_list("recipient_id", "id")))()
-    )
+    rows = dict(await db(lambda: list(Notification.objects.values_list("recipient_id", "id")))())
     assert len(rows) == 3 and record.recipient_count == 3
     for user_id, communicator in sockets.items():
         frame = await receive(communicator, "notification")

@@ -32,7 +32,10 @@ def test_notify_one_user_stores_one_row_with_the_content(alice):
     stored = Notification.objects.get()
     assert stored.pk == row.pk and stored.recipient == alice
     assert (stored.title, stored.body, stored.level, stored.url) == (
-        "Hello", "Welcome aboard", "success", "/chat/general/"
+        "Hello",
+        "Welcome aboard",
+        "success",
+        "/chat/general/",
     )
     assert stored.read_at is None and stored.broadcast is None
 

@@ -21,8 +21,11 @@ def client_as():
 
 @pytest.mark.parametrize(
     ("method", "path"),
-    [("get", "/notifications/"), ("post", "/notifications/1/read/"),
-     ("post", "/notifications/read-all/")],
+    [
+        ("get", "/notifications/"),
+        ("post", "/notifications/1/read/"),
+        ("post", "/notifications/read-all/"),
+    ],
 )
 def test_anonymous_is_sent_to_login(method, path):
     response = getattr(Client(), method)(path)
@@ -62,7 +65,7 @@ def test_bell_shows_the_unread_count_on_every_page(client_as, alice):
     services.notify(alice, title="two")
     html = client_as(alice).get("/notifications/").content.decode()
     assert 'id="notif-bell"' in html and '<span id="notif-count-n">2</span>' in html
-    assert "<script>" not in html.replace('<script src=', "")
+    assert "<script>" not in html.replace("<script src=", "")
 
 
 def test_read_marks_own_notification_and_redirects_back(client_as, alice):

@@ -140,6 +140,17 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "NAME": str(Path(tempfile.gettempdir()) / f"relay-test-{os.getpid()}.sqlite3")
     }
 
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_bool(
+    "DATABASE_POOL", True
+):
+    # A psycopg pool per process: sockets' database calls borrow a connection
+    # instead of opening one each time (persistent connections don't suit ASGI).
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": env_int("DATABASE_POOL_MAX", 10),
+        "timeout": 20,
+    }
+
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Channel layer, presence and rate limits ------------------------------
@@ -227,6 +238,8 @@ PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 # Unsent bytes a worker (manage.py serve) holds for a client that stopped reading
 # before it drops the connection; the client resumes by seq when it comes back.
 REALTIME_MAX_SEND_BUFFER = env_int("REALTIME_MAX_SEND_BUFFER", 1024 * 1024)
+# Seconds a `manage.py serve` worker lets a WebSocket handshake wait for the app.
+REALTIME_HANDSHAKE_TIMEOUT = env_int("REALTIME_HANDSHAKE_TIMEOUT", 20)
 # How often each worker checks that Redis answers, to resync sockets after an outage.
 REDIS_WATCH_INTERVAL = 1.0
 

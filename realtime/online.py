@@ -106,7 +106,7 @@ async def leave(group: str, user) -> None:
     local.sockets[user.pk] -= 1
     if local.sockets[user.pk] > 0:
         return
-    del local.sockets[user.pk]
+    local.sockets.pop(user.pk, None)
     local.usernames.pop(user.pk, None)
     try:
         went_offline = await get_store().online_leave(
@@ -121,7 +121,8 @@ async def leave(group: str, user) -> None:
         return
     if went_offline:
         changed(group)
-    if not local.sockets and local.announce is None:
+    # Another socket's leave may have dropped it during the await.
+    if not local.sockets and local.announce is None and _groups.get(group) is local:
         del _groups[group]
 
 

@@ -22,7 +22,12 @@ def _client(host) -> aioredis.Redis:
     if isinstance(host, dict):
         sentinel = Sentinel(host["sentinels"], **options)
         return sentinel.master_for(host["master_name"], max_connections=200, **options)
-    return aioredis.Redis.from_url(host, max_connections=200, **options)
+    # Blocking: under a connect storm, wait for a free connection instead of
+    # failing with "Too many connections".
+    pool = aioredis.BlockingConnectionPool.from_url(
+        host, max_connections=100, timeout=10, **options
+    )
+    return aioredis.Redis(connection_pool=pool)
 
 
 class RedisStore:

@@ -98,6 +98,9 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
         application=application,
         endpoints=[f"fd:fileno={fd}"],
         signal_handlers=False,
+        # Daphne drops a handshake the application has not answered in 5 s;
+        # a reconnect storm queues longer than that behind the database.
+        websocket_handshake_timeout=settings.REALTIME_HANDSHAKE_TIMEOUT,
         **proxy,
     )
 

@@ -14,9 +14,12 @@
  *
  * Messages live in #messages ordered by seq; `contiguous` is the highest seq up to
  * which nothing is missing, and every (re)connect resumes with ?after=contiguous.
- * A seq seen beyond a hole is filled with `history` (or by the next resume). Sends
+ * A seq seen beyond a hole is filled with `history` (or by the next resume); each
+ * `history` reply is matched to its request by the `before_seq` it echoes. Sends
  * wait in the outbox (shown as pending) and go out again, with the same client_id,
- * on every new connection until their own `message` echo arrives.
+ * on every new connection until their own `message` echo arrives. A `rate_limited`
+ * error pauses the outbox for the `retry_after` seconds it names, then the unsent
+ * ones go again, in order.
  */
 (function () {
   "use strict";
@@ -32,6 +35,8 @@
   var HISTORY_MAX = 100;
   var MAX_BODY = 4000;
   var GROUP_WITHIN_MS = 5 * 60 * 1000;
+  var RATE_LIMIT_WAIT_MS = 5000; // when a rate_limited error names no retry_after
+  var RATE_LIMIT_WAIT_MAX_MS = 60000;
 
   // ---- Times in the reader's local time --------------------------------------
 
@@ -94,7 +99,7 @@
     leaving: false,
     hasMore: Boolean(config.hasMore),
     loadingOlder: false,
-    historyQueue: [], // Each `history` request in flight: {kind: "gap" | "older", from, to}.
+    historyPending: [], // `history` requests in flight: {beforeSeq, kind: "gap" | "older", from, to}.
     gapInFlight: false,
     contiguous: config.lastSeq || 0,
     knownLast: config.lastSeq || 0,
@@ -103,6 +108,8 @@
     lastTypingSent: 0,
     typers: new Map(), // user id -> {name, timer}
     errorTimer: null,
+    outboxPausedUntil: 0, // after rate_limited: nothing is sent before then
+    outboxTimer: null,
   };
 
   var seqs = []; // Sorted seqs shown in #messages.
@@ -384,7 +391,7 @@
     var socket = state.socket;
     state.socket = null;
     state.socketId += 1;
-    state.historyQueue = [];
+    state.historyPending = [];
     state.gapInFlight = false;
     state.loadingOlder = false;
     clearInterval(state.pingTimer);
@@ -473,7 +480,7 @@
     message: function (frame) { addMessages([frame.message], "live"); },
     history: onHistory,
     typing: onTyping,
-    presence: function (frame) { showOnline(frame.online); },
+    presence: function (frame) { showOnline(frame.online || [], frame.online_count); },
     error: onError,
     pong: function () { clearTimeout(state.pongTimer); },
   };
@@ -501,16 +508,39 @@
     // below them is paged back with `history` by the gap filler.
     state.knownLast = Math.max(state.knownLast, frame.last_seq || 0);
     addMessages(frame.messages || [], "live");
-    showOnline(frame.online || []);
+    showOnline(frame.online || [], frame.online_count);
     startHeartbeat();
     flushOutbox();
     scheduleGapFill();
     scheduleRead();
   }
 
+  // The request a `history` reply answers: the one with the before_seq it echoes
+  // (a server too old to echo it answers in order: the oldest request).
+  function takeHistoryRequest(frame) {
+    var pending = state.historyPending;
+    var index = -1;
+    if (frame.before_seq === undefined) {
+      index = pending.length ? 0 : -1;
+    } else {
+      for (var i = 0; i < pending.length; i++) {
+        if (pending[i].beforeSeq === frame.before_seq) {
+          index = i;
+          break;
+        }
+      }
+    }
+    return index < 0 ? null : pending.splice(index, 1)[0];
+  }
+
   function onHistory(frame) {
-    var request = state.historyQueue.shift() || { kind: "gap" };
+    var request = takeHistoryRequest(frame);
     var messages = frame.messages || [];
+    if (!request) {
+      // Not asked for on this connection: keep what it holds, draw no conclusions.
+      addMessages(messages, "live");
+      return;
+    }
     if (request.kind === "older") {
       state.loadingOlder = false;
       state.hasMore = Boolean(frame.has_more);
@@ -529,10 +559,12 @@
   function onError(frame) {
     var item = frame.client_id && findOutbox(frame.client_id);
     if (item && frame.code === "rate_limited") {
-      // Unsent: goes again with the next flush, after the limit's window.
+      // Unsent: goes again, with everything after it, once the limit's window ends.
       item.sentOn = null;
-      setTimeout(flushOutbox, 5000);
-    } else if (item) {
+      pauseOutbox(frame.retry_after);
+      return;
+    }
+    if (item) {
       // The server will never take this one: drop it and give the text back.
       removeOutbox(item);
       if (!el.body.value) el.body.value = item.body;
@@ -571,7 +603,9 @@
 
   function requestHistory(kind, beforeSeq, limit) {
     if (!send({ type: "history", before_seq: beforeSeq, limit: limit })) return false;
-    state.historyQueue.push({ kind: kind, from: beforeSeq - limit, to: beforeSeq - 1 });
+    state.historyPending.push({
+      beforeSeq: beforeSeq, kind: kind, from: beforeSeq - limit, to: beforeSeq - 1,
+    });
     return true;
   }
 
@@ -603,12 +637,54 @@
     flushOutbox();
   }
 
-  // Send every item not yet sent on this connection, oldest first.
+  // Send every item not yet sent on this connection, oldest first; nothing while
+  // the outbox is paused by a rate limit (a later message must not overtake).
   function flushOutbox() {
+    if (Date.now() < state.outboxPausedUntil) {
+      showPaused();
+      return;
+    }
     outbox.forEach(function (item) {
       if (item.sentOn === state.socketId) return;
-      if (send({ type: "send", body: item.body, client_id: item.clientId })) item.sentOn = state.socketId;
+      if (send({ type: "send", body: item.body, client_id: item.clientId })) {
+        item.sentOn = state.socketId;
+        setPendingStatus(item, "sending…");
+      }
     });
+  }
+
+  // Hold every unsent item for the `retry_after` seconds the server named (a
+  // little longer, so that tabs sharing the limit don't all retry at once), then
+  // flush.
+  function pauseOutbox(retryAfter) {
+    var known = typeof retryAfter === "number" && isFinite(retryAfter) && retryAfter >= 0;
+    var wait = known ? retryAfter * 1000 : RATE_LIMIT_WAIT_MS;
+    wait = Math.min(RATE_LIMIT_WAIT_MAX_MS, wait) + 100 + Math.round(Math.random() * 200);
+    var until = Date.now() + wait;
+    if (until > state.outboxPausedUntil) {
+      state.outboxPausedUntil = until;
+      clearTimeout(state.outboxTimer);
+      state.outboxTimer = setTimeout(function () {
+        state.outboxTimer = null;
+        hideError();
+        flushOutbox();
+      }, wait);
+    }
+    showPaused();
+  }
+
+  // Say why the unsent items wait, on them and under the composer.
+  function showPaused() {
+    outbox.forEach(function (item) {
+      if (item.sentOn !== state.socketId) setPendingStatus(item, "waiting…");
+    });
+    var seconds = Math.max(1, Math.ceil((state.outboxPausedUntil - Date.now()) / 1000));
+    showError("Sending too fast: sending again in " + seconds + " s.", true);
+  }
+
+  function setPendingStatus(item, text) {
+    var status = item.li.querySelector(".status");
+    if (status) status.textContent = text;
   }
 
   function findOutbox(clientId) {
@@ -716,7 +792,8 @@
     return li;
   }
 
-  function showOnline(online) {
+  // `online` lists at most 100 of them; `count` says how many there are in all.
+  function showOnline(online, count) {
     var ids = new Set();
     online.forEach(function (user) {
       ids.add(String(user.id));
@@ -736,7 +813,8 @@
       }
       status.textContent = isOnline ? " (online)" : " (offline)";
     });
-    if (el.onlineCount) el.onlineCount.textContent = ids.size + " online";
+    if (typeof count !== "number" || count < ids.size) count = ids.size;
+    if (el.onlineCount) el.onlineCount.textContent = count + " online";
   }
 
   // ---- Wiring ---------------------------------------------------------------------

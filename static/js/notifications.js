@@ -300,6 +300,12 @@
     el.status.hidden = !text;
   }
 
+  // The socket's state, as data-state on the bell (for styling and tests):
+  // connecting, connected, reconnecting or signed-out.
+  function setState(name) {
+    root.dataset.state = name;
+  }
+
   function connect() {
     state.retryTimer = null;
     if (state.stopped) return;
@@ -330,9 +336,11 @@
       if (event.code === 4401) {
         // Logged out (here or elsewhere): reconnecting would only be refused again.
         state.stopped = true;
+        setState("signed-out");
         setStatus("You are signed out. Reload the page to sign in again.");
         return;
       }
+      setState("reconnecting");
       setStatus("Reconnecting…");
       scheduleReconnect();
     });
@@ -373,6 +381,7 @@
     });
     if (typeof frame.last_id === "number" && frame.last_id > state.lastId) state.lastId = frame.last_id;
     state.helloSeen = true;
+    setState("connected");
     setCount(frame.unread);
     setStatus("");
     render();
@@ -438,5 +447,6 @@
   setCount(Number(el.countN.textContent) || 0);
   el.empty.hidden = true;
   el.status.hidden = true;
+  setState("connecting");
   connect();
 })();

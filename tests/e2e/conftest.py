@@ -2,6 +2,7 @@
 Chromium driven by Playwright, one fresh browser context per user."""
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -17,6 +18,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 PASSWORD = "e2e-Password-31"
+VIEWPORT = {"width": 1180, "height": 760}
 RESULTS_DIR = BASE_DIR / "test-results"
 
 needs_chromium = pytest.mark.skipif(
@@ -76,15 +78,24 @@ def browser():
 
 
 class UserPage:
-    """One user's page in their own browser context, with what went wrong in it."""
+    """One user's page in their own browser context, with what went wrong in it and
+    the WebSocket frames it sent and received: (socket path, text) pairs."""
 
     def __init__(self, page) -> None:
         self.page = page
         self.dialogs: list[str] = []
         self.errors: list[str] = []
+        self.sent: list[tuple[str, str]] = []
+        self.received: list[tuple[str, str]] = []
         page.on("dialog", self._on_dialog)
         page.on("pageerror", lambda error: self.errors.append(str(error)))
         page.on("console", self._on_console)
+        page.on("websocket", self._on_websocket)
+
+    def _on_websocket(self, socket) -> None:
+        path = urlsplit(socket.url).path
+        socket.on("framesent", lambda payload: self.sent.append((path, payload)))
+        socket.on("framereceived", lambda payload: self.received.append((path, payload)))
 
     def _on_console(self, message) -> None:
         # Failed connections log errors too while a server is down; CSP refusals don't belong.
@@ -95,30 +106,47 @@ class UserPage:
         self.dialogs.append(dialog.message)
         dialog.dismiss()
 
+    def new_tab(self, url: str) -> "UserPage":
+        """Open `url` in another tab of the same browser context (same login)."""
+        tab = UserPage(self.page.context.new_page())
+        tab.page.goto(url)
+        return tab
+
 
 @pytest.fixture
-def open_room(browser, users):
-    """Log `username` in through the login form on `worker` and open room `slug`."""
-    from playwright.sync_api import expect
-
+def log_in(browser, users):
+    """Open `path` on `worker` as `username` in a fresh browser context, logging in
+    through the login form it redirects to (the site's, or the admin's)."""
     contexts = []
 
-    def open_(username: str, slug: str, worker, **context_options) -> UserPage:
-        context = browser.new_context(viewport={"width": 1180, "height": 760}, **context_options)
+    def log_in_(username: str, path: str, worker, **context_options) -> UserPage:
+        context = browser.new_context(**{"viewport": VIEWPORT, **context_options})
         contexts.append(context)
         user = UserPage(context.new_page())
         page = user.page
-        page.goto(f"{worker.url}/chat/{slug}/")
+        page.goto(f"{worker.url}{path}")
         page.get_by_label("Username").fill(username)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Log in").click()
-        page.wait_for_url(f"{worker.url}/chat/{slug}/")
-        expect(page.locator("#connection")).to_have_attribute("data-state", "connected")
+        page.wait_for_url(f"{worker.url}{path}")
         return user
 
-    yield open_
+    yield log_in_
     for context in contexts:
         context.close()
+
+
+@pytest.fixture
+def open_room(log_in):
+    """Log `username` in through the login form on `worker` and open room `slug`."""
+    from playwright.sync_api import expect
+
+    def open_(username: str, slug: str, worker, **context_options) -> UserPage:
+        user = log_in(username, f"/chat/{slug}/", worker, **context_options)
+        expect(user.page.locator("#connection")).to_have_attribute("data-state", "connected")
+        return user
+
+    return open_
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """The room page in a real browser: live chat, hostile text, server restarts and
 the outbox, each user in their own browser context, logged in through the form."""
 
+import json
 import re
 import signal
 import time
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import needs_chromium
+from .conftest import PASSWORD, needs_chromium
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
@@ -234,3 +235,68 @@ def test_long_outage_resume_fills_everything_past_truncation(stack, room, open_r
 
     screenshot(alice, "alice")
     assert_nothing_went_wrong(alice)
+
+
+RATE_LIMIT, RATE_WINDOW = 20, 10  # the server's default: 20 sends per 10 s per user
+
+
+def frames_of_type(frames: list[tuple[str, str]], frame_type: str) -> list[dict]:
+    parsed = (json.loads(text) for _, text in frames if isinstance(text, str))
+    return [frame for frame in parsed if frame.get("type") == frame_type]
+
+
+def test_sends_over_the_rate_limit_wait_retry_after_then_go_in_order(
+    stack, room, open_room, screenshot
+):
+    a, b = stack.workers
+    stack.create_user("carol", PASSWORD)  # a limit of her own, untouched by the other tests
+    carol = open_room("carol", room, a)
+    alice = open_room("alice", room, b)
+    bodies = [f"burst {n}" for n in range(1, RATE_LIMIT + 6)]
+
+    # The limit counts in fixed windows of wall-clock time: the burst, and a look
+    # at the held messages, must fall in one, so late in a window wait for the next.
+    if time.time() % RATE_WINDOW > RATE_WINDOW - 6:
+        time.sleep(RATE_WINDOW - time.time() % RATE_WINDOW + 0.1)
+    window_end = (time.time() // RATE_WINDOW + 1) * RATE_WINDOW
+    started = time.time()
+    for body in bodies:
+        say(carol, body)
+    burst = time.time() - started
+    assert time.time() < window_end - 2, f"the burst took {burst:.1f} s: too slow to test"
+
+    held = carol.page.locator("#messages li.message.pending")
+    expect(held).to_have_count(5)
+    expect(held.locator(".status")).to_have_text(["waiting…"] * 5)
+    expect(carol.page.locator("#composer-error")).to_contain_text("Sending too fast")
+    expect(alice.page.locator(MESSAGE_BODIES)).to_have_text(bodies[:RATE_LIMIT])
+    screenshot(carol, "carol-waiting")
+    assert time.time() < window_end, "too slow: the window ended before the checks"
+
+    for user in (carol, alice):
+        expect(user.page.locator(MESSAGE_BODIES)).to_have_text(
+            bodies, timeout=(RATE_WINDOW + 10) * 1000
+        )
+        assert_in_order_without_duplicates(user)
+    expect(held).to_have_count(0)
+    expect(carol.page.locator("#connection")).to_have_attribute("data-state", "connected")
+
+    # After the first refusal nothing more went out until the window ended; then
+    # each held message went once: none was refused twice.
+    refusals = [f for f in frames_of_type(carol.received, "error") if f["code"] == "rate_limited"]
+    refused = [f["client_id"] for f in refusals]
+    assert 1 <= len(refused) <= 5, refusals
+    assert len(set(refused)) == len(refused), refusals
+    assert all(0 < f["retry_after"] <= RATE_WINDOW for f in refusals), refusals
+    assert len(frames_of_type(carol.sent, "send")) == len(bodies) + len(refused)
+    stored = stack.shell(
+        "from chat.models import Message\n"
+        "rows = Message.objects.filter(room__slug=args['slug']).order_by('seq')\n"
+        "print(json.dumps([[m.body, m.created_at.timestamp()] for m in rows]))",
+        slug=room,
+    )
+    assert [body for body, _ in stored] == bodies
+    assert all(at >= window_end for _, at in stored[RATE_LIMIT:])
+
+    screenshot(carol, "carol")
+    assert_nothing_went_wrong(carol, alice)

@@ -1,0 +1,79 @@
+"""The README's picture of the room page, taken as a test at a laptop's size: three
+people chat in General, and alice's page shows them online and her bell's unread
+count (two mentions). It goes to test-results/readme-room.png; when the page's
+look changes, check it and copy it over docs/img/room.png."""
+
+import pytest
+
+from .conftest import PASSWORD, RESULTS_DIR, needs_chromium
+
+sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+expect = sync_api.expect
+
+pytestmark = [pytest.mark.e2e, needs_chromium]
+
+LAPTOP = {"width": 1280, "height": 800}
+MESSAGE_BODIES = "#messages li.message:not(.pending) .body"
+
+CONVERSATION = [
+    ("alice", "Hi all! Did the deploy go out?"),
+    ("bob", "Yes: four workers behind nginx now, and not one dropped socket."),
+    (
+        "carol",
+        "I restarted one worker on purpose. My tab said “reconnecting…” for a "
+        "second, then filled in everything I had missed.",
+    ),
+    ("bob", "That is the resume from the last seq doing its job."),
+    ("alice", "Nice. I'm writing the release notes now."),
+    ("carol", "@alice can you mention the notification bell in them too?"),
+    ("bob", "@alice and the broadcasts from the admin, please!"),
+]
+
+
+@pytest.fixture
+def general(stack, users) -> str:
+    """carol, and the room General with alice (owner), bob and carol; its slug."""
+    return stack.shell(
+        "from django.contrib.auth import get_user_model\n"
+        "from chat import services\n"
+        "users = get_user_model().objects\n"
+        "carol = users.create_user('carol', password=args['password'])\n"
+        "room = services.room_create(name='General', created_by=users.get(username='alice'))\n"
+        "services.room_join(room=room, user=users.get(username='bob'))\n"
+        "services.room_join(room=room, user=carol)\n"
+        "print(json.dumps(room.slug))",
+        password=PASSWORD,
+    )
+
+
+def test_room_page_for_the_readme(stack, users, general, open_room):
+    a, b = stack.workers
+    people = {
+        "alice": open_room("alice", general, a, viewport=LAPTOP),
+        "bob": open_room("bob", general, b, viewport=LAPTOP),
+        "carol": open_room("carol", general, a, viewport=LAPTOP),
+    }
+    alice = people["alice"]
+    for count, (name, text) in enumerate(CONVERSATION, start=1):
+        box = people[name].page.locator("#composer-body")
+        box.fill(text)
+        box.press("Enter")
+        expect(alice.page.locator(MESSAGE_BODIES)).to_have_count(count)
+
+    expect(alice.page.locator("#notif-count-n")).to_have_text("2")
+    expect(alice.page.locator("#members li.online")).to_have_count(3)
+    expect(alice.page.locator("#online-count")).to_have_text("3 online")
+    # Toasts come and go; the picture shows the bell's count instead.
+    toasts = alice.page.locator(".notif-toast")
+    while toasts.count():
+        toasts.first.get_by_role("button", name="Dismiss").click()
+    expect(toasts).to_have_count(0)
+    # Typing is announced at most once every 2 s: type at a human pace.
+    people["carol"].page.locator("#composer-body").press_sequentially("Sure, on it", delay=220)
+    expect(alice.page.locator("#typing")).to_have_text("carol is typing…")
+    alice.page.locator("#composer-body").blur()
+
+    RESULTS_DIR.mkdir(exist_ok=True)
+    alice.page.screenshot(path=str(RESULTS_DIR / "readme-room.png"))
+    for user in people.values():
+        assert user.errors == [], user.errors

@@ -95,7 +95,6 @@ class ChatConsumer(RealtimeConsumer):
             await self.refuse(CLOSE_FORBIDDEN)
             return
         self.send_rate = ratelimit.Rate.parse(settings.CHAT_SEND_RATE_LIMIT)
-        self.delivered_counter = metrics.messages_delivered.labels(metrics.WORKER)
         self.last_typing = 0.0
         self.group = events.room_group(self.room.pk)
         after_raw = self._query_param("after")
@@ -224,11 +223,13 @@ class ChatConsumer(RealtimeConsumer):
 
     async def chat_message(self, event: dict) -> None:
         if self.ready:
-            await self._forward(event["seq"], event["text"])
+            await self._forward(event["seq"], event["text"], event)
 
-    async def _forward(self, seq: int, text: str) -> None:
-        await self.send(text_data=text)
-        self.delivered_counter.inc()
+    async def _forward(self, seq: int, text: str, event: dict | None = None) -> None:
+        if event is None:
+            await self.send(text_data=text)
+        else:
+            await self.send_shared(text, event)
         if seq == self.delivered_upto + 1:
             self.delivered_upto = seq
             while self.delivered_upto + 1 in self.delivered_above:
@@ -247,11 +248,11 @@ class ChatConsumer(RealtimeConsumer):
 
     async def chat_presence(self, event: dict) -> None:
         if self.ready:
-            await self.send(text_data=event["text"])
+            await self.send_shared(event["text"], event)
 
     async def chat_typing(self, event: dict) -> None:
         if self.ready and event["sender"] != self.channel_name:
-            await self.send(text_data=event["text"])
+            await self.send_shared(event["text"], event)
 
     async def chat_access_revoked(self, event: dict) -> None:
         if event["user_id"] == self.user.pk and not self.room.is_public:

@@ -9,7 +9,7 @@ import time
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 
-from . import metrics, presence, recovery
+from . import fastsend, metrics, presence, recovery
 from .groups import session_group, user_group
 
 logger = logging.getLogger(__name__)
@@ -61,6 +61,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     async def connect(self) -> None:
         self.connect_started = time.monotonic()
+        self.ws_protocol = fastsend.protocol_of(self.base_send)
         self.counted = False
         self.user = self.scope.get("user")
         self.groups_joined: list[str] = []
@@ -212,6 +213,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if not isinstance(frame_type, str) or frame_type not in self.frame_handlers:
             raise FrameError("invalid", "Unknown frame type.", client_id_of(frame))
         return frame
+
+    async def send_shared(self, text: str, event: dict) -> None:
+        """Send text that every local socket of a group event sends: framed once
+        per worker under Daphne (realtime.fastsend)."""
+        protocol = self.ws_protocol
+        if protocol is None:
+            await self.send(text_data=text)
+        else:
+            fastsend.send_prepared(protocol, text, event)
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=dumps(frame))

@@ -30,8 +30,10 @@ sockets_open = Gauge(
     multiprocess_mode="livesum",
 )
 messages_stored = Counter("relay_messages_stored", "Chat messages stored", ["worker"])
-messages_delivered = Counter(
-    "relay_messages_delivered", "Chat message frames written to sockets", ["worker"]
+events_delivered = Counter(
+    "relay_events_delivered",
+    "Group events handed to this worker's sockets (chat.message: room messages delivered)",
+    ["event", "worker"],
 )
 notifications_pushed = Counter(
     "relay_notifications_pushed", "Notification frames written to sockets", ["worker"]

@@ -69,7 +69,8 @@ async def test_counters_follow_a_known_number_of_messages(
         return sample(after, name, **labels) - sample(before, name, **labels)
 
     assert delta("relay_messages_stored_total") == 5
-    assert delta("relay_messages_delivered_total") == 10  # 5 messages x 2 sockets
+    # 5 messages x 2 sockets
+    assert delta("relay_events_delivered_total", event="chat.message") == 10
     assert delta("relay_frames_refused_total", reason="invalid") == 1
     assert delta("relay_sockets_open", kind="chat") == 2
     assert delta("relay_sockets_open", kind="notifications") == 1

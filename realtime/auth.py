@@ -1,0 +1,38 @@
+"""Log a WebSocket in from its Django session cookie.
+
+Channels' AuthMiddlewareStack wraps the socket's `send` to save a changed session
+and set its cookie, which only HTTP responses can carry; on a WebSocket that
+wrapper just costs two lazy-object lookups on every frame sent. Sockets never
+change the session, so this reads it once at the handshake and leaves `send` as
+the server gave it.
+"""
+
+from importlib import import_module
+
+from channels.auth import get_user
+from django.conf import settings
+from django.http.cookie import parse_cookie
+
+
+def _cookies(scope) -> dict[str, str]:
+    for name, value in scope.get("headers", []):
+        if name == b"cookie":
+            return parse_cookie(value.decode("latin-1"))
+    return {}
+
+
+class SessionAuthMiddleware:
+    """Set scope["session"] and scope["user"] (AnonymousUser when not logged in)."""
+
+    def __init__(self, application) -> None:
+        self.application = application
+        self.session_store = import_module(settings.SESSION_ENGINE).SessionStore
+
+    async def __call__(self, scope, receive, send):
+        cookies = _cookies(scope)
+        session_key = cookies.get(settings.SESSION_COOKIE_NAME)
+        scope = {**scope, "cookies": cookies, "session": self.session_store(session_key)}
+        # Loads the session and the user, and checks the session's auth hash
+        # (a changed password logs the session out), in one database call.
+        scope["user"] = await get_user(scope)
+        return await self.application(scope, receive, send)

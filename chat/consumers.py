@@ -2,9 +2,9 @@
 
 import logging
 import time
+from collections import OrderedDict
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from realtime import metrics, online, ratelimit
@@ -15,7 +15,9 @@ from realtime.consumers import (
     FrameError,
     RealtimeConsumer,
     client_id_of,
+    dumps,
 )
+from realtime.db import db_call
 
 from . import events, frames, selectors, services
 from .exceptions import Rejected, RoomForbidden, RoomNotFound
@@ -29,23 +31,44 @@ def _non_negative_int(value) -> int | None:
     return value
 
 
-@database_sync_to_async
+@db_call
 def _load_room(slug: str, user):
     room = selectors.room_for_reader(slug=slug, user=user)
     return room, selectors.room_display_name(room=room, user=user)
 
 
-@database_sync_to_async
-def _hello_messages(room, after: int | None) -> tuple[list[dict], bool, int]:
-    if after is None:
-        messages, truncated = selectors.messages_latest(room=room), False
-    else:
-        messages, truncated = selectors.messages_after(room=room, after=after)
+# Room id -> (last seq, when, JSON of its latest messages): a crowd joining a room
+# at once gets one query and one encoding, not one each. Messages never change
+# once stored (the admin may edit a body: the entry lives HELLO_CACHE_SECONDS).
+_latest_json: OrderedDict[int, tuple[int, float, str]] = OrderedDict()
+HELLO_CACHE_ROOMS = 1000
+HELLO_CACHE_SECONDS = 10.0
+
+
+@db_call
+def _hello_messages(room, after: int | None) -> tuple[str, int, bool, int]:
+    """Return (JSON array of the hello's messages, how many, truncated, last seq).
+
+    Every message up to `last seq` is in the array (or in history, when
+    truncated); later ones reach the socket live, as it joined the room first.
+    """
     last_seq = type(room).objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
-    return [frames.message_dict(m, room.slug) for m in messages], truncated, last_seq
+    if after is None:
+        cached = _latest_json.get(room.pk)
+        if cached and cached[0] == last_seq and time.monotonic() - cached[1] < HELLO_CACHE_SECONDS:
+            _latest_json.move_to_end(room.pk)
+            return cached[2], min(last_seq, selectors.HELLO_LATEST), False, last_seq
+        messages = selectors.messages_latest(room=room, through_seq=last_seq)
+        text = frames.messages_json(messages, room.slug)
+        _latest_json[room.pk] = (last_seq, time.monotonic(), text)
+        if len(_latest_json) > HELLO_CACHE_ROOMS:
+            _latest_json.popitem(last=False)
+        return text, len(messages), False, last_seq
+    messages, truncated = selectors.messages_after(room=room, after=after, through_seq=last_seq)
+    return frames.messages_json(messages, room.slug), len(messages), truncated, last_seq
 
 
-@database_sync_to_async
+@db_call
 def _send_message(room, user, body, client_id) -> tuple[str, int, bool, bool]:
     """Store; return (frame text, seq, created, pushed to the room)."""
     message, created = services.message_create(
@@ -55,13 +78,13 @@ def _send_message(room, user, body, client_id) -> tuple[str, int, bool, bool]:
     return frames.message_frame_text(message, room.slug), message.seq, created, pushed
 
 
-@database_sync_to_async
+@db_call
 def _missed(room, after: int) -> list[tuple[int, str]]:
     messages, _ = selectors.messages_after(room=room, after=after)
     return [(m.seq, frames.message_frame_text(m, room.slug)) for m in messages]
 
 
-@database_sync_to_async
+@db_call
 def _history(room, user, before_seq, limit) -> tuple[list[dict], bool]:
     # Re-check on every frame: access may have been removed since connect.
     selectors.room_for_reader(slug=room.slug, user=user)
@@ -69,7 +92,7 @@ def _history(room, user, before_seq, limit) -> tuple[list[dict], bool]:
     return [frames.message_dict(m, room.slug) for m in messages], has_more
 
 
-@database_sync_to_async
+@db_call
 def _read(room, user, seq: int) -> None:
     services.read_mark(room=room, user=user, seq=seq)
 
@@ -106,7 +129,7 @@ class ChatConsumer(RealtimeConsumer):
         await self.join_group(self.group)
         here, _ = await online.join(self.group, self.user, self._announce_online)
         self.counted_online = True
-        messages, truncated, last_seq = await _hello_messages(self.room, after)
+        messages_json, count, truncated, last_seq = await _hello_messages(self.room, after)
         # What this socket has been given: every seq up to `delivered_upto`,
         # plus the ones in `delivered_above` (live frames can come out of order).
         self.delivered_upto = last_seq
@@ -118,16 +141,16 @@ class ChatConsumer(RealtimeConsumer):
             "last_seq": last_seq,
             "online": here.users,
             "online_count": here.count,
-            "messages": messages,
         }
         if truncated:
             hello["truncated"] = True
         if after is not None:
             metrics.resumes.labels(self.kind, metrics.WORKER).inc()
-            metrics.resume_replayed.labels(self.kind, metrics.WORKER).inc(len(messages))
+            metrics.resume_replayed.labels(self.kind, metrics.WORKER).inc(count)
         if after_raw and after is None:
             await self.send_error("invalid", "after must be a non-negative whole number.")
-        await self.send_frame(hello)
+        # The messages are spliced in as JSON encoded once (and cached).
+        await self.send(text_data=dumps(hello)[:-1] + ',"messages":' + messages_json + "}")
         await self.mark_ready()
 
     def _query_param(self, name: str) -> str:

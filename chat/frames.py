@@ -27,6 +27,11 @@ def message_dict(message: Message, room_slug: str) -> dict:
     }
 
 
+def messages_json(messages: list[Message], room_slug: str) -> str:
+    """Serialize a list of messages once, for splicing into a frame."""
+    return dumps([message_dict(m, room_slug) for m in messages])
+
+
 def message_frame_text(message: Message, room_slug: str) -> str:
     """Serialize a `message` frame once; every socket forwards the same text."""
     return dumps({"type": "message", "message": message_dict(message, room_slug)})

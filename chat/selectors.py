@@ -123,15 +123,25 @@ def _messages(room: Room) -> QuerySet[Message]:
     return Message.objects.filter(room=room).select_related("author")
 
 
-def messages_latest(*, room: Room, limit: int = HELLO_LATEST) -> list[Message]:
-    """Return the latest `limit` messages, oldest first."""
-    return list(reversed(_messages(room).order_by("-seq")[:limit]))
+def messages_latest(
+    *, room: Room, limit: int = HELLO_LATEST, through_seq: int | None = None
+) -> list[Message]:
+    """Return the latest `limit` messages (up to through_seq), oldest first."""
+    query = _messages(room)
+    if through_seq is not None:
+        query = query.filter(seq__lte=through_seq)
+    return list(reversed(query.order_by("-seq")[:limit]))
 
 
-def messages_after(*, room: Room, after: int) -> tuple[list[Message], bool]:
-    """Return the messages with seq > after, oldest first, and whether they were cut
-    to the latest RESUME_MAX."""
-    newest = list(_messages(room).filter(seq__gt=after).order_by("-seq")[: RESUME_MAX + 1])
+def messages_after(
+    *, room: Room, after: int, through_seq: int | None = None
+) -> tuple[list[Message], bool]:
+    """Return the messages with seq > after (up to through_seq), oldest first, and
+    whether they were cut to the latest RESUME_MAX."""
+    query = _messages(room).filter(seq__gt=after)
+    if through_seq is not None:
+        query = query.filter(seq__lte=through_seq)
+    newest = list(query.order_by("-seq")[: RESUME_MAX + 1])
     truncated = len(newest) > RESUME_MAX
     return list(reversed(newest[:RESUME_MAX])), truncated
 

@@ -4,10 +4,9 @@ from bisect import bisect_left, bisect_right
 from collections import deque
 from urllib.parse import parse_qs
 
-from channels.db import database_sync_to_async
-
 from realtime import metrics, tally
 from realtime.consumers import FrameError, RealtimeConsumer
+from realtime.db import db_call
 
 from . import events, frames, selectors, services
 from .exceptions import NotificationNotFound
@@ -37,12 +36,12 @@ def _positive_id(value) -> int | None:
     return value
 
 
-@database_sync_to_async
+@db_call
 def _group_ids(user) -> list[int]:
     return selectors.group_ids(user=user)
 
 
-@database_sync_to_async
+@db_call
 def _hello(user, after: int | None) -> dict:
     state = selectors.unread_state(user=user)
     hello = {"type": "hello", "unread": state.count, "last_id": state.last_id}
@@ -58,19 +57,19 @@ def _hello(user, after: int | None) -> dict:
     return hello
 
 
-@database_sync_to_async
+@db_call
 def _catch_up(user, after: int) -> tuple[selectors.UnreadState, list[dict], list[int]]:
     state = selectors.unread_state(user=user)
     rows, _ = selectors.notifications_after(user=user, after=after, through_id=state.last_id)
     return state, [frames.notification_dict(row) for row in rows], selectors.group_ids(user=user)
 
 
-@database_sync_to_async
+@db_call
 def _read(user, notification_id: int):
     return services.mark_read(user=user, notification_id=notification_id)
 
 
-@database_sync_to_async
+@db_call
 def _read_all(user):
     return services.mark_all_read(user=user)
 
@@ -94,6 +93,7 @@ class NotificationConsumer(RealtimeConsumer):
         await self.accept()
         # Join every audience group before reading, so a notification committed
         # in between arrives in hello, live, or both (then dropped by id).
+        await self.join_group(events.recipient_group(self.user.pk))
         await self.join_group(events.ALL_USERS_GROUP)
         self.audience_groups: set[str] = set()
         await self._join_audiences(await _group_ids(self.user))

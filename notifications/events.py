@@ -28,7 +28,6 @@ from channels.layers import get_channel_layer
 from django.db import transaction
 
 from realtime import metrics
-from realtime.groups import user_group
 
 logger = logging.getLogger(__name__)
 
@@ -40,6 +39,11 @@ ALL_USERS_GROUP = "notifications.all"
 # Up to this many explicit recipients get one event each in their own group;
 # more share one event in ALL_USERS_GROUP.
 PER_USER_PUSH_MAX = 50
+
+
+def recipient_group(user_id: int) -> str:
+    """Every notification socket of one user (not their room sockets)."""
+    return f"notifications.user.{user_id}"
 
 
 def audience_group(group_id: int) -> str:
@@ -118,7 +122,7 @@ def notifications_created(
         event = batch(pairs)
         messages = [(audience_group(group_id), event) for group_id in group_ids]
     else:
-        messages = [(user_group(user_id), batch([(user_id, nid)])) for user_id, nid in pairs]
+        messages = [(recipient_group(user_id), batch([(user_id, nid)])) for user_id, nid in pairs]
     _send_on_commit(messages)
 
 
@@ -129,9 +133,9 @@ def unread_changed(
     event = {"type": UNREAD, "count": count, "last_id": last_id, "read_all": read_all}
     if read:
         event["read"] = list(read)
-    _send_on_commit([(user_group(user_id), event)])
+    _send_on_commit([(recipient_group(user_id), event)])
 
 
 def groups_changed(*, user_ids: Iterable[int]) -> None:
     """Make the users' sockets re-read which group audiences they belong to, after commit."""
-    _send_on_commit([(user_group(user_id), {"type": GROUPS_CHANGED}) for user_id in user_ids])
+    _send_on_commit([(recipient_group(user_id), {"type": GROUPS_CHANGED}) for user_id in user_ids])

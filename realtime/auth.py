@@ -8,10 +8,13 @@ the server gave it.
 """
 
 from importlib import import_module
+from types import SimpleNamespace
 
-from channels.auth import get_user
 from django.conf import settings
+from django.contrib.auth import get_user
 from django.http.cookie import parse_cookie
+
+from .db import db_call
 
 
 def _cookies(scope) -> dict[str, str]:
@@ -31,8 +34,9 @@ class SessionAuthMiddleware:
     async def __call__(self, scope, receive, send):
         cookies = _cookies(scope)
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
-        scope = {**scope, "cookies": cookies, "session": self.session_store(session_key)}
-        # Loads the session and the user, and checks the session's auth hash
-        # (a changed password logs the session out), in one database call.
-        scope["user"] = await get_user(scope)
+        session = self.session_store(session_key)
+        scope = {**scope, "cookies": cookies, "session": session}
+        # Django's own: loads the session and the user and checks the session's
+        # auth hash (a changed password logs the session out), in one call.
+        scope["user"] = await db_call(get_user)(SimpleNamespace(session=session))
         return await self.application(scope, receive, send)

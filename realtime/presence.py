@@ -46,13 +46,12 @@ async def track(group: str, channel_name: str, user) -> int:
     _tracked.setdefault(group, set()).add(member)
     _ensure_heartbeat()
     try:
-        before = await get_store().zset_add(
+        return await get_store().zset_add(
             _key(group), member, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
         )
     except (OSError, RedisError):
         logger.warning("socket registry unavailable (redis): counting this socket alone")
         return 1
-    return len(before) + 1
 
 
 async def untrack(group: str, channel_name: str, user) -> None:

@@ -52,16 +52,16 @@ class RedisStore:
             count, _ = await pipe.execute()
         return int(count)
 
-    async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> list[str]:
-        """Add a member; return the live members that were there before it."""
+    async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> int:
+        """Add a member; return how many live members there are now."""
         now = time.time()
         async with self._shard(key).pipeline(transaction=True) as pipe:
             pipe.zremrangebyscore(key, "-inf", now)
-            pipe.zrange(key, 0, -1)
             pipe.zadd(key, {member: expires_at})
             pipe.expire(key, ttl * 2)
-            _, before, _, _ = await pipe.execute()
-        return [m.decode() for m in before]
+            pipe.zcard(key)
+            _, _, _, count = await pipe.execute()
+        return int(count)
 
     async def zset_remove(self, key: str, member: str) -> list[str]:
         """Remove a member; return the live members left."""
@@ -228,10 +228,9 @@ class MemoryStore:
             del zset[member]
         return list(zset)
 
-    async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> list[str]:
-        before = self._live(key)
+    async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> int:
         self.zsets[key][member] = expires_at
-        return before
+        return len(self._live(key))
 
     async def zset_remove(self, key: str, member: str) -> list[str]:
         self.zsets[key].pop(member, None)

@@ -149,10 +149,10 @@ def test_a_few_users_get_one_event_each_in_their_own_group(
         rows = services.notify([alice, bob], title="Hi")
     by_user = {row.recipient_id: row.pk for row in rows}
     assert sorted(group for group, _ in sent_events) == sorted(
-        [f"user.{alice.pk}", f"user.{bob.pk}"]
+        [f"notifications.user.{alice.pk}", f"notifications.user.{bob.pk}"]
     )
     for group, event in sent_events:
-        user_id = int(group.split(".")[1])
+        user_id = int(group.rsplit(".", 1)[1])
         assert event["users"] == [user_id] and event["ids"] == [[0, by_user[user_id]]]
 
 

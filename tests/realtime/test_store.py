@@ -23,7 +23,7 @@ async def test_keys_spread_over_shards_and_every_operation_finds_them(redis_url,
     expires = time.time() + 30
     keys = [f"presence:chat.room.{n}" for n in range(20)]
     for key in keys:
-        assert await store.zset_add(key, "chan|w1|1|alice", expires, 30) == []
+        assert await store.zset_add(key, "chan|w1|1|alice", expires, 30) == 1
     assert await store.zset_refresh({key: {"chan|w1|1|alice"} for key in keys}, expires, 30) == {
         key: 0 for key in keys
     }

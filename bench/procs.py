@@ -1,0 +1,438 @@
+"""Processes of a benchmark run: a private redis-server, a database of its own,
+the three servers under test, and /proc readings (CPU seconds, resident memory,
+open sockets) of any of them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import queue
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
+
+
+class BenchError(RuntimeError):
+    """A process did not start or answer."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent():
+    """preexec_fn: SIGKILL the child if this process dies (Linux)."""
+    try:
+        import ctypes
+
+        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return lambda: prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+
+
+_PDEATHSIG = _die_with_parent()
+
+
+def spawn(
+    args: list[str], *, env: dict[str, str], log_path: Path, pipes: bool = False
+) -> subprocess.Popen:
+    """Start `args` in its own process group, output appended to `log_path`
+    (with `pipes`: stdin and stdout are pipes, stderr goes to the log)."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            args,
+            cwd=ROOT,
+            env=env,
+            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipes else log,
+            stderr=log if pipes else subprocess.STDOUT,
+            start_new_session=True,
+            preexec_fn=_PDEATHSIG,
+        )
+
+
+def stop_process(process: subprocess.Popen | None, *, timeout: float = 15.0) -> None:
+    """SIGTERM the process group, SIGKILL it if it lingers."""
+    if process is None or process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=10)
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+# --- /proc ------------------------------------------------------------------
+
+
+def _stat_fields(pid: int) -> list[str] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The command name is in parentheses and may hold spaces.
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid` (0 when it is gone)."""
+    fields = _stat_fields(pid)
+    if fields is None:
+        return 0.0
+    # Fields 14 and 15 of /proc/<pid>/stat; the list starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(v) for v in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / CLK_TCK
+
+
+def rss_kib(pid: int) -> int:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def child_pids(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            fields = _stat_fields(int(entry.name))
+            if fields is not None and int(fields[1]) == pid:
+                children.append(int(entry.name))
+    return sorted(children)
+
+
+def pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                comm = (entry / "comm").read_text().strip()
+            except OSError:
+                continue
+            if comm == name:
+                pids.append(int(entry.name))
+    return pids
+
+
+def socket_count(pid: int) -> int:
+    """Open sockets of `pid` (TCP connections, listeners, Redis and database links)."""
+    count = 0
+    try:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                if os.readlink(fd).startswith("socket:"):
+                    count += 1
+    except OSError:
+        pass
+    return count
+
+
+def http_status(url: str) -> int | None:
+    try:
+        # Always one of our own loopback servers.
+        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except (OSError, ValueError):
+        return None
+
+
+# --- Redis and the database -------------------------------------------------
+
+
+class RedisServer:
+    """A private redis-server on a free loopback port."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.workdir = workdir
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def start(self) -> RedisServer:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise BenchError("redis-server is not installed (scripts/start installs it)")
+        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+                "--appendonly", "no", "--dir", str(self.workdir), "--maxclients", "20000"]
+        log = self.workdir / f"redis-{self.port}.log"
+        self.process = spawn(args, env=dict(os.environ), log_path=log)
+        deadline = time.monotonic() + 20
+        while not self._answers():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise BenchError(f"redis-server did not start:\n{log_tail(log)}")
+            time.sleep(0.05)
+        return self
+
+    def _answers(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
+    def stop(self) -> None:
+        stop_process(self.process)
+
+
+def postgres_available() -> bool:
+    try:
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER}/postgres", connect_timeout=3):
+            return True
+    except Exception:
+        return False
+
+
+class Database:
+    """A PostgreSQL database of the bench's own (created, dropped after) when a
+    server answers on 127.0.0.1:5432 as `postgres` with trust auth; else SQLite."""
+
+    def __init__(self, workdir: Path, *, allow_postgres: bool = True) -> None:
+        self.name: str | None = None
+        if allow_postgres and postgres_available():
+            self.name = f"relay_bench_{secrets.token_hex(4)}"
+            self.url = f"postgres://postgres@127.0.0.1:5432/{self.name}"
+            self._admin(f'CREATE DATABASE "{self.name}"')
+        else:
+            self.url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+
+    @property
+    def engine(self) -> str:
+        return "postgresql" if self.name else "sqlite"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg
+
+        with psycopg.connect(f"{PG_SERVER}/postgres", autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql)
+
+    def drop(self) -> None:
+        if self.name:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
+            self.name = None
+
+
+# --- the servers under test ---------------------------------------------------
+
+
+class Server:
+    """Two worker processes of one kind, and how clients reach them."""
+
+    kind = ""
+    ready_on = "open"  # the load generator counts a socket ready on open, or on hello
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.env = env
+        self.workdir = workdir
+        self.processes: list[subprocess.Popen] = []
+        self.ports: list[int] = []
+
+    def target(self, index: int) -> tuple[str, str]:
+        """(ws base URL, Origin) for client `index`: spread over the ports."""
+        port = self.ports[index % len(self.ports)]
+        return f"ws://127.0.0.1:{port}", f"http://127.0.0.1:{port}"
+
+    def worker_pids(self) -> list[int]:
+        return [p.pid for p in self.processes]
+
+    def alive(self) -> bool:
+        return bool(self.processes) and all(p.poll() is None for p in self.processes) and len(
+            self.worker_pids()
+        ) >= 2
+
+    def log_path(self, port: int) -> Path:
+        return self.workdir / f"{self.kind}-{port}.log"
+
+    def wait_healthy(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        for port in self.ports:
+            while http_status(f"http://127.0.0.1:{port}/healthz") != 200:
+                dead = [p for p in self.processes if p.poll() is not None]
+                if dead or time.monotonic() > deadline:
+                    raise BenchError(
+                        f"{self.kind} on {port} did not start:\n{log_tail(self.log_path(port))}"
+                    )
+                time.sleep(0.1)
+
+    def stop(self) -> None:
+        for process in self.processes:
+            stop_process(process)
+
+    def logs(self) -> str:
+        return "\n".join(log_tail(self.log_path(port), 40) for port in self.ports)
+
+
+class OursServer(Server):
+    """The app as shipped: `manage.py serve --workers 2` on one port."""
+
+    kind = "ours"
+    ready_on = "hello"
+
+    def start(self) -> OursServer:
+        port = free_port()
+        self.ports = [port]
+        args = [PYTHON, "manage.py", "serve", "--workers", "2", "--bind", "127.0.0.1",
+                "--port", str(port)]
+        self.processes = [spawn(args, env=self.env, log_path=self.log_path(port))]
+        self.wait_healthy()
+        deadline = time.monotonic() + 30
+        while len(self.worker_pids()) < 2:
+            if time.monotonic() > deadline:
+                raise BenchError("serve did not start 2 workers")
+            time.sleep(0.1)
+        return self
+
+    def worker_pids(self) -> list[int]:
+        return child_pids(self.processes[0].pid) if self.processes else []
+
+
+class StockServer(Server):
+    """The tutorial setup: `daphne bench.stock.asgi:application` on two ports."""
+
+    kind = "stock"
+
+    def start(self) -> StockServer:
+        env = {**self.env, "DJANGO_SETTINGS_MODULE": "bench.stock.settings"}
+        self.ports = [free_port(), free_port()]
+        self.processes = []
+        for port in self.ports:
+            # -v 0: no access log line per connection (ours writes none either).
+            args = [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+                    "bench.stock.asgi:application"]
+            self.processes.append(spawn(args, env=env, log_path=self.log_path(port)))
+        self.wait_healthy()
+        return self
+
+
+class NodeServer(Server):
+    """The minimal Node ws + Redis pub/sub peer (bench/node/server.js) on two ports."""
+
+    kind = "node"
+
+    def start(self) -> NodeServer:
+        self.ports = [free_port(), free_port()]
+        self.processes = []
+        for port in self.ports:
+            env = {**self.env, "PORT": str(port)}
+            args = ["node", str(ROOT / "bench" / "node" / "server.js")]
+            self.processes.append(spawn(args, env=env, log_path=self.log_path(port)))
+        self.wait_healthy()
+        return self
+
+
+SERVERS = {"ours": OursServer, "stock": StockServer, "node": NodeServer}
+
+
+# --- the load generator -------------------------------------------------------
+
+
+class Loadgen:
+    """bench/node/loadgen.js, driven by JSON lines."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.process = spawn(
+            ["node", "--max-old-space-size=4096", str(ROOT / "bench" / "node" / "loadgen.js")],
+            env=dict(os.environ),
+            log_path=workdir / "loadgen.log",
+            pipes=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for raw in self.process.stdout:
+            self.lines.put(raw.decode())
+        self.lines.put(None)
+
+    def send(self, cmd: dict) -> None:
+        assert self.process.stdin is not None
+        self.process.stdin.write((json.dumps(cmd) + "\n").encode())
+        self.process.stdin.flush()
+
+    def next_line(self, timeout: float) -> dict:
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise BenchError(f"load generator silent for {timeout:.0f} s") from None
+        if line is None:
+            raise BenchError("load generator exited")
+        return json.loads(line)
+
+    def wait_done(self, timeout: float) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            answer = self.next_line(max(deadline - time.monotonic(), 0.1))
+            if answer.get("done"):
+                if not answer["ok"]:
+                    raise BenchError(f"load generator: {answer['error']}")
+                return answer["result"]
+
+    def call(self, cmd: dict, timeout: float = 600.0) -> dict:
+        self.send(cmd)
+        return self.wait_done(timeout)
+
+    def arm(self, cmd: dict, timeout: float = 30.0) -> None:
+        """Start an 'external' measurement; return once it listens."""
+        self.send(cmd)
+        answer = self.next_line(timeout)
+        if not answer.get("armed"):
+            raise BenchError(f"load generator did not arm: {answer}")
+
+    def stop(self) -> None:
+        with contextlib.suppress(Exception):
+            self.send({"cmd": "exit"})
+            self.process.wait(timeout=5)
+        stop_process(self.process)

@@ -1,0 +1,354 @@
+"""The results table (Markdown), the target checks, and the latency-CDF plot."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+KINDS = ["ours", "stock", "node"]
+NONE = "-"
+PERSISTENCE = {
+    "ours": "every message stored, seq per room",
+    "stock": "none (tutorial)",
+    "node": "none",
+}
+
+
+def split_cdfs(output: dict) -> dict:
+    """Move every CDF out of the results: {plot title: {kind: [[ms, q], ...]}}."""
+    cdfs: dict[str, dict[str, list]] = {}
+    for kind, res in output["kinds"].items():
+        for size, fan in (res.get("fanout") or {}).items():
+            if not isinstance(fan, dict):
+                continue
+            for mode, points in (fan.pop("cdf", None) or {}).items():
+                cdfs.setdefault(f"fanout C={size}, {mode}", {})[kind] = points
+        rooms = res.get("rooms") or {}
+        for rate, points in (rooms.pop("cdf", None) or {}).items():
+            cdfs.setdefault(f"rooms {rooms.get('rooms')}x{rooms.get('members')}, {rate} sends/s",
+                            {})[kind] = points
+        broadcast = res.get("broadcast") or {}
+        runs = broadcast.pop("cdf", None) or {}
+        if runs:
+            cdfs.setdefault(f"broadcast to {broadcast.get('clients')} clients (first call)",
+                            {})[kind] = runs.get("0", [])
+    return cdfs
+
+
+def _get(data, *path):
+    for key in path:
+        if data is None:
+            return None
+        if isinstance(data, list):
+            data = data[key] if -len(data) <= key < len(data) else None
+        else:
+            data = data.get(key)
+    return data
+
+
+def _fmt(value, digits: int = 1) -> str:
+    if value is None:
+        return NONE
+    if isinstance(value, str):
+        return value
+    if isinstance(value, float) and not value.is_integer():
+        return f"{value:,.{digits}f}"
+    return f"{int(value):,}"
+
+
+def _fmt_rate(value) -> str:
+    return NONE if value is None else f"{value:.2f}"
+
+
+def _ratio(a, b, digits: int = 2) -> str:
+    if not isinstance(a, int | float) or not isinstance(b, int | float) or not b:
+        return NONE
+    return f"{a / b:.{digits}f}x"
+
+
+def _loss(run) -> str:
+    if not run or "expected" not in run:
+        return NONE
+    text = f"{run['lost']:,}/{run['expected']:,}"
+    if run.get("duplicates"):
+        text += f", dup {run['duplicates']:,}"
+    closed = run.get("closed_during") or {}
+    if closed:
+        text += ", closed " + " ".join(f"{c}x{n}" for c, n in closed.items())
+    return text
+
+
+def table(output: dict) -> str:
+    kinds = output["kinds"]
+    present = [k for k in KINDS if k in kinds]
+    plan = output["plan"]
+    ran = set(plan["workloads"])
+    rows: list[list[str]] = []
+
+    def section(title: str) -> None:
+        rows.append([f"**{title}**"] + [""] * (len(present) + 2))
+
+    def row(label: str, getter, fmt=_fmt, ratio: bool = True) -> None:
+        values = {k: getter(kinds[k]) for k in present}
+        cells = [label] + [fmt(values[k]) for k in present]
+        if ratio:
+            cells += [_ratio(values.get("ours"), values.get("stock")),
+                      _ratio(values.get("ours"), values.get("node"))]
+        else:
+            cells += ["", ""]
+        rows.append(cells)
+
+    row("persistence", lambda r: PERSISTENCE[r["kind"]], fmt=str, ratio=False)
+    for size in plan["fanout_sizes"] if "fanout" in ran else []:
+        c = str(size)
+
+        def fan(*path, c=c):
+            return lambda r: _get(r, "fanout", c, *path)
+
+        section(f"fanout C={size:,} ({plan['fanout_users']} users, one sender)")
+        row("connected sockets", fan("connect", "ready"))
+        row("single message: last delivery, ms (median)", fan("single", "last_delivery_ms_median"))
+        row("single: lost/expected", fan("single"), fmt=_loss, ratio=False)
+        row("paced: messages/s offered", fan("paced", "rate"), fmt=_fmt_rate, ratio=False)
+        row("paced: deliveries/s", fan("paced", "deliveries_per_second"))
+        for q in ("p50", "p95", "p99", "max"):
+            row(f"paced: latency {q}, ms", fan("paced", "latency_ms", q))
+        row("paced: lost/expected", fan("paced"), fmt=_loss, ratio=False)
+        row("paced: server CPU ms per 1,000 deliveries", fan("paced", "server_cpu_ms_per_1000"))
+        row("paced: deliveries per server CPU-second", fan("paced", "deliveries_per_cpu_second"))
+        row("paced: Redis CPU ms per 1,000 deliveries", fan("paced", "redis_cpu_ms_per_1000"))
+        row("paced: load generator CPU %", fan("paced", "loadgen_cpu_percent"), ratio=False)
+        row("paced: other processes' CPU %", fan("paced", "other_cpu_percent"), ratio=False)
+        row("burst: messages", fan("burst", "sent"), ratio=False)
+        row("burst: deliveries/s", fan("burst", "deliveries_per_second"))
+        row("burst: latency p50, ms", fan("burst", "latency_ms", "p50"))
+        row("burst: latency p99, ms", fan("burst", "latency_ms", "p99"))
+        row("burst: lost/expected", fan("burst"), fmt=_loss, ratio=False)
+        row("burst: server CPU ms per 1,000 deliveries", fan("burst", "server_cpu_ms_per_1000"))
+        row("burst: deliveries per server CPU-second", fan("burst", "deliveries_per_cpu_second"))
+        row("burst: Redis CPU ms per 1,000 deliveries", fan("burst", "redis_cpu_ms_per_1000"))
+        row("burst: load generator CPU %", fan("burst", "loadgen_cpu_percent"), ratio=False)
+        row("burst: other processes' CPU %", fan("burst", "other_cpu_percent"), ratio=False)
+    if "broadcast" in ran:
+        section(f"broadcast to {plan['broadcast_clients']:,} clients (notifications socket)")
+
+        def bc(*path):
+            return lambda r: _get(r, "broadcast", *path)
+
+        row("connected notification sockets", bc("connect", "ready"))
+        row("call to last delivery, ms (median)", bc("call_to_last_delivery_ms_median"))
+        row("latency p50, ms (first call)", bc("runs", 0, "latency_ms", "p50"))
+        row("the call itself, ms (first call)", bc("runs", 0, "call", "call_ms"))
+        row("lost/expected (all calls)", _broadcast_loss, fmt=str, ratio=False)
+        row("server CPU s per broadcast (first call)", bc("runs", 0, "cpu", "server"))
+        row("load generator CPU s (first call)", bc("runs", 0, "cpu", "loadgen"), ratio=False)
+    for rate in plan["room_rates"] if "rooms" in ran else []:
+        rk = str(rate)
+
+        def rm(*path, rk=rk):
+            return lambda r: _get(r, "rooms", "runs", rk, *path)
+
+        section(f"rooms {plan['rooms']}x{plan['room_members']}, {rate:,} sends/s")
+        for q in ("p50", "p95", "p99", "max"):
+            row(f"latency {q}, ms", rm("latency_ms", q))
+        row("deliveries/s", rm("deliveries_per_second"))
+        row("lost/expected", rm(), fmt=_loss, ratio=False)
+        row("error frames", rm("errors"), ratio=False)
+        row("server CPU ms per 1,000 deliveries", rm("server_cpu_ms_per_1000"))
+        row("server CPU % (100 = one core)", rm("server_cpu_percent"))
+        row("Redis CPU %", rm("redis_cpu_percent"))
+        row("PostgreSQL CPU s (all its processes)", rm("cpu", "postgres"), ratio=False)
+        row("load generator CPU %", rm("loadgen_cpu_percent"), ratio=False)
+        row("other processes' CPU %", rm("other_cpu_percent"), ratio=False)
+    if "idle" in ran:
+        section(f"idle: {plan['idle_clients']:,} clients (room + notifications socket each)")
+
+        def idle(*path):
+            return lambda r: _get(r, "idle", *path)
+
+        row("sockets connected", idle("sockets"))
+        row("memory per idle socket, KiB", idle("kib_per_socket"))
+        row("memory per idle client, KiB", idle("kib_per_client"))
+        row("handshakes/s (100 in flight)", idle("handshakes_per_second"))
+        row("handshake p50, ms", idle("connect", "handshake_ms", "p50"))
+        row("handshake p99, ms", idle("connect", "handshake_ms", "p99"))
+        row("server CPU ms per handshake", idle("server_cpu_ms_per_handshake"))
+        row("server CPU % with every socket idle", idle("idle_cpu_percent"))
+    if "join" in ran:
+        section(f"join: {plan['join_clients']:,} distinct users into one room at once")
+
+        def join(*path):
+            return lambda r: _get(r, "join", *path)
+
+        row("connected", join("connect", "ready"))
+        row("connect failures", lambda r: _get(r, "join", "connect", "failures") or None,
+            fmt=lambda v: NONE if not v else ", ".join(f"{k} x{n}" for k, n in v.items()),
+            ratio=False)
+        row("handshakes/s", join("connect", "per_second"))
+        row("handshake p99, ms", join("connect", "handshake_ms", "p99"))
+        row("server CPU ms per socket (until quiet)", join("server_cpu_ms_per_socket"))
+        row("frames received while connecting", join("loadgen_frames"))
+
+    header = ["", *present, "ours/stock", "ours/node"]
+    lines = [
+        f"Benchmark {output['stamp']} ({output['date']}), app at {output.get('commit')}, "
+        f"{output['machine']['cpus']} cores, database {output['database']}, "
+        f"{' '.join(output.get('db_env') or []) or 'default database settings'}, "
+        f"{output.get('seconds', '?')} s",
+        "",
+        "| " + " | ".join(header) + " |",
+        "|" + "---|" * len(header),
+    ]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    lines += ["", "Targets (ratios from this run):", ""]
+    lines += [f"- {line}" for line in targets(output)]
+    failures = failures_of(output)
+    if failures:
+        lines += ["", "Failures:", ""] + [f"- {line}" for line in failures]
+    return "\n".join(lines) + "\n"
+
+
+def _broadcast_loss(result) -> str:
+    broadcast = result.get("broadcast") or {}
+    runs = broadcast.get("runs") or []
+    if not runs:
+        return NONE
+    lost = sum(r["lost"] for r in runs)
+    expected = sum(r["expected"] for r in runs)
+    dup = sum(r["duplicates"] for r in runs)
+    return f"{lost:,}/{expected:,}" + (f", dup {dup:,}" if dup else "")
+
+
+def _check(label: str, ok: bool | None, detail: str) -> str:
+    mark = "n/a" if ok is None else ("PASS" if ok else "FAIL")
+    return f"{mark}: {label} ({detail})"
+
+
+def targets(output: dict) -> list[str]:
+    kinds = output["kinds"]
+    ours, stock, node = (kinds.get(k) or {} for k in KINDS)
+    lines = []
+    sizes = output["plan"]["fanout_sizes"]
+    # The targets name C=2,000; a run without it (--quick) checks the nearest C.
+    near = min(sizes, key=lambda c: abs(c - 2000)) if sizes else None
+    size = str(near) if near else None
+    for mode in ("burst", "paced"):
+        o = _get(ours, "fanout", size, mode, "deliveries_per_cpu_second") if size else None
+        s = _get(stock, "fanout", size, mode, "deliveries_per_cpu_second") if size else None
+        n = _get(node, "fanout", size, mode, "deliveries_per_cpu_second") if size else None
+        ok = None if None in (o, s) else o >= 10 * s
+        lines.append(_check(f"fanout C={size} {mode}: deliveries per server CPU-s >= 10x stock",
+                            ok, f"ours {_fmt(o)}, stock {_fmt(s)}: {_ratio(o, s)}"))
+        ok = None if None in (o, n) else o >= 0.5 * n
+        lines.append(_check(f"fanout C={size} {mode}: deliveries per server CPU-s >= 0.5x node",
+                            ok, f"ours {_fmt(o)}, node {_fmt(n)}: {_ratio(o, n)}"))
+    o = _get(ours, "fanout", size, "single", "last_delivery_ms_median") if size else None
+    n = _get(node, "fanout", size, "single", "last_delivery_ms_median") if size else None
+    ok = None if None in (o, n) else o <= 2 * n
+    lines.append(_check(f"single message to C={size} sockets: last delivery <= 2x node", ok,
+                        f"ours {_fmt(o)} ms, node {_fmt(n)} ms: {_ratio(o, n)}"))
+    broadcast = ours.get("broadcast") or {}
+    runs = broadcast.get("runs") or []
+    clients = broadcast.get("clients")
+    ok = None
+    if runs and clients and clients >= 10_000:
+        ok = all(r["lost"] == 0 and r["duplicates"] == 0 for r in runs) and (
+            _get(broadcast, "connect", "ready") == clients
+        )
+    lines.append(_check("10,000 connected clients across 2 workers: every delivery arrives", ok,
+                        f"broadcast to {_fmt(clients)} clients: lost/expected "
+                        f"{_broadcast_loss(ours)}, "
+                        f"connected {_fmt(_get(broadcast, 'connect', 'ready'))}"))
+    o, n = _get(ours, "idle", "kib_per_socket"), _get(node, "idle", "kib_per_socket")
+    ok = None if None in (o, n) else o <= 2 * n
+    lines.append(_check("memory per idle socket <= 2x node", ok,
+                        f"ours {_fmt(o)} KiB, node {_fmt(n)} KiB: {_ratio(o, n)}"))
+    o, n = _get(ours, "idle", "handshakes_per_second"), _get(node, "idle", "handshakes_per_second")
+    ok = None if None in (o, n) else o >= 0.5 * n
+    lines.append(_check("handshakes/s >= 0.5x node", ok,
+                        f"ours {_fmt(o)}, node {_fmt(n)}: {_ratio(o, n)}"))
+    p99 = _get(ours, "rooms", "runs", "1000", "latency_ms", "p99")
+    lost = _get(ours, "rooms", "runs", "1000", "lost")
+    ok = None if p99 is None else (p99 <= 50 and lost == 0)
+    lines.append(_check("rooms at 1,000 sends/s: p99 <= 50 ms (and nothing lost)", ok,
+                        f"ours p99 {_fmt(p99)} ms, lost {_fmt(lost)}"))
+    return lines
+
+
+def failures_of(output: dict) -> list[str]:
+    """Lost or duplicated deliveries, errors, closes and failed workloads, per kind."""
+    lines = []
+    for kind, res in output["kinds"].items():
+        runs = []
+        for size, fan in (res.get("fanout") or {}).items():
+            if not isinstance(fan, dict):
+                lines.append(f"{kind} fanout: {fan}")
+                continue
+            if "error" in fan:
+                lines.append(f"{kind} fanout C={size}: {fan['error']}")
+            failed = _get(fan, "connect", "failures")
+            if failed:
+                lines.append(f"{kind} fanout C={size}: connect failures {failed}")
+            runs += [(f"fanout C={size} {m}", fan.get(m)) for m in ("single", "paced", "burst")]
+        for rate, run in (_get(res, "rooms", "runs") or {}).items():
+            runs.append((f"rooms {rate}/s", run))
+        for n, run in enumerate(_get(res, "broadcast", "runs") or []):
+            runs.append((f"broadcast {n + 1}", run))
+        for name in ("idle", "rooms", "broadcast", "join", "profile"):
+            if isinstance(res.get(name), dict) and "error" in res[name]:
+                lines.append(f"{kind} {name}: {res[name]['error']}")
+        for name in ("idle", "join", "rooms", "broadcast"):
+            failed = _get(res, name, "connect", "failures")
+            if failed:
+                lines.append(f"{kind} {name}: connect failures {failed}")
+        for name, run in runs:
+            if not run:
+                continue
+            problems = []
+            if run.get("lost"):
+                problems.append(f"lost {run['lost']:,} of {run['expected']:,}")
+            if run.get("duplicates"):
+                problems.append(f"{run['duplicates']:,} duplicated")
+            if run.get("errors"):
+                problems.append(f"{run['errors']} error frames {run.get('error_samples')}")
+            if run.get("closed_during"):
+                problems.append(f"sockets closed {run['closed_during']}")
+            seq = run.get("seq") or {}
+            if seq.get("duplicate_seq") or seq.get("mismatched") or seq.get("gaps"):
+                problems.append(f"seq problems {seq}")
+            if problems:
+                lines.append(f"{kind} {name}: " + "; ".join(problems))
+        for when in res.get("server_restarts") or []:
+            lines.append(f"{kind}: the server was found stopped and was restarted {when}")
+        for line in res.get("server_log_problems") or []:
+            lines.append(f"{kind} server log: {line}")
+    return lines
+
+
+def plot(cdfs: dict, path: Path) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    titles = [t for t in cdfs if any(cdfs[t].values())]
+    columns = 3
+    rows = max(1, -(-len(titles) // columns))
+    fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
+    colors = {"ours": "tab:blue", "stock": "tab:red", "node": "tab:green"}
+    for ax, title in zip(axes.flat, titles, strict=False):
+        for kind, points in cdfs[title].items():
+            if points:
+                xs = [max(p[0], 0.01) for p in points]
+                ax.plot(xs, [p[1] for p in points], label=kind, color=colors.get(kind))
+        ax.set_xscale("log")
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("delivery latency, ms")
+        ax.set_ylabel("fraction of delivered")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    for ax in list(axes.flat)[len(titles):]:
+        ax.axis("off")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return path

@@ -1,0 +1,1 @@
+"""The Channels-tutorial setup, mounted in this project for the benchmarks only."""

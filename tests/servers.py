@@ -5,6 +5,10 @@ and Daphne workers, each stopped (process group and all) when the test is done.
         stack.create_user("alice", "pw")
         worker = stack.start_worker()
         ...  # talk to worker.url; worker.restart(), stack.redis.restart(), ...
+        served = stack.start_worker(serve=True)  # `manage.py serve`, as in production
+
+With DATABASE_URL naming a PostgreSQL server (and no TEST_DATABASE_URL), the stack
+makes a database of its own there and drops it when done; otherwise a SQLite file.
 
 Nothing here imports Django or pytest: every process gets its settings from the
 environment, as in production.
@@ -24,6 +28,7 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -157,19 +162,71 @@ class RedisServer:
 
 
 class Database:
-    """A fresh database for the processes: a temporary SQLite file, or the
-    database named by TEST_DATABASE_URL (emptied first: it must be a test database)."""
+    """A fresh database for the processes.
+
+    - TEST_DATABASE_URL (or `url`): that database, emptied first (it must be a test
+      database);
+    - else, when DATABASE_URL names a PostgreSQL server: a new database on that
+      server, `<name>_procs_<random>`, dropped by `close()`;
+    - else a temporary SQLite file.
+    """
 
     def __init__(self, workdir: Path, url: str | None = None) -> None:
         self.workdir = workdir
         given = url or os.environ.get("TEST_DATABASE_URL", "")
-        self.url = given or f"sqlite:///{workdir / 'db.sqlite3'}"
         self.flush_first = bool(given)
+        self.created_name: str | None = None
+        self._server_url: str | None = None
+        server = os.environ.get("DATABASE_URL", "")
+        if given:
+            self.url = given
+        elif is_postgres_url(server):
+            parts = urllib.parse.urlsplit(server)
+            base = parts.path.lstrip("/") or "relay"
+            # PostgreSQL names are at most 63 bytes.
+            name = f"{base[:40]}_procs_{secrets.token_hex(4)}"
+            self.url = urllib.parse.urlunsplit(parts._replace(path=f"/{name}"))
+            # The maintenance database, for CREATE and DROP (libpq's URL scheme).
+            self._server_url = urllib.parse.urlunsplit(
+                parts._replace(scheme="postgresql", path="/postgres")
+            )
+            self.created_name = name
+        else:
+            self.url = f"sqlite:///{workdir / 'db.sqlite3'}"
+
+    def describe(self) -> str:
+        """Say which database the processes use (for the test log)."""
+        parts = urllib.parse.urlsplit(self.url)
+        if parts.scheme.startswith("sqlite"):
+            return f"SQLite file {self.url.removeprefix('sqlite:///')}"
+        where = f"{parts.hostname}:{parts.port or 5432}"
+        name = parts.path.lstrip("/")
+        if self.created_name:
+            return f"PostgreSQL database {name} on {where} (made for this run, dropped after)"
+        return f"{parts.scheme} database {name} on {where} (TEST_DATABASE_URL, flushed first)"
+
+    def _admin(self, sql: str) -> None:
+        import psycopg  # only needed for PostgreSQL
+
+        with psycopg.connect(self._server_url, autocommit=True, connect_timeout=10) as conn:
+            conn.execute(sql)
 
     def prepare(self, env: dict[str, str]) -> None:
+        if self.created_name:
+            self._admin(f'CREATE DATABASE "{self.created_name}"')
         manage(["migrate", "--noinput"], env=env)
         if self.flush_first:
             manage(["flush", "--noinput"], env=env)
+
+    def close(self) -> None:
+        """Drop the database this object made (nothing else), even with connections open."""
+        if self.created_name:
+            self._admin(f'DROP DATABASE IF EXISTS "{self.created_name}" WITH (FORCE)')
+            self.created_name = None
+
+
+def is_postgres_url(url: str) -> bool:
+    return urllib.parse.urlsplit(url).scheme in {"postgres", "postgresql", "pgsql", "postgis"}
 
 
 def manage(args: list[str], *, env: dict[str, str], timeout: float = 120.0) -> str:
@@ -252,6 +309,96 @@ class Worker:
         return log_tail(self.log_path, 200)
 
 
+class ServeWorker(Worker):
+    """`manage.py serve --workers 1` on a loopback port: a supervisor and one Daphne
+    child in one process group, with production's graceful 1001 shutdown and the
+    guard against clients that stop reading.
+
+    `stop(sig=signal.SIGKILL)` kills the whole group, so the supervisor does not
+    restart the child; `terminate()` sends SIGTERM to the supervisor alone, which
+    stops its worker gracefully.
+    """
+
+    def __init__(
+        self,
+        env: dict[str, str],
+        workdir: Path,
+        *,
+        port: int | None = None,
+        grace: float = 5.0,
+    ) -> None:
+        super().__init__(env, workdir, port=port)
+        self.grace = grace
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"serve-{self.port}.log"
+
+    def start(self) -> ServeWorker:
+        args = [
+            PYTHON,
+            "manage.py",
+            "serve",
+            "--workers",
+            "1",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--grace",
+            str(self.grace),
+        ]
+        self.process = spawn(args, env=self.env, log_path=self.log_path)
+        self.wait_healthy()
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+    def terminate(self) -> None:
+        """SIGTERM to the supervisor only, as a process manager would send it."""
+        if self.alive():
+            os.kill(self.process.pid, signal.SIGTERM)
+
+    def daphne_pid(self) -> int | None:
+        """The pid of the Daphne child (None when it is not running)."""
+        if not self.alive():
+            return None
+        children = child_pids(self.process.pid)
+        return children[0] if children else None
+
+    def rss_kib(self) -> int:
+        """Resident memory of the Daphne child, in KiB (from /proc/<pid>/status)."""
+        pid = self.daphne_pid()
+        if pid is None:
+            raise ServerError(f"no Daphne child under serve on {self.port}")
+        return proc_rss_kib(pid)
+
+
+def child_pids(pid: int) -> list[int]:
+    """Return the ids of the processes whose parent is `pid` (Linux /proc)."""
+    children = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # The command name is in parentheses and may hold spaces: split after it.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[1]) == pid:
+            children.append(int(entry.name))
+    return sorted(children)
+
+
+def proc_rss_kib(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise ServerError(f"no VmRSS for process {pid}")
+
+
 def healthz_status(base_url: str) -> int | None:
     try:
         # base_url is always one of our own http://127.0.0.1 workers.
@@ -322,8 +469,22 @@ class Stack:
     def __exit__(self, *exc_info) -> None:
         self.close()
 
-    def start_worker(self, *, port: int | None = None) -> Worker:
-        worker = Worker(self.env, self.workdir, port=port)
+    def start_worker(
+        self,
+        *,
+        port: int | None = None,
+        serve: bool = False,
+        extra_env: dict[str, str] | None = None,
+        grace: float = 5.0,
+    ) -> Worker:
+        """Start a worker: plain Daphne, or with `serve` a `manage.py serve`
+        supervisor and child (a ServeWorker). `extra_env` adds to this worker's
+        environment only."""
+        env = {**self.env, **(extra_env or {})}
+        if serve:
+            worker: Worker = ServeWorker(env, self.workdir, port=port, grace=grace)
+        else:
+            worker = Worker(env, self.workdir, port=port)
         self.workers.append(worker)
         return worker.start()
 
@@ -349,10 +510,34 @@ class Stack:
             password=password,
         )
 
+    def create_users(
+        self, usernames: list[str], password: str, *, staff: list[str] | tuple = ()
+    ) -> dict[str, int]:
+        """Create active users in one process (the password hashed once); the ones
+        in `staff` are staff superusers. Return username -> id."""
+        return self.shell(
+            "from django.contrib.auth import get_user_model\n"
+            "from django.contrib.auth.hashers import make_password\n"
+            "User = get_user_model()\n"
+            "hashed = make_password(args['password'])\n"
+            "staff = set(args['staff'])\n"
+            "User.objects.bulk_create([User(username=name, password=hashed,"
+            " is_staff=name in staff, is_superuser=name in staff) for name in args['names']])\n"
+            "print(json.dumps(dict(User.objects.filter(username__in=args['names'])"
+            ".values_list('username', 'pk'))))",
+            names=list(usernames),
+            password=password,
+            staff=list(staff),
+        )
+
     def close(self) -> None:
         for worker in self.workers:
             with contextlib.suppress(Exception):
                 worker.stop(sig=signal.SIGKILL)
         with contextlib.suppress(Exception):
             self.redis.stop()
+        try:
+            self.database.close()
+        except Exception as error:
+            print(f"could not drop the test database: {error}", file=sys.stderr)
         self._tempdir.cleanup()

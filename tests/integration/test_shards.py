@@ -1,0 +1,138 @@
+"""Two Redis shards (REDIS_URLS): room messages, notify() and broadcasts reach
+sockets on both workers, for enough rooms that both shards carry traffic, and
+/metrics on each worker counts what happened there."""
+
+import asyncio
+import re
+import urllib.request
+
+import pytest
+import redis
+
+from tests.servers import RedisServer
+
+from .checks import assert_every_message_once, send_steadily
+from .client import NotificationClient, RoomClient, stop_all
+
+pytestmark = pytest.mark.integration
+
+ROOMS = 6
+METRICS_TOKEN = "integration-metrics-token"
+
+NOTIFY = """
+from django.contrib.auth import get_user_model
+from notifications.services import broadcast, notify
+users = get_user_model().objects.filter(username__in=args['names'])
+notify(users, title=args['title'])
+broadcast(title=args['broadcast'])
+print(json.dumps(True))
+"""
+
+
+@pytest.fixture
+def second_shard(stack):
+    shard = RedisServer(stack.workdir).start()
+    yield shard
+    shard.stop()
+
+
+@pytest.fixture
+def sharded(stack, workers, second_shard, start_worker):
+    """Two workers on both shards (the stack's Redis and a second one)."""
+    urls = f"{stack.redis.url},{second_shard.url}"
+    env = {"REDIS_URLS": urls, "METRICS_TOKEN": METRICS_TOKEN}
+    return urls, [start_worker(**env), start_worker(**env)], [stack.redis, second_shard]
+
+
+def scrape(worker) -> str:
+    request = urllib.request.Request(
+        f"{worker.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+        return response.read().decode()
+
+
+def total(text: str, name: str, **labels) -> float:
+    """Sum a metric's series whose labels include `labels`."""
+    found = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if match:
+            have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            if all(have.get(k) == v for k, v in labels.items()):
+                found += float(match.group(2))
+    return found
+
+
+async def test_two_shards_carry_rooms_notify_and_broadcasts_to_both_workers(
+    stack, sessions, cookies, sharded
+):
+    urls, (s1, s2), shards = sharded
+    rooms = [sessions["alice"].create_room(f"shard room {n}") for n in range(ROOMS)]
+    clients = []
+    try:
+        senders, everyone = [], []
+        for n, slug in enumerate(rooms):
+            alice = RoomClient(f"alice@{n}", [s1.url], slug, cookies["alice"])
+            bob = RoomClient(f"bob@{n}", [s2.url], slug, cookies["bob"])
+            clients += [alice, bob]
+            await alice.start()
+            await bob.start()
+            senders.append(alice)
+            everyone.append((alice, bob))
+        bells = [
+            NotificationClient("carol@1", [s1.url], cookies["carol"]),
+            NotificationClient("carol@2", [s2.url], cookies["carol"]),
+            NotificationClient("dave@2", [s2.url], cookies["dave"]),
+        ]
+        clients += bells
+        for bell in bells:
+            await bell.start()
+
+        before = [scrape(s1), scrape(s2)]
+        await asyncio.gather(*(send_steadily(s, 3, 20, "sharded") for s in senders))
+        for (alice, bob), sender in zip(everyone, senders, strict=True):
+            await sender.wait_acked(15)
+            await bob.wait_for_seq(3, 15)
+            assert_every_message_once([alice, bob], [alice])
+
+        # notify() and broadcast() from a shell process that knows both shards.
+        stack.extra_env["REDIS_URLS"] = urls
+        try:
+            await asyncio.to_thread(
+                stack.shell,
+                NOTIFY,
+                names=["carol"],
+                title="Sharded notify",
+                broadcast="Sharded broadcast",
+            )
+        finally:
+            del stack.extra_env["REDIS_URLS"]
+        for bell in bells[:2]:
+            await bell.wait_for_title("Sharded notify", 15)
+        for bell in bells:
+            await bell.wait_for_title("Sharded broadcast", 15)
+        assert "Sharded notify" not in bells[2].titles()
+
+        # Both shards carried channel-layer traffic.
+        for shard in shards:
+            stats = redis.Redis(port=shard.port).info("stats")
+            assert stats["pubsub_channels"] > 0 or stats["total_commands_processed"] > 100
+            channels = redis.Redis(port=shard.port).pubsub_channels()
+            assert channels, f"shard {shard.port} carries no subscriptions"
+
+        # /metrics on each worker counts what happened there.
+        after = [scrape(s1), scrape(s2)]
+        stored = sum(
+            total(a, "relay_messages_stored_total") - total(b, "relay_messages_stored_total")
+            for a, b in zip(after, before, strict=True)
+        )
+        assert stored == ROOMS * 3
+        for text, old in zip(after, before, strict=True):
+            delivered = total(text, "relay_events_delivered_total", event="chat.message")
+            assert delivered - total(old, "relay_events_delivered_total", event="chat.message") == (
+                ROOMS * 3 * 2  # each worker: every message to its own socket of each room
+            )
+            assert total(text, "relay_sockets_open", kind="chat") == ROOMS
+    finally:
+        await stop_all(clients)

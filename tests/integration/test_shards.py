@@ -16,7 +16,9 @@ from .client import NotificationClient, RoomClient, stop_all
 
 pytestmark = pytest.mark.integration
 
-ROOMS = 6
+# channels-redis hashes group names with CRC32: among ten consecutive room ids,
+# some always land on each of two shards.
+ROOMS = 12
 METRICS_TOKEN = "integration-metrics-token"
 
 NOTIFY = """
@@ -45,10 +47,10 @@ def sharded(stack, workers, second_shard, start_worker):
 
 
 def scrape(worker) -> str:
-    request = urllib.request.Request(
+    request = urllib.request.Request(  # noqa: S310 (our own loopback worker)
         f"{worker.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
     )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310 (loopback)
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
         return response.read().decode()
 
 
@@ -116,10 +118,10 @@ async def test_two_shards_carry_rooms_notify_and_broadcasts_to_both_workers(
 
         # Both shards carried channel-layer traffic.
         for shard in shards:
-            stats = redis.Redis(port=shard.port).info("stats")
-            assert stats["pubsub_channels"] > 0 or stats["total_commands_processed"] > 100
             channels = redis.Redis(port=shard.port).pubsub_channels()
-            assert channels, f"shard {shard.port} carries no subscriptions"
+            assert any(b"chat.room" in name for name in channels), (
+                f"shard {shard.port} carries no room"
+            )
 
         # /metrics on each worker counts what happened there.
         after = [scrape(s1), scrape(s2)]
@@ -130,8 +132,9 @@ async def test_two_shards_carry_rooms_notify_and_broadcasts_to_both_workers(
         assert stored == ROOMS * 3
         for text, old in zip(after, before, strict=True):
             delivered = total(text, "relay_events_delivered_total", event="chat.message")
+            # Each worker holds one socket of each room: every message once per room.
             assert delivered - total(old, "relay_events_delivered_total", event="chat.message") == (
-                ROOMS * 3 * 2  # each worker: every message to its own socket of each room
+                ROOMS * 3
             )
             assert total(text, "relay_sockets_open", kind="chat") == ROOMS
     finally:

@@ -78,12 +78,13 @@ class Command(BaseCommand):
         for stale in Path(metrics_dir).glob("*.db"):
             stale.unlink()
         hostname = socket.gethostname()
+        host, port = listener.getsockname()[:2]
 
         def start(n: int) -> subprocess.Popen:
             env = {
                 **os.environ,
                 "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
-                "REALTIME_WORKER_NAME": f"{hostname}/worker-{n}",
+                "REALTIME_WORKER_NAME": f"{hostname}:{port}/worker-{n}",
             }
             command = [
                 sys.executable,
@@ -103,7 +104,6 @@ class Command(BaseCommand):
         workers = {n: start(n) for n in range(options["workers"])}
         started = {n: time.monotonic() for n in workers}
         quick_deaths = 0
-        host, port = listener.getsockname()[:2]
         self.stdout.write(
             f"Serving http://{host}:{port}/ with {len(workers)} Daphne workers "
             f"(pids {', '.join(str(p.pid) for p in workers.values())})",

@@ -54,14 +54,6 @@ async def test_a_user_with_tabs_on_two_workers_counts_once(quiet_pair, room, cli
     assert all(len(set(usernames(online))) == len(online) for _, online in erin.presence)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "app bug: every `manage.py serve` names its first worker '<host>/worker-0', and "
-        "realtime/online.py keys a user's workers by that name, so two serve instances on "
-        "one host share it: closing the tab on one takes the user offline everywhere"
-    ),
-)
 async def test_closing_one_of_two_tabs_keeps_the_user_online(quiet_pair, room, clients):
     _, b = quiet_pair
     erin, dave_a, dave_b, _ = await two_tabs(quiet_pair, room, clients)

@@ -91,8 +91,8 @@ class Plan:
                 paced_seconds=4.0,
                 burst_deliveries=10_000,
                 rooms=50,
-                room_rates=[1000],
-                room_seconds=3.0,
+                room_rates=[200],
+                room_seconds=2.0,
                 idle_clients=300,
                 broadcast_clients=500,
                 broadcasts=1,
@@ -149,6 +149,8 @@ class Meter:
         # Whatever else ran on the machine meanwhile (it shares the cores).
         ours = delta["server"] + delta["redis"] + delta["loadgen"] + delta["postgres"]
         delta["other"] = round(max(delta.pop("machine") - ours, 0.0), 3)
+        # A PostgreSQL backend that exits takes its CPU time with it.
+        delta["postgres"] = max(delta["postgres"], 0.0)
         return delta
 
 
@@ -210,18 +212,22 @@ class Context:
         return result
 
     def wait_quiet(self, *, below: float = 0.15, timeout: float = 45.0) -> float:
-        """Wait until the workers together use under `below` of a core (idle sockets
-        cost a little: pings, presence heartbeats); return the seconds waited."""
+        """Wait until the workers are done with the last step: together under `below`
+        of a core, or steady under 0.8 of a core for 2 s (thousands of idle sockets
+        cost a steady bit: pings, presence heartbeats); return the seconds waited."""
         started = time.monotonic()
-        calm = 0
         pids = self.server.worker_pids()
+        rates: list[float] = []
         last = sum(cpu_seconds(pid) for pid in pids)
         while time.monotonic() - started < timeout:
             time.sleep(0.5)
             now = sum(cpu_seconds(pid) for pid in pids)
-            calm = calm + 1 if (now - last) / 0.5 < below else 0
+            rates.append((now - last) / 0.5)
             last = now
-            if calm >= 2:
+            recent = rates[-4:]
+            if len(recent) >= 2 and max(recent[-2:]) < below:
+                break
+            if len(recent) == 4 and max(recent) < 0.8 and max(recent) - min(recent) < 0.1:
                 break
         else:
             self.log(f"workers still busy after {timeout:.0f} s")
@@ -320,6 +326,7 @@ def workload_join(ctx: Context) -> dict:
     clients = plan.join_clients
     ctx.log(f"join: {clients} distinct users into one room")
     targets = ctx.targets(f"/ws/chat/{JOIN_ROOM}/", range(clients), "join")
+    frames_before = ctx.loadgen.call({"cmd": "stats"})["idle_frames"]
     meter = Meter(ctx).start()
     connect = ctx.connect(targets, deadline=120)
     cpu_connect = meter.stop()
@@ -332,7 +339,8 @@ def workload_join(ctx: Context) -> dict:
         "cpu_until_quiet": cpu,
         "settle_seconds": settle,
         "server_cpu_ms_per_socket": round(cpu["server"] / max(connect["ready"], 1) * 1000, 1),
-        "loadgen_frames": ctx.loadgen.call({"cmd": "stats"})["idle_frames"],
+        # Frames the sockets got besides hello (presence lists), until quiet.
+        "frames_received": ctx.loadgen.call({"cmd": "stats"})["idle_frames"] - frames_before,
     }
     ctx.log(f"join: {connect['ready']}/{clients} in {connect['seconds']:.1f} s "
             f"({connect['per_second']:.0f}/s), failures {connect['failures']}, "
@@ -359,12 +367,21 @@ def workload_fanout(ctx: Context) -> dict:
         connected = clients
         ctx.log(f"fanout C={clients} took {time.monotonic() - started:.0f} s")
         if clients == plan.profile_clients and ctx.kind == "ours" and plan.profile:
-            try:
-                ctx.results["profile"] = workload_profile(ctx, clients)
-            except Exception as error:
-                ctx.results["profile"] = {"error": f"{type(error).__name__}: {error}"}
+            # Ten times the paced run's load (20,000 deliveries/s offered): the workers
+            # are busy for the whole recording.
+            cmd = {"groups": ["fanout"], "senders_per_room": 1,
+                   "rate": 10 * plan.paced_deliveries / clients}
+            profile_pass(ctx, f"fanout-{clients}", cmd)
     ctx.close_all()
     return results
+
+
+def profile_pass(ctx: Context, name: str, cmd: dict) -> None:
+    try:
+        result = workload_profile(ctx, name, cmd)
+    except Exception as error:
+        result = {"error": f"{type(error).__name__}: {error}"}
+    ctx.results.setdefault("profile", {})[name] = result
 
 
 def fanout_at(ctx: Context, connected: int, clients: int) -> dict:
@@ -440,6 +457,10 @@ def workload_rooms(ctx: Context) -> dict:
                 f"errors {run['errors']}")
         result["cdf"][str(rate)] = run.get("cdf", [])
         result["runs"][str(rate)] = compact(run)
+    if ctx.kind == "ours" and plan.profile and not plan.quick:
+        cmd = {"groups": groups, "senders_per_room": plan.room_members,
+               "rate": min(plan.room_rates) / 2}
+        profile_pass(ctx, "rooms", cmd)
     ctx.close_all()
     return result
 
@@ -488,18 +509,20 @@ def workload_broadcast(ctx: Context) -> dict:
     return result
 
 
-def workload_profile(ctx: Context, clients: int) -> dict:
-    """py-spy on our workers during a paced fanout to the `clients` sockets already
-    connected (a pass of its own: the measured runs are not slowed by the profiler)."""
+def workload_profile(ctx: Context, name: str, cmd: dict) -> dict:
+    """py-spy on our workers during the measurement `cmd` over sockets already
+    connected: a pass of its own, so the measured runs are not slowed by the profiler.
+
+    Worker 1 is drawn as a flamegraph (<stamp>-ours-flame-<name>.svg), worker 2's
+    stacks are summarized (<stamp>-profile-<name>.txt)."""
     plan = ctx.plan
-    ctx.log(f"profile: fanout C={clients} under py-spy")
+    ctx.log(f"profile: {name} under py-spy")
     pids = ctx.server.worker_pids()
-    svg = RESULTS / f"{ctx.stamp}-ours-flame.svg"
-    raw = ctx.workdir / "profile.raw"
+    svg = RESULTS / f"{ctx.stamp}-ours-flame-{name}.svg"
+    raw = ctx.workdir / f"profile-{name}.raw"
     seconds = int(plan.profile_seconds + 2)
     spy = str(Path(PYTHON).parent / "py-spy")
-    # One worker drawn as a flamegraph, the other's stacks kept for the summary.
-    common = ["-d", str(seconds), "-r", "100", "--function"]
+    common = ["-d", str(seconds), "-r", "200", "--function"]
     records = [
         subprocess.Popen([spy, "record", "-p", str(pids[0]), *common, "-f", "flamegraph",
                           "-o", str(svg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
@@ -507,11 +530,8 @@ def workload_profile(ctx: Context, clients: int) -> dict:
                           "-o", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
     ]
     time.sleep(1)
-    # Twice the paced run's load: the workers are busy for the whole recording.
-    rate = 2 * plan.paced_deliveries / clients
-    run = ctx.measure({"groups": ["fanout"], "senders_per_room": 1, "mode": "paced",
-                       "rate": rate, "count": round(rate * plan.profile_seconds),
-                       "drain": plan.drain})
+    run = ctx.measure({**cmd, "count": round(cmd["rate"] * plan.profile_seconds),
+                       "mode": "paced", "drain": plan.drain})
     errors = []
     for record in records:
         try:
@@ -521,11 +541,12 @@ def workload_profile(ctx: Context, clients: int) -> dict:
             stderr = b"timed out"
         if record.returncode:
             errors.append(stderr.decode(errors="replace")[-800:])
-    ctx.wait_quiet()
     summary = profile.summarize(raw) if raw.exists() else None
     text = profile.render(summary) if summary else "no profile: " + " | ".join(errors)
-    (RESULTS / f"{ctx.stamp}-profile.txt").write_text(text)
-    return {"clients": clients, "rate": rate, "run": compact(run), "summary": summary,
+    (RESULTS / f"{ctx.stamp}-profile-{name}.txt").write_text(
+        f"{name}: {cmd}\n\n{text}"
+    )
+    return {"cmd": cmd, "run": compact(run), "summary": summary,
             "flamegraph": svg.name if svg.exists() else None, "errors": errors}
 
 

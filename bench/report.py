@@ -55,6 +55,13 @@ def _fmt(value, digits: int = 1) -> str:
     return f"{int(value):,}"
 
 
+def _cores(run) -> float | None:
+    """Load generator CPU seconds per second of the delivery span (1.0 = a full core)."""
+    if not run or not run.get("span_seconds"):
+        return None
+    return round(run["cpu"]["loadgen"] / run["span_seconds"], 2)
+
+
 def _fmt_rate(value) -> str:
     return NONE if value is None else f"{value:.2f}"
 
@@ -105,7 +112,7 @@ def table(output: dict) -> str:
             return lambda r: _get(r, "fanout", c, *path)
 
         section(f"fanout C={size:,} ({plan['fanout_users']} users, one sender)")
-        row("connected sockets", fan("connect", "ready"))
+        row("connected sockets", fan("connected"))
         row("single message: last delivery, ms (median)", fan("single", "last_delivery_ms_median"))
         row("single: lost/expected", fan("single"), fmt=_loss, ratio=False)
         row("paced: messages/s offered", fan("paced", "rate"), fmt=_fmt_rate, ratio=False)
@@ -127,6 +134,8 @@ def table(output: dict) -> str:
         row("burst: deliveries per server CPU-second", fan("burst", "deliveries_per_cpu_second"))
         row("burst: Redis CPU ms per 1,000 deliveries", fan("burst", "redis_cpu_ms_per_1000"))
         row("burst: load generator CPU %", fan("burst", "loadgen_cpu_percent"), ratio=False)
+        row("burst: load generator cores while delivering",
+            lambda r, c=c: _cores(_get(r, "fanout", c, "burst")), ratio=False)
         row("burst: other processes' CPU %", fan("burst", "other_cpu_percent"), ratio=False)
     if "broadcast" in ran:
         section(f"broadcast to {plan['broadcast_clients']:,} clients (notifications socket)")
@@ -186,7 +195,7 @@ def table(output: dict) -> str:
         row("handshakes/s", join("connect", "per_second"))
         row("handshake p99, ms", join("connect", "handshake_ms", "p99"))
         row("server CPU ms per socket (until quiet)", join("server_cpu_ms_per_socket"))
-        row("frames received while connecting", join("loadgen_frames"))
+        row("frames received besides hello, until quiet", join("frames_received"))
 
     header = ["", *present, "ours/stock", "ours/node"]
     lines = [
@@ -293,9 +302,12 @@ def failures_of(output: dict) -> list[str]:
             runs.append((f"rooms {rate}/s", run))
         for n, run in enumerate(_get(res, "broadcast", "runs") or []):
             runs.append((f"broadcast {n + 1}", run))
-        for name in ("idle", "rooms", "broadcast", "join", "profile"):
+        for name in ("idle", "rooms", "broadcast", "join"):
             if isinstance(res.get(name), dict) and "error" in res[name]:
                 lines.append(f"{kind} {name}: {res[name]['error']}")
+        for name, prof in (res.get("profile") or {}).items():
+            if "error" in prof or prof.get("errors"):
+                lines.append(f"{kind} profile {name}: {prof.get('error') or prof.get('errors')}")
         for name in ("idle", "join", "rooms", "broadcast"):
             failed = _get(res, name, "connect", "failures")
             if failed:
@@ -352,3 +364,21 @@ def plot(cdfs: dict, path: Path) -> Path:
     fig.savefig(path, dpi=90)
     plt.close(fig)
     return path
+
+
+def main() -> None:
+    """Render a results file again: python -m bench.report bench/results/<stamp>.json"""
+    import json
+    import sys
+
+    path = Path(sys.argv[1])
+    output = json.loads(path.read_text())
+    cdfs = output.pop("cdf", {})
+    text = table(output)
+    path.with_suffix(".md").write_text(text)
+    print(text)
+    plot(cdfs, path.with_name(path.stem + "-cdf.png"))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,15 +1,34 @@
 """Database calls from socket consumers."""
 
+import functools
+from concurrent.futures import ThreadPoolExecutor
+
 from channels.db import database_sync_to_async
+from django.conf import settings
+from django.db import connection
+
+# One pool of threads for the process, whatever event loop calls.
+_executor = ThreadPoolExecutor(
+    max_workers=max(settings.DATABASE_THREADS, 1), thread_name_prefix="db"
+)
 
 
 def db_call(func):
-    """Run `func` with the ORM from async code, in the thread pool.
+    """Run `func` with the ORM from async code, in the database threads.
 
     Channels' default runs every database call of a process in one shared
     thread, so a burst of handshakes waits in line on the database's round
-    trips. Here calls run side by side, each thread borrowing a pooled
-    connection (and closing stale ones, as database_sync_to_async does). A
-    consumer still makes one call at a time: it handles its frames in order.
+    trips. Here calls run side by side (and close stale connections, as
+    database_sync_to_async does). A consumer still makes one call at a time: it
+    handles its frames in order.
     """
-    return database_sync_to_async(func, thread_sensitive=False)
+
+    @functools.wraps(func)
+    def run(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        finally:
+            # Back to the psycopg pool at once: an idle thread holds none.
+            connection.close()
+
+    return database_sync_to_async(run, thread_sensitive=False, executor=_executor)

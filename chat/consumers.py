@@ -37,10 +37,10 @@ def _load_room(slug: str, user):
     return room, selectors.room_display_name(room=room, user=user)
 
 
-# Room id -> (last seq, when, JSON of its latest messages): a crowd joining a room
+# Room id -> (last seq, when, JSON of its latest messages, how many, cut): a crowd joining a room
 # at once gets one query and one encoding, not one each. Messages never change
 # once stored (the admin may edit a body: the entry lives HELLO_CACHE_SECONDS).
-_latest_json: OrderedDict[int, tuple[int, float, str]] = OrderedDict()
+_latest_json: OrderedDict[int, tuple[int, float, str, int, bool]] = OrderedDict()
 HELLO_CACHE_ROOMS = 1000
 HELLO_CACHE_SECONDS = 10.0
 
@@ -57,15 +57,18 @@ def _hello_messages(room, after: int | None) -> tuple[str, int, bool, int]:
         cached = _latest_json.get(room.pk)
         if cached and cached[0] == last_seq and time.monotonic() - cached[1] < HELLO_CACHE_SECONDS:
             _latest_json.move_to_end(room.pk)
-            return cached[2], min(last_seq, selectors.HELLO_LATEST), False, last_seq
+            return cached[2], cached[3], cached[4], last_seq
         messages = selectors.messages_latest(room=room, through_seq=last_seq)
-        text = frames.messages_json(messages, room.slug)
-        _latest_json[room.pk] = (last_seq, time.monotonic(), text)
+        text, count = frames.messages_json(messages, room.slug)
+        cut = count < len(messages)  # long messages: fewer than 50 fit one frame
+        _latest_json[room.pk] = (last_seq, time.monotonic(), text, count, cut)
         if len(_latest_json) > HELLO_CACHE_ROOMS:
             _latest_json.popitem(last=False)
-        return text, len(messages), False, last_seq
+        return text, count, cut, last_seq
     messages, truncated = selectors.messages_after(room=room, after=after, through_seq=last_seq)
-    return frames.messages_json(messages, room.slug), len(messages), truncated, last_seq
+    text, count = frames.messages_json(messages, room.slug)
+    # Cut to fit a frame: the client pages back with `history`, as for 500+.
+    return text, count, truncated or count < len(messages), last_seq
 
 
 @db_call
@@ -85,11 +88,13 @@ def _missed(room, after: int) -> list[tuple[int, str]]:
 
 
 @db_call
-def _history(room, user, before_seq, limit) -> tuple[list[dict], bool]:
+def _history(room, user, before_seq, limit) -> tuple[str, bool]:
+    """Return (JSON array of the page, whether older messages remain)."""
     # Re-check on every frame: access may have been removed since connect.
     selectors.room_for_reader(slug=room.slug, user=user)
     messages, has_more = selectors.messages_before(room=room, before_seq=before_seq, limit=limit)
-    return [frames.message_dict(m, room.slug) for m in messages], has_more
+    text, count = frames.messages_json(messages, room.slug)
+    return text, has_more or count < len(messages)
 
 
 @db_call
@@ -211,18 +216,12 @@ class ChatConsumer(RealtimeConsumer):
         if _non_negative_int(limit) is None or not 1 <= limit <= selectors.HISTORY_MAX:
             raise FrameError("invalid", f"limit must be 1 to {selectors.HISTORY_MAX}.")
         try:
-            messages, has_more = await _history(self.room, self.user, before_seq, limit)
+            messages_json, has_more = await _history(self.room, self.user, before_seq, limit)
         except (RoomForbidden, RoomNotFound):
             await self._revoke()
             return
-        await self.send_frame(
-            {
-                "type": "history",
-                "before_seq": before_seq,
-                "messages": messages,
-                "has_more": has_more,
-            }
-        )
+        head = dumps({"type": "history", "before_seq": before_seq, "has_more": has_more})
+        await self.send(text_data=head[:-1] + ',"messages":' + messages_json + "}")
 
     async def on_typing(self, frame: dict) -> None:
         now = time.monotonic()

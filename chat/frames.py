@@ -27,9 +27,23 @@ def message_dict(message: Message, room_slug: str) -> dict:
     }
 
 
-def messages_json(messages: list[Message], room_slug: str) -> str:
-    """Serialize a list of messages once, for splicing into a frame."""
-    return dumps([message_dict(m, room_slug) for m in messages])
+# A frame must stay well under the WebSocket layer's limit (Daphne: 1 MiB); a
+# message body of 4,000 characters can take 24 KB of JSON.
+FRAME_MESSAGES_BUDGET = 512 * 1024
+
+
+def messages_json(messages: list[Message], room_slug: str) -> tuple[str, int]:
+    """Serialize messages (oldest first) for splicing into a frame: the newest that
+    fit FRAME_MESSAGES_BUDGET bytes, at least one. Return (JSON array, how many)."""
+    kept: list[str] = []
+    size = 2
+    for message in reversed(messages):
+        item = dumps(message_dict(message, room_slug))
+        size += len(item.encode()) + 1
+        if kept and size > FRAME_MESSAGES_BUDGET:
+            break
+        kept.append(item)
+    return "[" + ",".join(reversed(kept)) + "]", len(kept)
 
 
 def message_frame_text(message: Message, room_slug: str) -> str:

@@ -404,3 +404,28 @@ async def test_idle_socket_is_closed_with_4408(connect_ws, public_room, alice):
     a, _ = await open_room(connect_ws, public_room, alice)
     await asyncio.sleep(1.2)
     await expect_close(a, 4408)
+
+
+async def test_frames_of_long_messages_stay_under_the_budget(connect_ws, public_room, alice):
+    from chat.frames import FRAME_MESSAGES_BUDGET
+
+    # 4,000 control characters escape to 24 KB of JSON each: 50 would pass 1 MiB.
+    body = "\x01" * 4000
+    await db(Message.objects.bulk_create)(
+        [
+            Message(room=public_room, seq=n, author=alice, body=body, client_id=f"b{n}")
+            for n in range(1, 61)
+        ]
+    )
+    await db(type(public_room).objects.filter(pk=public_room.pk).update)(last_seq=60)
+    for query in ("", "?after=0"):
+        communicator, connected, _ = await connect_ws(f"/ws/chat/{public_room.slug}/{query}", alice)
+        assert connected
+        output = await communicator.receive_output(timeout=5)
+        assert len(output["text"].encode()) < FRAME_MESSAGES_BUDGET + 4096
+        hello = json.loads(output["text"])
+        seqs = [m["seq"] for m in hello["messages"]]
+        assert hello["truncated"] is True and seqs[-1] == 60 and len(seqs) < 50
+    await communicator.send_json_to({"type": "history", "before_seq": seqs[0], "limit": 100})
+    page = await receive(communicator, "history")
+    assert page["has_more"] is True and page["messages"][-1]["seq"] == seqs[0] - 1

@@ -12,16 +12,7 @@ import pytest
 
 from .checks import wait_until
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.xfail(
-        strict=True,
-        reason=(
-            "app bug: hello and history frames are not kept under Daphne's 1 MiB outgoing "
-            "message limit (chat/consumers.py: ChatConsumer.start, on_history)"
-        ),
-    ),
-]
+pytestmark = pytest.mark.integration
 
 FILL = """
 from django.contrib.auth import get_user_model

@@ -21,6 +21,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from . import metrics
+from .heartbeat import Heartbeat
 from .store import get_store
 
 logger = logging.getLogger(__name__)
@@ -46,7 +47,6 @@ class _Group:
 
 
 _groups: dict[str, _Group] = {}
-_heartbeat_task: asyncio.Task | None = None
 _announcements: set[asyncio.Task] = set()
 
 
@@ -77,7 +77,7 @@ async def join(group: str, user, on_change: OnChange) -> tuple[Online, bool]:
     local.on_change = on_change
     local.usernames[user.pk] = user.get_username()
     local.sockets[user.pk] += 1
-    _ensure_heartbeat()
+    _heartbeat.ensure()
     try:
         added, count, first = await get_store().online_join(
             _room_key(group),
@@ -179,20 +179,4 @@ async def refresh_once() -> None:
             changed(group)
 
 
-async def _heartbeat() -> None:
-    while _groups:
-        await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
-        try:
-            await refresh_once()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Redis away: keep beating; entries come back on the next success.
-            logger.warning("presence heartbeat failed", exc_info=True)
-
-
-def _ensure_heartbeat() -> None:
-    global _heartbeat_task
-    loop = asyncio.get_running_loop()
-    if _heartbeat_task is None or _heartbeat_task.done() or _heartbeat_task.get_loop() is not loop:
-        _heartbeat_task = loop.create_task(_heartbeat())
+_heartbeat = Heartbeat("presence", refresh_once, lambda: bool(_groups))

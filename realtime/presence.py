@@ -8,7 +8,6 @@ the expiry of its own sockets forward, so the sockets of a worker that died stop
 counting within PRESENCE_TTL seconds.
 """
 
-import asyncio
 import logging
 import time
 
@@ -16,12 +15,12 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from . import metrics
+from .heartbeat import Heartbeat
 from .store import get_store
 
 logger = logging.getLogger(__name__)
 
 _tracked: dict[str, set[str]] = {}  # group -> this process's members
-_heartbeat_task: asyncio.Task | None = None
 
 
 def _key(group: str) -> str:
@@ -44,7 +43,7 @@ async def track(group: str, channel_name: str, user) -> int:
     member = _member(channel_name, user)
     # Tracked first: if Redis is away, the heartbeat puts the entry there later.
     _tracked.setdefault(group, set()).add(member)
-    _ensure_heartbeat()
+    _heartbeat.ensure()
     try:
         return await get_store().zset_add(
             _key(group), member, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
@@ -83,20 +82,4 @@ async def refresh_once() -> None:
         )
 
 
-async def _heartbeat() -> None:
-    while _tracked:
-        await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
-        try:
-            await refresh_once()
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # Redis away: keep beating; entries come back on the next success.
-            logger.warning("socket registry heartbeat failed", exc_info=True)
-
-
-def _ensure_heartbeat() -> None:
-    global _heartbeat_task
-    loop = asyncio.get_running_loop()
-    if _heartbeat_task is None or _heartbeat_task.done() or _heartbeat_task.get_loop() is not loop:
-        _heartbeat_task = loop.create_task(_heartbeat())
+_heartbeat = Heartbeat("socket registry", refresh_once, lambda: bool(_tracked))

@@ -3,10 +3,6 @@ real channels-redis layer on it, users, logged-in session cookies, and sockets."
 
 import asyncio
 import contextlib
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 import pytest_asyncio
@@ -21,60 +17,17 @@ from chat import services
 from chat.models import Room
 from config import settings as django_settings_module
 from realtime import online, presence
+from tests.servers import RedisServer
 
 ORIGIN = "http://testserver"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def start_redis(port: int, tmp_path) -> subprocess.Popen:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.fail("redis-server is not installed; .ci/run and scripts/test install it")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-            "--logfile",
-            "",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(port=port)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            client.ping()
-            return process
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise
-            time.sleep(0.05)
 
 
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A private redis-server for this test run; never the machine's own."""
-    port = free_port()
-    process = start_redis(port, tmp_path_factory.mktemp("redis"))
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+    server = RedisServer(tmp_path_factory.mktemp("redis")).start()
+    yield server.url
+    server.stop()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -6,16 +6,14 @@ import pytest
 import redis
 
 from realtime.store import RedisStore
-from tests.conftest import free_port, start_redis
+from tests.servers import RedisServer
 
 
 @pytest.fixture
 def second_redis_url(tmp_path):
-    port = free_port()
-    process = start_redis(port, tmp_path)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+    server = RedisServer(tmp_path).start()
+    yield server.url
+    server.stop()
 
 
 async def test_keys_spread_over_shards_and_every_operation_finds_them(redis_url, second_redis_url):

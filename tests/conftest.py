@@ -22,6 +22,13 @@ from tests.servers import RedisServer
 ORIGIN = "http://testserver"
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items):
+    """Run the browser tests last: Playwright's sync API runs an event loop in the
+    main thread while it is active, which the asyncio tests must not meet."""
+    items.sort(key=lambda item: item.get_closest_marker("e2e") is not None)
+
+
 @pytest.fixture(scope="session")
 def redis_url(tmp_path_factory):
     """A private redis-server for this test run; never the machine's own."""

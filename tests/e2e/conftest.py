@@ -65,8 +65,10 @@ def room(stack, users, request) -> str:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    # Module scope: Playwright's sync API keeps an event loop running in this
+    # thread until it stops, which asyncio tests after it cannot share.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

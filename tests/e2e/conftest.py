@@ -65,6 +65,15 @@ def room(stack, users, request) -> str:
     )
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _patient_expectations():
+    """Wait up to 15 s for what a page should show (Playwright's default is 5 s):
+    CI runs these after everything else, on a loaded 2-core machine."""
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+
+
 @pytest.fixture(scope="module")
 def browser():
     # Module scope: Playwright's sync API keeps an event loop running in this

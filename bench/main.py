@@ -35,6 +35,7 @@ from bench.procs import (
     Loadgen,
     RedisServer,
     Server,
+    bench_redis,
     cpu_seconds,
     machine_busy_seconds,
     pids_named,
@@ -552,7 +553,7 @@ def workload_profile(ctx: Context, name: str, cmd: dict) -> dict:
 
 def run_kind(kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir: Path,
              stamp: str) -> dict:
-    redis = RedisServer(workdir).start()
+    redis = bench_redis(workdir).start()
     env = {**base_env, "REDIS_URL": redis.url}
     server = SERVERS[kind](env, workdir)
     loadgen = None

@@ -9,9 +9,6 @@ import json
 import os
 import queue
 import secrets
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -19,6 +16,8 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+
+from tests.servers import RedisServer, free_port, log_tail, spawn, stop_process
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -28,65 +27,6 @@ PG_SERVER = "postgresql://postgres@127.0.0.1:5432"
 
 class BenchError(RuntimeError):
     """A process did not start or answer."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent():
-    """preexec_fn: SIGKILL the child if this process dies (Linux)."""
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    return lambda: prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-
-
-_PDEATHSIG = _die_with_parent()
-
-
-def spawn(
-    args: list[str], *, env: dict[str, str], log_path: Path, pipes: bool = False
-) -> subprocess.Popen:
-    """Start `args` in its own process group, output appended to `log_path`
-    (with `pipes`: stdin and stdout are pipes, stderr goes to the log)."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if pipes else log,
-            stderr=log if pipes else subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_PDEATHSIG,
-        )
-
-
-def stop_process(process: subprocess.Popen | None, *, timeout: float = 15.0) -> None:
-    """SIGTERM the process group, SIGKILL it if it lingers."""
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def log_tail(path: Path, lines: int = 30) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
 
 
 # --- /proc ------------------------------------------------------------------
@@ -177,48 +117,9 @@ def http_status(url: str) -> int | None:
 # --- Redis and the database -------------------------------------------------
 
 
-class RedisServer:
-    """A private redis-server on a free loopback port."""
-
-    def __init__(self, workdir: Path) -> None:
-        self.workdir = workdir
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> RedisServer:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise BenchError("redis-server is not installed (scripts/start installs it)")
-        args = [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-                "--appendonly", "no", "--dir", str(self.workdir), "--maxclients", "20000"]
-        log = self.workdir / f"redis-{self.port}.log"
-        self.process = spawn(args, env=dict(os.environ), log_path=log)
-        deadline = time.monotonic() + 20
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise BenchError(f"redis-server did not start:\n{log_tail(log)}")
-            time.sleep(0.05)
-        return self
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        stop_process(self.process)
+def bench_redis(workdir: Path) -> RedisServer:
+    """A private redis-server that takes the bench's thousands of clients."""
+    return RedisServer(workdir, extra_args=("--maxclients", "20000"))
 
 
 def postgres_available() -> bool:
@@ -284,9 +185,11 @@ class Server:
         return [p.pid for p in self.processes]
 
     def alive(self) -> bool:
-        return bool(self.processes) and all(p.poll() is None for p in self.processes) and len(
-            self.worker_pids()
-        ) >= 2
+        return (
+            bool(self.processes)
+            and all(p.poll() is None for p in self.processes)
+            and len(self.worker_pids()) >= 2
+        )
 
     def log_path(self, port: int) -> Path:
         return self.workdir / f"{self.kind}-{port}.log"
@@ -319,8 +222,17 @@ class OursServer(Server):
     def start(self) -> OursServer:
         port = free_port()
         self.ports = [port]
-        args = [PYTHON, "manage.py", "serve", "--workers", "2", "--bind", "127.0.0.1",
-                "--port", str(port)]
+        args = [
+            PYTHON,
+            "manage.py",
+            "serve",
+            "--workers",
+            "2",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ]
         self.processes = [spawn(args, env=self.env, log_path=self.log_path(port))]
         self.wait_healthy()
         deadline = time.monotonic() + 30
@@ -345,8 +257,18 @@ class StockServer(Server):
         self.processes = []
         for port in self.ports:
             # -v 0: no access log line per connection (ours writes none either).
-            args = [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-                    "bench.stock.asgi:application"]
+            args = [
+                PYTHON,
+                "-m",
+                "daphne",
+                "-v",
+                "0",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "bench.stock.asgi:application",
+            ]
             self.processes.append(spawn(args, env=env, log_path=self.log_path(port)))
         self.wait_healthy()
         return self

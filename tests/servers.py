@@ -68,16 +68,19 @@ def _die_with_parent_hook():
 _DIE_WITH_PARENT = _die_with_parent_hook()
 
 
-def spawn(args: list[str], *, env: dict[str, str], log_path: Path) -> subprocess.Popen:
-    """Start `args` in its own process group, output to `log_path`."""
+def spawn(
+    args: list[str], *, env: dict[str, str], log_path: Path, pipes: bool = False
+) -> subprocess.Popen:
+    """Start `args` in its own process group, output appended to `log_path`
+    (with `pipes`: stdin and stdout are pipes, stderr goes to the log)."""
     with open(log_path, "ab") as log:
         return subprocess.Popen(
             args,
             cwd=BASE_DIR,
             env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
+            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
+            stdout=subprocess.PIPE if pipes else log,
+            stderr=log if pipes else subprocess.STDOUT,
             start_new_session=True,
             preexec_fn=_DIE_WITH_PARENT,
         )
@@ -109,14 +112,22 @@ def log_tail(path: Path, lines: int = 40) -> str:
 class RedisServer:
     """A private redis-server on a free loopback port; never the machine's own."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(
+        self, workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()
+    ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
+        self.extra_args = extra_args  # e.g. ("--maxclients", "20000") for benchmarks
         self.process: subprocess.Popen | None = None
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
 
     def start(self) -> RedisServer:
         binary = shutil.which("redis-server")
@@ -134,6 +145,7 @@ class RedisServer:
             "no",
             "--dir",
             str(self.workdir),
+            *self.extra_args,
         ]
         log = self.workdir / f"redis-{self.port}.log"
         self.process = spawn(args, env=dict(os.environ), log_path=log)

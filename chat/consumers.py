@@ -3,7 +3,6 @@
 import logging
 import time
 from collections import OrderedDict
-from urllib.parse import parse_qs
 
 from django.conf import settings
 
@@ -82,7 +81,8 @@ def _send_message(room, user, body, client_id) -> tuple[str, int, bool, bool]:
 
 
 @db_call
-def _missed(room, after: int) -> list[tuple[int, str]]:
+def _missed(room, user, after: int) -> list[tuple[int, str]]:
+    selectors.room_for_reader(slug=room.slug, user=user)
     messages, _ = selectors.messages_after(room=room, after=after)
     return [(m.seq, frames.message_frame_text(m, room.slug)) for m in messages]
 
@@ -104,12 +104,18 @@ def _read(room, user, seq: int) -> None:
 
 class ChatConsumer(RealtimeConsumer):
     kind = "chat"
+    counted_online = False
     frame_handlers = {
         "send": "on_send",
         "history": "on_history",
         "typing": "on_typing",
         "read": "on_read",
         "ping": "on_ping",
+    }
+    event_forwarders = {
+        "chat.message": "forward_message",
+        "chat.presence": "forward_text",
+        "chat.typing": "forward_typing",
     }
 
     async def start(self) -> None:
@@ -125,8 +131,7 @@ class ChatConsumer(RealtimeConsumer):
         self.send_rate = ratelimit.Rate.parse(settings.CHAT_SEND_RATE_LIMIT)
         self.last_typing = 0.0
         self.group = events.room_group(self.room.pk)
-        after_raw = self._query_param("after")
-        after = int(after_raw) if after_raw.isascii() and after_raw.isdigit() else None
+        after, after_given = self.after_param()
 
         await self.accept()
         # Join before reading history: a message committed in between then
@@ -152,21 +157,16 @@ class ChatConsumer(RealtimeConsumer):
         if after is not None:
             metrics.resumes.labels(self.kind, metrics.WORKER).inc()
             metrics.resume_replayed.labels(self.kind, metrics.WORKER).inc(count)
-        if after_raw and after is None:
+        if after_given and after is None:
             await self.send_error("invalid", "after must be a non-negative whole number.")
         # The messages are spliced in as JSON encoded once (and cached).
         await self.send(text_data=dumps(hello)[:-1] + ',"messages":' + messages_json + "}")
         await self.mark_ready()
 
-    def _query_param(self, name: str) -> str:
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        return (query.get(name) or [""])[0]
-
-    async def disconnect(self, code) -> None:
-        if getattr(self, "counted_online", False):
+    async def release_more(self) -> None:
+        if self.counted_online:
             self.counted_online = False
             await online.leave(self.group, self.user)
-        await super().disconnect(code)
 
     def log_fields(self) -> dict:
         return {"room_id": self.room.pk}
@@ -202,6 +202,9 @@ class ChatConsumer(RealtimeConsumer):
         except RoomForbidden:
             await self._revoke()
             return
+        except RoomNotFound:
+            await self._room_gone()
+            return
         if not created or not pushed:
             # A resend gets the original back on this socket only; a message the
             # layer could not take (Redis away) is stored, so it is acknowledged
@@ -234,7 +237,14 @@ class ChatConsumer(RealtimeConsumer):
         seq = _non_negative_int(frame.get("seq"))
         if seq is None:
             raise FrameError("invalid", "seq must be a non-negative whole number.")
-        await _read(self.room, self.user, seq)
+        try:
+            await _read(self.room, self.user, seq)
+        except RoomNotFound:
+            await self._room_gone()
+
+    async def _room_gone(self) -> None:
+        self.ready = False
+        await self.close(code=CLOSE_NOT_FOUND)
 
     async def _revoke(self) -> None:
         metrics.frames_refused.labels("forbidden", metrics.WORKER).inc()
@@ -243,15 +253,22 @@ class ChatConsumer(RealtimeConsumer):
 
     # Channel-layer events: forward the text serialized once by chat.events.
 
-    async def chat_message(self, event: dict) -> None:
-        if self.ready:
-            await self._forward(event["seq"], event["text"], event)
+    def forward_message(self, event: dict) -> str:
+        self._record(event["seq"])
+        return event["text"]
 
-    async def _forward(self, seq: int, text: str, event: dict | None = None) -> None:
-        if event is None:
-            await self.send(text_data=text)
-        else:
-            await self.send_shared(text, event)
+    def forward_text(self, event: dict) -> str:
+        return event["text"]
+
+    def forward_typing(self, event: dict) -> str | None:
+        return event["text"] if event["sender"] != self.channel_name else None
+
+    async def _forward(self, seq: int, text: str) -> None:
+        """Send a message frame this socket alone sends (a resend, a resync)."""
+        await self.send(text_data=text)
+        self._record(seq)
+
+    def _record(self, seq: int) -> None:
         if seq == self.delivered_upto + 1:
             self.delivered_upto = seq
             while self.delivered_upto + 1 in self.delivered_above:
@@ -261,20 +278,20 @@ class ChatConsumer(RealtimeConsumer):
             self.delivered_above.add(seq)
 
     async def resync(self) -> None:
-        """Forward the stored messages this socket has not been given."""
-        if not self.ready:
+        """Forward the stored messages this socket has not been given, once
+        its login and its access to the room are checked again (a logout or a
+        removal may have gone unheard while Redis was away)."""
+        if not await self.login_still_valid():
+            await self.realtime_session_ended({})
             return
-        for seq, text in await _missed(self.room, self.delivered_upto):
+        try:
+            missed = await _missed(self.room, self.user, self.delivered_upto)
+        except (RoomForbidden, RoomNotFound):
+            await self._revoke()
+            return
+        for seq, text in missed:
             if seq > self.delivered_upto and seq not in self.delivered_above and self.ready:
                 await self._forward(seq, text)
-
-    async def chat_presence(self, event: dict) -> None:
-        if self.ready:
-            await self.send_shared(event["text"], event)
-
-    async def chat_typing(self, event: dict) -> None:
-        if self.ready and event["sender"] != self.channel_name:
-            await self.send_shared(event["text"], event)
 
     async def chat_access_revoked(self, event: dict) -> None:
         if event["user_id"] == self.user.pk and not self.room.is_public:

@@ -9,7 +9,7 @@ from django.utils.text import slugify
 from realtime import metrics
 
 from . import events, selectors
-from .exceptions import Rejected, RoomForbidden
+from .exceptions import Rejected, RoomForbidden, RoomNotFound
 from .models import Membership, Message, Room
 from .signals import message_posted
 
@@ -47,7 +47,10 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     client_id = validate_client_id(client_id)
     # The room row's lock orders every send to this room: seq has no gaps and
     # the client_id check below can't race another send.
-    locked = Room.objects.select_for_update().get(pk=room.pk)
+    try:
+        locked = Room.objects.select_for_update().get(pk=room.pk)
+    except Room.DoesNotExist:
+        raise RoomNotFound(room.slug) from None  # deleted while its sockets were open
     # get(), not first(): first() adds ORDER BY, and with LIMIT 1 the planner
     # may walk the room's whole (room, seq) index instead of the unique one.
     try:
@@ -87,7 +90,10 @@ def _log_receiver_errors(responses) -> None:
 
 def read_mark(*, room: Room, user, seq: int) -> bool:
     """Store how far `user` has read in `room`; it never moves back. Return whether it moved."""
-    seq = min(seq, Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get())
+    last_seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first()
+    if last_seq is None:
+        raise RoomNotFound(room.slug)
+    seq = min(seq, last_seq)
     updated = Membership.objects.filter(room=room, user=user, last_read_seq__lt=seq).update(
         last_read_seq=seq
     )

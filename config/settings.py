@@ -243,7 +243,8 @@ PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 REALTIME_MAX_SEND_BUFFER = env_int("REALTIME_MAX_SEND_BUFFER", 1024 * 1024)
 # Seconds a `manage.py serve` worker lets a WebSocket handshake wait for the app.
 REALTIME_HANDSHAKE_TIMEOUT = env_int("REALTIME_HANDSHAKE_TIMEOUT", 20)
-# How often each worker checks that Redis answers, to resync sockets after an outage.
+# How often each worker checks that Redis answers, to resync sockets after an
+# outage, with layers that can't say when their subscriptions are back.
 REDIS_WATCH_INTERVAL = 1.0
 
 # --- Auth, sessions, security ---------------------------------------------
@@ -300,6 +301,9 @@ AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10/300")
 # Open sockets per user across all workers: each tab holds the bell's socket and
 # at most one room's, so 60 is about 30 tabs.
 REALTIME_MAX_SOCKETS_PER_USER = env_int("REALTIME_MAX_SOCKETS_PER_USER", 60)
+# Seconds between a socket's checks that its login session still holds (it can
+# end without the logout view: expiry, deletion on the server).
+REALTIME_SESSION_RECHECK = env_int("REALTIME_SESSION_RECHECK", 300)
 
 # --- I18N, static ---------------------------------------------------------
 

@@ -2,10 +2,9 @@
 
 from bisect import bisect_left, bisect_right
 from collections import deque
-from urllib.parse import parse_qs
 
 from realtime import metrics, tally
-from realtime.consumers import FrameError, RealtimeConsumer
+from realtime.consumers import ID_MAX, FrameError, RealtimeConsumer, dumps
 from realtime.db import db_call
 
 from . import events, frames, selectors, services
@@ -16,7 +15,6 @@ from .exceptions import NotificationNotFound
 SEEN_MAX = 512
 # Redis hash: broadcast id -> sockets it was written to, across workers (admin Live page).
 BROADCAST_PUSHED_KEY = "broadcast:pushed"
-ID_MAX = 2**63 - 1
 
 
 def notification_id_in(event: dict, user_id: int) -> int | None:
@@ -83,13 +81,14 @@ class NotificationConsumer(RealtimeConsumer):
     """
 
     frame_handlers = {"read": "on_read", "read_all": "on_read_all", "ping": "on_ping"}
+    event_forwarders = {
+        "notifications.batch": "forward_notification",
+        "notifications.unread": "forward_unread",
+    }
     kind = "notifications"
 
     async def start(self) -> None:
-        after_raw = self._query_param("after")
-        after = int(after_raw) if after_raw.isascii() and after_raw.isdigit() else None
-        if after is not None and after > ID_MAX:
-            after = None
+        after, after_given = self.after_param()
         await self.accept()
         # Join every audience group before reading, so a notification committed
         # in between arrives in hello, live, or both (then dropped by id).
@@ -109,28 +108,25 @@ class NotificationConsumer(RealtimeConsumer):
             metrics.resume_replayed.labels(self.kind, metrics.WORKER).inc(
                 len(hello["notifications"])
             )
-        if after_raw and after is None:
+        if after_given and after is None:
             await self.send_error("invalid", "after must be a non-negative whole number.")
         await self.send_frame(hello)
         await self.mark_ready()
-
-    def _query_param(self, name: str) -> str:
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        return (query.get(name) or [""])[0]
 
     async def _join_audiences(self, group_ids: list[int]) -> None:
         wanted = {events.audience_group(group_id) for group_id in group_ids}
         for group in sorted(wanted - self.audience_groups):
             await self.join_group(group)
         for group in sorted(self.audience_groups - wanted):
-            await self.channel_layer.group_discard(group, self.channel_name)
-            self.groups_joined.remove(group)
+            await self.leave_group(group)
         self.audience_groups = wanted
 
     async def resync(self) -> None:
         """Forward what the channel layer lost while Redis was away (the latest
-        RESUME_MAX since hello), then the true unread count."""
-        if not self.ready:
+        RESUME_MAX since hello), then the true unread count, once the login is
+        checked again (a logout may have gone unheard while Redis was away)."""
+        if not await self.login_still_valid():
+            await self.realtime_session_ended({})
             return
         state, missed, group_ids = await _catch_up(self.user, self.hello_last_id)
         self.pending = {p for p in self.pending if p > state.last_id}
@@ -176,34 +172,28 @@ class NotificationConsumer(RealtimeConsumer):
 
     # Channel-layer events (notifications.events).
 
-    async def notifications_batch(self, event: dict) -> None:
-        if not self.ready:
-            return
+    def forward_notification(self, event: dict) -> str | None:
         notification_id = notification_id_in(event, self.user.pk)
         if notification_id is None or notification_id <= self.hello_last_id:
-            return
+            return None
         if not self._remember(notification_id):
-            return
+            return None
         if notification_id > self.counted_through:
             self.pending.add(notification_id)
             self.unread += 1
-        await self.send(
-            text_data=frames.notification_frame_text(
-                notification_id=notification_id,
-                read=notification_id <= self.read_through,
-                content=event["content"],
-                unread=self.unread,
-            )
-        )
         metrics.notifications_pushed.labels(metrics.WORKER).inc()
         broadcast_id = event.get("broadcast")
         if broadcast_id is not None:
             metrics.broadcast_deliveries.labels(metrics.WORKER).inc()
             tally.add(BROADCAST_PUSHED_KEY, str(broadcast_id))
+        return frames.notification_frame_text(
+            notification_id=notification_id,
+            read=notification_id <= self.read_through,
+            content=event["content"],
+            unread=self.unread,
+        )
 
-    async def notifications_unread(self, event: dict) -> None:
-        if not self.ready:
-            return
+    def forward_unread(self, event: dict) -> str:
         last_id = event["last_id"]
         self.pending = {p for p in self.pending if p > last_id}
         self.counted_through = max(self.counted_through, last_id)
@@ -214,7 +204,7 @@ class NotificationConsumer(RealtimeConsumer):
         if event.get("read_all"):
             self.read_through = max(self.read_through, last_id)
             frame["read_all"] = True
-        await self.send_frame(frame)
+        return dumps(frame)
 
     async def notifications_groups_changed(self, event: dict) -> None:
         if self.ready:

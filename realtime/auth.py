@@ -40,3 +40,18 @@ class SessionAuthMiddleware:
         # auth hash (a changed password logs the session out), in one call.
         scope["user"] = await db_call(get_user)(SimpleNamespace(session=session))
         return await self.application(scope, receive, send)
+
+
+@db_call
+def _login_user_id(session_key: str) -> int | None:
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    user = get_user(SimpleNamespace(session=session))
+    return user.pk if user.is_authenticated else None
+
+
+async def login_still_valid(session, user) -> bool:
+    """Return whether the socket's login session still logs in `user`: not
+    expired or deleted, the password unchanged, the account active."""
+    if session is None or not session.session_key:
+        return False
+    return await _login_user_id(session.session_key) == user.pk

@@ -1,24 +1,38 @@
 """channels-redis' pubsub layer, with group events handed straight to the
-consumers of this process.
+consumers of this process, and a signal when subscriptions are live again after
+Redis was away.
 
-The stock layer gives every local member of a group its own copy of the
-serialized event in its own queue; each consumer then wakes its task, decodes
-the same msgpack again, and Channels starts a new task for its next receive.
-For one room message to 2,000 local sockets that is 2,000 decodes and 4,000
-task switches. Here the event is decoded once per process and each consumer
-that registered a direct handler (`RealtimeConsumer`) is called in turn; its
-handler only forwards text that was serialized once (chat.events). Consumers
-that did not register get the stock behaviour.
+Fan-out. The stock layer gives every local member of a group its own copy of
+the serialized event in its own queue; each consumer then wakes its task,
+decodes the same msgpack again, and Channels starts a new task for its next
+receive. For one room message to 2,000 local sockets that is 2,000 decodes and
+4,000 task switches. Here the event is decoded once per process and handed to
+each consumer that registered a direct handler (`RealtimeConsumer.deliver`).
+A direct handler is a plain function: the receive loop cannot wait on it, so one
+slow socket can't hold up the others (the consumer runs anything that waits in
+its own task). Consumers that did not register get the stock behaviour.
+
+Resubscription. redis-py reconnects a pub/sub connection by itself, inside a
+read, and re-sends SUBSCRIBE for every channel; nothing tells the application,
+and whatever was published meanwhile is gone. "Redis answers a ping" is not "my
+subscriptions are back": a catch-up read from the database done between the two
+misses what is published in between. So each shard watches its own connection:
+on every reconnect it sends a PING on the same connection, after redis-py's
+SUBSCRIBE; Redis answers in order, so when that PONG arrives every channel is
+subscribed again, and only then are the listeners told (realtime.recovery makes
+the affected sockets catch up from the database). Anything committed before
+that moment is in their read; anything published after it arrives live.
 
 This leans on channels-redis 4.3's pubsub internals (`RedisPubSubLoopLayer`,
-its `_shards`, `groups` and `channels`); the version is pinned, and
-tests/realtime/test_layers.py fails if they change.
+its `_shards`, `groups` and `channels`; `RedisSingleShardConnection` and its
+`_pubsub`, `_subscribed_to`, `_lock`) and on redis-py's connect callbacks; the
+versions are pinned, and tests/realtime/test_layers.py fails if they change.
 """
 
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
@@ -31,28 +45,91 @@ from . import metrics
 
 logger = logging.getLogger(__name__)
 
-DirectHandler = Callable[[dict], Awaitable[None]]
+# Called from the layer's receive loop with the decoded event; must not block.
+DirectHandler = Callable[[dict], None]
+# Called with the channel names of this process's consumers whose
+# subscriptions were just confirmed again after a reconnect.
+ResubscribedListener = Callable[[set[str]], None]
+
+RESUBSCRIBED_TOKEN = b"relay-resubscribed:"
 
 
 class _FanoutShard(RedisSingleShardConnection):
+    def __init__(self, host, channel_layer):
+        super().__init__(host, channel_layer)
+        self._watched_connection = None
+        self._reconnects = 0
+        self._awaiting_pong: bytes | None = None
+        self._connection_lost = False
+
     async def _do_receiving(self):
         while True:
             try:
                 if self._pubsub and self._pubsub.subscribed:
+                    self._watch_reconnects()
                     message = await self._pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=0.1
                     )
-                    if message is not None:
-                        await self.channel_layer.deliver(message)
+                    if message is None:
+                        continue
+                    if message["type"] == "pong":
+                        await self._on_pong(message["data"])
+                    else:
+                        self.channel_layer.deliver(message)
                 else:
                     await asyncio.sleep(0.1)
             except (asyncio.CancelledError, GeneratorExit):
                 raise
             except Exception:
-                # Redis away: redis-py reconnects and resubscribes on the next
-                # read; realtime.recovery resyncs what was missed.
-                logger.warning("channel layer receive failed; retrying", exc_info=True)
-                await asyncio.sleep(1)
+                # Redis away: the next read reconnects and resubscribes, and
+                # the PONG after that tells the listeners (_on_reconnect).
+                if not self._connection_lost:
+                    self._connection_lost = True
+                    logger.warning(
+                        "channel layer lost redis at %s: live delivery paused, sockets stay open",
+                        self.host.get("address", "?") if isinstance(self.host, dict) else "?",
+                        exc_info=True,
+                    )
+                await asyncio.sleep(0.5)
+
+    def _watch_reconnects(self) -> None:
+        connection = self._pubsub.connection
+        if connection is not None and connection is not self._watched_connection:
+            # After PubSub's own callback, which re-sends SUBSCRIBE: callbacks
+            # run in the order they were registered.
+            connection.register_connect_callback(self._on_reconnect)
+            self._watched_connection = connection
+
+    async def _on_reconnect(self, connection) -> None:
+        self._reconnects += 1
+        token = RESUBSCRIBED_TOKEN + str(self._reconnects).encode()
+        self._awaiting_pong = token
+        await connection.send_command("PING", token, check_health=False)
+
+    async def _on_pong(self, data) -> None:
+        if data != self._awaiting_pong:
+            return  # an older reconnect's, or redis-py's own health check
+        self._awaiting_pong = None
+        self._connection_lost = False
+        await self._drop_orphans()
+        confirmed = set(self._subscribed_to)
+        logger.warning("channel layer subscriptions are live again (%d)", len(confirmed))
+        self.channel_layer.resubscribed(confirmed)
+
+    async def _drop_orphans(self) -> None:
+        """Unsubscribe what no local consumer wants any more: an unsubscribe
+        that failed while Redis was away is re-sent by redis-py on reconnect."""
+        layer = self.channel_layer
+        orphans = [
+            name
+            for name in self._subscribed_to
+            if name not in layer.groups and name not in layer.channels
+        ]
+        for name in orphans:
+            try:
+                await self.unsubscribe(name)
+            except Exception:
+                logger.warning("unsubscribe of orphan %s failed", name, exc_info=True)
 
 
 class _FanoutLoopLayer(RedisPubSubLoopLayer):
@@ -67,7 +144,23 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
     def unregister_direct(self, channel: str) -> None:
         self.direct.pop(channel, None)
 
-    async def deliver(self, message: dict) -> None:
+    def resubscribed(self, names: set[str]) -> None:
+        """Tell the listeners which local channels are live again."""
+        local: set[str] = set()
+        for name in names:
+            members = self.groups.get(name)
+            if members is not None:
+                local.update(members)
+            elif name in self.channels:
+                local.add(name)
+        metrics.layer_reconnects.labels(metrics.WORKER).inc()
+        for listener in list(self.channel_layer.resubscribed_listeners):
+            try:
+                listener(local)
+            except Exception:
+                logger.exception("resubscription listener failed")
+
+    def deliver(self, message: dict) -> None:
         name = message["channel"]
         if isinstance(name, bytes):
             name = name.decode()
@@ -90,7 +183,7 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
             if event is None:
                 event = self.channel_layer.deserialize(data)
             try:
-                await handler(event)
+                handler(event)
                 delivered += 1
             except Exception:
                 # One socket's failure must not stop the others' delivery.
@@ -105,7 +198,16 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
 
 
 class LocalFanoutChannelLayer(RedisPubSubChannelLayer):
-    """RedisPubSubChannelLayer that calls registered local consumers directly."""
+    """RedisPubSubChannelLayer that calls registered local consumers directly
+    and says when its subscriptions are live again after an outage."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.resubscribed_listeners: list[ResubscribedListener] = []
+
+    def add_resubscribed_listener(self, listener: ResubscribedListener) -> None:
+        if listener not in self.resubscribed_listeners:
+            self.resubscribed_listeners.append(listener)
 
     def _get_layer(self):
         loop = asyncio.get_running_loop()

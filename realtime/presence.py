@@ -5,11 +5,15 @@ contract's `presence` frames say, is realtime.online.)
 Each socket is a member `<channel>|<worker>|<user id>|<username>` of a sorted
 set per user, scored by when it expires. One heartbeat task per process pushes
 the expiry of its own sockets forward, so the sockets of a worker that died stop
-counting within PRESENCE_TTL seconds.
+counting within PRESENCE_TTL seconds. The heartbeat extends only sockets whose
+consumer is still alive and not released: a consumer that died without its
+cleanup (a bug, a kill) stops counting within PRESENCE_TTL too, never being
+kept alive by the beat of the process it died in.
 """
 
 import logging
 import time
+import weakref
 
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -20,7 +24,9 @@ from .store import get_store
 
 logger = logging.getLogger(__name__)
 
-_tracked: dict[str, set[str]] = {}  # group -> this process's members
+# group -> this process's members -> their consumer (weakly: a consumer that is
+# gone is not refreshed).
+_tracked: dict[str, dict[str, weakref.ref]] = {}
 
 
 def _key(group: str) -> str:
@@ -38,11 +44,11 @@ def parse_member(member: str) -> tuple[str, int, str]:
     return worker, int(user_id), username
 
 
-async def track(group: str, channel_name: str, user) -> int:
-    """Record an open socket in `group`; return how many live sockets it holds."""
+async def track(group: str, channel_name: str, user, consumer) -> int:
+    """Record `consumer`'s open socket in `group`; return how many live sockets it holds."""
     member = _member(channel_name, user)
     # Tracked first: if Redis is away, the heartbeat puts the entry there later.
-    _tracked.setdefault(group, set()).add(member)
+    _tracked.setdefault(group, {})[member] = weakref.ref(consumer)
     _heartbeat.ensure()
     try:
         return await get_store().zset_add(
@@ -57,7 +63,7 @@ async def untrack(group: str, channel_name: str, user) -> None:
     member = _member(channel_name, user)
     members = _tracked.get(group)
     if members is not None:
-        members.discard(member)
+        members.pop(member, None)
         if not members:
             del _tracked[group]
     try:
@@ -75,6 +81,14 @@ async def all_groups(prefix: str) -> dict[str, list[str]]:
 
 async def refresh_once() -> None:
     """Extend this process's sockets and prune expired ones."""
+    for group, members in list(_tracked.items()):
+        for member, consumer in list(members.items()):
+            alive = consumer()
+            if alive is None or alive.released:
+                logger.warning("socket registry: dropping a consumer that ended without cleanup")
+                del members[member]
+        if not members:
+            del _tracked[group]
     if _tracked:
         entries = {_key(group): set(members) for group, members in _tracked.items()}
         await get_store().zset_refresh(

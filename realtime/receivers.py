@@ -1,8 +1,9 @@
 """End a user's sockets when their login ends."""
 
+from django.apps import apps
 from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
-from django.db.models.signals import pre_save
+from django.db.models.signals import post_delete, pre_save
 
 from . import events
 
@@ -25,6 +26,18 @@ def on_user_saved(sender, instance, raw=False, update_fields=None, **kwargs) -> 
         events.user_sessions_ended(instance.pk)
 
 
+def on_session_deleted(sender, instance, **kwargs) -> None:
+    """Close a session's sockets however it ends on the server: deleted by an
+    admin or `clearsessions`, or its key rotated at the next login."""
+    events.session_ended(instance.session_key)
+
+
 def connect() -> None:
     user_logged_out.connect(on_logged_out, dispatch_uid="realtime.on_logged_out")
+    if apps.is_installed("django.contrib.sessions"):
+        from django.contrib.sessions.models import Session
+
+        post_delete.connect(
+            on_session_deleted, sender=Session, dispatch_uid="realtime.on_session_deleted"
+        )
     pre_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="realtime.on_user_saved")

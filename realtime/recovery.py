@@ -1,9 +1,13 @@
-"""Notice when Redis comes back after an outage, and make every socket of this
-process catch up on what the channel layer could not deliver meanwhile.
+"""Make every socket of this process catch up on what the channel layer could
+not deliver while Redis was away.
 
-The pubsub layer resubscribes by itself, but what was published while Redis was
-away is gone; stored data (seq, ids) is the truth, so each consumer re-reads
-what it has not forwarded yet.
+Stored data (seq, ids) is the truth: each consumer re-reads what it has not
+forwarded yet. The read must start only once the socket's subscriptions are
+live again, or what is published between the read and the resubscription is
+lost. Our layer (realtime.layers) says exactly when that is, per shard; other
+layers (the stock pubsub and core layers) only let us notice that Redis answers
+again, so for them a ping every REDIS_WATCH_INTERVAL seconds is the signal, the
+best they allow.
 """
 
 import asyncio
@@ -24,9 +28,14 @@ _healthy = True
 
 
 def register(consumer) -> None:
-    """Watch Redis for `consumer`, which has an async `resync()`."""
+    """Resync `consumer` (which has an async `resync()` and a `channel_name`)
+    when its subscriptions come back after an outage."""
     global _watch_task
     _consumers.add(consumer)
+    add_listener = getattr(consumer.channel_layer, "add_resubscribed_listener", None)
+    if add_listener is not None:
+        add_listener(on_resubscribed)
+        return
     loop = asyncio.get_running_loop()
     if _watch_task is None or _watch_task.done() or _watch_task.get_loop() is not loop:
         _watch_task = loop.create_task(_watch())
@@ -34,6 +43,13 @@ def register(consumer) -> None:
 
 def unregister(consumer) -> None:
     _consumers.discard(consumer)
+
+
+def on_resubscribed(channel_names: set[str]) -> None:
+    """The layer's subscriptions for these local channels are confirmed again."""
+    affected = [c for c in list(_consumers) if c.channel_name in channel_names]
+    logger.warning("redis is back: %d sockets catch up from the database", len(affected))
+    _spawn(_recover(affected))
 
 
 async def _redis_answers() -> bool:
@@ -61,13 +77,21 @@ async def _watch() -> None:
 
 
 async def on_recovered() -> None:
-    """Put this process's presence back and make each socket resync."""
+    """Put this process's presence back and make every socket resync."""
+    await _recover(list(_consumers))
+
+
+async def _recover(consumers: list) -> None:
     try:
         await presence.refresh_once()
         await online.refresh_once()
     except Exception:
         logger.warning("presence refresh after recovery failed", exc_info=True)
-    for consumer in list(_consumers):
-        task = asyncio.ensure_future(consumer.resync())
-        _resyncs.add(task)
-        task.add_done_callback(_resyncs.discard)
+    for consumer in consumers:
+        consumer.request_resync()
+
+
+def _spawn(coro) -> None:
+    task = asyncio.ensure_future(coro)
+    _resyncs.add(task)
+    task.add_done_callback(_resyncs.discard)

@@ -26,7 +26,7 @@ async def test_group_event_is_decoded_once_and_called_in_order_for_each_member(m
     for channel in channels:
         received[channel] = []
 
-        async def handler(event, channel=channel):
+        def handler(event, channel=channel):
             received[channel].append(event["n"])
 
         layer.register_direct(channel, handler)
@@ -52,10 +52,10 @@ async def test_a_failing_handler_does_not_stop_the_others():
     bad, good = await layer.new_channel(), await layer.new_channel()
     got = []
 
-    async def explode(event):
+    def explode(event):
         raise RuntimeError("broken socket")
 
-    async def keep(event):
+    def keep(event):
         got.append(event["n"])
 
     layer.register_direct(bad, explode)

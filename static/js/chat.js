@@ -26,8 +26,6 @@
 
   var BACKOFF_FIRST_MS = 500;
   var BACKOFF_CAP_MS = 30000;
-  var PING_EVERY_MS = 25000;
-  var PONG_WAIT_MS = 10000;
   var TYPING_SEND_EVERY_MS = 2000;
   var TYPING_SHOW_MS = 4000;
   var GAP_GRACE_MS = 800;
@@ -93,8 +91,7 @@
     retryAt: 0,
     retryTimer: null,
     countdownTimer: null,
-    pingTimer: null,
-    pongTimer: null,
+    heartbeat: null,
     gapTimer: null,
     leaving: false,
     hasMore: Boolean(config.hasMore),
@@ -394,8 +391,7 @@
     state.historyPending = [];
     state.gapInFlight = false;
     state.loadingOlder = false;
-    clearInterval(state.pingTimer);
-    clearTimeout(state.pongTimer);
+    if (state.heartbeat) state.heartbeat.stop();
     if (socket && socket.readyState <= WebSocket.OPEN) {
       try { socket.close(); } catch (ignored) { /* already closing */ }
     }
@@ -442,13 +438,9 @@
   }
 
   function startHeartbeat() {
-    clearInterval(state.pingTimer);
-    state.pingTimer = setInterval(function () {
-      if (!send({ type: "ping" })) return;
-      clearTimeout(state.pongTimer);
-      // A socket that stops answering is dead even if the browser hasn't noticed.
-      state.pongTimer = setTimeout(function () { onClose(1006); }, PONG_WAIT_MS);
-    }, PING_EVERY_MS);
+    if (state.heartbeat) state.heartbeat.stop();
+    // A socket that stops answering is dead even if the browser hasn't noticed.
+    state.heartbeat = window.RelayHeartbeat(send, function () { onClose(1006); });
   }
 
   // ---- Connection status ----------------------------------------------------------
@@ -482,7 +474,7 @@
     typing: onTyping,
     presence: function (frame) { showOnline(frame.online || [], frame.online_count); },
     error: onError,
-    pong: function () { clearTimeout(state.pongTimer); },
+    pong: function () { if (state.heartbeat) state.heartbeat.pong(); },
   };
 
   function onFrame(text) {

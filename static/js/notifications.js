@@ -13,7 +13,6 @@
   var SHOWN = 20;            // items kept in the dropdown
   var TOASTS_MAX = 3;        // toasts on screen at once
   var TOAST_MS = 7000;
-  var PING_MS = 25000;       // the server closes sockets idle for 90 s
   var BACKOFF_MIN = 1000;
   var BACKOFF_MAX = 30000;
 
@@ -43,7 +42,7 @@
     socket: null,
     attempt: 0,
     retryTimer: null,
-    pingTimer: null,
+    heartbeat: null,
     stopped: false,
     helloSeen: false
   };
@@ -322,8 +321,8 @@
     state.socket = socket;
     socket.addEventListener("open", function () {
       state.attempt = 0;
-      window.clearInterval(state.pingTimer);
-      state.pingTimer = window.setInterval(function () { send({ type: "ping" }); }, PING_MS);
+      if (state.heartbeat) state.heartbeat.stop();
+      state.heartbeat = window.RelayHeartbeat(send, function () { giveUp(socket); });
     });
     socket.addEventListener("message", function (event) {
       var frame;
@@ -331,8 +330,9 @@
       if (frame && typeof frame.type === "string") handle(frame);
     });
     socket.addEventListener("close", function (event) {
-      window.clearInterval(state.pingTimer);
-      if (state.socket === socket) state.socket = null;
+      if (state.socket !== socket) return;  // one we gave up on already
+      state.socket = null;
+      if (state.heartbeat) state.heartbeat.stop();
       if (event.code === 4401) {
         // Logged out (here or elsewhere): reconnecting would only be refused again.
         state.stopped = true;
@@ -344,6 +344,17 @@
       setStatus("Reconnecting…");
       scheduleReconnect();
     });
+  }
+
+  // A socket that stopped answering pings is dead even if the browser has not
+  // noticed: drop it and connect again (resuming after the last id seen).
+  function giveUp(socket) {
+    if (state.socket !== socket) return;
+    state.socket = null;
+    try { socket.close(); } catch (e) { /* closing already */ }
+    setState("reconnecting");
+    setStatus("Reconnecting…");
+    scheduleReconnect();
   }
 
   function scheduleReconnect() {
@@ -367,6 +378,7 @@
     if (frame.type === "hello") return onHello(frame);
     if (frame.type === "notification") return onNotification(frame);
     if (frame.type === "unread") return onUnread(frame);
+    if (frame.type === "pong" && state.heartbeat) state.heartbeat.pong();
   }
 
   function onHello(frame) {

@@ -2,10 +2,12 @@ from functools import wraps
 
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import UserCreationForm
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from . import services
+from .forms import SignupForm
 from .throttle import Refusal, client_address, login_attempt, signup_refusal
 
 
@@ -59,13 +61,20 @@ def signup(request):
     """Create an account and log in with it."""
     if request.user.is_authenticated:
         return redirect("chat:room_list")
-    form = UserCreationForm(request.POST or None)
+    form = SignupForm(request.POST or None)
     if request.method == "POST":
         refusal = signup_refusal(address=client_address(request))
         if refusal is not None:
             return too_many(request, refusal)
         if form.is_valid():
-            user = form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("chat:room_list")
+            try:
+                user = services.account_create(
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                )
+            except ValidationError as error:
+                form.add_error("username", error)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect("chat:room_list")
     return render(request, "registration/signup.html", {"form": form})

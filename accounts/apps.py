@@ -1,5 +1,16 @@
 from django.apps import AppConfig
+from django.conf import settings
+from django.db.models.signals import post_save
 
 
 class AccountsConfig(AppConfig):
     name = "accounts"
+
+    def ready(self) -> None:
+        from . import receivers
+
+        post_save.connect(
+            receivers.username_saved,
+            sender=settings.AUTH_USER_MODEL,
+            dispatch_uid="accounts.username_key",
+        )

@@ -1,27 +1,59 @@
+from functools import wraps
+
 from django.contrib.auth import login
-from django.contrib.auth.forms import UserCreationForm
-from django.contrib.auth.views import LoginView
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from .throttle import client_address, over_limit
+from . import services
+from .forms import SignupForm
+from .throttle import Refusal, client_address, login_attempt, signup_refusal
 
-TOO_MANY = "Too many attempts. Wait a few minutes and try again."
+
+def guard_login(view):
+    """Throttle failed logins through `view` (accounts.throttle has the rule).
+
+    Every login form goes through this: the site's login and the admin's.
+    """
+
+    @wraps(view)
+    def guarded(request, *args, **kwargs):
+        if request.method != "POST":
+            return view(request, *args, **kwargs)
+        attempt = login_attempt(
+            address=client_address(request), username=str(request.POST.get("username", ""))
+        )
+        if attempt.refusal is not None:
+            return too_many(request, attempt.refusal)
+        before = request.user
+        response = view(request, *args, **kwargs)
+        if request.user is not before and request.user.is_authenticated:
+            attempt.succeeded()  # login() replaced request.user
+        elif response.status_code == 200:
+            # The form again: a wrong password, a missing field, a non-staff user
+            # at the admin.
+            attempt.failed()
+        else:
+            attempt.abandoned()  # e.g. already logged in: redirected, nothing checked
+        return response
+
+    return guarded
 
 
-class ThrottledLoginView(LoginView):
-    """Django's login, with attempts limited per client address and per username."""
+def too_many(request, refusal: Refusal):
+    """Answer a throttled form with 429, the reason and when to try again."""
+    response = render(
+        request,
+        "registration/throttled.html",
+        {"message": refusal.message, "back": request.get_full_path()},
+        status=429,
+    )
+    response["Retry-After"] = str(refusal.retry_after)
+    return response
 
-    redirect_authenticated_user = True
 
-    def post(self, request, *args, **kwargs):
-        username = str(request.POST.get("username", ""))[:150].lower()
-        if over_limit("login", f"ip:{client_address(request)}", f"user:{username}"):
-            form = self.get_form()
-            return self.render_to_response(
-                self.get_context_data(form=form, throttled=TOO_MANY), status=429
-            )
-        return super().post(request, *args, **kwargs)
+login_view = guard_login(auth_views.LoginView.as_view(redirect_authenticated_user=True))
 
 
 @require_http_methods(["GET", "POST"])
@@ -29,13 +61,20 @@ def signup(request):
     """Create an account and log in with it."""
     if request.user.is_authenticated:
         return redirect("chat:room_list")
-    form = UserCreationForm(request.POST or None)
+    form = SignupForm(request.POST or None)
     if request.method == "POST":
-        if over_limit("signup", f"ip:{client_address(request)}"):
-            context = {"form": UserCreationForm(), "throttled": TOO_MANY}
-            return render(request, "registration/signup.html", context, status=429)
+        refusal = signup_refusal(address=client_address(request))
+        if refusal is not None:
+            return too_many(request, refusal)
         if form.is_valid():
-            user = form.save()
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-            return redirect("chat:room_list")
+            try:
+                user = services.account_create(
+                    username=form.cleaned_data["username"],
+                    password=form.cleaned_data["password1"],
+                )
+            except ValidationError as error:
+                form.add_error("username", error)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                return redirect("chat:room_list")
     return render(request, "registration/signup.html", {"form": form})

@@ -296,7 +296,10 @@ CONTENT_SECURITY_POLICY = {
 # Bearer token for Prometheus scrapes of /metrics (staff sessions work too).
 METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
 
-# Login and signup attempts per client address (and per username for login).
+# "N/S": N failed logins per S seconds for one account from one address (then refused);
+# the same N from anywhere slows the account down, 5 x N from one address across
+# accounts refuses it for the accounts it failed (accounts/throttle.py). Also N signups
+# per S seconds per address. "0" turns both off.
 AUTH_RATE_LIMIT = os.environ.get("AUTH_RATE_LIMIT", "10/300")
 # Open sockets per user across all workers: each tab holds the bell's socket and
 # at most one room's, so 60 is about 30 tabs.

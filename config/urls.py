@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
+from accounts.views import guard_login
 from realtime.live import live
 from realtime.views import healthz, metrics
 
@@ -10,6 +11,9 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("chat/", include("chat.urls")),
     path("notifications/", include("notifications.urls")),
+    # The admin's login is throttled like the site's (accounts.throttle); this
+    # pattern comes before admin.site.urls, which would otherwise answer it.
+    path("admin/login/", guard_login(admin.site.login), name="admin_login"),
     path("admin/live/", admin.site.admin_view(live), name="admin_live"),
     path("admin/", admin.site.urls),
     path("healthz", healthz, name="healthz"),

@@ -83,7 +83,7 @@ async def test_anonymous_frames_reach_nothing(connect_ws, public_room):
 
 @pytest.mark.django_db
 @override_settings(AUTH_RATE_LIMIT="3/300")
-def test_login_is_throttled_per_username(client, alice):
+def test_login_is_throttled_per_address_and_account(client, alice):
     for _ in range(3):
         response = client.post("/accounts/login/", {"username": "alice", "password": "wrong"})
         assert response.status_code == 200

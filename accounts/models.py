@@ -1,0 +1,25 @@
+from django.conf import settings
+from django.db import models
+
+
+class UsernameKey(models.Model):
+    """A user's look-alike key (accounts.usernames.username_key), unique and indexed so
+    signup finds a look-alike with one lookup.
+
+    `key` is empty (NULL) when another account already had this look: made by staff,
+    or before this check existed. Signup never stores NULL (it refuses instead), so a
+    name is compared with the account that first held its look. Users made with
+    `bulk_create` (no post_save signal) have no row.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="username_key",
+    )
+    # Unbounded: NFKC and the skeleton can make a 150-character name longer.
+    key = models.TextField(unique=True, null=True)
+
+    def __str__(self) -> str:
+        return f"{self.user_id}: {self.key}"

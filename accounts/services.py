@@ -1,0 +1,35 @@
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from .models import UsernameKey
+from .usernames import username_key
+from .validators import LOOKS_TAKEN
+
+
+@transaction.atomic
+def username_key_sync(*, user: AbstractBaseUser) -> UsernameKey:
+    """Store the user's look-alike key; NULL when another account already has it."""
+    key = username_key(user.get_username())
+    try:
+        with transaction.atomic():
+            row, _ = UsernameKey.objects.update_or_create(user=user, defaults={"key": key})
+    except IntegrityError:
+        # Staff (createsuperuser, the admin, the demo seed) may make a look-alike on
+        # purpose; the account that had the look first keeps the key.
+        row, _ = UsernameKey.objects.update_or_create(user=user, defaults={"key": None})
+    return row
+
+
+@transaction.atomic
+def account_create(*, username: str, password: str) -> AbstractBaseUser:
+    """Create an account from signup; raise ValidationError if its look is taken.
+
+    The form checked the name already; this catches a look-alike signed up in
+    between (the unique key decides), and rolls the account back.
+    """
+    user = get_user_model().objects.create_user(username=username, password=password)
+    if UsernameKey.objects.get(user=user).key is None:
+        raise ValidationError(LOOKS_TAKEN, code="look_alike")
+    return user

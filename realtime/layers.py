@@ -26,7 +26,7 @@ that moment is in their read; anything published after it arrives live.
 This leans on channels-redis 4.3's pubsub internals (`RedisPubSubLoopLayer`,
 its `_shards`, `groups` and `channels`; `RedisSingleShardConnection` and its
 `_pubsub`, `_subscribed_to`, `_lock`) and on redis-py's connect callbacks; the
-versions are pinned, and tests/realtime/test_layers.py fails if they change.
+versions are pinned, and tests/realtime/test_canaries.py fails if they change.
 """
 
 import asyncio

@@ -6,6 +6,7 @@ reports all of that machine's workers. Elsewhere (runserver, tests) the
 process's own registry is reported.
 """
 
+import logging
 import os
 import socket
 
@@ -17,6 +18,8 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+
+logger = logging.getLogger(__name__)
 
 MULTIPROCESS = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
 WORKER = os.environ.get("REALTIME_WORKER_NAME") or f"{socket.gethostname()}:{os.getpid()}"
@@ -69,6 +72,30 @@ delivery_seconds = Histogram(
     ["event", "worker"],
     buckets=LATENCY_BUCKETS,
 )
+
+fast_path_fallbacks = Counter(
+    "relay_fast_path_fallbacks",
+    "Times a speed trick was not used (path: prepared_frames per socket, eager_write per "
+    "worker), by reason",
+    ["path", "reason", "worker"],
+)
+
+_fallbacks_logged: set[tuple[str, str]] = set()
+
+
+def fast_path_fallback(path: str, reason: str, detail: str) -> None:
+    """Count a fast path not taken; say why once per process, so a slower
+    worker is never a silent one."""
+    fast_path_fallbacks.labels(path, reason, WORKER).inc()
+    if (path, reason) not in _fallbacks_logged:
+        _fallbacks_logged.add((path, reason))
+        logger.warning(
+            "fast path %s not taken (%s): %s. Counted in relay_fast_path_fallbacks_total; "
+            "logged once per process.",
+            path,
+            reason,
+            detail,
+        )
 
 
 def render() -> tuple[bytes, str]:

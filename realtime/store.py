@@ -98,8 +98,9 @@ class RedisStore:
         return pruned
 
     async def ping(self) -> bool:
-        """Whether every shard answers."""
-        return all([bool(await client.ping()) for client in self.clients])
+        """Whether every shard answers (asked side by side: one round trip)."""
+        answers = await asyncio.gather(*(client.ping() for client in self.clients))
+        return all(answers)
 
     async def hincrby_many(self, counts: dict[tuple[str, str], int]) -> None:
         for shard, items in self._by_shard_items(counts).items():

@@ -9,18 +9,55 @@ the connections without a close frame.
 Daphne buffers whatever the application sends, without limit, for a client that
 does not read; this worker aborts a connection whose unsent bytes pass
 REALTIME_MAX_SEND_BUFFER. The client comes back and resumes by seq.
+
+Both lean on private names of Twisted, autobahn and Daphne, pinned in
+requirements.txt and listed in tests/realtime/test_canaries.py. A Twisted without
+them leaves the eager write off, counted in relay_fast_path_fallbacks_total and
+logged once.
 """
 
+import inspect
 import logging
 import signal
+import socket
+
+from . import metrics
 
 logger = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
+# What the eager write reads of a Twisted TCP connection (underscored: private).
+CONNECTION_NAMES = (
+    "socket",
+    "connected",
+    "disconnecting",
+    "_writeDisconnected",
+    "_tempDataLen",
+    "dataBuffer",
+    "offset",
+)
 
 
-def write_eagerly() -> None:
-    """Make Twisted try the socket at once when nothing is queued.
+def _twisted_changes(reactor) -> list[str]:
+    """Return what the eager write relies on and this Twisted lacks."""
+    from twisted.internet import abstract, tcp
+
+    changes = []
+    parameters = list(inspect.signature(abstract.FileDescriptor.write).parameters)
+    if parameters != ["self", "data"]:
+        changes.append(f"FileDescriptor.write({', '.join(parameters)})")
+    # Most of them are set on the instance: ask a real, unconnected one.
+    with socket.socket() as sock:
+        connection = tcp.Connection(sock, None, reactor)
+        changes += [
+            f"Connection.{name}" for name in CONNECTION_NAMES if not hasattr(connection, name)
+        ]
+    return changes
+
+
+def write_eagerly(reactor) -> bool:
+    """Make Twisted try the socket at once when nothing is queued; return
+    whether it did (if not, the fallback is counted and logged).
 
     Twisted queues every write for the next reactor turn: register the socket
     for writability, wake up, send, unregister, i.e. three system calls and a
@@ -29,6 +66,16 @@ def write_eagerly() -> None:
     the kernel does not take is queued, in order, as before.
     """
     from twisted.internet import abstract
+
+    changes = _twisted_changes(reactor)
+    if changes:
+        metrics.fast_path_fallback(
+            "eager_write",
+            "twisted_changed",
+            f"Twisted no longer has {', '.join(changes)}; every frame waits for the next "
+            "reactor turn",
+        )
+        return False
 
     buffered_write = abstract.FileDescriptor.write
 
@@ -56,6 +103,7 @@ def write_eagerly() -> None:
         buffered_write(self, data)
 
     abstract.FileDescriptor.write = write
+    return True
 
 
 def unsent_bytes(transport) -> int:
@@ -73,7 +121,7 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
 
     from config.asgi import application
 
-    write_eagerly()
+    write_eagerly(reactor)
 
     class GracefulServer(Server):
         def __init__(self, *args, **kwargs):

@@ -404,6 +404,23 @@ def child_pids(pid: int) -> list[int]:
     return sorted(children)
 
 
+def session_pids(sid: int) -> list[int]:
+    """Return the ids of the live (not zombie) processes in session `sid` (Linux /proc):
+    everything a process started with `start_new_session` left running."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, _, _, session = stat[stat.rindex(")") + 2 :].split()[:4]
+        if int(session) == sid and state != "Z":
+            found.append(int(entry.name))
+    return sorted(found)
+
+
 def proc_rss_kib(pid: int) -> int:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):

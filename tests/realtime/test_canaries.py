@@ -1,0 +1,220 @@
+"""Canaries: every private name of Twisted, autobahn, Daphne and channels-redis the
+speed tricks rely on, in one table. When an upgrade renames or reshapes one, its
+test fails naming it and the code that relies on it; the versions are pinned in
+requirements.txt until the trick is checked against the new release.
+
+To add a name: one row in PRIVATE_NAMES. Names set on instances are looked up on
+real objects (`real_objects`), built over real sockets and a real Redis. Daphne's
+`Server.connections` exists only while the server runs: the multi-process tests
+(graceful 1001 shutdown, slow reader) cover it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import socket
+from dataclasses import dataclass
+
+import pytest
+from channels_redis.pubsub import RedisPubSubChannelLayer
+from twisted.internet import tcp
+from twisted.internet.testing import MemoryReactor
+
+FASTSEND = "realtime.fastsend (frames framed once per worker)"
+EAGER_WRITE = "realtime.worker.write_eagerly (writes without waiting a reactor turn)"
+SLOW_READER = "realtime.worker.unsent_bytes (drops clients that stop reading)"
+GRACEFUL = "realtime.worker.GracefulServer (1001 on shutdown)"
+FANOUT = "realtime.layers (group events decoded once per worker)"
+SHARDS = "realtime.store (keys on the layer's shard)"
+RESUBSCRIBED = "realtime.layers (catch-up only once subscriptions are live again)"
+
+
+@dataclass(frozen=True)
+class Private:
+    """A name the code relies on. `owner` is a dotted module or class path, or
+    with `on` the attribute is looked up on that real object (`real_objects`).
+    `params`: the parameters it must start with; `keywords`: others it must take."""
+
+    owner: str
+    name: str
+    used_by: str
+    params: tuple[str, ...] | None = None
+    keywords: tuple[str, ...] = ()
+    on: str | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.on or self.owner}.{self.name}"
+
+
+PRIVATE_NAMES = [
+    # Twisted
+    Private("twisted.internet.abstract.FileDescriptor", "write", EAGER_WRITE, ("self", "data")),
+    *(
+        Private("", name, EAGER_WRITE, on="twisted tcp connection")
+        for name in ("socket", "connected", "disconnecting", "_writeDisconnected")
+    ),
+    *(
+        Private("", name, f"{EAGER_WRITE}, {SLOW_READER}", on="twisted tcp connection")
+        for name in ("_tempDataLen", "dataBuffer", "offset")
+    ),
+    # autobahn
+    Private("autobahn.websocket.protocol.WebSocketProtocol", "STATE_OPEN", FASTSEND),
+    Private(
+        "autobahn.websocket.protocol.WebSocketProtocol",
+        "sendPreparedMessage",
+        FASTSEND,
+        ("self", "preparedMsg"),
+    ),
+    Private(
+        "autobahn.websocket.protocol.WebSocketProtocol",
+        "sendCloseFrame",
+        GRACEFUL,
+        ("self", "code", "reasonUtf8"),
+    ),
+    Private(
+        "autobahn.websocket.protocol.WebSocketFactory",
+        "prepareMessage",
+        FASTSEND,
+        ("self", "payload"),
+    ),
+    *(
+        Private("", name, FASTSEND, on="autobahn protocol")
+        for name in ("_perMessageCompress", "send_queue", "state", "transport", "factory")
+    ),
+    Private("", "payloadHybi", FASTSEND, on="autobahn prepared message"),
+    # Daphne
+    Private("daphne.server.Server", "handle_reply", FASTSEND, ("self", "protocol", "message")),
+    Private("daphne.server.Server", "listen_success", GRACEFUL, ("self", "port")),
+    Private("daphne.server.Server", "timeout_checker", SLOW_READER, ("self",)),
+    Private(
+        "daphne.server.Server",
+        "__init__",
+        GRACEFUL,
+        ("self", "application"),
+        keywords=(
+            "endpoints",
+            "signal_handlers",
+            "websocket_handshake_timeout",
+            "proxy_forwarded_address_header",
+            "proxy_forwarded_port_header",
+            "proxy_forwarded_proto_header",
+        ),
+    ),
+    # channels-redis
+    Private(
+        "channels_redis.pubsub.RedisPubSubLoopLayer",
+        "__init__",
+        FANOUT,
+        ("self", "hosts", "prefix", "on_disconnect", "on_reconnect", "channel_layer"),
+    ),
+    Private("channels_redis.pubsub.RedisPubSubChannelLayer", "_get_layer", FANOUT, ("self",)),
+    *(
+        Private("", name, FANOUT, on="channels-redis channel layer")
+        for name in ("_layers", "_args", "_kwargs")
+    ),
+    *(
+        Private("", name, FANOUT, on="channels-redis loop layer")
+        for name in ("_shards", "groups", "channels", "channel_layer")
+    ),
+    Private(
+        "channels_redis.pubsub.RedisSingleShardConnection",
+        "__init__",
+        FANOUT,
+        ("self", "host", "channel_layer"),
+    ),
+    Private("channels_redis.pubsub.RedisSingleShardConnection", "_do_receiving", FANOUT, ("self",)),
+    *(
+        Private("", name, FANOUT, on="channels-redis shard connection")
+        for name in ("_pubsub", "host", "channel_layer")
+    ),
+    Private("", "_subscribed_to", RESUBSCRIBED, on="channels-redis shard connection"),
+    Private(
+        "channels_redis.pubsub.RedisSingleShardConnection",
+        "unsubscribe",
+        RESUBSCRIBED,
+        ("self", "channel"),
+    ),
+    # redis-py: PubSub re-sends SUBSCRIBE from its connect callback, registered
+    # on the connection before ours (so ours runs after it).
+    Private("redis.asyncio.client.PubSub", "on_connect", RESUBSCRIBED, ("self", "connection")),
+    Private("", "connection", RESUBSCRIBED, on="redis-py pubsub"),
+    Private(
+        "redis.asyncio.connection.AbstractConnection",
+        "register_connect_callback",
+        RESUBSCRIBED,
+        ("self", "callback"),
+    ),
+    Private("channels_redis.utils", "_wrap_close", FANOUT, ("proxy", "loop")),
+    Private("channels_redis.utils", "_consistent_hash", SHARDS, ("value", "ring_size")),
+]
+
+
+def resolve(dotted: str):
+    """Import `package.module.Class` (or a module) from its dotted path."""
+    parts = dotted.split(".")
+    for split in range(len(parts), 0, -1):
+        try:
+            found = importlib.import_module(".".join(parts[:split]))
+        except ModuleNotFoundError:
+            continue
+        for name in parts[split:]:
+            found = getattr(found, name)
+        return found
+    raise ModuleNotFoundError(dotted)
+
+
+@pytest.fixture
+async def real_objects(redis_url, daphne_protocol):
+    """The objects whose instance attributes the code reads, made for real."""
+    ours, theirs = socket.socketpair()
+    connection = tcp.Connection(ours, None, MemoryReactor())
+    channel_layer = RedisPubSubChannelLayer(hosts=[redis_url])
+    # A subscribed channel: the shard's pubsub connection to Redis is open.
+    await channel_layer.new_channel()
+    loop_layer = channel_layer._get_layer()
+    yield {
+        "twisted tcp connection": connection,
+        "autobahn protocol": daphne_protocol,
+        "autobahn prepared message": daphne_protocol.factory.prepareMessage(b"canary"),
+        "channels-redis channel layer": channel_layer,
+        "channels-redis loop layer": loop_layer,
+        "channels-redis shard connection": loop_layer._shards[0],
+        "redis-py pubsub": loop_layer._shards[0]._pubsub,
+    }
+    await loop_layer.flush()
+    ours.close()
+    theirs.close()
+
+
+@pytest.mark.parametrize("private", PRIVATE_NAMES, ids=lambda private: private.label)
+async def test_private_name_is_still_there(private, real_objects):
+    changed = f"{private.label} changed; {private.used_by} relies on it"
+    changed += " (pinned in requirements.txt)"
+    owner = real_objects[private.on] if private.on else resolve(private.owner)
+    assert hasattr(owner, private.name), f"{changed}: it is gone"
+    if private.params is None:
+        return
+    found = tuple(inspect.signature(getattr(owner, private.name)).parameters)
+    assert found[: len(private.params)] == private.params, (
+        f"{changed}: its parameters are now {found}, expected {private.params} first"
+    )
+    missing = [name for name in private.keywords if name not in found]
+    assert not missing, f"{changed}: it no longer takes {missing}"
+
+
+def test_the_store_puts_a_key_on_the_shard_the_layer_uses():
+    from channels_redis.pubsub import RedisPubSubLoopLayer
+
+    from realtime.store import RedisStore
+
+    hosts = [f"redis://127.0.0.1:{port}/0" for port in (1, 2, 3)]
+    store = RedisStore(hosts)
+    layer = RedisPubSubLoopLayer(hosts=hosts)
+    for key in ("presence.room.1", "online.room.42", "sockets.user.7", "asgi__group__room.9"):
+        shard = store.clients.index(store._shard(key))
+        assert layer._shards[shard] is layer._get_shard(key), (
+            f"channels_redis.utils._consistent_hash no longer matches the layer's shard "
+            f"choice for {key!r}; realtime.store relies on it"
+        )

@@ -8,7 +8,6 @@ from django.conf import settings
 
 from realtime import metrics, online, ratelimit
 from realtime.consumers import (
-    CLOSE_FLOODING,
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
     FrameError,
@@ -128,7 +127,6 @@ class ChatConsumer(RealtimeConsumer):
         except RoomForbidden:
             await self.refuse(CLOSE_FORBIDDEN)
             return
-        self.send_rate = ratelimit.Rate.parse(settings.CHAT_SEND_RATE_LIMIT)
         self.last_typing = 0.0
         self.group = events.room_group(self.room.pk)
         after, after_given = self.after_param()
@@ -178,21 +176,10 @@ class ChatConsumer(RealtimeConsumer):
 
     async def on_send(self, frame: dict) -> None:
         client_id = client_id_of(frame)
-        if self.send_rate is not None:
-            count = await ratelimit.hit("send", self.user.pk, self.send_rate)
-            if count > 3 * self.send_rate.count:
-                metrics.frames_refused.labels("flooding", metrics.WORKER).inc()
-                self.ready = False
-                await self.close(code=CLOSE_FLOODING)
-                return
-            if count > self.send_rate.count:
-                raise FrameError(
-                    "rate_limited",
-                    f"Over {self.send_rate.count} messages in {self.send_rate.seconds} s; "
-                    "wait a moment.",
-                    client_id,
-                    retry_after=ratelimit.seconds_left(self.send_rate),
-                )
+        if not await ratelimit.admit(
+            self, "send", settings.CHAT_SEND_RATE_LIMIT, what="messages", client_id=client_id
+        ):
+            return
         try:
             text, seq, created, pushed = await _send_message(
                 self.room, self.user, frame.get("body"), frame.get("client_id")
@@ -218,25 +205,52 @@ class ChatConsumer(RealtimeConsumer):
             raise FrameError("invalid", "before_seq must be a non-negative whole number.")
         if _non_negative_int(limit) is None or not 1 <= limit <= selectors.HISTORY_MAX:
             raise FrameError("invalid", f"limit must be 1 to {selectors.HISTORY_MAX}.")
+        # Refusals echo before_seq, as the page would: the client knows which request waits.
+        if not await ratelimit.admit(
+            self,
+            "history",
+            settings.CHAT_HISTORY_RATE_LIMIT,
+            what="history pages",
+            before_seq=before_seq,
+        ):
+            return
         try:
             messages_json, has_more = await _history(self.room, self.user, before_seq, limit)
         except (RoomForbidden, RoomNotFound):
             await self._revoke()
             return
+        if not await ratelimit.admit(
+            self,
+            "history_bytes",
+            settings.CHAT_HISTORY_BYTES_LIMIT,
+            what="history bytes",
+            cost=len(messages_json.encode()),
+            before_seq=before_seq,
+        ):
+            return
         head = dumps({"type": "history", "before_seq": before_seq, "has_more": has_more})
         await self.send(text_data=head[:-1] + ',"messages":' + messages_json + "}")
 
     async def on_typing(self, frame: dict) -> None:
+        # Over the limit, typing is dropped silently: it is only a hint. The
+        # socket's own clock turns away a flood before it costs a Redis call.
         now = time.monotonic()
-        if now - self.last_typing < settings.CHAT_TYPING_INTERVAL:
+        if now - self.last_typing < ratelimit.spacing(settings.CHAT_TYPING_RATE_LIMIT):
             return
         self.last_typing = now
+        typing = await ratelimit.take("typing", self.user.pk, settings.CHAT_TYPING_RATE_LIMIT)
+        if not typing.allowed:
+            return
         await events.typing(room_id=self.room.pk, user=self.user, sender_channel=self.channel_name)
 
     async def on_read(self, frame: dict) -> None:
         seq = _non_negative_int(frame.get("seq"))
         if seq is None:
             raise FrameError("invalid", "seq must be a non-negative whole number.")
+        if not await ratelimit.admit(
+            self, "read", settings.REALTIME_READ_RATE_LIMIT, what="read marks"
+        ):
+            return
         try:
             await _read(self.room, self.user, seq)
         except RoomNotFound:

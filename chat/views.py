@@ -1,8 +1,14 @@
+from math import ceil
+
+from asgiref.sync import async_to_sync
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
+
+from realtime import ratelimit
 
 from . import frames, selectors, services
 from .exceptions import Rejected, RoomForbidden, RoomNotFound
@@ -18,9 +24,7 @@ def _readable_room(slug: str, user):
         raise Http404("No such room.") from None
 
 
-@require_GET
-@login_required
-def room_list(request):
+def _room_list(request, status: int = 200):
     return render(
         request,
         "chat/room_list.html",
@@ -30,7 +34,29 @@ def room_list(request):
             "create_form": RoomCreateForm(),
             "direct_form": UsernameForm(),
         },
+        status=status,
     )
+
+
+@require_GET
+@login_required
+def room_list(request):
+    return _room_list(request)
+
+
+def _over_room_limit(request):
+    """Count a room creation; over CHAT_ROOM_CREATE_RATE_LIMIT, return the 429 page."""
+    limit = async_to_sync(ratelimit.take)(
+        "room_create", request.user.pk, settings.CHAT_ROOM_CREATE_RATE_LIMIT
+    )
+    if limit.allowed:
+        return None
+    messages.error(
+        request, f"You are creating rooms too fast; try again in {ceil(limit.retry_after)} s."
+    )
+    response = _room_list(request, status=429)
+    response["Retry-After"] = str(ceil(limit.retry_after))
+    return response
 
 
 @require_POST
@@ -40,6 +66,9 @@ def room_create(request):
     if not form.is_valid():
         messages.error(request, "A room needs a name of at most 80 characters.")
         return redirect("chat:room_list")
+    refused = _over_room_limit(request)
+    if refused is not None:
+        return refused
     try:
         room = services.room_create(
             name=form.cleaned_data["name"],
@@ -59,6 +88,10 @@ def direct_open(request):
     try:
         if not form.is_valid():
             raise Rejected("invalid", "Give the username of the person to message.")
+        # Opening a conversation may create a room: the same limit.
+        refused = _over_room_limit(request)
+        if refused is not None:
+            return refused
         room = services.direct_room_open(user=request.user, username=form.cleaned_data["username"])
     except Rejected as error:
         messages.error(request, error.detail)

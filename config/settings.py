@@ -229,13 +229,23 @@ else:
 
 # --- Chat limits ----------------------------------------------------------
 
-# "N/S": N sends per S seconds per user across all sockets and workers; "0" turns it off.
+# Rate limits, "N/S": N per S seconds (sliding) per user across all sockets and
+# workers; "0" turns one off (realtime.ratelimit).
 CHAT_SEND_RATE_LIMIT = os.environ.get("CHAT_SEND_RATE_LIMIT", "20/10")
+# `history` frames: generous for paging back, not for pulling a room over and over.
+CHAT_HISTORY_RATE_LIMIT = os.environ.get("CHAT_HISTORY_RATE_LIMIT", "30/10")
+# Bytes of messages in `history` pages (each page is at most 512 KiB).
+CHAT_HISTORY_BYTES_LIMIT = os.environ.get("CHAT_HISTORY_BYTES_LIMIT", "4194304/10")
+# `typing` frames passed on to the room (the client sends one every 2 s while typing).
+CHAT_TYPING_RATE_LIMIT = os.environ.get("CHAT_TYPING_RATE_LIMIT", "1/2")
+# Read marks (chat `read`, notifications `read` and `read_all`): each is a write.
+REALTIME_READ_RATE_LIMIT = os.environ.get("REALTIME_READ_RATE_LIMIT", "60/10")
+# Rooms created (and direct conversations opened) from the chat pages.
+CHAT_ROOM_CREATE_RATE_LIMIT = os.environ.get("CHAT_ROOM_CREATE_RATE_LIMIT", "10/600")
 CHAT_MAX_BODY_CHARS = 4000
 CHAT_MAX_FRAME_BYTES = 64 * 1024
 # A socket that sends nothing (the client pings every 25 s) for this long is closed with 4408.
 CHAT_IDLE_TIMEOUT = env_int("CHAT_IDLE_TIMEOUT", 90)
-CHAT_TYPING_INTERVAL = 2.0
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 # Unsent bytes a worker (manage.py serve) holds for a client that stopped reading

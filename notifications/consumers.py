@@ -3,7 +3,9 @@
 from bisect import bisect_left, bisect_right
 from collections import deque
 
-from realtime import metrics, tally
+from django.conf import settings
+
+from realtime import metrics, ratelimit, tally
 from realtime.consumers import ID_MAX, FrameError, RealtimeConsumer, dumps
 from realtime.db import db_call
 
@@ -157,6 +159,10 @@ class NotificationConsumer(RealtimeConsumer):
         notification_id = _positive_id(frame.get("id"))
         if notification_id is None:
             raise FrameError("invalid", "id must be a positive whole number.")
+        if not await ratelimit.admit(
+            self, "read", settings.REALTIME_READ_RATE_LIMIT, what="read marks"
+        ):
+            return
         try:
             _, changed = await _read(self.user, notification_id)
         except NotificationNotFound:
@@ -166,6 +172,10 @@ class NotificationConsumer(RealtimeConsumer):
             await self.send_frame({"type": "unread", "count": self.unread})
 
     async def on_read_all(self, frame: dict) -> None:
+        if not await ratelimit.admit(
+            self, "read", settings.REALTIME_READ_RATE_LIMIT, what="read marks"
+        ):
+            return
         _, changed = await _read_all(self.user)
         if not changed:
             await self.send_frame({"type": "unread", "count": self.unread})

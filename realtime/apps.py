@@ -6,6 +6,8 @@ class RealtimeConfig(AppConfig):
     verbose_name = "Realtime plumbing"
 
     def ready(self) -> None:
-        from . import receivers
+        from . import ratelimit, receivers
 
         receivers.connect()
+        # A mistyped limit stops the process at start, not the first frame it meets.
+        ratelimit.check_settings()

@@ -1,15 +1,37 @@
-"""Fixed-window rate limits shared by every socket and worker of a user."""
+"""Per-user rate limits shared by every socket and worker: sliding windows in
+Redis (realtime.store), so "N per S seconds" holds over any S seconds.
 
+A fixed window (one counter per S-second slot) let N through at the end of a slot
+and N more at the start of the next: 2N in a moment. A sliding log keeps the
+time of each attempt let through in the last S seconds and refuses the one that
+would make N + 1; the client is told when the oldest leaves the window.
+
+While Redis is away the limits fail open (with a warning): refusing every frame
+would be worse than letting a flood through for a moment.
+"""
+
+import functools
 import logging
+import math
 import time
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import RedisError
 
+from . import metrics
+from .consumers import CLOSE_FLOODING, FrameError
 from .store import get_store
 
 logger = logging.getLogger(__name__)
+
+# A client still sending after this many times its rate in one window, refused
+# attempts included, is flooding: its socket is closed with 4429.
+FLOOD_FACTOR = 3
+# At most one "unavailable" warning per this many seconds per process.
+WARN_EVERY = 10.0
+_warned_at = -math.inf
 
 
 @dataclass(frozen=True)
@@ -32,17 +54,111 @@ class Rate:
         return cls(count, seconds)
 
 
-def seconds_left(rate: Rate) -> float:
-    """Seconds until the current window ends and the count starts again."""
-    return round(rate.seconds - time.time() % rate.seconds, 1)
+# Settings hold rates as strings; each frame would parse them again.
+_parse = functools.lru_cache(maxsize=64)(Rate.parse)
 
 
-async def hit(name: str, user_id: int, rate: Rate) -> int:
-    """Count one action in the current window; return the count so far."""
-    window = int(time.time() // rate.seconds)
+def check_settings() -> None:
+    """Raise ImproperlyConfigured for any `*_RATE_LIMIT` or `*_BYTES_LIMIT`
+    setting that is not a rate."""
+    for name in dir(settings):
+        if name.endswith(("_RATE_LIMIT", "_BYTES_LIMIT")):
+            try:
+                _parse(getattr(settings, name))
+            except ImproperlyConfigured as exc:
+                raise ImproperlyConfigured(f"{name}: {exc}") from None
+
+
+def spacing(rate: "Rate | str | None") -> float:
+    """Return the seconds between attempts at `rate`'s average pace (0: no limit)."""
+    if isinstance(rate, str):
+        rate = _parse(rate)
+    return 0.0 if rate is None else rate.seconds / rate.count
+
+
+@dataclass(frozen=True)
+class Verdict:
+    allowed: bool
+    # Seconds until the same attempt would be let through (0 when it was).
+    retry_after: float = 0.0
+    # Over FLOOD_FACTOR times the rate in the window, refused attempts included.
+    flooding: bool = False
+
+
+ALLOWED = Verdict(allowed=True)
+
+
+async def take(
+    action: str,
+    user_id: int,
+    rate: "Rate | str | None",
+    *,
+    cost: int = 1,
+    now: float | None = None,
+) -> Verdict:
+    """Count one `action` of `user_id` (weighing `cost` units, e.g. bytes) against
+    `rate` ("N/S" or a Rate; None or "0": no limit).
+
+    `now` is for tests that drive time; by default Redis' clock decides.
+    """
+    if isinstance(rate, str):
+        rate = _parse(rate)
+    if rate is None:
+        return ALLOWED
+    # A single cost over the whole budget would never fit: it waits for an empty window.
+    cost = max(0, min(cost, rate.count))
     try:
-        return await get_store().incr_window(f"rl:{name}:{user_id}:{window}", rate.seconds)
+        allowed, retry_after, attempts = await get_store().sliding_window(
+            f"rl:{action}:{user_id}", limit=rate.count, window=rate.seconds, cost=cost, now=now
+        )
     except (OSError, RedisError):
-        # Fail open while Redis is away: refusing every send would be worse.
-        logger.warning("rate limit unavailable (redis): allowing")
-        return 0
+        _warn_unavailable(action)
+        return ALLOWED
+    if allowed:
+        return ALLOWED
+    return Verdict(
+        allowed=False,
+        # Rounded up, so that a client waiting exactly this long is let through.
+        retry_after=math.ceil(retry_after * 10) / 10,
+        flooding=attempts > FLOOD_FACTOR * rate.count,
+    )
+
+
+async def admit(
+    consumer,
+    action: str,
+    rate: "Rate | str | None",
+    *,
+    what: str,
+    client_id: str | None = None,
+    cost: int = 1,
+    **extra,
+) -> bool:
+    """Count a client frame of `consumer`'s user; return whether to handle it.
+
+    Over the limit, raise the contract's `rate_limited` error (with `retry_after`
+    and `extra` fields); a client that keeps on is closed with 4429 instead.
+    """
+    limit = await take(action, consumer.user.pk, rate, cost=cost)
+    if limit.allowed:
+        return True
+    if limit.flooding:
+        metrics.frames_refused.labels("flooding", metrics.WORKER).inc()
+        consumer.ready = False
+        await consumer.close(code=CLOSE_FLOODING)
+        return False
+    raise FrameError(
+        "rate_limited",
+        f"Too many {what}; try again in {limit.retry_after:g} s.",
+        client_id,
+        retry_after=limit.retry_after,
+        **extra,
+    )
+
+
+def _warn_unavailable(action: str) -> None:
+    global _warned_at
+    now = time.monotonic()
+    if now - _warned_at >= WARN_EVERY:
+        _warned_at = now
+        logger.warning("rate limits unavailable (redis): allowing %s and the rest", action)

@@ -4,6 +4,7 @@ one-process development mode). A key lives on the shard channels-redis'
 consistent hash picks for it."""
 
 import asyncio
+import os
 import time
 import weakref
 from collections import defaultdict
@@ -30,11 +31,55 @@ def _client(host) -> aioredis.Redis:
     return aioredis.Redis(connection_pool=pool)
 
 
+# A sliding-window log (realtime.ratelimit): KEYS[1] is a sorted set of the
+# attempts let through in the last window (score: time, member: "<nonce>:<cost>"),
+# KEYS[2] one of the refused ones (flood detection). One script, so concurrent
+# workers never both take the last unit. Without a time from the caller, Redis'
+# own clock is used: one clock per key, whatever the workers' clocks say.
+# Returns {allowed 0/1, seconds until `cost` more would fit, attempts in the window}.
+SLIDING_WINDOW_LUA = """
+local limit, window, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local now = tonumber(ARGV[5])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) + tonumber(t[2]) / 1000000
+end
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - window)
+local log = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
+local used = 0
+for i = 1, #log, 2 do
+  used = used + tonumber(string.match(log[i], ':(%d+)$'))
+end
+local ttl = math.ceil(window * 1000)
+if used + cost <= limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4] .. ':' .. cost)
+  redis.call('PEXPIRE', KEYS[1], ttl)
+  return {1, '0', #log / 2 + 1 + redis.call('ZCARD', KEYS[2])}
+end
+local retry = window
+for i = 1, #log, 2 do
+  used = used - tonumber(string.match(log[i], ':(%d+)$'))
+  if used + cost <= limit then
+    retry = tonumber(log[i + 1]) + window - now
+    break
+  end
+end
+redis.call('ZADD', KEYS[2], now, ARGV[4])
+-- A flood is detected long before this; the cap bounds the key's memory.
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, -1001)
+redis.call('PEXPIRE', KEYS[2], ttl)
+return {0, tostring(retry), #log / 2 + redis.call('ZCARD', KEYS[2])}
+"""
+REFUSED_MAX = 1000
+
+
 class RedisStore:
     """The few Redis operations presence and rate limits need, pipelined."""
 
     def __init__(self, hosts: list) -> None:
         self.clients = [_client(host) for host in hosts]
+        self._sliding_window = self.clients[0].register_script(SLIDING_WINDOW_LUA)
 
     def _shard(self, key: str) -> aioredis.Redis:
         return self.clients[_consistent_hash(key, len(self.clients))]
@@ -45,12 +90,20 @@ class RedisStore:
             shards[_consistent_hash(key, len(self.clients))].append(key)
         return shards
 
-    async def incr_window(self, key: str, window: int) -> int:
-        async with self._shard(key).pipeline(transaction=True) as pipe:
-            pipe.incr(key)
-            pipe.expire(key, window + 1)
-            count, _ = await pipe.execute()
-        return int(count)
+    async def sliding_window(
+        self, key: str, *, limit: int, window: float, cost: int = 1, now: float | None = None
+    ) -> tuple[bool, float, int]:
+        """Take `cost` units from `limit` per `window` seconds, sliding, if they fit.
+
+        Return (taken, seconds until they would fit, attempts in the window,
+        taken or not).
+        """
+        taken, retry_after, attempts = await self._sliding_window(
+            keys=[key, f"{key}:refused"],
+            args=[limit, window, cost, os.urandom(6).hex(), "" if now is None else repr(now)],
+            client=self._shard(key),
+        )
+        return bool(taken), float(retry_after), int(attempts)
 
     async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> int:
         """Add a member; return how many live members there are now."""
@@ -210,17 +263,32 @@ class MemoryStore:
     """Process-local stand-in with the same behaviour, for one process."""
 
     def __init__(self) -> None:
-        self.counters: dict[str, tuple[int, float]] = {}
         self.zsets: dict[str, dict[str, float]] = defaultdict(dict)
         self.hashes: dict[str, dict[str, int]] = defaultdict(dict)
+        # key -> [(time, cost)] let through, and [time] refused, oldest first.
+        self.logs: dict[str, list[tuple[float, int]]] = {}
+        self.refused: dict[str, list[float]] = {}
 
-    async def incr_window(self, key: str, window: int) -> int:
-        count, expires = self.counters.get(key, (0, 0.0))
-        now = time.time()
-        if expires < now:
-            count, expires = 0, now + window + 1
-        self.counters[key] = (count + 1, expires)
-        return count + 1
+    async def sliding_window(
+        self, key: str, *, limit: int, window: float, cost: int = 1, now: float | None = None
+    ) -> tuple[bool, float, int]:
+        now = time.time() if now is None else now
+        log = [entry for entry in self.logs.get(key, ()) if entry[0] > now - window]
+        refused = [at for at in self.refused.get(key, ()) if at > now - window]
+        self.logs[key], self.refused[key] = log, refused
+        used = sum(entry_cost for _, entry_cost in log)
+        if used + cost <= limit:
+            log.append((now, cost))
+            return True, 0.0, len(log) + len(refused)
+        retry_after = window
+        for at, entry_cost in log:
+            used -= entry_cost
+            if used + cost <= limit:
+                retry_after = at + window - now
+                break
+        refused.append(now)
+        del refused[:-REFUSED_MAX]
+        return False, retry_after, len(log) + len(refused)
 
     def _live(self, key: str) -> list[str]:
         now = time.time()

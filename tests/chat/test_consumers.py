@@ -307,6 +307,82 @@ async def test_bad_history_frame_is_invalid(connect_ws, public_room, alice, fram
     assert (await receive(a, "error"))["code"] == "invalid"
 
 
+@override_settings(CHAT_HISTORY_RATE_LIMIT="3/60")
+async def test_history_is_limited_per_user_across_sockets(connect_ws, public_room, alice, bob):
+    for n in range(10):
+        await post(public_room, alice, n)
+    a, _ = await open_room(connect_ws, public_room, alice)
+    b, _ = await open_room(connect_ws, public_room, alice)
+    for n in range(3):
+        await (a if n % 2 else b).send_json_to({"type": "history", "before_seq": 10 - n})
+        assert (await receive(a if n % 2 else b, "history"))["before_seq"] == 10 - n
+    await b.send_json_to({"type": "history", "before_seq": 5, "limit": 2})
+    error = await receive(b, "error")
+    assert error["code"] == "rate_limited" and error["before_seq"] == 5
+    assert 0 < error["retry_after"] <= 60
+    await a.send_json_to({"type": "history"})
+    error = await receive(a, "error")
+    assert error["code"] == "rate_limited" and error["before_seq"] is None
+    # Another user has a budget of their own.
+    c, _ = await open_room(connect_ws, public_room, bob)
+    await c.send_json_to({"type": "history"})
+    assert len((await receive(c, "history"))["messages"]) == 10
+    for _ in range(5):  # attempts 6..10 of a 3-per-window limit: the 10th is over 3x
+        await a.send_json_to({"type": "history"})
+    await expect_close(a, 4429)
+
+
+@override_settings(CHAT_HISTORY_BYTES_LIMIT="1000/60")
+async def test_history_bytes_are_budgeted(connect_ws, public_room, alice):
+    for n in range(10):
+        await post(public_room, alice, n)
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_json_to({"type": "history", "before_seq": 11, "limit": 4})
+    page = await receive(a, "history")
+    assert 400 < len(json.dumps(page["messages"])) < 1000  # 4 of these fit 1,000 bytes
+    await a.send_json_to({"type": "history", "before_seq": 7, "limit": 4})
+    error = await receive(a, "error")
+    assert error["code"] == "rate_limited" and error["before_seq"] == 7
+
+
+@override_settings(CHAT_TYPING_RATE_LIMIT="1/60")
+async def test_typing_is_limited_per_user_across_sockets(connect_ws, public_room, alice, bob):
+    a1, _ = await open_room(connect_ws, public_room, alice)
+    a2, _ = await open_room(connect_ws, public_room, alice)
+    b, _ = await open_room(connect_ws, public_room, bob)
+    await a1.send_json_to({"type": "typing"})
+    assert (await receive(b, "typing"))["user"]["id"] == alice.pk
+    # The second socket's typing is dropped: the next thing bob hears from the room
+    # is the message sent after it (both leave this process in order).
+    await a2.send_json_to({"type": "typing"})
+    await a2.send_json_to({"type": "send", "body": "after typing", "client_id": "c-1"})
+    assert (await receive(b, "message"))["message"]["body"] == "after typing"
+    # bob's typing has a budget of its own.
+    await receive(a1, "message")
+    await b.send_json_to({"type": "typing"})
+    assert (await receive(a1, "typing"))["user"]["id"] == bob.pk
+
+
+@override_settings(REALTIME_READ_RATE_LIMIT="2/60")
+async def test_read_marks_are_limited_and_a_refused_one_stores_nothing(
+    connect_ws, public_room, alice
+):
+    for n in range(5):
+        await post(public_room, alice, n)
+    await db(Membership.objects.filter(room=public_room, user=alice).update)(last_read_seq=0)
+    a, _ = await open_room(connect_ws, public_room, alice)
+    b, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_json_to({"type": "read", "seq": 1})
+    await a.send_json_to({"type": "ping"})  # a socket handles its frames in order
+    await receive(a, "pong")
+    await b.send_json_to({"type": "read", "seq": 2})
+    await b.send_json_to({"type": "read", "seq": 5})
+    error = await receive(b, "error")
+    assert error["code"] == "rate_limited" and error["retry_after"] > 0
+    membership = await db(Membership.objects.get)(room=public_room, user=alice)
+    assert membership.last_read_seq == 2
+
+
 async def test_typing_reaches_others_not_the_sender(connect_ws, public_room, alice, bob):
     a, _ = await open_room(connect_ws, public_room, alice)
     b, _ = await open_room(connect_ws, public_room, bob)

@@ -1,4 +1,5 @@
 import pytest
+from django.test import override_settings
 from django.urls import reverse
 
 from chat import services
@@ -74,6 +75,27 @@ def test_create_room_and_reject_bad_names(logged_in, alice):
     response = client.post("/chat/new/", {"name": ""}, follow=True)
     assert response.status_code == 200 and Room.objects.count() == 1
     assert client.get("/chat/new/").status_code == 405
+
+
+@pytest.mark.django_db
+@override_settings(CHAT_ROOM_CREATE_RATE_LIMIT="2/600")
+def test_room_creation_is_limited_per_user(logged_in, alice, bob, carol):
+    client = logged_in(alice)
+    assert client.post("/chat/new/", {"name": "One"}).status_code == 302
+    assert client.post("/chat/direct/", {"username": "bob"}).status_code == 302
+    for refused in (
+        client.post("/chat/new/", {"name": "Three"}),
+        client.post("/chat/direct/", {"username": "carol"}),
+    ):
+        assert refused.status_code == 429
+        assert 0 < int(refused["Retry-After"]) <= 600
+        assert "creating rooms too fast" in refused.content.decode()
+    assert set(Room.objects.values_list("name", flat=True)) == {"One", "alice & bob"}
+    # Only valid forms count: a bad one is told what is wrong, not to wait.
+    response = client.post("/chat/new/", {"name": ""}, follow=True)
+    assert "at most 80 characters" in response.content.decode()
+    # Another user has a limit of their own.
+    assert logged_in(carol).post("/chat/new/", {"name": "Four"}).status_code == 302
 
 
 @pytest.mark.django_db

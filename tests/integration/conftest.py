@@ -30,6 +30,11 @@ STACK_ENV = {
     "AUTH_RATE_LIMIT": "0",
     # Senders flood on purpose.
     "CHAT_SEND_RATE_LIMIT": "0",
+    # Clients fill gaps with history as fast as the tests make them.
+    "CHAT_HISTORY_RATE_LIMIT": "0",
+    "CHAT_HISTORY_BYTES_LIMIT": "0",
+    # Every test makes a room as alice.
+    "CHAT_ROOM_CREATE_RATE_LIMIT": "0",
 }
 
 FIGURES: list[str] = []

@@ -2,7 +2,7 @@
 
 import pytest
 from django.contrib.auth.models import Group
-from django.test import Client
+from django.test import Client, override_settings
 
 from notifications import services
 from notifications.models import Notification
@@ -306,3 +306,21 @@ async def test_resync_after_an_outage_forwards_what_the_layer_lost(open_stream, 
     assert await receive(a, "unread") == {"type": "unread", "count": 2}
     await recovery.on_recovered()  # again: nothing is forwarded twice
     assert await receive(a, "unread") == {"type": "unread", "count": 2}
+
+
+@override_settings(REALTIME_READ_RATE_LIMIT="2/60")
+async def test_read_marks_are_limited_per_user_and_a_refused_one_stores_nothing(open_stream, alice):
+    rows = await notify(alice, 3)
+    a1, _ = await open_stream(alice)
+    a2, _ = await open_stream(alice)
+    for reader, row in ((a1, rows[0]), (a2, rows[1])):
+        await reader.send_json_to({"type": "read", "id": row.pk})
+        for communicator in (a1, a2):
+            assert (await receive(communicator, "unread"))["read"] == [row.pk]
+    await a2.send_json_to({"type": "read_all"})
+    error = await receive(a2, "error")
+    assert error["code"] == "rate_limited" and 0 < error["retry_after"] <= 60
+    await a1.send_json_to({"type": "read", "id": rows[2].pk})
+    assert (await receive(a1, "error"))["code"] == "rate_limited"
+    unread = await db(Notification.objects.filter(recipient=alice, read_at=None).count)()
+    assert unread == 1

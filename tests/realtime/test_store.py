@@ -26,7 +26,7 @@ async def test_keys_spread_over_shards_and_every_operation_finds_them(redis_url,
         key: 0 for key in keys
     }
     for n in range(3):
-        assert await store.incr_window(f"rl:send:{n}:1", 10) == 1
+        assert await store.sliding_window(f"rl:send:{n}", limit=1, window=10) == (True, 0.0, 1)
     await store.hincrby_many({("broadcast:pushed", "7"): 2, ("other:hash", "x"): 1})
 
     per_shard = [redis.Redis.from_url(url).dbsize() for url in (redis_url, second_redis_url)]

@@ -19,7 +19,8 @@
  * wait in the outbox (shown as pending) and go out again, with the same client_id,
  * on every new connection until their own `message` echo arrives. A `rate_limited`
  * error pauses the outbox for the `retry_after` seconds it names, then the unsent
- * ones go again, in order.
+ * ones go again, in order; one that echoes a `before_seq` sends that `history`
+ * request again after `retry_after`.
  */
 (function () {
   "use strict";
@@ -549,6 +550,10 @@
   }
 
   function onError(frame) {
+    if (frame.code === "rate_limited" && "before_seq" in frame) {
+      retryHistory(frame);
+      return;
+    }
     var item = frame.client_id && findOutbox(frame.client_id);
     if (item && frame.code === "rate_limited") {
       // Unsent: goes again, with everything after it, once the limit's window ends.
@@ -601,6 +606,26 @@
     return true;
   }
 
+  // A `history` request refused by the rate limit (it echoes the request's
+  // before_seq): the same request again on this socket once retry_after has passed.
+  function retryHistory(frame) {
+    var request = takeHistoryRequest(frame);
+    if (!request) return;
+    var socketId = state.socketId;
+    setTimeout(function () {
+      // A new socket forgot its requests: hello fills the gaps afresh.
+      if (state.socketId !== socketId) return;
+      var limit = request.to - request.from + 1;
+      if (requestHistory(request.kind, request.beforeSeq, limit)) return;
+      if (request.kind === "older") {
+        state.loadingOlder = false;
+        showOlderButton();
+      } else {
+        state.gapInFlight = false;
+      }
+    }, rateLimitWait(frame.retry_after));
+  }
+
   function showOlderButton() {
     if (!el.older) return;
     el.older.textContent = "Load older messages";
@@ -649,9 +674,7 @@
   // little longer, so that tabs sharing the limit don't all retry at once), then
   // flush.
   function pauseOutbox(retryAfter) {
-    var known = typeof retryAfter === "number" && isFinite(retryAfter) && retryAfter >= 0;
-    var wait = known ? retryAfter * 1000 : RATE_LIMIT_WAIT_MS;
-    wait = Math.min(RATE_LIMIT_WAIT_MAX_MS, wait) + 100 + Math.round(Math.random() * 200);
+    var wait = rateLimitWait(retryAfter);
     var until = Date.now() + wait;
     if (until > state.outboxPausedUntil) {
       state.outboxPausedUntil = until;
@@ -663,6 +686,13 @@
       }, wait);
     }
     showPaused();
+  }
+
+  // Milliseconds to wait for the `retry_after` seconds a rate_limited error names.
+  function rateLimitWait(retryAfter) {
+    var known = typeof retryAfter === "number" && isFinite(retryAfter) && retryAfter >= 0;
+    var wait = known ? retryAfter * 1000 : RATE_LIMIT_WAIT_MS;
+    return Math.min(RATE_LIMIT_WAIT_MAX_MS, wait) + 100 + Math.round(Math.random() * 200);
   }
 
   // Say why the unsent items wait, on them and under the composer.

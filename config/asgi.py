@@ -2,6 +2,7 @@
 
 import os
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -12,11 +13,19 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
 from realtime.auth import SessionAuthMiddleware  # noqa: E402
+from realtime.header_deadline import ArmHeaderDeadline  # noqa: E402
 from realtime.origin import SameOriginValidator  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_asgi_app,
-        "websocket": SameOriginValidator(SessionAuthMiddleware(URLRouter(websocket_urlpatterns))),
-    }
+# Under plain `daphne`, the first request arms the deadline on request headers
+# (slowloris); `manage.py serve` arms it before accepting.
+application = ArmHeaderDeadline(
+    ProtocolTypeRouter(
+        {
+            "http": django_asgi_app,
+            "websocket": SameOriginValidator(
+                SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+            ),
+        }
+    ),
+    settings.REALTIME_HEADER_TIMEOUT,
 )

@@ -253,6 +253,11 @@ PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 REALTIME_MAX_SEND_BUFFER = env_int("REALTIME_MAX_SEND_BUFFER", 1024 * 1024)
 # Seconds a `manage.py serve` worker lets a WebSocket handshake wait for the app.
 REALTIME_HANDSHAKE_TIMEOUT = env_int("REALTIME_HANDSHAKE_TIMEOUT", 20)
+# Seconds a client has to send a request's headers, in all (slowloris:
+# realtime.header_deadline); also the idle limit while a request body is read.
+REALTIME_HEADER_TIMEOUT = env_int("REALTIME_HEADER_TIMEOUT", 10)
+if REALTIME_HEADER_TIMEOUT <= 0:
+    raise ImproperlyConfigured("REALTIME_HEADER_TIMEOUT must be a positive number of seconds.")
 # How often each worker checks that Redis answers, to resync sockets after an
 # outage, with layers that can't say when their subscriptions are back.
 REDIS_WATCH_INTERVAL = 1.0

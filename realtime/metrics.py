@@ -50,6 +50,11 @@ frames_refused = Counter(
     "Client frames refused (invalid, too_large, rate_limited, forbidden, not_found)",
     ["reason", "worker"],
 )
+header_timeouts = Counter(
+    "relay_header_timeouts",
+    "HTTP connections closed because a request's headers took over REALTIME_HEADER_TIMEOUT",
+    ["worker"],
+)
 layer_send_failures = Counter(
     "relay_channel_layer_send_failures", "Channel-layer sends that failed", ["worker"]
 )

@@ -14,6 +14,9 @@ Both lean on private names of Twisted, autobahn and Daphne, pinned in
 requirements.txt and listed in tests/realtime/test_canaries.py. A Twisted without
 them leaves the eager write off, counted in relay_fast_path_fallbacks_total and
 logged once.
+
+A client that trickles its request headers (slowloris) is closed after
+REALTIME_HEADER_TIMEOUT seconds (realtime.header_deadline, armed before accepting).
 """
 
 import inspect
@@ -121,6 +124,8 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
 
     from config.asgi import application
 
+    from . import header_deadline
+
     write_eagerly(reactor)
 
     class GracefulServer(Server):
@@ -130,6 +135,8 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
             self.stopping = False
 
         def listen_success(self, port):
+            # Before the reactor runs, so before the first connection is accepted.
+            header_deadline.install(self.http_factory, settings.REALTIME_HEADER_TIMEOUT)
             self.ports.append(port)
             super().listen_success(port)
 

@@ -5,8 +5,8 @@ requirements.txt until the trick is checked against the new release.
 
 To add a name: one row in PRIVATE_NAMES. Names set on instances are looked up on
 real objects (`real_objects`), built over real sockets and a real Redis. Daphne's
-`Server.connections` exists only while the server runs: the multi-process tests
-(graceful 1001 shutdown, slow reader) cover it.
+`Server.connections` and `Server.http_factory` exist only while the server runs: the
+multi-process tests (graceful 1001 shutdown, slow reader, slow headers) cover them.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ GRACEFUL = "realtime.worker.GracefulServer (1001 on shutdown)"
 FANOUT = "realtime.layers (group events decoded once per worker)"
 SHARDS = "realtime.store (keys on the layer's shard)"
 RESUBSCRIBED = "realtime.layers (catch-up only once subscriptions are live again)"
+HEADER_DEADLINE = "realtime.header_deadline (a deadline on request headers: slowloris)"
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,21 @@ PRIVATE_NAMES = [
         Private("", name, f"{EAGER_WRITE}, {SLOW_READER}", on="twisted tcp connection")
         for name in ("_tempDataLen", "dataBuffer", "offset")
     ),
+    *(
+        Private("twisted.web.http.HTTPChannel", name, HEADER_DEADLINE, params)
+        for name, params in (
+            ("connectionMade", ("self",)),
+            ("allHeadersReceived", ("self",)),
+            ("requestDone", ("self", "request")),
+            ("connectionLost", ("self", "reason")),
+            ("timeoutConnection", ("self",)),
+            ("callLater", ("self", "period", "func")),
+            ("persistent", None),
+        )
+    ),
+    Private("twisted.web.http.HTTPFactory", "protocol", HEADER_DEADLINE),
+    Private("twisted.web.http.HTTPFactory", "timeOut", HEADER_DEADLINE),
+    Private("twisted.web.http", "H2_ENABLED", HEADER_DEADLINE),
     # autobahn
     Private("autobahn.websocket.protocol.WebSocketProtocol", "STATE_OPEN", FASTSEND),
     Private(
@@ -85,7 +101,13 @@ PRIVATE_NAMES = [
     ),
     Private("", "payloadHybi", FASTSEND, on="autobahn prepared message"),
     # Daphne
-    Private("daphne.server.Server", "handle_reply", FASTSEND, ("self", "protocol", "message")),
+    Private(
+        "daphne.server.Server",
+        "handle_reply",
+        f"{FASTSEND}, {HEADER_DEADLINE}",
+        ("self", "protocol", "message"),
+    ),
+    Private("daphne.http_protocol.HTTPFactory", "buildProtocol", HEADER_DEADLINE, ("self", "addr")),
     Private("daphne.server.Server", "listen_success", GRACEFUL, ("self", "port")),
     Private("daphne.server.Server", "timeout_checker", SLOW_READER, ("self",)),
     Private(

@@ -44,6 +44,15 @@ def room_for_owner(*, slug: str, user) -> Room:
     return room
 
 
+def direct_room(*, user, other) -> Room | None:
+    """Return the direct room of two people, found by the pair alone: its slug is
+    an address anyone could have chosen, never its identity."""
+    low, high = sorted([user.pk, other.pk])
+    return Room.objects.filter(
+        kind=Room.Kind.DIRECT, direct_low_id=low, direct_high_id=high
+    ).first()
+
+
 @dataclass
 class RoomSummary:
     room: Room

@@ -152,9 +152,9 @@ def room_leave(*, room: Room, user) -> None:
     """Leave a public or private room; direct rooms can't be left."""
     if room.kind == Room.Kind.DIRECT:
         raise Rejected("invalid", "You can't leave a direct conversation.")
-    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
-    if deleted and not room.is_public:
-        events.access_revoked(room_id=room.pk, user_id=user.pk)
+    # Deleting the membership closes the user's sockets in a private room
+    # (chat.receivers), whichever path deletes it.
+    Membership.objects.filter(room=room, user=user).delete()
 
 
 @transaction.atomic
@@ -177,9 +177,8 @@ def member_remove(*, room: Room, actor, username: str) -> None:
         raise Rejected("invalid", f"There is no user called {username!r}.")
     if user.pk == actor.pk:
         raise Rejected("invalid", "The owner can't remove themself.")
-    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
-    if deleted:
-        events.access_revoked(room_id=room.pk, user_id=user.pk)
+    # The deletion closes their sockets in the room (chat.receivers).
+    Membership.objects.filter(room=room, user=user).delete()
 
 
 def _direct_room_create(*, user, other) -> Room:

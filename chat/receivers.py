@@ -13,6 +13,18 @@ def on_membership_deleted(sender, instance: Membership, **kwargs) -> None:
     events.access_revoked(room_id=instance.room_id, user_id=instance.user_id)
 
 
+def on_membership_saved(
+    sender, instance: Membership, created=False, raw=False, update_fields=None, **kwargs
+) -> None:
+    """A membership given to someone else (the admin's inline lets its user be
+    changed): only the room's members keep their sockets."""
+    if created or raw:
+        return
+    if update_fields is not None and not {"user", "room"} & set(update_fields):
+        return
+    events.members_only(room_id=instance.room_id)
+
+
 def on_room_saved(sender, instance: Room, created=False, raw=False, update_fields=None, **kwargs):
     """A room that is not public after a save that may have changed its kind: only
     its members keep their sockets. Whatever the kind was before, nobody else can
@@ -31,6 +43,9 @@ def on_room_deleted(sender, instance: Room, **kwargs) -> None:
 def connect() -> None:
     post_delete.connect(
         on_membership_deleted, sender=Membership, dispatch_uid="chat.on_membership_deleted"
+    )
+    post_save.connect(
+        on_membership_saved, sender=Membership, dispatch_uid="chat.on_membership_saved"
     )
     post_save.connect(on_room_saved, sender=Room, dispatch_uid="chat.on_room_saved")
     post_delete.connect(on_room_deleted, sender=Room, dispatch_uid="chat.on_room_deleted")

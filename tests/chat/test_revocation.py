@@ -15,10 +15,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 db = database_sync_to_async
 
 
-async def still_open(socket, room, author, n: int) -> None:
-    """Prove `socket` is still open and in the room: a new message reaches it."""
+async def still_open(room, author, n: int, *sockets) -> None:
+    """Prove each socket is still open and in the room: a new message reaches it."""
     await db(services.message_create)(room=room, author=author, body=f"ok {n}", client_id=f"ok{n}")
-    assert (await receive(socket, "message"))["message"]["body"] == f"ok {n}"
+    for socket in sockets:
+        assert (await receive(socket, "message"))["message"]["body"] == f"ok {n}"
 
 
 def admin_client(make_user) -> Client:
@@ -29,8 +30,10 @@ def admin_client(make_user) -> Client:
 
 def room_admin_form(room: Room, **changes) -> dict:
     """The admin change form of `room` as the browser posts it, with `changes`;
-    `delete=<user>` ticks that member's inline DELETE box."""
+    `delete=<user>` ticks that member's inline DELETE box, `replace=(<user>,
+    <other user>)` gives that member's row to the other user."""
     delete = changes.pop("delete", None)
+    old, new = changes.pop("replace", (None, None))
     memberships = list(room.memberships.order_by("pk"))
     data = {
         "name": room.name,
@@ -52,6 +55,8 @@ def room_admin_form(room: Room, **changes) -> dict:
         }
         if membership.user_id == getattr(delete, "pk", None):
             data[f"memberships-{i}-DELETE"] = "on"
+        if membership.user_id == getattr(old, "pk", None):
+            data[f"memberships-{i}-user"] = new.pk
     return data
 
 
@@ -69,7 +74,19 @@ async def test_member_deleted_in_the_admin_inline_is_closed_with_4403(
     await db(post_room_admin)(client, private_room, delete=bob)
     await expect_close(b, 4403)
     assert not await db(Membership.objects.filter(room=private_room, user=bob).exists)()
-    await still_open(a, private_room, alice, 1)
+    await still_open(private_room, alice, 1, a)
+
+
+async def test_membership_given_to_someone_else_in_the_admin_closes_the_old_member(
+    connect_ws, private_room, alice, bob, carol, make_user
+):
+    a, _ = await open_room(connect_ws, private_room, alice)
+    b, _ = await open_room(connect_ws, private_room, bob)
+    client = await db(admin_client)(make_user)
+    await db(post_room_admin)(client, private_room, replace=(bob, carol))
+    await expect_close(b, 4403)
+    c, _ = await open_room(connect_ws, private_room, carol)
+    await still_open(private_room, alice, 1, a, c)
 
 
 async def test_membership_bulk_deleted_through_the_orm_is_closed_with_4403(
@@ -81,14 +98,14 @@ async def test_membership_bulk_deleted_through_the_orm_is_closed_with_4403(
     await db(lambda: Membership.objects.filter(room=private_room, user=bob).delete())()
     await expect_close(b1, 4403)
     await expect_close(b2, 4403)
-    await still_open(a, private_room, alice, 1)
+    await still_open(private_room, alice, 1, a)
 
 
 async def test_leaving_a_public_room_keeps_its_socket(connect_ws, public_room, alice, bob):
     await db(services.room_join)(room=public_room, user=bob)
     b, _ = await open_room(connect_ws, public_room, bob)
     await db(services.room_leave)(room=public_room, user=bob)
-    await still_open(b, public_room, alice, 1)  # a public room needs no membership
+    await still_open(public_room, alice, 1, b)  # a public room needs no membership
 
 
 async def test_leaving_a_private_room_closes_its_sockets(connect_ws, private_room, alice, bob):
@@ -109,7 +126,7 @@ async def test_deleted_user_is_closed_with_4401_everywhere(
     await db(bob.delete)()  # cascades to the memberships, too
     for socket in (in_private, in_public, notes):
         await expect_close(socket, 4401)
-    await still_open(a, private_room, alice, 1)
+    await still_open(private_room, alice, 1, a)
 
 
 async def test_public_room_made_private_closes_non_members_with_4403(
@@ -122,13 +139,11 @@ async def test_public_room_made_private_closes_non_members_with_4403(
     public_room.kind = Room.Kind.PRIVATE
     await db(public_room.save)(update_fields=["kind"])
     await expect_close(c, 4403)
-    for socket in (a, b):
-        await still_open(socket, public_room, alice, 1)
+    await still_open(public_room, alice, 1, a, b)
     # A save that leaves it private closes nobody (nor do the last_seq saves of
     # new messages).
     await db(lambda: Room.objects.get(pk=public_room.pk).save())()
-    for socket in (a, b):
-        await still_open(socket, public_room, alice, 2)
+    await still_open(public_room, alice, 2, a, b)
 
 
 async def test_room_made_private_in_the_admin_closes_non_members_with_4403(
@@ -139,7 +154,7 @@ async def test_room_made_private_in_the_admin_closes_non_members_with_4403(
     client = await db(admin_client)(make_user)
     await db(post_room_admin)(client, public_room, kind="private")
     await expect_close(c, 4403)
-    await still_open(a, public_room, alice, 1)
+    await still_open(public_room, alice, 1, a)
 
 
 async def test_deleted_room_closes_every_socket_with_4404(
@@ -167,4 +182,4 @@ async def test_membership_deleted_and_restored_in_one_transaction_keeps_the_sock
         Membership.objects.create(room=private_room, user=bob)
 
     await db(replace_membership)()
-    await still_open(b, private_room, alice, 1)
+    await still_open(private_room, alice, 1, b)

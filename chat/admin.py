@@ -15,7 +15,8 @@ class RoomAdmin(admin.ModelAdmin):
     list_display = ["name", "slug", "kind", "created_by", "created_at", "last_seq"]
     list_filter = ["kind"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["created_at", "last_seq"]
+    # The pair of a direct room is set when it is opened and is how it is found.
+    readonly_fields = ["created_at", "last_seq", "direct_low", "direct_high"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 

@@ -3,3 +3,8 @@ from django.apps import AppConfig
 
 class ChatConfig(AppConfig):
     name = "chat"
+
+    def ready(self) -> None:
+        from . import receivers
+
+        receivers.connect()

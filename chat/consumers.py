@@ -2,6 +2,7 @@
 
 import logging
 import time
+from bisect import bisect_left
 from collections import OrderedDict
 
 from django.conf import settings
@@ -308,5 +309,16 @@ class ChatConsumer(RealtimeConsumer):
                 await self._forward(seq, text)
 
     async def chat_access_revoked(self, event: dict) -> None:
-        if event["user_id"] == self.user.pk and not self.room.is_public:
+        # chat.events decided on the committed data who lost access: no database
+        # read here, or a room made private would cost one for each of its sockets.
+        if "keep" in event:  # the room's members, sorted: everyone else goes
+            keep = event["keep"]
+            at = bisect_left(keep, self.user.pk)
+            revoked = at == len(keep) or keep[at] != self.user.pk
+        else:
+            revoked = event["user_id"] == self.user.pk
+        if revoked:
             await self._revoke()
+
+    async def chat_room_deleted(self, event: dict) -> None:
+        await self._room_gone()

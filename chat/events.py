@@ -15,7 +15,7 @@ from django.db import transaction
 from realtime import metrics
 from realtime.consumers import dumps
 
-from . import frames
+from . import frames, selectors
 from .models import Message
 
 logger = logging.getLogger(__name__)
@@ -66,10 +66,42 @@ def message_created(message: Message) -> None:
     transaction.on_commit(push)
 
 
+ACCESS_REVOKED = "chat.access_revoked"
+ROOM_DELETED = "chat.room_deleted"
+
+
 def access_revoked(*, room_id: int, user_id: int) -> None:
-    """Close the user's sockets in the room (removed from a private room), after commit."""
-    event = {"type": "chat.access_revoked", "user_id": user_id}
-    transaction.on_commit(lambda: _push(room_group(room_id), event))
+    """After commit, close the user's sockets in the room if their membership was
+    what let them read it (a membership deleted by any path)."""
+
+    def push() -> None:
+        # Decided on the committed state: a rollback, a re-add or the room made
+        # public in the same transaction leaves the sockets open.
+        if selectors.lost_access(room_id=room_id, user_id=user_id):
+            _push(room_group(room_id), {"type": ACCESS_REVOKED, "user_id": user_id})
+
+    transaction.on_commit(push, robust=True)
+
+
+def members_only(*, room_id: int) -> None:
+    """After commit, close every socket in the room of someone who is not a member,
+    if the room is not public (anymore).
+
+    The event carries the members (sorted ids): each consumer decides without a
+    database read, which would otherwise be one per socket in the room.
+    """
+
+    def push() -> None:
+        keep = selectors.readers_if_members_only(room_id=room_id)
+        if keep is not None:
+            _push(room_group(room_id), {"type": ACCESS_REVOKED, "keep": keep})
+
+    transaction.on_commit(push, robust=True)
+
+
+def room_deleted(*, room_id: int) -> None:
+    """After commit, close every socket in the room with 4404 (no such room)."""
+    transaction.on_commit(lambda: _push(room_group(room_id), {"type": ROOM_DELETED}))
 
 
 async def typing(*, room_id: int, user, sender_channel: str) -> None:

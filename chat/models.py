@@ -1,6 +1,10 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
+from django.db.models import F, Q
 from django.urls import reverse
+
+from . import slugs
 
 
 class Room(models.Model):
@@ -21,15 +25,64 @@ class Room(models.Model):
     members = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="chat_rooms"
     )
+    # A direct room is found by its two people (lower id first), never by a
+    # name anyone can choose. SET_NULL: deleting one keeps the other's copy.
+    direct_low = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    direct_high = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        editable=False,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["name"]
+        constraints = [
+            # Rows with a NULL in the pair never collide: only non-direct rooms
+            # (and direct rooms whose person was deleted) have one.
+            models.UniqueConstraint(
+                fields=["direct_low", "direct_high"], name="room_unique_direct_pair"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="direct") | Q(direct_low__isnull=True, direct_high__isnull=True),
+                name="room_pair_only_direct",
+            ),
+            models.CheckConstraint(
+                condition=Q(direct_low__isnull=True)
+                | Q(direct_high__isnull=True)
+                | Q(direct_low__lt=F("direct_high")),
+                name="room_direct_pair_ordered",
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.name
 
     def get_absolute_url(self) -> str:
         return reverse("chat:room_detail", kwargs={"slug": self.slug})
+
+    def clean(self) -> None:
+        """Refuse, in the admin too, what would let a room pass for another."""
+        if self.kind != self.Kind.DIRECT and slugs.is_reserved(self.slug or ""):
+            raise ValidationError(
+                {"slug": "This address is reserved; choose one that doesn't start with dm-."}
+            )
+        was_direct = (
+            self.pk is not None and Room.objects.filter(pk=self.pk, kind=self.Kind.DIRECT).exists()
+        )
+        if was_direct != (self.kind == self.Kind.DIRECT):
+            raise ValidationError(
+                {"kind": "Direct conversations are opened by messaging someone and stay direct."}
+            )
 
     @property
     def is_public(self) -> bool:

@@ -44,6 +44,40 @@ def room_for_owner(*, slug: str, user) -> Room:
     return room
 
 
+def direct_room(*, user, other) -> Room | None:
+    """Return the direct room of two people, found by the pair alone: its slug is
+    an address anyone could have chosen, never its identity."""
+    low, high = sorted([user.pk, other.pk])
+    return Room.objects.filter(
+        kind=Room.Kind.DIRECT, direct_low_id=low, direct_high_id=high
+    ).first()
+
+
+def lost_access(*, room_id: int, user_id: int) -> bool:
+    """Return whether a user whose membership was deleted can no longer read the room.
+
+    False when the room is public, the membership is back, or the room or the
+    user is gone: deleting those closes the sockets by itself (chat.receivers,
+    realtime.receivers).
+    """
+    return (
+        Room.objects.filter(pk=room_id)
+        .exclude(kind=Room.Kind.PUBLIC)
+        .exclude(memberships__user_id=user_id)
+        .exists()
+        and User.objects.filter(pk=user_id).exists()
+    )
+
+
+def readers_if_members_only(*, room_id: int) -> list[int] | None:
+    """Return the sorted ids of the members of a room only members may read; None
+    when the room is public or gone."""
+    kind = Room.objects.filter(pk=room_id).values_list("kind", flat=True).first()
+    if kind is None or kind == Room.Kind.PUBLIC:
+        return None
+    return sorted(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
+
+
 @dataclass
 class RoomSummary:
     room: Room

@@ -4,11 +4,10 @@ import logging
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.utils.text import slugify
 
 from realtime import metrics
 
-from . import events, selectors
+from . import events, selectors, slugs
 from .exceptions import Rejected, RoomForbidden, RoomNotFound
 from .models import Membership, Message, Room
 from .signals import message_posted
@@ -101,7 +100,7 @@ def read_mark(*, room: Room, user, seq: int) -> bool:
 
 
 def _unique_slug(name: str) -> str:
-    base = slugify(name)[:60] or "room"
+    base = slugs.base_for_name(name)
     slug, n = base, 2
     while Room.objects.filter(slug=slug).exists():
         slug, n = f"{base}-{n}", n + 1
@@ -153,9 +152,9 @@ def room_leave(*, room: Room, user) -> None:
     """Leave a public or private room; direct rooms can't be left."""
     if room.kind == Room.Kind.DIRECT:
         raise Rejected("invalid", "You can't leave a direct conversation.")
-    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
-    if deleted and not room.is_public:
-        events.access_revoked(room_id=room.pk, user_id=user.pk)
+    # Deleting the membership closes the user's sockets in a private room
+    # (chat.receivers), whichever path deletes it.
+    Membership.objects.filter(room=room, user=user).delete()
 
 
 @transaction.atomic
@@ -178,14 +177,39 @@ def member_remove(*, room: Room, actor, username: str) -> None:
         raise Rejected("invalid", f"There is no user called {username!r}.")
     if user.pk == actor.pk:
         raise Rejected("invalid", "The owner can't remove themself.")
-    deleted, _ = Membership.objects.filter(room=room, user=user).delete()
-    if deleted:
-        events.access_revoked(room_id=room.pk, user_id=user.pk)
+    # The deletion closes their sockets in the room (chat.receivers).
+    Membership.objects.filter(room=room, user=user).delete()
 
 
-def direct_room_slug(user_a, user_b) -> str:
-    low, high = sorted([user_a.pk, user_b.pk])
-    return f"dm-{low}-{high}"
+def _direct_room_create(*, user, other) -> Room:
+    """Create the direct room of `user` and `other`, or return the one a concurrent
+    open made first."""
+    low, high = sorted([user, other], key=lambda person: person.pk)
+    base = slugs.direct_slug(low.pk, high.pk)
+    for attempt in range(1, 6):
+        # The slug is only an address: a pair whose old room lost a person keeps
+        # that room's slug, so a new room takes the next free suffix.
+        slug = base if attempt == 1 else f"{base}-{attempt}"
+        try:
+            with transaction.atomic():
+                room = Room.objects.create(
+                    slug=slug,
+                    name=f"{user.username} & {other.username}",
+                    kind=Room.Kind.DIRECT,
+                    created_by=user,
+                    direct_low=low,
+                    direct_high=high,
+                )
+        except IntegrityError:
+            existing = selectors.direct_room(user=user, other=other)
+            if existing is not None:  # the other person opened it at the same moment
+                return existing
+            continue
+        Membership.objects.bulk_create(
+            [Membership(room=room, user=low), Membership(room=room, user=high)]
+        )
+        return room
+    raise Rejected("invalid", "Could not open that conversation; try again.")
 
 
 @transaction.atomic
@@ -196,22 +220,7 @@ def direct_room_open(*, user, username: str) -> Room:
         raise Rejected("invalid", f"There is no user called {username!r}.")
     if other.pk == user.pk:
         raise Rejected("invalid", "You can't message yourself.")
-    slug = direct_room_slug(user, other)
-    try:
-        with transaction.atomic():
-            room, created = Room.objects.get_or_create(
-                slug=slug,
-                defaults={
-                    "name": f"{user.username} & {other.username}",
-                    "kind": Room.Kind.DIRECT,
-                    "created_by": user,
-                },
-            )
-    except IntegrityError:  # the other person opened it at the same moment
-        room, created = Room.objects.get(slug=slug), False
-    if created:
-        Membership.objects.bulk_create(
-            [Membership(room=room, user=user), Membership(room=room, user=other)],
-            ignore_conflicts=True,
-        )
+    room = selectors.direct_room(user=user, other=other)
+    if room is None:
+        room = _direct_room_create(user=user, other=other)
     return room

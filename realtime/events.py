@@ -23,5 +23,5 @@ def session_ended(session_key: str) -> None:
 
 
 def user_sessions_ended(user_id: int) -> None:
-    """Close every socket of a user (password change, deactivation)."""
+    """Close every socket of a user (password change, deactivation, deletion)."""
     _send_on_commit(user_group(user_id), {"type": SESSION_ENDED})

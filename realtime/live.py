@@ -5,6 +5,7 @@ from collections import Counter
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
 from . import presence, tally
@@ -41,8 +42,19 @@ def _broadcasts():
     return list(broadcasts_with_reads())
 
 
+VIEW_PERMISSION = "realtime.view_live"
+
+
 def live(request):
-    """Staff only: config/urls.py wraps it in admin_view (which takes sync views)."""
+    """Show the Live page to staff with realtime.view_live (superusers have it).
+
+    config/urls.py wraps it in admin_view, which lets in any staff member and
+    takes sync views.
+    """
+    # Every online username and each broadcast's reach: not for every staff
+    # member, just as the broadcast admin refuses staff without its permissions.
+    if not request.user.has_perm(VIEW_PERMISSION):
+        raise PermissionDenied
     data = async_to_sync(live_data)()
     broadcasts = _broadcasts()
     for broadcast in broadcasts:

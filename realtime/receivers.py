@@ -1,4 +1,4 @@
-"""End a user's sockets when their login ends."""
+"""End a user's sockets when their login ends or the user is deleted."""
 
 from django.apps import apps
 from django.contrib.auth import get_user_model
@@ -32,6 +32,11 @@ def on_session_deleted(sender, instance, **kwargs) -> None:
     events.session_ended(instance.session_key)
 
 
+def on_user_deleted(sender, instance, **kwargs) -> None:
+    """Close every socket of a deleted user, however it was deleted."""
+    events.user_sessions_ended(instance.pk)
+
+
 def connect() -> None:
     user_logged_out.connect(on_logged_out, dispatch_uid="realtime.on_logged_out")
     if apps.is_installed("django.contrib.sessions"):
@@ -41,3 +46,6 @@ def connect() -> None:
             on_session_deleted, sender=Session, dispatch_uid="realtime.on_session_deleted"
         )
     pre_save.connect(on_user_saved, sender=get_user_model(), dispatch_uid="realtime.on_user_saved")
+    post_delete.connect(
+        on_user_deleted, sender=get_user_model(), dispatch_uid="realtime.on_user_deleted"
+    )

@@ -20,6 +20,27 @@ def test_live_page_is_for_staff_only(client, make_user):
     assert client.get("/admin/live/").status_code == 302  # to the admin login
 
 
+@pytest.mark.django_db
+def test_live_page_needs_the_view_live_permission(make_user):
+    from django.contrib.auth.models import Permission
+
+    staff, granted, superuser = Client(), Client(), Client()
+    staff.force_login(make_user("staff", is_staff=True))
+    holder = make_user("holder", is_staff=True)
+    holder.user_permissions.add(Permission.objects.get(codename="view_live"))
+    granted.force_login(holder)
+    superuser.force_login(make_user("root", is_staff=True, is_superuser=True))
+
+    response = staff.get("/admin/live/")
+    assert response.status_code == 403
+    assert "Online now" not in response.content.decode()
+    assert 'href="/admin/live/"' not in staff.get("/admin/").content.decode()
+    for client in (granted, superuser):
+        response = client.get("/admin/live/")
+        assert response.status_code == 200 and "Online now" in response.content.decode()
+        assert 'href="/admin/live/"' in client.get("/admin/").content.decode()
+
+
 @pytest.mark.django_db(transaction=True)
 async def test_live_page_shows_who_is_online_and_how_far_a_broadcast_went(
     connect_ws, public_room, alice, bob, make_user

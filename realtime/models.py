@@ -1,0 +1,15 @@
+"""realtime stores nothing in the database; this model (no table) only carries
+the permission to read the admin's Live page, so it can be granted like any other."""
+
+from django.db import models
+
+
+class LivePage(models.Model):
+    class Meta:
+        managed = False
+        default_permissions = ()
+        permissions = [("view_live", "Can view the Live page: who is online, broadcast reach")]
+        verbose_name = "Live page"
+
+    def __str__(self) -> str:
+        return "Live page"

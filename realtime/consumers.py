@@ -81,6 +81,8 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.groups_joined: list[str] = []
         # Events waiting for this consumer's own task (or for hello to go out).
         self._inbox: deque[dict] = deque()
+        # Action -> refusal in force on this socket (realtime.ratelimit.admit).
+        self.rate_holds: dict = {}
 
     async def __call__(self, scope, receive, send):
         try:

@@ -83,9 +83,25 @@ class Verdict:
     retry_after: float = 0.0
     # Over FLOOD_FACTOR times the rate in the window, refused attempts included.
     flooding: bool = False
+    # Attempts in the window, refused ones included (when refused).
+    attempts: int = 0
 
 
 ALLOWED = Verdict(allowed=True)
+
+
+@dataclass
+class Hold:
+    """A socket's refusal of one action, until `until` (time.monotonic())."""
+
+    until: float
+    attempts: int  # in the window when it was refused, refused ones included
+
+
+def _count(rate: "Rate | str | None") -> int:
+    if isinstance(rate, str):
+        rate = _parse(rate)
+    return 0 if rate is None else rate.count
 
 
 async def take(
@@ -121,6 +137,7 @@ async def take(
         # Rounded up, so that a client waiting exactly this long is let through.
         retry_after=math.ceil(retry_after * 10) / 10,
         flooding=attempts > FLOOD_FACTOR * rate.count,
+        attempts=attempts,
     )
 
 
@@ -139,9 +156,23 @@ async def admit(
     Over the limit, raise the contract's `rate_limited` error (with `retry_after`
     and `extra` fields); a client that keeps on is closed with 4429 instead.
     """
-    limit = await take(action, consumer.user.pk, rate, cost=cost)
-    if limit.allowed:
-        return True
+    now = time.monotonic()
+    held = consumer.rate_holds.get(action)
+    if held is not None and now < held.until:
+        # Refused a moment ago on this socket: frames sent right behind the
+        # refused one wait too, so a slot that frees in between can't let a
+        # later frame overtake it (a client pipelines its sends).
+        held.attempts += 1
+        limit = Verdict(
+            allowed=False,
+            retry_after=math.ceil((held.until - now) * 10) / 10,
+            flooding=held.attempts > FLOOD_FACTOR * _count(rate),
+        )
+    else:
+        limit = await take(action, consumer.user.pk, rate, cost=cost)
+        if limit.allowed:
+            return True
+        consumer.rate_holds[action] = Hold(until=now + limit.retry_after, attempts=limit.attempts)
     if limit.flooding:
         metrics.frames_refused.labels("flooding", metrics.WORKER).inc()
         consumer.ready = False

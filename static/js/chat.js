@@ -107,6 +107,7 @@
     typers: new Map(), // user id -> {name, timer}
     errorTimer: null,
     outboxPausedUntil: 0, // after rate_limited: nothing is sent before then
+    outboxOneByOne: false, // after a pause: one send in flight until the outbox is empty
     outboxTimer: null,
   };
 
@@ -556,7 +557,9 @@
     }
     var item = frame.client_id && findOutbox(frame.client_id);
     if (item && frame.code === "rate_limited") {
-      // Unsent: goes again, with everything after it, once the limit's window ends.
+      // Unsent: goes again, then everything after it, once retry_after has passed.
+      // The server refuses what this socket sent right behind it too, so the
+      // order holds.
       item.sentOn = null;
       pauseOutbox(frame.retry_after);
       return;
@@ -661,13 +664,20 @@
       showPaused();
       return;
     }
-    outbox.forEach(function (item) {
-      if (item.sentOn === state.socketId) return;
-      if (send({ type: "send", body: item.body, client_id: item.clientId })) {
-        item.sentOn = state.socketId;
-        setPendingStatus(item, "sending…");
+    if (!outbox.length) state.outboxOneByOne = false;
+    for (var i = 0; i < outbox.length; i++) {
+      var item = outbox[i];
+      if (item.sentOn === state.socketId) {
+        if (state.outboxOneByOne) return; // wait for its echo before the next
+        continue;
       }
-    });
+      if (!send({ type: "send", body: item.body, client_id: item.clientId })) return;
+      item.sentOn = state.socketId;
+      setPendingStatus(item, "sending…");
+      // The limit lets messages through one by one as older sends leave its
+      // window: a batch would be refused again, and could come back out of order.
+      if (state.outboxOneByOne) return;
+    }
   }
 
   // Hold every unsent item for the `retry_after` seconds the server named (a
@@ -682,6 +692,7 @@
       state.outboxTimer = setTimeout(function () {
         state.outboxTimer = null;
         hideError();
+        state.outboxOneByOne = true;
         flushOutbox();
       }, wait);
     }
@@ -724,7 +735,9 @@
   function confirmOutbox(message) {
     if (message.author.id !== me.id || !message.client_id) return;
     var item = findOutbox(message.client_id);
-    if (item) removeOutbox(item);
+    if (!item) return;
+    removeOutbox(item);
+    if (state.outboxOneByOne) flushOutbox();
   }
 
   // ---- Composer -------------------------------------------------------------------

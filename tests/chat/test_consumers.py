@@ -4,7 +4,9 @@ import asyncio
 import json
 
 import pytest
+import redis
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.test import Client, override_settings
 
 from chat import services
@@ -233,6 +235,27 @@ async def test_frame_over_64_kib_is_closed_with_4413(connect_ws, public_room, al
     await a.send_to(text_data=json.dumps({"type": "send", "body": "x" * 70000, "client_id": "c"}))
     await expect_close(a, 4413)
     assert await db(Message.objects.count)() == 0
+
+
+@override_settings(CHAT_SEND_RATE_LIMIT="2/60")
+async def test_a_send_right_behind_a_refused_one_waits_too_so_order_holds(
+    connect_ws, public_room, alice
+):
+    socket, _ = await open_room(connect_ws, public_room, alice)
+    for n in (1, 2):
+        await socket.send_json_to({"type": "send", "body": f"m{n}", "client_id": f"c{n}"})
+        assert (await receive(socket, "message"))["message"]["seq"] == n
+    await socket.send_json_to({"type": "send", "body": "m3", "client_id": "c3"})
+    refused = await receive(socket, "error")
+    assert (refused["code"], refused["client_id"]) == ("rate_limited", "c3")
+    # A slot frees right now (as the oldest send leaves the window): the send
+    # pipelined behind the refused one must still not overtake it.
+    redis.Redis.from_url(settings.REDIS_URL).delete(f"rl:send:{alice.pk}")
+    await socket.send_json_to({"type": "send", "body": "m4", "client_id": "c4"})
+    held = await receive(socket, "error")
+    assert (held["code"], held["client_id"]) == ("rate_limited", "c4")
+    assert 0 < held["retry_after"] <= refused["retry_after"]
+    assert await db(Message.objects.count)() == 2
 
 
 @override_settings(CHAT_SEND_RATE_LIMIT="3/60")

@@ -254,16 +254,11 @@ def test_sends_over_the_rate_limit_wait_retry_after_then_go_in_order(
     alice = open_room("alice", room, b)
     bodies = [f"burst {n}" for n in range(1, RATE_LIMIT + 6)]
 
-    # The limit counts in fixed windows of wall-clock time: the burst, and a look
-    # at the held messages, must fall in one, so late in a window wait for the next.
-    if time.time() % RATE_WINDOW > RATE_WINDOW - 6:
-        time.sleep(RATE_WINDOW - time.time() % RATE_WINDOW + 0.1)
-    window_end = (time.time() // RATE_WINDOW + 1) * RATE_WINDOW
     started = time.time()
     for body in bodies:
         say(carol, body)
     burst = time.time() - started
-    assert time.time() < window_end - 2, f"the burst took {burst:.1f} s: too slow to test"
+    assert burst < RATE_WINDOW - 4, f"the burst took {burst:.1f} s: too slow to test"
 
     held = carol.page.locator("#messages li.message.pending")
     expect(held).to_have_count(5)
@@ -271,7 +266,6 @@ def test_sends_over_the_rate_limit_wait_retry_after_then_go_in_order(
     expect(carol.page.locator("#composer-error")).to_contain_text("Sending too fast")
     expect(alice.page.locator(MESSAGE_BODIES)).to_have_text(bodies[:RATE_LIMIT])
     screenshot(carol, "carol-waiting")
-    assert time.time() < window_end, "too slow: the window ended before the checks"
 
     for user in (carol, alice):
         expect(user.page.locator(MESSAGE_BODIES)).to_have_text(
@@ -281,14 +275,15 @@ def test_sends_over_the_rate_limit_wait_retry_after_then_go_in_order(
     expect(held).to_have_count(0)
     expect(carol.page.locator("#connection")).to_have_attribute("data-state", "connected")
 
-    # After the first refusal nothing more went out until the window ended; then
-    # each held message went once: none was refused twice.
+    # Each refusal named a wait within the window and cost one resend; no
+    # message was stored twice, and the limit held over every 10 s (sliding).
     refusals = [f for f in frames_of_type(carol.received, "error") if f["code"] == "rate_limited"]
-    refused = [f["client_id"] for f in refusals]
-    assert 1 <= len(refused) <= 5, refusals
-    assert len(set(refused)) == len(refused), refusals
+    assert refusals, "the burst was never refused"
+    assert {f["client_id"] for f in refusals} <= {
+        f["client_id"] for f in frames_of_type(carol.sent, "send")
+    }
     assert all(0 < f["retry_after"] <= RATE_WINDOW for f in refusals), refusals
-    assert len(frames_of_type(carol.sent, "send")) == len(bodies) + len(refused)
+    assert len(frames_of_type(carol.sent, "send")) == len(bodies) + len(refusals)
     stored = stack.shell(
         "from chat.models import Message\n"
         "rows = Message.objects.filter(room__slug=args['slug']).order_by('seq')\n"
@@ -296,7 +291,11 @@ def test_sends_over_the_rate_limit_wait_retry_after_then_go_in_order(
         slug=room,
     )
     assert [body for body, _ in stored] == bodies
-    assert all(at >= window_end for _, at in stored[RATE_LIMIT:])
+    times = [at for _, at in stored]
+    # Admission is timed by Redis, these stamps by the database after it: slack
+    # for the time a send takes. A fixed window would show 2x in a moment.
+    spans = [late - early for early, late in zip(times, times[RATE_LIMIT:], strict=False)]
+    assert min(spans) > RATE_WINDOW - 1, spans
 
     screenshot(carol, "carol")
     assert_nothing_went_wrong(carol, alice)

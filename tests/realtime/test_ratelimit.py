@@ -124,7 +124,7 @@ async def test_take_rounds_retry_after_up_and_flags_floods():
     for n in range(3):
         assert (await ratelimit.take("send", 5, "3/10", now=T0 + n)).allowed
     verdict = await ratelimit.take("send", 5, "3/10", now=T0 + 3.01)
-    assert verdict == ratelimit.Verdict(allowed=False, retry_after=7.0, flooding=False)
+    assert verdict == ratelimit.Verdict(allowed=False, retry_after=7.0, flooding=False, attempts=4)
     for n in range(5):
         verdict = await ratelimit.take("send", 5, "3/10", now=T0 + 4 + n / 10)
     assert not verdict.flooding  # the 9th attempt in the window: 3x, not over it

@@ -44,6 +44,7 @@ from bench.procs import (
     server_problems,
     socket_count,
     stop_process,
+    wait_quiet,
 )
 from bench.seed import FANOUT_ROOM, JOIN_ROOM, room_slug
 
@@ -215,26 +216,12 @@ class Context:
         return result
 
     def wait_quiet(self, *, below: float = 0.15, timeout: float = 20.0) -> float:
-        """Wait until the workers are done with the last step: together under `below`
-        of a core, or steady under one core for 2 s (thousands of idle sockets cost a
-        steady bit: pings, presence heartbeats); return the seconds waited."""
-        started = time.monotonic()
-        pids = self.server.worker_pids()
-        rates: list[float] = []
-        last = sum(cpu_seconds(pid) for pid in pids)
-        while time.monotonic() - started < timeout:
-            time.sleep(0.5)
-            now = sum(cpu_seconds(pid) for pid in pids)
-            rates.append((now - last) / 0.5)
-            last = now
-            recent = rates[-4:]
-            if len(recent) >= 2 and max(recent[-2:]) < below:
-                break
-            if len(recent) == 4 and max(recent) < 1.0 and max(recent) - min(recent) < 0.2:
-                break
-        else:
+        """Wait until the workers are done with the last step (procs.wait_quiet);
+        return the seconds waited."""
+        waited, quiet = wait_quiet(self.server.worker_pids(), below=below, timeout=timeout)
+        if not quiet:
             self.log(f"workers still busy after {timeout:.0f} s")
-        return round(time.monotonic() - started, 1)
+        return waited
 
     def worker_sockets(self) -> list[int]:
         return [socket_count(pid) for pid in self.server.worker_pids()]

@@ -52,6 +52,28 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 
+def wait_quiet(
+    pids: list[int], *, below: float = 0.15, timeout: float = 20.0
+) -> tuple[float, bool]:
+    """Wait until the processes `pids` are done with the last step: together under
+    `below` of a core, or steady under one core for 2 s (thousands of idle sockets
+    cost a steady bit: pings, presence heartbeats). Return (seconds waited, quiet)."""
+    started = time.monotonic()
+    rates: list[float] = []
+    last = sum(cpu_seconds(pid) for pid in pids)
+    while time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        now = sum(cpu_seconds(pid) for pid in pids)
+        rates.append((now - last) / 0.5)
+        last = now
+        recent = rates[-4:]
+        if len(recent) >= 2 and max(recent[-2:]) < below:
+            return round(time.monotonic() - started, 1), True
+        if len(recent) == 4 and max(recent) < 1.0 and max(recent) - min(recent) < 0.2:
+            return round(time.monotonic() - started, 1), True
+    return round(time.monotonic() - started, 1), False
+
+
 def machine_busy_seconds() -> float:
     """CPU seconds the whole machine spent busy (all cores), from /proc/stat."""
     fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
@@ -105,10 +127,10 @@ def socket_count(pid: int) -> int:
     return count
 
 
-def http_status(url: str) -> int | None:
+def http_status(url: str, timeout: float = 2.0) -> int | None:
     try:
         # Always one of our own loopback servers.
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
             return response.status
     except urllib.error.HTTPError as error:
         return error.code

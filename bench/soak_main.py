@@ -180,20 +180,23 @@ def soak(args, sessions: list[str], server: OursServer, redis, workdir) -> dict:
     probe = HealthProbe(f"http://127.0.0.1:{server.ports[0]}/healthz")
     try:
         targets = client_targets(server, sessions, args)
-        fresh = measure(server, redis.url)
+        before = measure(server, redis.url)
+        warm = None
         if not args.no_warmup:
             # CPython keeps the memory of freed sockets: one round of the same clients
             # first, so that the RSS baseline is the allocator's high-water mark, not
-            # a fresh process.
+            # a fresh process. Redis keeps nothing of the kind: its baseline is `before`.
             log(f"warm-up: {args.clients} clients connect and leave")
             clients.call({"cmd": "connect", "targets": targets}, timeout=600)
             clients.call({"cmd": "close"}, timeout=120)
             clients.stop()
             clients = Loadgen(workdir, "soak.js")
-        before = measure(server, redis.url)
+            warm = measure(server, redis.url)
+        baseline = warm or before
         log(
-            f"before: {before['pubsub']['channels']} pub/sub channels, "
-            f"{before['rss_kib_total'] / 1024:.1f} MiB worker RSS"
+            f"before: {before['pubsub']['channels']} pub/sub channels "
+            f"({baseline['pubsub']['channels']} after the warm-up), "
+            f"{baseline['rss_kib_total'] / 1024:.1f} MiB worker RSS"
         )
         probe.start()
         connect = clients.call({"cmd": "connect", "targets": targets}, timeout=600)
@@ -224,8 +227,8 @@ def soak(args, sessions: list[str], server: OursServer, redis, workdir) -> dict:
         "clients": report,
         "faults": fault_records,
         "health": probe.summary(),
-        "fresh": fresh,
         "before": before,
+        "warm": warm,
         "after": after,
         "timeline": [
             {k: row[k] for k in ("t", "ready", "down_unplanned", "pending", "sent", "acked")}

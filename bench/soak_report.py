@@ -1,10 +1,12 @@
 """The soak's verdict and its human summary, from what the run collected.
 
 `verdict(...)` adds the checks that decide the exit code: nothing lost, nothing
-duplicated, and the Redis pub/sub channels, their subscriptions and the workers'
-resident memory back within LEAK_TOLERANCE of their level before the clients
-connected. `render(...)` is the Markdown summary (printed and written next to the
-JSON).
+duplicated, the Redis pub/sub channels and their subscriptions back within
+LEAK_TOLERANCE of their level before any client connected, and the workers'
+resident memory back within LEAK_TOLERANCE of its level after the warm-up round
+(CPython does not give freed memory back to the system, so a fresh worker's RSS
+is no baseline for one that has held the same sockets before). `render(...)` is
+the Markdown summary (printed and written next to the JSON).
 """
 
 from __future__ import annotations
@@ -28,8 +30,9 @@ def attribute(faults: list[dict], sent_at: float) -> str:
 
 
 def fault_effects(faults: list[dict], close_log: list, timeline: list[dict]) -> None:
-    """Add to each fault the sockets it closed (unplanned closes until the next
-    fault, at most a minute) and how long until every client was back."""
+    """Add to each fault the open sockets it closed and the connection attempts that
+    failed (until the next fault, at most a minute), and how long until every
+    client was back."""
     for n, fault in enumerate(faults):
         start = fault["started_ms"]
         end = min(
@@ -37,10 +40,13 @@ def fault_effects(faults: list[dict], close_log: list, timeline: list[dict]) -> 
             start + ATTRIBUTE_WINDOW_MS,
         )
         closes: dict[str, int] = {}
-        for t, code, planned in close_log:
+        failed: dict[str, int] = {}
+        for t, code, planned, was_open in close_log:
             if not planned and start <= t < end:
-                closes[str(code)] = closes.get(str(code), 0) + 1
+                counts = closes if was_open else failed
+                counts[str(code)] = counts.get(str(code), 0) + 1
         fault["sockets_closed"] = closes
+        fault["connects_failed"] = failed
         after = [row for row in timeline if start <= row["t"] < end]
         fault["most_clients_down"] = max((row["down_unplanned"] for row in after), default=0)
         back = None
@@ -89,12 +95,14 @@ def verdict(result: dict) -> list[dict]:
                 "detail": f"{was:,} before the clients, {now:,} after they left",
             }
         )
-    was, now = before["rss_kib_total"], after["rss_kib_total"]
+    baseline = result["warm"] or before
+    was, now = baseline["rss_kib_total"], after["rss_kib_total"]
+    when = "after the warm-up" if result["warm"] else "before the clients"
     checks.append(
         {
             "name": f"worker RSS back within {LEAK_TOLERANCE:.0%}",
             "ok": now <= was * (1 + LEAK_TOLERANCE),
-            "detail": f"{was / 1024:,.1f} MiB before the clients, {now / 1024:,.1f} MiB after "
+            "detail": f"{was / 1024:,.1f} MiB {when}, {now / 1024:,.1f} MiB after "
             f"they left (both workers)",
         }
     )
@@ -111,9 +119,21 @@ def _n(value) -> str:
     return str(value)
 
 
+def _get(data: dict | None, *keys: str):
+    for key in keys:
+        if data is None:
+            return None
+        data = data.get(key)
+    return data
+
+
+def _mib(kib: int | None) -> str:
+    return "-" if kib is None else f"{kib / 1024:,.1f}"
+
+
 def render(result: dict) -> str:
     config, clients, health = result["config"], result["clients"], result["health"]
-    before, after = result["before"], result["after"]
+    before, warm, after = result["before"], result["warm"], result["after"]
     faults = result["faults"]
     kills = [f for f in faults if f["kind"] == "kill"]
     restarts = [f for f in faults if f["kind"] == "redis"]
@@ -164,17 +184,19 @@ def render(result: dict) -> str:
         ("resume hellos truncated (over 500 missed)", _n(clients["truncated_hellos"])),
         ("error frames", ", ".join(f"{c}: {n}" for c, n in clients["errors"].items()) or "-"),
         (
-            "worker kills: sockets closed, all clients back (s)",
+            "worker kills: open sockets closed, failed reconnects, all clients back (s)",
             "; ".join(
-                f"{sum(f['sockets_closed'].values())}, {_n(f['all_clients_back_seconds'])}"
+                f"{sum(f['sockets_closed'].values())}, {sum(f['connects_failed'].values())}, "
+                f"{_n(f['all_clients_back_seconds'])}"
                 for f in kills
             )
             or "-",
         ),
         (
-            "Redis restarts: down (s), sockets closed",
+            "Redis restarts: down (s), open sockets closed, failed (re)connects",
             "; ".join(
-                f"{_n(f.get('down_seconds'))}, {sum(f['sockets_closed'].values())}"
+                f"{_n(f.get('down_seconds'))}, {sum(f['sockets_closed'].values())}, "
+                f"{sum(f['connects_failed'].values())}"
                 for f in restarts
             )
             or "-",
@@ -185,16 +207,20 @@ def render(result: dict) -> str:
             f"{len(health['failing_windows'])} ({_n(health['longest_failing_seconds'])})",
         ),
         (
-            "Redis pub/sub channels before / after",
-            f"{_n(before['pubsub']['channels'])} / {_n(after['pubsub']['channels'])}",
+            "Redis pub/sub channels before / after the warm-up / after",
+            f"{_n(before['pubsub']['channels'])} / {_n(_get(warm, 'pubsub', 'channels'))} / "
+            f"{_n(after['pubsub']['channels'])}",
         ),
         (
-            "Redis subscriptions (NUMSUB) before / after",
-            f"{_n(before['pubsub']['subscriptions'])} / {_n(after['pubsub']['subscriptions'])}",
+            "Redis subscriptions (NUMSUB) before / after the warm-up / after",
+            f"{_n(before['pubsub']['subscriptions'])} / "
+            f"{_n(_get(warm, 'pubsub', 'subscriptions'))} / "
+            f"{_n(after['pubsub']['subscriptions'])}",
         ),
         (
-            "worker RSS before / after, MiB",
-            f"{before['rss_kib_total'] / 1024:,.1f} / {after['rss_kib_total'] / 1024:,.1f}",
+            "worker RSS before / after the warm-up / after, MiB",
+            f"{_mib(before['rss_kib_total'])} / {_mib(_get(warm, 'rss_kib_total'))} / "
+            f"{_mib(after['rss_kib_total'])}",
         ),
     ]
     lines = [

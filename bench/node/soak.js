@@ -62,7 +62,9 @@ const stats = {
   connections: 0, closes: {}, errors: {}, errorSamples: [], pongTimeouts: 0, helloTimeouts: 0,
   truncatedHellos: 0, helloBehind: 0, churned: 0, lastProgress: now(),
 };
-const closeLog = []; // [ms, code, planned] of every socket that closed
+// [ms, code, planned, open] of every close: `open` when the socket had its hello,
+// else a connection attempt that failed.
+const closeLog = [];
 const latency = new Samples(); // first receipt - send time, ms, live frames only
 
 /** Per room: every send seen (by anyone) under its seq, and every acknowledged seq. */
@@ -238,7 +240,7 @@ class Client {
   onClose(code) {
     for (const name of ['ping', 'pong', 'hello']) clearTimeout(this.timers[name]);
     const planned = this.planned || this.state === 'closed';
-    closeLog.push([now(), code, planned]);
+    closeLog.push([now(), code, planned, this.state === 'ready']);
     stats.closes[code] = (stats.closes[code] || 0) + 1;
     if (this.state === 'closed') return;
     if (!planned && this.unplannedSince === 0) this.unplannedSince = now();

@@ -2,11 +2,12 @@
 starts a new one) and Redis stopped and started again on the same port.
 
 The schedule is fixed in advance so that runs compare: kills at `first_kill`,
-then every `kill_every` seconds, alternating between the two workers; Redis
-restarts at `first_redis`, then every `redis_every` seconds. The first ones are
-offset (1 min and 2.5 min by default) so that a short run sees both kinds and
-the two kinds do not coincide; nothing is scheduled in the last `end_margin`
-seconds of the load, so every fault is followed by load.
+then every `kill_every` seconds, alternating between the two workers (never the
+one that replaced the worker killed last); Redis restarts at `first_redis`, then
+every `redis_every` seconds. The first ones are offset (1 min and 2.5 min by
+default) so that a short run sees both kinds and the two kinds do not coincide;
+nothing is scheduled in the last `end_margin` seconds of the load, so every fault
+is followed by load.
 """
 
 from __future__ import annotations
@@ -78,8 +79,10 @@ class Faults:
 
     def _kill(self, fault: Fault) -> None:
         pids = self.server.worker_pids()
-        kills = sum(1 for f in self.done if f.kind == "kill")
-        victim = pids[kills % len(pids)]
+        # Alternate: never the worker that replaced the last one killed.
+        last = next((f for f in reversed(self.done) if f.kind == "kill"), None)
+        spared = last.details.get("new_pid") if last else None
+        victim = next((pid for pid in pids if pid != spared), pids[0])
         os.kill(victim, signal.SIGKILL)
         fault.details = {"pid": victim, "workers_before": pids, "t0": time.monotonic()}
         self._recovering.append(fault)

@@ -65,7 +65,9 @@ const stats = {
 // [ms, code, planned, open] of every close: `open` when the socket had its hello,
 // else a connection attempt that failed.
 const closeLog = [];
-const latency = new Samples(); // first receipt - send time, ms, live frames only
+// First receipt minus the time the sender queued the send, ms, live frames only: a
+// send queued while its sender was reconnecting includes that wait.
+const latency = new Samples();
 
 /** Per room: every send seen (by anyone) under its seq, and every acknowledged seq. */
 const rooms = new Map();

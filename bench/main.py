@@ -14,14 +14,12 @@ import datetime as dt
 import json
 import os
 import platform
-import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
 import traceback
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -35,13 +33,18 @@ from bench.procs import (
     Loadgen,
     RedisServer,
     Server,
+    app_env,
     bench_redis,
     cpu_seconds,
+    git_commit,
     machine_busy_seconds,
     pids_named,
     rss_kib,
+    seed,
+    server_problems,
     socket_count,
     stop_process,
+    wait_quiet,
 )
 from bench.seed import FANOUT_ROOM, JOIN_ROOM, room_slug
 
@@ -213,26 +216,12 @@ class Context:
         return result
 
     def wait_quiet(self, *, below: float = 0.15, timeout: float = 20.0) -> float:
-        """Wait until the workers are done with the last step: together under `below`
-        of a core, or steady under one core for 2 s (thousands of idle sockets cost a
-        steady bit: pings, presence heartbeats); return the seconds waited."""
-        started = time.monotonic()
-        pids = self.server.worker_pids()
-        rates: list[float] = []
-        last = sum(cpu_seconds(pid) for pid in pids)
-        while time.monotonic() - started < timeout:
-            time.sleep(0.5)
-            now = sum(cpu_seconds(pid) for pid in pids)
-            rates.append((now - last) / 0.5)
-            last = now
-            recent = rates[-4:]
-            if len(recent) >= 2 and max(recent[-2:]) < below:
-                break
-            if len(recent) == 4 and max(recent) < 1.0 and max(recent) - min(recent) < 0.2:
-                break
-        else:
+        """Wait until the workers are done with the last step (procs.wait_quiet);
+        return the seconds waited."""
+        waited, quiet = wait_quiet(self.server.worker_pids(), below=below, timeout=timeout)
+        if not quiet:
             self.log(f"workers still busy after {timeout:.0f} s")
-        return round(time.monotonic() - started, 1)
+        return waited
 
     def worker_sockets(self) -> list[int]:
         return [socket_count(pid) for pid in self.server.worker_pids()]
@@ -591,44 +580,6 @@ def run_kind(kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir
     return results
 
 
-def server_problems(server: Server) -> list[str]:
-    """Worker restarts and ERROR lines in the server's logs, counted by message."""
-    counts: Counter[str] = Counter()
-    for port in server.ports:
-        try:
-            text = server.log_path(port).read_text(errors="replace")
-        except OSError:
-            continue
-        for line in text.splitlines():
-            if "exited" in line and "restarting" in line:
-                counts[line.strip()[:160]] += 1
-            elif " ERROR " in line:
-                # Drop the timestamp: "2026-01-01 00:00:00,000 ERROR logger message".
-                message = line.split(" ERROR ", 1)[1]
-                counts[re.sub(r"[0-9a-f]{12,}", "*", message)[:160]] += 1
-    return [f"{n} x {message}" for message, n in counts.most_common(12)]
-
-
-def git_commit() -> str:
-    """The app's commit, with '+changes' when the work tree differs from it."""
-    def git(*args: str) -> str:
-        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True,
-                              check=False).stdout.strip()
-
-    commit = git("rev-parse", "--short", "HEAD") or "unknown"
-    dirty = git("status", "--porcelain", "--", ".", ":!bench")
-    return commit + ("+changes" if dirty else "")
-
-
-def seed(env: dict, users: int, rooms: int, workdir: Path) -> list[str]:
-    out = workdir / "sessions.json"
-    subprocess.run([PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"], cwd=ROOT, env=env,
-                   check=True, timeout=300)
-    subprocess.run([PYTHON, "-m", "bench.seed", "--users", str(users), "--rooms", str(rooms),
-                    "--out", str(out)], cwd=ROOT, env=env, check=True, timeout=600)
-    return json.loads(out.read_text())["sessions"]
-
-
 def _interrupt(signum, frame):
     # SIGTERM ends the run like Ctrl-C: servers stopped, bench database dropped.
     raise KeyboardInterrupt
@@ -666,21 +617,7 @@ def main() -> int:
     database = Database(workdir, allow_postgres=not args.sqlite)
     print(f"bench {stamp}: database {database.engine}, logs in "
           f"{workdir.relative_to(ROOT)}", flush=True)
-    base_env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
-    base_env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "config.settings",
-            "DJANGO_DEBUG": "0",
-            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
-            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
-            "DJANGO_HTTPS": "0",
-            "AUTH_RATE_LIMIT": "0",
-            "CHAT_SEND_RATE_LIMIT": "0",
-            "REALTIME_MAX_SOCKETS_PER_USER": "100000",
-            "DATABASE_URL": database.url,
-            "PYTHONUNBUFFERED": "1",
-        }
-    )
+    base_env = app_env(database.url)
     for item in args.db_env:
         name, _, value = item.partition("=")
         base_env[name] = value

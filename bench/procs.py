@@ -8,6 +8,7 @@ import contextlib
 import json
 import os
 import queue
+import re
 import secrets
 import subprocess
 import sys
@@ -15,6 +16,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from collections import Counter
 from pathlib import Path
 
 from tests.servers import RedisServer, free_port, log_tail, spawn, stop_process
@@ -48,6 +50,28 @@ def cpu_seconds(pid: int) -> float:
         return 0.0
     # Fields 14 and 15 of /proc/<pid>/stat; the list starts at field 3.
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def wait_quiet(
+    pids: list[int], *, below: float = 0.15, timeout: float = 20.0
+) -> tuple[float, bool]:
+    """Wait until the processes `pids` are done with the last step: together under
+    `below` of a core, or steady under one core for 2 s (thousands of idle sockets
+    cost a steady bit: pings, presence heartbeats). Return (seconds waited, quiet)."""
+    started = time.monotonic()
+    rates: list[float] = []
+    last = sum(cpu_seconds(pid) for pid in pids)
+    while time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        now = sum(cpu_seconds(pid) for pid in pids)
+        rates.append((now - last) / 0.5)
+        last = now
+        recent = rates[-4:]
+        if len(recent) >= 2 and max(recent[-2:]) < below:
+            return round(time.monotonic() - started, 1), True
+        if len(recent) == 4 and max(recent) < 1.0 and max(recent) - min(recent) < 0.2:
+            return round(time.monotonic() - started, 1), True
+    return round(time.monotonic() - started, 1), False
 
 
 def machine_busy_seconds() -> float:
@@ -103,10 +127,10 @@ def socket_count(pid: int) -> int:
     return count
 
 
-def http_status(url: str) -> int | None:
+def http_status(url: str, timeout: float = 2.0) -> int | None:
     try:
         # Always one of our own loopback servers.
-        with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310
             return response.status
     except urllib.error.HTTPError as error:
         return error.code
@@ -159,6 +183,57 @@ class Database:
         if self.name:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             self.name = None
+
+
+def app_env(database_url: str) -> dict[str, str]:
+    """The app's environment for a benchmark: production settings (DEBUG off, a fresh
+    secret key) over plain HTTP on loopback, with the per-user limits that would
+    throttle thousands of bench users from one address turned off."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DJANGO_")}
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_DEBUG": "0",
+            "DJANGO_SECRET_KEY": secrets.token_urlsafe(50),
+            "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "DJANGO_HTTPS": "0",
+            "AUTH_RATE_LIMIT": "0",
+            "CHAT_SEND_RATE_LIMIT": "0",
+            "REALTIME_MAX_SOCKETS_PER_USER": "100000",
+            "DATABASE_URL": database_url,
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def seed(env: dict, users: int, rooms: int, workdir: Path) -> list[str]:
+    """Migrate, then make `users` users with a session each and `rooms` rooms
+    (bench/seed.py); return the session keys, user N's at index N."""
+    out = workdir / "sessions.json"
+    subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        timeout=300,
+    )
+    args = ["--users", str(users), "--rooms", str(rooms), "--out", str(out)]
+    subprocess.run([PYTHON, "-m", "bench.seed", *args], cwd=ROOT, env=env, check=True, timeout=600)
+    return json.loads(out.read_text())["sessions"]
+
+
+def git_commit() -> str:
+    """The app's commit, with '+changes' when the work tree differs from it."""
+
+    def git(*args: str) -> str:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=False
+        ).stdout.strip()
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", ".", ":!bench")
+    return commit + ("+changes" if dirty else "")
 
 
 # --- the servers under test ---------------------------------------------------
@@ -290,6 +365,24 @@ class NodeServer(Server):
         return self
 
 
+def server_problems(server: Server) -> list[str]:
+    """Worker restarts and ERROR lines in the server's logs, counted by message."""
+    counts: Counter[str] = Counter()
+    for port in server.ports:
+        try:
+            text = server.log_path(port).read_text(errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            if "exited" in line and "restarting" in line:
+                counts[line.strip()[:160]] += 1
+            elif " ERROR " in line:
+                # Drop the timestamp: "2026-01-01 00:00:00,000 ERROR logger message".
+                message = line.split(" ERROR ", 1)[1]
+                counts[re.sub(r"[0-9a-f]{12,}", "*", message)[:160]] += 1
+    return [f"{n} x {message}" for message, n in counts.most_common(12)]
+
+
 SERVERS = {"ours": OursServer, "stock": StockServer, "node": NodeServer}
 
 
@@ -297,13 +390,14 @@ SERVERS = {"ours": OursServer, "stock": StockServer, "node": NodeServer}
 
 
 class Loadgen:
-    """bench/node/loadgen.js, driven by JSON lines."""
+    """A Node script of bench/node/ (the load generator, loadgen.js, by default),
+    driven by JSON lines."""
 
-    def __init__(self, workdir: Path) -> None:
+    def __init__(self, workdir: Path, script: str = "loadgen.js") -> None:
         self.process = spawn(
-            ["node", "--max-old-space-size=4096", str(ROOT / "bench" / "node" / "loadgen.js")],
+            ["node", "--max-old-space-size=4096", str(ROOT / "bench" / "node" / script)],
             env=dict(os.environ),
-            log_path=workdir / "loadgen.log",
+            log_path=workdir / f"{Path(script).stem}.log",
             pipes=True,
         )
         self.lines: queue.Queue[str | None] = queue.Queue()

@@ -11,6 +11,7 @@ from urllib.parse import parse_qs
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from redis.exceptions import RedisError
 
 from . import auth, fastsend, metrics, presence, recovery
 from .groups import session_group, user_group
@@ -24,6 +25,7 @@ CLOSE_NOT_FOUND = 4404
 CLOSE_IDLE = 4408
 CLOSE_TOO_LARGE = 4413
 CLOSE_FLOODING = 4429  # also: over the cap of open sockets per user
+CLOSE_UNAVAILABLE = 4503  # live delivery can't be set up now (Redis away): retry
 
 ID_MAX = 2**63 - 1  # the largest seq or id a client may name
 INBOX_MAX = 10_000  # events a consumer may have waiting for its own task
@@ -67,7 +69,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     # Set before connect() so that disconnect() and release() can always run,
     # whatever stage a socket reached.
     user = None
+    channel_name: str | None = None  # set by Channels once the layer gave one
+    connect_started: float | None = None
     ready = False
+    accepted = False
     counted = False
     released = False
     sockets_group: str | None = None
@@ -87,6 +92,15 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def __call__(self, scope, receive, send):
         try:
             await super().__call__(scope, receive, send)
+        except (RedisError, OSError):
+            if self.connect_started is not None:
+                raise
+            # Channels subscribes the socket's own channel before anything
+            # else; with Redis away that fails before connect() could refuse.
+            logger.warning("socket refused: the channel layer's redis is away")
+            if (await receive())["type"] == "websocket.connect":
+                await send({"type": "websocket.accept"})
+                await send({"type": "websocket.close", "code": CLOSE_UNAVAILABLE})
         finally:
             # Whatever ended this consumer (a close, an exception in a handler,
             # Daphne's application timeout cancelling it), its registrations
@@ -126,18 +140,29 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if sockets > settings.REALTIME_MAX_SOCKETS_PER_USER:
             await self.refuse(CLOSE_FLOODING)
             return
-        await self.join_group(user_group(self.user.pk))
-        session = self.scope.get("session")
-        if session is not None and session.session_key:
-            await self.join_group(session_group(session.session_key))
-        recovery.register(self)
-        self.last_seen = time.monotonic()
-        loop = asyncio.get_running_loop()
-        self._idle_timer = loop.call_later(settings.CHAT_IDLE_TIMEOUT, self._check_idle)
-        self._session_timer = loop.call_later(
-            settings.REALTIME_SESSION_RECHECK * random.uniform(0.5, 1.0), self._recheck_session
-        )
-        await self.start()
+        try:
+            await self.join_group(user_group(self.user.pk))
+            session = self.scope.get("session")
+            if session is not None and session.session_key:
+                await self.join_group(session_group(session.session_key))
+            recovery.register(self)
+            self.last_seen = time.monotonic()
+            loop = asyncio.get_running_loop()
+            self._idle_timer = loop.call_later(settings.CHAT_IDLE_TIMEOUT, self._check_idle)
+            self._session_timer = loop.call_later(
+                settings.REALTIME_SESSION_RECHECK * random.uniform(0.5, 1.0),
+                self._recheck_session,
+            )
+            await self.start()
+        except (RedisError, OSError):
+            # A subscription that failed is not retried by anyone: a socket
+            # opened now would never hear a live event. The client comes back.
+            logger.warning("socket refused: the channel layer's redis is away")
+            self.ready = False
+            if self.accepted:
+                await self.close(code=CLOSE_UNAVAILABLE)
+            else:
+                await self.refuse(CLOSE_UNAVAILABLE)
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -177,6 +202,10 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         )
         await self.accept()
         await self.close(code=code)
+
+    async def accept(self, subprotocol=None, headers=None) -> None:
+        await super().accept(subprotocol, headers)
+        self.accepted = True
 
     async def join_group(self, group: str) -> None:
         if not self.groups_joined:
@@ -274,9 +303,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self._inbox.clear()
         if self._drainer is not None and self._drainer is not asyncio.current_task():
             self._drainer.cancel()
-        unregister = getattr(self.channel_layer, "unregister_direct", None)
-        if unregister is not None:
-            unregister(self.channel_name)
         for timer in (self._idle_timer, self._session_timer):
             if timer is not None:
                 timer.cancel()
@@ -294,6 +320,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 # subscription nobody wants when Redis is back (realtime.layers).
                 logger.warning("group_discard failed for %s", group, exc_info=True)
         self.groups_joined = []
+        forget = getattr(self.channel_layer, "forget_channel", None)
+        if forget is not None and self.channel_name is not None:
+            try:
+                await forget(self.channel_name)
+            except Exception:
+                # Redis away: the layer drops the subscription when it is back.
+                logger.warning("forgetting channel failed", exc_info=True)
 
     async def release_more(self) -> None:
         """What a subclass registered beyond the base's (room presence)."""

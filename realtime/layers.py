@@ -52,6 +52,8 @@ DirectHandler = Callable[[dict], None]
 ResubscribedListener = Callable[[set[str]], None]
 
 RESUBSCRIBED_TOKEN = b"relay-resubscribed:"
+# How often each shard looks for subscriptions no local consumer wants.
+ORPHAN_SWEEP_SECONDS = 30
 
 
 class _FanoutShard(RedisSingleShardConnection):
@@ -63,10 +65,14 @@ class _FanoutShard(RedisSingleShardConnection):
         self._connection_lost = False
 
     async def _do_receiving(self):
+        next_sweep = time.monotonic() + ORPHAN_SWEEP_SECONDS
         while True:
             try:
                 if self._pubsub and self._pubsub.subscribed:
                     self._watch_reconnects()
+                    if time.monotonic() >= next_sweep:
+                        next_sweep = time.monotonic() + ORPHAN_SWEEP_SECONDS
+                        await self._drop_orphans()
                     message = await self._pubsub.get_message(
                         ignore_subscribe_messages=True, timeout=0.1
                     )
@@ -117,19 +123,34 @@ class _FanoutShard(RedisSingleShardConnection):
         self.channel_layer.resubscribed(confirmed)
 
     async def _drop_orphans(self) -> None:
-        """Unsubscribe what no local consumer wants any more: an unsubscribe
-        that failed while Redis was away is re-sent by redis-py on reconnect."""
+        """Unsubscribe what no local consumer wants any more.
+
+        channels-redis unsubscribes a consumer's channel only when its receive()
+        is cancelled, and its own bookkeeping can miss a SUBSCRIBE that a
+        cancellation interrupted; an unsubscribe that failed while Redis was
+        away is even re-sent by redis-py on reconnect. Each leaves a Redis
+        subscription, found here by asking what is subscribed and wanted.
+        """
         layer = self.channel_layer
-        orphans = [
-            name
-            for name in self._subscribed_to
-            if name not in layer.groups and name not in layer.channels
-        ]
+        subscribed = set(self._subscribed_to)
+        if self._pubsub is not None:
+            subscribed.update(
+                name.decode() if isinstance(name, bytes) else name for name in self._pubsub.channels
+            )
+        orphans = [n for n in subscribed if n not in layer.groups and n not in layer.channels]
         for name in orphans:
             try:
-                await self.unsubscribe(name)
+                async with self._lock:
+                    # Wanted again meanwhile: group_add and new_channel record
+                    # the name before they subscribe.
+                    if name in layer.groups or name in layer.channels:
+                        continue
+                    await self._pubsub.unsubscribe(name)
+                    self._subscribed_to.discard(name)
             except Exception:
                 logger.warning("unsubscribe of orphan %s failed", name, exc_info=True)
+        if orphans:
+            logger.info("channel layer dropped %d subscriptions nobody wanted", len(orphans))
 
 
 class _FanoutLoopLayer(RedisPubSubLoopLayer):
@@ -141,8 +162,16 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
     def register_direct(self, channel: str, handler: DirectHandler) -> None:
         self.direct[channel] = handler
 
-    def unregister_direct(self, channel: str) -> None:
+    async def forget_channel(self, channel: str) -> None:
+        """Drop a consumer's own channel, whatever ended the consumer.
+
+        channels-redis does it only when the consumer's receive() is cancelled
+        while waiting: not when the consumer was cancelled before it got there.
+        """
         self.direct.pop(channel, None)
+        self.channels.pop(channel, None)
+        # A no-op when the channel is not subscribed any more.
+        await self._get_shard(channel).unsubscribe(channel)
 
     def resubscribed(self, names: set[str]) -> None:
         """Tell the listeners which local channels are live again."""

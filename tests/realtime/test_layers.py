@@ -3,6 +3,7 @@ consumers directly; consumers without a direct handler keep the stock queue."""
 
 import asyncio
 
+import redis
 from channels.layers import get_channel_layer
 
 from realtime.layers import LocalFanoutChannelLayer
@@ -64,6 +65,24 @@ async def test_a_failing_handler_does_not_stop_the_others():
         await layer.group_add("room.3", channel)
     await layer.group_send("room.3", {"type": "chat.message", "n": 7})
     await wait_for(lambda: got == [7])
-    layer.unregister_direct(good)
-    await layer.group_send("room.3", {"type": "chat.message", "n": 8})
-    assert await asyncio.wait_for(layer.receive(good), 5) == {"type": "chat.message", "n": 8}
+
+
+async def test_forgotten_and_orphaned_channels_leave_redis(redis_url):
+    layer = get_channel_layer()
+    kept, forgotten, orphan = [await layer.new_channel() for _ in range(3)]
+    await layer.group_add("room.4", kept)
+    await layer.group_add("room.4", orphan)
+    await layer.forget_channel(forgotten)
+    # What an interrupted cleanup leaves: nothing local wants it, Redis has it.
+    loop_layer = layer._get_layer()
+    loop_layer.channels.pop(orphan)
+    await layer.group_discard("room.4", orphan)
+    r = redis.Redis.from_url(redis_url)
+    assert orphan.encode() in r.pubsub_channels()
+    assert forgotten.encode() not in r.pubsub_channels()
+    for shard in loop_layer._shards:
+        await shard._drop_orphans()
+    left = set(r.pubsub_channels())
+    assert orphan.encode() not in left
+    assert kept.encode() in left
+    assert b"asgi__group__room.4" in left

@@ -191,3 +191,18 @@ async def test_a_slow_event_handler_delays_only_its_own_socket(connect_ws, alice
     assert (
         settings.CHANNEL_LAYERS["default"]["BACKEND"] == "realtime.layers.LocalFanoutChannelLayer"
     )
+
+
+@pytest.mark.parametrize("path", ["/ws/chat/general/", "/ws/notifications/"])
+async def test_a_socket_opened_while_redis_is_away_is_told_to_come_back(
+    own_redis, connect_ws, public_room, alice, path
+):
+    """Its subscriptions would fail and nobody would retry them: a socket
+    opened then would never hear a live event. 4503: reconnect later."""
+    await asyncio.to_thread(own_redis.stop)
+    socket, connected, _ = await connect_ws(path, alice)
+    assert connected
+    output = await socket.receive_output(timeout=10)
+    while output["type"] != "websocket.close":
+        output = await socket.receive_output(timeout=10)
+    assert output["code"] == 4503

@@ -103,6 +103,8 @@ async def test_a_crashed_consumer_leaves_no_socket_or_presence_behind(
     assert registered_sockets(alice) == 0
     assert not presence._tracked
     assert not any(group.sockets for group in online._groups.values())
+    channels = redis.Redis.from_url(settings.REDIS_URL).pubsub_channels
+    await wait_for(lambda: channels() == [], "its subscriptions to go")
 
 
 async def test_a_cancelled_consumer_leaves_no_socket_or_presence_behind(
@@ -118,6 +120,9 @@ async def test_a_cancelled_consumer_leaves_no_socket_or_presence_behind(
     await wait_for(
         lambda: not any(group.sockets for group in online._groups.values()), "room presence to go"
     )
+    # Its groups and its own channel leave Redis too: no subscription is left.
+    channels = redis.Redis.from_url(settings.REDIS_URL).pubsub_channels
+    await wait_for(lambda: channels() == [], "its subscriptions to go")
 
 
 async def test_repeated_crashes_do_not_lock_the_user_out(
@@ -143,9 +148,7 @@ async def test_heartbeat_drops_a_consumer_that_ended_without_cleanup(alice):
     assert not presence._tracked  # no longer extended: it expires with PRESENCE_TTL
 
 
-async def test_sending_in_a_room_deleted_meanwhile_closes_with_4404(
-    connect_ws, public_room, alice
-):
+async def test_sending_in_a_room_deleted_meanwhile_closes_with_4404(connect_ws, public_room, alice):
     socket, _ = await open_room(connect_ws, public_room, alice)
     await db(Room.objects.filter(pk=public_room.pk).delete)()
     await socket.send_json_to({"type": "send", "body": "anyone?", "client_id": "c-9"})

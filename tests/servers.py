@@ -387,9 +387,9 @@ class ServeWorker(Worker):
         return proc_rss_kib(pid)
 
 
-def child_pids(pid: int) -> list[int]:
-    """Return the ids of the processes whose parent is `pid` (Linux /proc)."""
-    children = []
+def _processes():
+    """Yield (pid, fields of /proc/<pid>/stat after the command name) of every
+    process (Linux); the name is in parentheses and may hold spaces."""
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
@@ -397,28 +397,20 @@ def child_pids(pid: int) -> list[int]:
             stat = (entry / "stat").read_text()
         except OSError:
             continue
-        # The command name is in parentheses and may hold spaces: split after it.
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if int(fields[1]) == pid:
-            children.append(int(entry.name))
-    return sorted(children)
+        yield int(entry.name), stat[stat.rindex(")") + 2 :].split()
+
+
+def child_pids(pid: int) -> list[int]:
+    """Return the ids of the processes whose parent is `pid`."""
+    return sorted(child for child, fields in _processes() if int(fields[1]) == pid)
 
 
 def session_pids(sid: int) -> list[int]:
-    """Return the ids of the live (not zombie) processes in session `sid` (Linux /proc):
+    """Return the ids of the live (not zombie) processes in session `sid`:
     everything a process started with `start_new_session` left running."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        state, _, _, session = stat[stat.rindex(")") + 2 :].split()[:4]
-        if int(session) == sid and state != "Z":
-            found.append(int(entry.name))
-    return sorted(found)
+    return sorted(
+        process for process, fields in _processes() if int(fields[3]) == sid and fields[0] != "Z"
+    )
 
 
 def proc_rss_kib(pid: int) -> int:

@@ -11,7 +11,7 @@
 // scans (no JSON parsing) so that this process is not the bottleneck.
 
 const WebSocket = require('ws');
-const readline = require('readline');
+const { out, serveCommands } = require('./commands');
 const { performance } = require('perf_hooks');
 
 const now = () => performance.timeOrigin + performance.now();
@@ -27,9 +27,6 @@ let sockets = [];
 let run = null; // the measurement in progress
 let idleFrames = 0;
 
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
 
 // --- parsing ---------------------------------------------------------------
 
@@ -454,17 +451,4 @@ const handlers = {
   exit: async () => { setTimeout(() => process.exit(0), 10); return { bye: true }; },
 };
 
-let queue = Promise.resolve();
-readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  if (!line.trim()) return;
-  queue = queue.then(async () => {
-    let cmd;
-    try {
-      cmd = JSON.parse(line);
-      const result = await handlers[cmd.cmd](cmd);
-      out({ done: true, ok: true, cmd: cmd.cmd, result });
-    } catch (err) {
-      out({ done: true, ok: false, cmd: cmd && cmd.cmd, error: String(err && err.stack || err) });
-    }
-  });
-}).on('close', () => process.exit(0));
+serveCommands(handlers);

@@ -20,7 +20,7 @@
 // different sends: what de-duplication by seq cannot hide.
 
 const WebSocket = require('ws');
-const readline = require('readline');
+const { out, serveCommands } = require('./commands');
 
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_CAP_MS = 30000;
@@ -33,9 +33,6 @@ const SENT_AT = /\bt=(\d+)\b/;
 
 const now = () => Date.now();
 
-function out(obj) {
-  process.stdout.write(JSON.stringify(obj) + '\n');
-}
 
 /** Growable list of numbers (latencies) without boxing. */
 class Samples {
@@ -494,17 +491,4 @@ const handlers = {
   exit: async () => { setTimeout(() => process.exit(0), 10); return { bye: true }; },
 };
 
-let queue = Promise.resolve();
-readline.createInterface({ input: process.stdin }).on('line', (line) => {
-  if (!line.trim()) return;
-  queue = queue.then(async () => {
-    let cmd;
-    try {
-      cmd = JSON.parse(line);
-      const result = await handlers[cmd.cmd](cmd);
-      out({ done: true, ok: true, cmd: cmd.cmd, result });
-    } catch (err) {
-      out({ done: true, ok: false, cmd: cmd && cmd.cmd, error: String((err && err.stack) || err) });
-    }
-  });
-}).on('close', () => process.exit(0));
+serveCommands(handlers);

@@ -7,7 +7,7 @@ from collections import OrderedDict
 
 from django.conf import settings
 
-from realtime import metrics, online, ratelimit
+from realtime import metrics, presence, ratelimit
 from realtime.consumers import (
     CLOSE_FORBIDDEN,
     CLOSE_NOT_FOUND,
@@ -99,7 +99,7 @@ def _history(room, user, before_seq, limit) -> tuple[str, bool]:
 
 @db_call
 def _read(room, user, seq: int) -> None:
-    services.read_mark(room=room, user=user, seq=seq)
+    services.room_mark_read(room=room, user=user, seq=seq)
 
 
 class ChatConsumer(RealtimeConsumer):
@@ -136,7 +136,7 @@ class ChatConsumer(RealtimeConsumer):
         # Join before reading history: a message committed in between then
         # arrives both ways, and the client drops the duplicate by seq.
         await self.join_group(self.group)
-        here, _ = await online.join(self.group, self.user, self._announce_online)
+        here, _ = await presence.join(self.group, self.user, self._announce_online)
         self.counted_online = True
         messages_json, count, truncated, last_seq = await _hello_messages(self.room, after)
         # What this socket has been given: every seq up to `delivered_upto`,
@@ -165,12 +165,12 @@ class ChatConsumer(RealtimeConsumer):
     async def release_more(self) -> None:
         if self.counted_online:
             self.counted_online = False
-            await online.leave(self.group, self.user)
+            await presence.leave(self.group, self.user)
 
     def log_fields(self) -> dict:
         return {"room_id": self.room.pk}
 
-    async def _announce_online(self, here: online.Online) -> None:
+    async def _announce_online(self, here: presence.Online) -> None:
         await events.presence_changed(room_id=self.room.pk, online=here.users, count=here.count)
 
     # Client frames.

@@ -117,7 +117,7 @@ class Message(models.Model):
     author = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
     )
-    body = models.TextField(max_length=4000)
+    body = models.TextField(max_length=settings.CHAT_MAX_BODY_CHARS)
     client_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 

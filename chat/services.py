@@ -87,7 +87,7 @@ def _log_receiver_errors(responses) -> None:
             logger.error("message_posted receiver %r failed", receiver, exc_info=response)
 
 
-def read_mark(*, room: Room, user, seq: int) -> bool:
+def room_mark_read(*, room: Room, user, seq: int) -> bool:
     """Store how far `user` has read in `room`; it never moves back. Return whether it moved."""
     last_seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first()
     if last_seq is None:

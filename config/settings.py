@@ -242,10 +242,16 @@ CHAT_TYPING_RATE_LIMIT = os.environ.get("CHAT_TYPING_RATE_LIMIT", "1/2")
 REALTIME_READ_RATE_LIMIT = os.environ.get("REALTIME_READ_RATE_LIMIT", "60/10")
 # Rooms created (and direct conversations opened) from the chat pages.
 CHAT_ROOM_CREATE_RATE_LIMIT = os.environ.get("CHAT_ROOM_CREATE_RATE_LIMIT", "10/600")
+# The longest message body, in characters (the model, the form, the socket and the
+# browser's composer all read this one).
 CHAT_MAX_BODY_CHARS = 4000
-CHAT_MAX_FRAME_BYTES = 64 * 1024
+
+# --- Every socket -----------------------------------------------------------
+
+# The largest client frame any socket takes (4413 above it).
+REALTIME_MAX_FRAME_BYTES = 64 * 1024
 # A socket that sends nothing (the client pings every 25 s) for this long is closed with 4408.
-CHAT_IDLE_TIMEOUT = env_int("CHAT_IDLE_TIMEOUT", 90)
+REALTIME_IDLE_TIMEOUT = env_int("REALTIME_IDLE_TIMEOUT", 90)
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 # Unsent bytes a worker (manage.py serve) holds for a client that stopped reading

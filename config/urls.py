@@ -3,7 +3,7 @@ from django.urls import include, path
 from django.views.generic import RedirectView
 
 from accounts.views import guard_login
-from realtime.live import live
+from notifications.live import live
 from realtime.views import healthz, metrics
 
 urlpatterns = [

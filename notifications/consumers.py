@@ -66,12 +66,12 @@ def _catch_up(user, after: int) -> tuple[selectors.UnreadState, list[dict], list
 
 @db_call
 def _read(user, notification_id: int):
-    return services.mark_read(user=user, notification_id=notification_id)
+    return services.notification_mark_read(user=user, notification_id=notification_id)
 
 
 @db_call
 def _read_all(user):
-    return services.mark_all_read(user=user)
+    return services.notification_mark_all_read(user=user)
 
 
 class NotificationConsumer(RealtimeConsumer):

@@ -192,7 +192,7 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
 
 
 @transaction.atomic
-def mark_read(*, user, notification_id: int) -> tuple[UnreadState, bool]:
+def notification_mark_read(*, user, notification_id: int) -> tuple[UnreadState, bool]:
     """Mark one of the user's notifications read; return the unread state and
     whether it changed.
 
@@ -213,7 +213,7 @@ def mark_read(*, user, notification_id: int) -> tuple[UnreadState, bool]:
 
 
 @transaction.atomic
-def mark_all_read(*, user) -> tuple[UnreadState, bool]:
+def notification_mark_all_read(*, user) -> tuple[UnreadState, bool]:
     """Mark every notification of the user read; return the unread state and
     whether it changed."""
     newest = selectors.last_id(user=user)
@@ -235,7 +235,7 @@ __all__ = [
     "anotify",
     "broadcast",
     "broadcast_send",
-    "mark_all_read",
-    "mark_read",
+    "notification_mark_all_read",
+    "notification_mark_read",
     "notify",
 ]

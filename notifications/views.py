@@ -39,7 +39,9 @@ def notification_list(request):
 @login_required
 def notification_read(request, notification_id: int):
     try:
-        state, _ = services.mark_read(user=request.user, notification_id=notification_id)
+        state, _ = services.notification_mark_read(
+            user=request.user, notification_id=notification_id
+        )
     except NotificationNotFound:
         raise Http404("No such notification.") from None
     return _done(request, state)
@@ -48,5 +50,5 @@ def notification_read(request, notification_id: int):
 @require_POST
 @login_required
 def notification_read_all(request):
-    state, _ = services.mark_all_read(user=request.user)
+    state, _ = services.notification_mark_all_read(user=request.user)
     return _done(request, state)

@@ -13,7 +13,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
-from . import auth, fastsend, metrics, presence, recovery
+from . import auth, fastsend, metrics, recovery, registry
 from .groups import session_group, user_group
 
 logger = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             return
         # Every socket of the user, on every worker, counts towards the cap.
         self.sockets_group = f"sockets.{user_group(self.user.pk)}"
-        sockets = await presence.track(self.sockets_group, self.channel_name, self.user, self)
+        sockets = await registry.track(self.sockets_group, self.channel_name, self.user, self)
         if sockets > settings.REALTIME_MAX_SOCKETS_PER_USER:
             await self.refuse(CLOSE_FLOODING)
             return
@@ -148,7 +148,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             recovery.register(self)
             self.last_seen = time.monotonic()
             loop = asyncio.get_running_loop()
-            self._idle_timer = loop.call_later(settings.CHAT_IDLE_TIMEOUT, self._check_idle)
+            self._idle_timer = loop.call_later(settings.REALTIME_IDLE_TIMEOUT, self._check_idle)
             self._session_timer = loop.call_later(
                 settings.REALTIME_SESSION_RECHECK * random.uniform(0.5, 1.0),
                 self._recheck_session,
@@ -311,7 +311,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         except Exception:
             logger.warning("%s release failed", type(self).__name__, exc_info=True)
         if self.sockets_group is not None:
-            await presence.untrack(self.sockets_group, self.channel_name, self.user)
+            await registry.untrack(self.sockets_group, self.channel_name, self.user)
         for group in self.groups_joined:
             try:
                 await self.channel_layer.group_discard(group, self.channel_name)
@@ -336,11 +336,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def _check_idle(self) -> None:
         idle = time.monotonic() - self.last_seen
-        if idle >= settings.CHAT_IDLE_TIMEOUT:
+        if idle >= settings.REALTIME_IDLE_TIMEOUT:
             self._spawn_close(CLOSE_IDLE)
         else:
             self._idle_timer = asyncio.get_running_loop().call_later(
-                settings.CHAT_IDLE_TIMEOUT - idle, self._check_idle
+                settings.REALTIME_IDLE_TIMEOUT - idle, self._check_idle
             )
 
     def _recheck_session(self) -> None:
@@ -369,7 +369,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             if text_data is not None
             else len(bytes_data or b"")
         )
-        if size > settings.CHAT_MAX_FRAME_BYTES:
+        if size > settings.REALTIME_MAX_FRAME_BYTES:
             metrics.frames_refused.labels("too_large", metrics.WORKER).inc()
             await self.close(code=CLOSE_TOO_LARGE)
             return

@@ -1,19 +1,21 @@
-"""Every open socket of every user, across all workers: the cap on sockets per
-user and the admin's Live page read it. (Who is online in a room, as the
-contract's `presence` frames say, is realtime.online.)
+"""Who is online in a group (a room), across all workers, at any size.
 
-Each socket is a member `<channel>|<worker>|<user id>|<username>` of a sorted
-set per user, scored by when it expires. One heartbeat task per process pushes
-the expiry of its own sockets forward, so the sockets of a worker that died stop
-counting within PRESENCE_TTL seconds. The heartbeat extends only sockets whose
-consumer is still alive and not released: a consumer that died without its
-cleanup (a bug, a kill) stops counting within PRESENCE_TTL too, never being
-kept alive by the beat of the process it died in.
+Redis holds, per group, a sorted set of its online users and, per user, a sorted
+set of the workers holding that user's sockets there, all scored by expiry.
+Each worker counts its own sockets per user in memory and touches Redis only
+when a user's first socket on it opens or its last one closes; a heartbeat
+pushes the expiry of its users forward, so the users of a worker that died stop
+counting within PRESENCE_TTL. Joining costs O(log n) in Redis, not a read of
+the whole group, and lists carry at most ONLINE_LIST_MAX users plus the count.
+Changes are announced at most once a second per group and worker.
 """
 
+import asyncio
 import logging
 import time
-import weakref
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from redis.exceptions import RedisError
@@ -24,76 +26,171 @@ from .store import get_store
 
 logger = logging.getLogger(__name__)
 
-# group -> this process's members -> their consumer (weakly: a consumer that is
-# gone is not refreshed).
-_tracked: dict[str, dict[str, weakref.ref]] = {}
+ONLINE_LIST_MAX = 100
+ANNOUNCE_DELAY = 1.0
+
+OnChange = Callable[["Online"], Awaitable[None]]
 
 
-def _key(group: str) -> str:
-    return f"presence:{group}"
+@dataclass
+class Online:
+    users: list[dict]  # at most ONLINE_LIST_MAX, ordered by username
+    count: int
 
 
-def _member(channel_name: str, user) -> str:
-    # Usernames can't hold "|" (Django allows letters, digits and @.+-_).
-    return f"{channel_name}|{metrics.WORKER}|{user.pk}|{user.get_username()}"
+@dataclass
+class _Group:
+    sockets: Counter = field(default_factory=Counter)  # user id -> local sockets
+    usernames: dict[int, str] = field(default_factory=dict)
+    on_change: OnChange | None = None
+    announce: asyncio.TimerHandle | None = None
 
 
-def parse_member(member: str) -> tuple[str, int, str]:
-    """Return (worker, user id, username) of a member."""
-    _, worker, user_id, username = member.split("|", 3)
-    return worker, int(user_id), username
+_groups: dict[str, _Group] = {}
+_announcements: set[asyncio.Task] = set()
 
 
-async def track(group: str, channel_name: str, user, consumer) -> int:
-    """Record `consumer`'s open socket in `group`; return how many live sockets it holds."""
-    member = _member(channel_name, user)
-    # Tracked first: if Redis is away, the heartbeat puts the entry there later.
-    _tracked.setdefault(group, {})[member] = weakref.ref(consumer)
+def local_sockets() -> dict[str, int]:
+    """Return this process's sockets per group it counts presence for."""
+    return {group: sum(state.sockets.values()) for group, state in _groups.items()}
+
+
+def forget_local() -> None:
+    """Forget this process's groups without touching Redis (a process
+    starting over: each test begins with an empty Redis)."""
+    for state in _groups.values():
+        if state.announce is not None:
+            state.announce.cancel()
+    _groups.clear()
+
+
+def _room_key(group: str) -> str:
+    return f"online:{group}"
+
+
+def _user_key(group: str, user_id: int) -> str:
+    return f"online:{group}:u:{user_id}"
+
+
+def _member(user_id: int, username: str) -> str:
+    return f"{user_id}|{username}"
+
+
+def _users(members: list[str]) -> list[dict]:
+    users = []
+    for member in members:
+        user_id, username = member.split("|", 1)
+        users.append({"id": int(user_id), "username": username})
+    return sorted(users, key=lambda user: user["username"].lower())
+
+
+async def join(group: str, user, on_change: OnChange) -> tuple[Online, bool]:
+    """Count a socket of `user` in `group`; return (who is online, whether the
+    user just came online)."""
+    local = _groups.setdefault(group, _Group())
+    local.on_change = on_change
+    local.usernames[user.pk] = user.get_username()
+    local.sockets[user.pk] += 1
     _heartbeat.ensure()
     try:
-        return await get_store().zset_add(
-            _key(group), member, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
+        added, count, first = await get_store().online_join(
+            _room_key(group),
+            _user_key(group, user.pk),
+            _member(user.pk, user.get_username()),
+            metrics.WORKER,
+            time.time() + settings.PRESENCE_TTL,
+            settings.PRESENCE_TTL,
+            ONLINE_LIST_MAX,
         )
     except (OSError, RedisError):
-        logger.warning("socket registry unavailable (redis): counting this socket alone")
-        return 1
+        # The heartbeat writes the entry once Redis answers again.
+        logger.warning("presence unavailable (redis): counting this user alone")
+        me = {"id": user.pk, "username": user.get_username()}
+        return Online([me], 1), False
+    if added:
+        changed(group)
+    return Online(_users(first), count), added
 
 
-async def untrack(group: str, channel_name: str, user) -> None:
-    member = _member(channel_name, user)
-    members = _tracked.get(group)
-    if members is not None:
-        members.pop(member, None)
-        if not members:
-            del _tracked[group]
+async def leave(group: str, user) -> None:
+    """Uncount a socket; announce when the user's last socket anywhere left."""
+    local = _groups.get(group)
+    if local is None:
+        return
+    local.sockets[user.pk] -= 1
+    if local.sockets[user.pk] > 0:
+        return
+    local.sockets.pop(user.pk, None)
+    local.usernames.pop(user.pk, None)
     try:
-        await get_store().zset_remove(_key(group), member)
+        went_offline = await get_store().online_leave(
+            _room_key(group),
+            _user_key(group, user.pk),
+            _member(user.pk, user.get_username()),
+            metrics.WORKER,
+        )
     except (OSError, RedisError):
         # The entry expires by itself (PRESENCE_TTL).
-        logger.warning("socket registry unavailable (redis): entry left to expire")
+        logger.warning("presence unavailable (redis): entry left to expire")
+        return
+    if went_offline:
+        changed(group)
+    # Another socket's leave may have dropped it during the await.
+    if not local.sockets and local.announce is None and _groups.get(group) is local:
+        del _groups[group]
 
 
-async def all_groups(prefix: str) -> dict[str, list[str]]:
-    """Return the live members of every group whose name starts with `prefix`."""
-    found = await get_store().scan_zset_members(_key(prefix) + "*")
-    return {key.removeprefix("presence:"): members for key, members in found.items()}
+async def online(group: str) -> Online:
+    count, first = await get_store().online_list(_room_key(group), ONLINE_LIST_MAX)
+    return Online(_users(first), count)
+
+
+def changed(group: str) -> None:
+    """Announce who is online in `group` soon, once for any number of changes."""
+    local = _groups.get(group)
+    if local is None or local.on_change is None or local.announce is not None:
+        return
+    local.announce = asyncio.get_running_loop().call_later(ANNOUNCE_DELAY, _announce, group)
+
+
+def _announce(group: str) -> None:
+    task = asyncio.ensure_future(_announce_now(group))
+    _announcements.add(task)
+    task.add_done_callback(_announcements.discard)
+
+
+async def _announce_now(group: str) -> None:
+    local = _groups.get(group)
+    if local is None:
+        return
+    local.announce = None
+    try:
+        if local.on_change is not None:
+            await local.on_change(await online(group))
+    except (OSError, RedisError):
+        logger.warning("presence announcement failed (redis)", exc_info=True)
+    if not local.sockets:
+        _groups.pop(group, None)
 
 
 async def refresh_once() -> None:
-    """Extend this process's sockets and prune expired ones."""
-    for group, members in list(_tracked.items()):
-        for member, consumer in list(members.items()):
-            alive = consumer()
-            if alive is None or alive.released:
-                logger.warning("socket registry: dropping a consumer that ended without cleanup")
-                del members[member]
-        if not members:
-            del _tracked[group]
-    if _tracked:
-        entries = {_key(group): set(members) for group, members in _tracked.items()}
-        await get_store().zset_refresh(
-            entries, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
-        )
+    """Extend this worker's users everywhere; announce groups that lost expired users."""
+    if not _groups:
+        return
+    rooms = {
+        _room_key(group): {
+            _member(user_id, local.usernames[user_id]): _user_key(group, user_id)
+            for user_id in local.sockets
+        }
+        for group, local in _groups.items()
+        if local.sockets
+    }
+    pruned = await get_store().online_refresh(
+        rooms, metrics.WORKER, time.time() + settings.PRESENCE_TTL, settings.PRESENCE_TTL
+    )
+    for group in list(_groups):
+        if pruned.get(_room_key(group)):
+            changed(group)
 
 
-_heartbeat = Heartbeat("socket registry", refresh_once, lambda: bool(_tracked))
+_heartbeat = Heartbeat("presence", refresh_once, lambda: bool(_groups))

@@ -16,7 +16,7 @@ import weakref
 
 from django.conf import settings
 
-from . import metrics, online, presence
+from . import metrics, presence, registry
 from .store import get_store
 
 logger = logging.getLogger(__name__)
@@ -83,8 +83,8 @@ async def on_recovered() -> None:
 
 async def _recover(consumers: list) -> None:
     try:
+        await registry.refresh_once()
         await presence.refresh_once()
-        await online.refresh_once()
     except Exception:
         logger.warning("presence refresh after recovery failed", exc_info=True)
     for consumer in consumers:

@@ -173,7 +173,7 @@ class RedisStore:
         values = await self._shard(key).hgetall(key)
         return {k.decode(): int(v) for k, v in values.items()}
 
-    # Who is online in a group (realtime.online): `room_key` is a sorted set of
+    # Who is online in a group (realtime.presence): `room_key` is a sorted set of
     # users, `user_key` a sorted set of the workers holding that user's sockets
     # there; both scored by expiry and kept on the room key's shard.
 

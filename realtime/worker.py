@@ -117,12 +117,11 @@ def unsent_bytes(transport) -> int:
 
 def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) -> None:
     # Daphne installs Twisted's asyncio reactor on import: import it first.
+    from channels.routing import get_default_application
     from daphne.server import Server
     from daphne.ws_protocol import WebSocketProtocol
     from django.conf import settings
     from twisted.internet import reactor
-
-    from config.asgi import application
 
     from . import header_deadline
 
@@ -191,7 +190,7 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
             "proxy_forwarded_proto_header": "X-Forwarded-Proto",
         }
     server = GracefulServer(
-        application=application,
+        application=get_default_application(),
         endpoints=[f"fd:fileno={fd}"],
         signal_handlers=False,
         # Daphne drops a handshake the application has not answered in 5 s;

@@ -16,7 +16,7 @@ from django.test import Client
 from chat import services
 from chat.models import Room
 from config import settings as django_settings_module
-from realtime import online, presence
+from realtime import presence, registry
 from tests.servers import RedisServer
 
 ORIGIN = "http://testserver"
@@ -55,12 +55,12 @@ def _fresh_realtime_state(redis_url):
     redis.Redis.from_url(redis_url).flushall()
     cache.clear()  # login throttling counts
     channel_layers.backends = {}
-    presence._tracked.clear()
-    online._groups.clear()
+    registry.forget_local()
+    presence.forget_local()
     yield
     channel_layers.backends = {}
-    presence._tracked.clear()
-    online._groups.clear()
+    registry.forget_local()
+    presence.forget_local()
 
 
 @pytest.fixture

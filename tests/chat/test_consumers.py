@@ -467,10 +467,10 @@ async def test_presence_counts_a_user_once_and_tracks_leaving(connect_ws, public
 async def test_presence_lists_at_most_100_users_with_the_full_count(
     connect_ws, public_room, make_user
 ):
-    from realtime import online
+    from realtime import presence
 
     users = [await db(make_user)(f"user{n:03}") for n in range(105)]
-    store_joins = [online.join(f"chat.room.{public_room.pk}", user, None) for user in users[1:]]
+    store_joins = [presence.join(f"chat.room.{public_room.pk}", user, None) for user in users[1:]]
     for join in store_joins:
         await join
     _, hello = await open_room(connect_ws, public_room, users[0])
@@ -498,7 +498,7 @@ async def test_logout_closes_that_sessions_sockets_with_4401(connect_ws, public_
     await expect_close(communicator, 4401)
 
 
-@override_settings(CHAT_IDLE_TIMEOUT=1)
+@override_settings(REALTIME_IDLE_TIMEOUT=1)
 async def test_idle_socket_is_closed_with_4408(connect_ws, public_room, alice):
     a, _ = await open_room(connect_ws, public_room, alice)
     await asyncio.sleep(1.2)

@@ -31,7 +31,7 @@ def test_rooms_for_user_lists_memberships_with_unread_counts(
 ):
     for n in range(3):
         services.message_create(room=private_room, author=alice, body=f"m{n}", client_id=f"c{n}")
-    services.read_mark(room=private_room, user=bob, seq=1)
+    services.room_mark_read(room=private_room, user=bob, seq=1)
     summaries = {s.room.slug: s for s in selectors.rooms_for_user(user=bob)}
     assert set(summaries) == {private_room.slug}
     assert summaries[private_room.slug].unread == 2

@@ -143,9 +143,9 @@ def test_read_mark_never_moves_back_or_past_last_seq(public_room, alice):
         services.message_create(room=public_room, author=alice, body="m", client_id=f"c-{n}")
     membership = Membership.objects.get(room=public_room, user=alice)
     Membership.objects.filter(pk=membership.pk).update(last_read_seq=1)
-    assert services.read_mark(room=public_room, user=alice, seq=99)
+    assert services.room_mark_read(room=public_room, user=alice, seq=99)
     assert Membership.objects.get(pk=membership.pk).last_read_seq == 3
-    assert not services.read_mark(room=public_room, user=alice, seq=2)
+    assert not services.room_mark_read(room=public_room, user=alice, seq=2)
     assert Membership.objects.get(pk=membership.pk).last_read_seq == 3
 
 

@@ -130,7 +130,7 @@ def test_change_list_shows_recipients_and_reads(broadcaster, alice, bob):
     record = services.broadcast(title="Counted")
     for user in (alice, bob):
         row = Notification.objects.get(broadcast=record, recipient=user)
-        services.mark_read(user=user, notification_id=row.pk)
+        services.notification_mark_read(user=user, notification_id=row.pk)
     html = logged_in(broadcaster).get("/admin/notifications/broadcast/").content.decode()
     assert '<td class="field-recipient_count">3</td>' in html
     assert '<td class="field-read_count">2</td>' in html

@@ -38,7 +38,7 @@ async def test_foreign_origin_is_refused(connect_ws, alice):
 async def test_hello_has_unread_last_id_and_latest_20_oldest_first(open_stream, alice, bob):
     rows = await notify(alice, 25)
     await notify(bob, 2)
-    await db(services.mark_read)(user=alice, notification_id=rows[-1].pk)
+    await db(services.notification_mark_read)(user=alice, notification_id=rows[-1].pk)
     _, hello = await open_stream(alice)
     assert hello["unread"] == 24
     assert hello["last_id"] == rows[-1].pk
@@ -267,7 +267,7 @@ async def test_joining_a_group_while_connected_brings_its_broadcasts(open_stream
     await db(team.user_set.add)(alice)
     # Events to one user arrive in order: once this `unread` is here, the socket
     # has handled the groups_changed event sent before it.
-    await db(services.mark_read)(user=alice, notification_id=row.pk)
+    await db(services.notification_mark_read)(user=alice, notification_id=row.pk)
     await receive(a, "unread")
     await services.abroadcast(title="Team only", audience=[team])
     assert (await receive(a, "notification"))["notification"]["title"] == "Team only"
@@ -297,7 +297,7 @@ async def test_resync_after_an_outage_forwards_what_the_layer_lost(open_stream, 
     lost = await db(Notification.objects.bulk_create)(
         [Notification(recipient=alice, title=f"lost {i}") for i in range(2)]
     )
-    await db(services.mark_read)(user=alice, notification_id=delivered.pk)
+    await db(services.notification_mark_read)(user=alice, notification_id=delivered.pk)
     assert (await receive(a, "unread"))["count"] == 2
     await recovery.on_recovered()
     frames = [await receive(a, "notification") for _ in lost]

@@ -47,7 +47,7 @@ def test_list_shows_only_own_newest_first_paginated(client_as, alice, bob):
 def test_list_styles_read_and_unread_apart_and_links_to_url(client_as, alice):
     [read] = services.notify(alice, title="seen it", url="/chat/general/")
     services.notify(alice, title="new one")
-    services.mark_read(user=alice, notification_id=read.pk)
+    services.notification_mark_read(user=alice, notification_id=read.pk)
     html = client_as(alice).get("/notifications/").content.decode()
     assert html.count("notif-entry notif-level-info notif-unread") == 1
     assert 'href="/chat/general/"' in html

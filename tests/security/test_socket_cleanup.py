@@ -12,7 +12,7 @@ from django.conf import settings
 
 from chat.consumers import ChatConsumer
 from chat.models import Message, Room
-from realtime import online, presence
+from realtime import presence, registry
 from realtime.groups import user_group
 from tests.chat.test_consumers import expect_close, open_room, receive
 
@@ -23,7 +23,7 @@ db = database_sync_to_async
 
 def registered_sockets(user) -> int:
     """Live entries of `user` in the socket registry (what the 4429 cap counts)."""
-    key = f"presence:sockets.{user_group(user.pk)}"
+    key = f"registry:sockets.{user_group(user.pk)}"
     return redis.Redis.from_url(settings.REDIS_URL).zcount(key, time.time(), "+inf")
 
 
@@ -91,7 +91,7 @@ async def test_a_crashed_consumer_leaves_no_socket_or_presence_behind(
 ):
     socket, _ = await open_room(connect_ws, public_room, alice)
     assert registered_sockets(alice) == 1
-    assert online._groups
+    assert presence.local_sockets()
 
     async def crash(consumer, message):
         raise RuntimeError("an exception outside any handler")
@@ -101,8 +101,8 @@ async def test_a_crashed_consumer_leaves_no_socket_or_presence_behind(
     with pytest.raises(RuntimeError):
         await socket.wait(timeout=5)
     assert registered_sockets(alice) == 0
-    assert not presence._tracked
-    assert not any(group.sockets for group in online._groups.values())
+    assert not registry.local_sockets()
+    assert not any(presence.local_sockets().values())
     channels = redis.Redis.from_url(settings.REDIS_URL).pubsub_channels
     await wait_for(lambda: channels() == [], "its subscriptions to go")
 
@@ -116,9 +116,9 @@ async def test_a_cancelled_consumer_leaves_no_socket_or_presence_behind(
     assert registered_sockets(alice) == 1
     socket.future.cancel()
     await wait_for(lambda: registered_sockets(alice) == 0, "the registry entry to go")
-    assert not presence._tracked
+    assert not registry.local_sockets()
     await wait_for(
-        lambda: not any(group.sockets for group in online._groups.values()), "room presence to go"
+        lambda: not any(presence.local_sockets().values()), "room presence to go"
     )
     # Its groups and its own channel leave Redis too: no subscription is left.
     channels = redis.Redis.from_url(settings.REDIS_URL).pubsub_channels
@@ -142,10 +142,10 @@ async def test_heartbeat_drops_a_consumer_that_ended_without_cleanup(alice):
         released = True
 
     ended = Ended()
-    await presence.track(f"sockets.{user_group(alice.pk)}", "ghost-channel", alice, ended)
+    await registry.track(f"sockets.{user_group(alice.pk)}", "ghost-channel", alice, ended)
     assert registered_sockets(alice) == 1
-    await presence.refresh_once()
-    assert not presence._tracked  # no longer extended: it expires with PRESENCE_TTL
+    await registry.refresh_once()
+    assert not registry.local_sockets()  # no longer extended: it expires with PRESENCE_TTL
 
 
 async def test_sending_in_a_room_deleted_meanwhile_closes_with_4404(connect_ws, public_room, alice):

@@ -1,5 +1,5 @@
-"""The admin's Live page: who is online now and where, across every worker,
-and how far each broadcast went."""
+"""The admin's Live page: who is online now and where, across every worker
+(realtime's socket registry), and how far each broadcast went."""
 
 from collections import Counter
 
@@ -8,8 +8,11 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 
-from . import presence, tally
-from .groups import user_group
+from realtime import registry, tally
+from realtime.groups import user_group
+
+from .consumers import BROADCAST_PUSHED_KEY
+from .selectors import broadcasts_with_reads
 
 # Every socket of every user is present in its user's `sockets.user.<id>` group.
 SOCKETS_PREFIX = f"sockets.{user_group(0).rsplit('.', 1)[0]}."
@@ -17,12 +20,12 @@ ONLINE_SHOWN = 500
 
 
 async def live_data() -> dict:
-    groups = await presence.all_groups(SOCKETS_PREFIX)
+    groups = await registry.all_groups(SOCKETS_PREFIX)
     users: dict[int, str] = {}
     per_worker: Counter[str] = Counter()
     for members in groups.values():
         for member in members:
-            worker, user_id, username = presence.parse_member(member)
+            worker, user_id, username = registry.parse_member(member)
             users[user_id] = username
             per_worker[worker] += 1
     online = sorted(users.values(), key=str.lower)
@@ -31,15 +34,8 @@ async def live_data() -> dict:
         "online": online[:ONLINE_SHOWN],
         "sockets_total": sum(per_worker.values()),
         "workers": sorted(per_worker.items()),
-        "pushed": await tally.read("broadcast:pushed"),
+        "pushed": await tally.read(BROADCAST_PUSHED_KEY),
     }
-
-
-def _broadcasts():
-    # The Live page shows both apps; notifications is read here, not imported by realtime.
-    from notifications.selectors import broadcasts_with_reads
-
-    return list(broadcasts_with_reads())
 
 
 VIEW_PERMISSION = "realtime.view_live"
@@ -56,7 +52,7 @@ def live(request):
     if not request.user.has_perm(VIEW_PERMISSION):
         raise PermissionDenied
     data = async_to_sync(live_data)()
-    broadcasts = _broadcasts()
+    broadcasts = list(broadcasts_with_reads())
     for broadcast in broadcasts:
         broadcast.pushed = data["pushed"].get(str(broadcast.pk), 0)
     context = {

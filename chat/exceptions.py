@@ -1,18 +1,17 @@
-"""What selectors and services raise when a rule says no."""
+"""What chat's selectors and services raise when a rule says no (realtime.errors)."""
+
+from realtime.errors import Forbidden, NotFound
 
 
-class RoomNotFound(Exception):
+class RoomNotFound(NotFound):
     """No such room."""
 
+    def __init__(self, detail: str = "No such room.") -> None:
+        super().__init__(detail)
 
-class RoomForbidden(Exception):
+
+class RoomForbidden(Forbidden):
     """The room exists but this user may not read or act in it."""
 
-
-class Rejected(Exception):
-    """Input the contract refuses; `code` is the error frame's code."""
-
-    def __init__(self, code: str, detail: str) -> None:
+    def __init__(self, detail: str = "You are not a member of this room.") -> None:
         super().__init__(detail)
-        self.code = code
-        self.detail = detail

@@ -1,21 +1,13 @@
 """The wire shapes of chat data (docs/protocol.md)."""
 
-from datetime import UTC, datetime
+from typing import Any
 
-from realtime.consumers import dumps
+from realtime.wire import dumps, iso, user_dict
 
 from .models import Message, Room
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def user_dict(user) -> dict:
-    return {"id": user.pk, "username": user.get_username()}
-
-
-def message_dict(message: Message, room_slug: str) -> dict:
+def message_dict(message: Message, room_slug: str) -> dict[str, Any]:
     return {
         "id": message.pk,
         "seq": message.seq,
@@ -33,7 +25,7 @@ FRAME_MESSAGES_BUDGET = 512 * 1024
 
 
 def messages_json(messages: list[Message], room_slug: str) -> tuple[str, int]:
-    """Serialize messages (oldest first) for splicing into a frame: the newest that
+    """Serialize messages (oldest first) for embedding in a frame: the newest that
     fit FRAME_MESSAGES_BUDGET bytes, at least one. Return (JSON array, how many)."""
     kept: list[str] = []
     size = 2
@@ -51,5 +43,13 @@ def message_frame_text(message: Message, room_slug: str) -> str:
     return dumps({"type": "message", "message": message_dict(message, room_slug)})
 
 
-def room_dict(room: Room, display_name: str) -> dict:
+def typing_frame_text(user: Any) -> str:
+    return dumps({"type": "typing", "user": user_dict(user)})
+
+
+def presence_frame_text(online: list[dict], count: int) -> str:
+    return dumps({"type": "presence", "online": online, "online_count": count})
+
+
+def room_dict(room: Room, display_name: str) -> dict[str, Any]:
     return {"slug": room.slug, "name": display_name, "kind": room.kind}

@@ -27,9 +27,9 @@ def room_for_reader(*, slug: str, user) -> Room:
     try:
         room = Room.objects.get(slug=slug)
     except Room.DoesNotExist:
-        raise RoomNotFound(slug) from None
+        raise RoomNotFound() from None
     if not room.is_public and not is_member(room=room, user=user):
-        raise RoomForbidden(slug)
+        raise RoomForbidden()
     return room
 
 
@@ -40,7 +40,7 @@ def room_for_owner(*, slug: str, user) -> Room:
         room.kind != Room.Kind.PRIVATE
         or not Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
     ):
-        raise RoomForbidden(slug)
+        raise RoomForbidden()
     return room
 
 

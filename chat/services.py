@@ -1,14 +1,16 @@
 """Every write to chat data. Each runs in one transaction and pushes only after commit."""
 
 import logging
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
-from realtime import metrics
+from realtime.errors import Refused
+from realtime.push import Push
 
-from . import events, selectors, slugs
-from .exceptions import Rejected, RoomForbidden, RoomNotFound
+from . import events, metrics, selectors, slugs
+from .exceptions import RoomForbidden, RoomNotFound
 from .models import Membership, Message, Room
 from .signals import message_posted
 
@@ -18,26 +20,41 @@ ROOM_NAME_MAX = 80
 
 
 def validate_body(body) -> str:
-    """Return the trimmed body, or raise Rejected as the contract says."""
+    """Return the trimmed body, or raise Refused as the contract says."""
     if not isinstance(body, str):
-        raise Rejected("invalid", "body must be a string.")
+        raise Refused("body must be a string.")
     body = body.strip()
     if not body:
-        raise Rejected("invalid", "body must not be empty.")
+        raise Refused("body must not be empty.")
     if len(body) > settings.CHAT_MAX_BODY_CHARS:
-        raise Rejected("too_large", f"body is over {settings.CHAT_MAX_BODY_CHARS} characters.")
+        raise Refused(f"body is over {settings.CHAT_MAX_BODY_CHARS} characters.", code="too_large")
     return body
 
 
 def validate_client_id(client_id) -> str:
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64:
-        raise Rejected("invalid", "client_id must be a string of 1 to 64 characters.")
+        raise Refused("client_id must be a string of 1 to 64 characters.")
     return client_id
 
 
+@dataclass(frozen=True)
+class MessageStored:
+    """A send's outcome: the message (the original for a resend), whether this
+    call created it, and its push to the room (None for a resend)."""
+
+    message: Message
+    created: bool
+    push: Push | None
+
+    @property
+    def reached_room(self) -> bool:
+        """Whether the room's sockets, the sender's included, hear it live."""
+        return self.push is not None and self.push.delivered
+
+
 @transaction.atomic
-def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Message, bool]:
-    """Store a message and give it the room's next seq; return (message, created).
+def message_create(*, room: Room, author, body: str, client_id: str) -> MessageStored:
+    """Store a message and give it the room's next seq.
 
     A resend with the same client_id returns the original, unchanged. Posting in a
     public room joins it; a private room needs membership.
@@ -49,20 +66,20 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     try:
         locked = Room.objects.select_for_update().get(pk=room.pk)
     except Room.DoesNotExist:
-        raise RoomNotFound(room.slug) from None  # deleted while its sockets were open
+        raise RoomNotFound() from None  # deleted while its sockets were open
     # get(), not first(): first() adds ORDER BY, and with LIMIT 1 the planner
     # may walk the room's whole (room, seq) index instead of the unique one.
     try:
         existing = Message.objects.select_related("author", "room").get(
             room=locked, author=author, client_id=client_id
         )
-        return existing, False
+        return MessageStored(existing, created=False, push=None)
     except Message.DoesNotExist:
         pass
     membership = selectors.membership(room=locked, user=author)
     if membership is None:
         if not locked.is_public:
-            raise RoomForbidden(locked.slug)
+            raise RoomForbidden()
         membership = Membership.objects.create(room=locked, user=author)
 
     locked.last_seq += 1
@@ -73,12 +90,12 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> tuple[Me
     # Your own message is read.
     Membership.objects.filter(pk=membership.pk).update(last_read_seq=locked.last_seq)
     metrics.messages_stored.labels(metrics.WORKER).inc()
-    events.message_created(message)
+    push = events.message_created(message)
     # send_robust: a failing receiver (another app) must not fail a stored send.
     transaction.on_commit(
         lambda: _log_receiver_errors(message_posted.send_robust(sender=Message, message=message))
     )
-    return message, True
+    return MessageStored(message, created=True, push=push)
 
 
 def _log_receiver_errors(responses) -> None:
@@ -91,7 +108,7 @@ def room_mark_read(*, room: Room, user, seq: int) -> bool:
     """Store how far `user` has read in `room`; it never moves back. Return whether it moved."""
     last_seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first()
     if last_seq is None:
-        raise RoomNotFound(room.slug)
+        raise RoomNotFound()
     seq = min(seq, last_seq)
     updated = Membership.objects.filter(room=room, user=user, last_read_seq__lt=seq).update(
         last_read_seq=seq
@@ -110,9 +127,9 @@ def _unique_slug(name: str) -> str:
 def validate_room_name(name) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
-        raise Rejected("invalid", "A room needs a name.")
+        raise Refused("A room needs a name.")
     if len(name) > ROOM_NAME_MAX:
-        raise Rejected("invalid", f"A room name is at most {ROOM_NAME_MAX} characters.")
+        raise Refused(f"A room name is at most {ROOM_NAME_MAX} characters.")
     return name
 
 
@@ -131,7 +148,7 @@ def room_create(*, name: str, created_by, private: bool = False) -> Room:
         except IntegrityError:  # a concurrent create took the slug
             continue
     else:
-        raise Rejected("invalid", "Could not find a free address for that name; try another.")
+        raise Refused("Could not find a free address for that name; try another.")
     Membership.objects.create(room=room, user=created_by, role=Membership.Role.OWNER)
     return room
 
@@ -140,7 +157,7 @@ def room_create(*, name: str, created_by, private: bool = False) -> Room:
 def room_join(*, room: Room, user) -> Membership:
     """Join a public room (idempotent)."""
     if not room.is_public:
-        raise RoomForbidden(room.slug)
+        raise RoomForbidden()
     membership, _ = Membership.objects.get_or_create(
         room=room, user=user, defaults={"last_read_seq": room.last_seq}
     )
@@ -151,7 +168,7 @@ def room_join(*, room: Room, user) -> Membership:
 def room_leave(*, room: Room, user) -> None:
     """Leave a public or private room; direct rooms can't be left."""
     if room.kind == Room.Kind.DIRECT:
-        raise Rejected("invalid", "You can't leave a direct conversation.")
+        raise Refused("You can't leave a direct conversation.")
     # Deleting the membership closes the user's sockets in a private room
     # (chat.receivers), whichever path deletes it.
     Membership.objects.filter(room=room, user=user).delete()
@@ -163,7 +180,7 @@ def member_add(*, room: Room, actor, username: str) -> Membership:
     room = selectors.room_for_owner(slug=room.slug, user=actor)
     user = selectors.user_by_username(username or "")
     if user is None:
-        raise Rejected("invalid", f"There is no user called {username!r}.")
+        raise Refused(f"There is no user called {username!r}.")
     membership, _ = Membership.objects.get_or_create(room=room, user=user)
     return membership
 
@@ -174,9 +191,9 @@ def member_remove(*, room: Room, actor, username: str) -> None:
     room = selectors.room_for_owner(slug=room.slug, user=actor)
     user = selectors.user_by_username(username or "")
     if user is None:
-        raise Rejected("invalid", f"There is no user called {username!r}.")
+        raise Refused(f"There is no user called {username!r}.")
     if user.pk == actor.pk:
-        raise Rejected("invalid", "The owner can't remove themself.")
+        raise Refused("The owner can't remove themself.")
     # The deletion closes their sockets in the room (chat.receivers).
     Membership.objects.filter(room=room, user=user).delete()
 
@@ -209,7 +226,7 @@ def _direct_room_create(*, user, other) -> Room:
             [Membership(room=room, user=low), Membership(room=room, user=high)]
         )
         return room
-    raise Rejected("invalid", "Could not open that conversation; try again.")
+    raise Refused("Could not open that conversation; try again.")
 
 
 @transaction.atomic
@@ -217,9 +234,9 @@ def direct_room_open(*, user, username: str) -> Room:
     """Return the two-person room of `user` and `username`, creating it once."""
     other = selectors.user_by_username(username or "")
     if other is None:
-        raise Rejected("invalid", f"There is no user called {username!r}.")
+        raise Refused(f"There is no user called {username!r}.")
     if other.pk == user.pk:
-        raise Rejected("invalid", "You can't message yourself.")
+        raise Refused("You can't message yourself.")
     room = selectors.direct_room(user=user, other=other)
     if room is None:
         room = _direct_room_create(user=user, other=other)

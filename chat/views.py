@@ -9,9 +9,10 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime import ratelimit
+from realtime.errors import Refused
 
 from . import frames, selectors, services
-from .exceptions import Rejected, RoomForbidden, RoomNotFound
+from .exceptions import RoomForbidden, RoomNotFound
 from .forms import RoomCreateForm, UsernameForm
 
 
@@ -75,7 +76,7 @@ def room_create(request):
             private=form.cleaned_data["private"],
             created_by=request.user,
         )
-    except Rejected as error:
+    except Refused as error:
         messages.error(request, error.detail)
         return redirect("chat:room_list")
     return redirect(room)
@@ -87,13 +88,13 @@ def direct_open(request):
     form = UsernameForm(request.POST)
     try:
         if not form.is_valid():
-            raise Rejected("invalid", "Give the username of the person to message.")
+            raise Refused("Give the username of the person to message.")
         # Opening a conversation may create a room: the same limit.
         refused = _over_room_limit(request)
         if refused is not None:
             return refused
         room = services.direct_room_open(user=request.user, username=form.cleaned_data["username"])
-    except Rejected as error:
+    except Refused as error:
         messages.error(request, error.detail)
         return redirect("chat:room_list")
     return redirect(room)
@@ -148,7 +149,7 @@ def room_leave(request, slug):
     room = _readable_room(slug, request.user)
     try:
         services.room_leave(room=room, user=request.user)
-    except Rejected as error:
+    except Refused as error:
         messages.error(request, error.detail)
         return redirect(room)
     messages.info(request, f"You left {room.name}.")
@@ -160,11 +161,11 @@ def _change_members(request, slug, change) -> object:
     form = UsernameForm(request.POST)
     try:
         if not form.is_valid():
-            raise Rejected("invalid", "Give a username.")
+            raise Refused("Give a username.")
         change(room=room, actor=request.user, username=form.cleaned_data["username"])
     except RoomForbidden:
         messages.error(request, "Only the owner of a private room manages its members.")
-    except Rejected as error:
+    except Refused as error:
         messages.error(request, error.detail)
     return redirect(room)
 

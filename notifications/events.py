@@ -1,7 +1,5 @@
-"""The only place notification events are built and sent to the channel layer.
-
-Everything is sent after the transaction commits, so nobody hears of a
-notification that a rollback took back.
+"""The only place notification events are built and sent to the channel layer
+(realtime.push: after commit, one failure policy).
 
 A batch of notifications that share their content (one `notify` call, one
 broadcast) travels as one `notifications.batch` event per audience group:
@@ -19,17 +17,10 @@ so a batch is usually one run per INSERT, and the event stays a few bytes per
 recipient: one message per audience group, not one per recipient.
 """
 
-import logging
-import time
 from collections.abc import Iterable
+from typing import Any
 
-from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
-from django.db import transaction
-
-from realtime import metrics
-
-logger = logging.getLogger(__name__)
+from realtime.push import Push, send_all_on_commit
 
 BATCH = "notifications.batch"
 UNREAD = "notifications.unread"
@@ -51,30 +42,6 @@ def audience_group(group_id: int) -> str:
     return f"notifications.group.{group_id}"
 
 
-def _send_on_commit(messages: list[tuple[str, dict]]) -> None:
-    layer = get_channel_layer()
-    if layer is None or not messages:
-        return
-
-    async def send_all() -> None:
-        for group, event in messages:
-            await layer.group_send(group, event)
-
-    def send() -> None:
-        sent_at = time.time()  # for the delivery latency metric
-        for _, event in messages:
-            if event["type"] == BATCH:
-                event["sent_at"] = sent_at
-        try:
-            async_to_sync(send_all)()
-        except Exception:
-            # Stored already: sockets catch up on resume (`?after=`) or the next page.
-            metrics.layer_send_failures.labels(metrics.WORKER).inc()
-            logger.warning("notification push failed", exc_info=True)
-
-    transaction.on_commit(send)
-
-
 def id_runs(pairs: list[tuple[int, int]]) -> list[list[int]]:
     """Compress (user id, notification id) pairs, sorted by user id, into runs."""
     runs: list[list[int]] = []
@@ -93,7 +60,7 @@ def notifications_created(
     everyone: bool = False,
     group_ids: Iterable[int] = (),
     broadcast_id: int | None = None,
-) -> None:
+) -> Push | None:
     """Deliver one batch, after commit, to every socket of its recipients.
 
     `pairs` are (user id, notification id). `everyone`: the recipients are all
@@ -102,11 +69,11 @@ def notifications_created(
     """
     pairs = sorted(pairs)
     if not pairs:
-        return
+        return None
     group_ids = sorted(set(group_ids))
 
-    def batch(subset: list[tuple[int, int]]) -> dict:
-        event = {
+    def batch(subset: list[tuple[int, int]]) -> dict[str, Any]:
+        event: dict[str, Any] = {
             "type": BATCH,
             "content": content,
             "users": [user_id for user_id, _ in subset],
@@ -116,6 +83,7 @@ def notifications_created(
             event["broadcast"] = broadcast_id
         return event
 
+    messages: list[tuple[str, Any]]
     if everyone or (not group_ids and len(pairs) > PER_USER_PUSH_MAX):
         messages = [(ALL_USERS_GROUP, batch(pairs))]
     elif group_ids:
@@ -123,19 +91,26 @@ def notifications_created(
         messages = [(audience_group(group_id), event) for group_id in group_ids]
     else:
         messages = [(recipient_group(user_id), batch([(user_id, nid)])) for user_id, nid in pairs]
-    _send_on_commit(messages)
+    return send_all_on_commit(messages)
 
 
 def unread_changed(
     *, user_id: int, count: int, last_id: int, read: list[int] | None = None, read_all: bool = False
 ) -> None:
     """Tell every socket of the user the new unread count after reading, after commit."""
-    event = {"type": UNREAD, "count": count, "last_id": last_id, "read_all": read_all}
+    event: dict[str, Any] = {
+        "type": UNREAD,
+        "count": count,
+        "last_id": last_id,
+        "read_all": read_all,
+    }
     if read:
         event["read"] = list(read)
-    _send_on_commit([(recipient_group(user_id), event)])
+    send_all_on_commit([(recipient_group(user_id), event)])
 
 
 def groups_changed(*, user_ids: Iterable[int]) -> None:
     """Make the users' sockets re-read which group audiences they belong to, after commit."""
-    _send_on_commit([(recipient_group(user_id), {"type": GROUPS_CHANGED}) for user_id in user_ids])
+    send_all_on_commit(
+        [(recipient_group(user_id), {"type": GROUPS_CHANGED}) for user_id in user_ids]
+    )

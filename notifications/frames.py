@@ -1,17 +1,14 @@
 """The wire shapes of notification data (docs/protocol.md)."""
 
-from datetime import UTC, datetime
+from datetime import datetime
+from typing import Any
 
-from realtime.consumers import dumps
+from realtime.wire import dumps, iso, prepend_fields, with_encoded
 
 from .models import Notification
 
 
-def iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def notification_dict(notification: Notification) -> dict:
+def notification_dict(notification: Notification) -> dict[str, Any]:
     return {
         "id": notification.pk,
         "title": notification.title,
@@ -24,11 +21,8 @@ def notification_dict(notification: Notification) -> dict:
 
 
 def content_text(*, title: str, body: str, level: str, url: str, created_at: datetime) -> str:
-    """Serialize the fields every recipient of one batch shares, once.
-
-    Consumers splice in `id` and `read` (see `notification_frame_text`) instead of
-    serializing the notification again per socket.
-    """
+    """Serialize the fields every recipient of one batch shares, once; each
+    socket adds its own `id` and `read` (notification_frame_text)."""
     return dumps(
         {"title": title, "body": body, "level": level, "url": url, "created_at": iso(created_at)}
     )
@@ -36,5 +30,5 @@ def content_text(*, title: str, body: str, level: str, url: str, created_at: dat
 
 def notification_frame_text(*, notification_id: int, read: bool, content: str, unread: int) -> str:
     """Return the `notification` frame for one socket from the shared content text."""
-    head = f'{{"id":{int(notification_id)},"read":{"true" if read else "false"},'
-    return f'{{"type":"notification","notification":{head}{content[1:]},"unread":{int(unread)}}}'
+    notification = prepend_fields({"id": notification_id, "read": read}, content)
+    return with_encoded({"type": "notification", "unread": unread}, notification=notification)

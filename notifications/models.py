@@ -5,6 +5,8 @@ from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 
+from realtime.errors import Refused
+
 from .validation import BODY_MAX, TITLE_MAX, URL_MAX, clean_content, validate_site_path
 
 
@@ -67,8 +69,8 @@ class Broadcast(models.Model):
         # The field validators catch most; this is the same rule `notify` applies.
         try:
             clean_content(title=self.title, body=self.body, level=self.level, url=self.url)
-        except ValueError as error:
-            raise ValidationError(str(error)) from None
+        except Refused as error:
+            raise ValidationError(error.detail) from None
 
 
 class Notification(models.Model):

@@ -63,7 +63,7 @@ def notification_for(*, user, notification_id: int) -> Notification:
     """Return the user's own notification; raise NotificationNotFound for anyone else's."""
     notification = Notification.objects.filter(pk=notification_id, recipient=user).first()
     if notification is None:
-        raise NotificationNotFound(notification_id)
+        raise NotificationNotFound()
     return notification
 
 

@@ -3,7 +3,7 @@
 
 import logging
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 from channels.db import database_sync_to_async
 from django.contrib.auth import get_user_model
@@ -12,9 +12,9 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from realtime import metrics
+from realtime.errors import Refused
 
-from . import events, frames, selectors
+from . import events, frames, metrics, selectors
 from .exceptions import NotificationNotFound
 from .models import Broadcast, Notification
 from .selectors import UnreadState
@@ -46,7 +46,7 @@ def _user_ids(recipients) -> list[int]:
         if not isinstance(user, User):
             raise TypeError(f"Expected users, not {type(user).__name__}.")
         if user.pk is None:
-            raise ValueError("A recipient must be a saved user.")
+            raise Refused("A recipient must be a saved user.")
         ids.add(user.pk)
     return sorted(ids)
 
@@ -93,7 +93,7 @@ def notify(
     """Store a notification for each recipient and push it live after commit.
 
     `recipients`: a user, an iterable or queryset of users, or a Group (its active
-    members). Raise ValueError for content the contract refuses, storing nothing.
+    members). Raise Refused for content the contract refuses, storing nothing.
     """
     content = clean_content(title=title, body=body, level=level, url=url)
     if isinstance(recipients, Group):
@@ -121,7 +121,7 @@ def _audience(audience) -> tuple[str, list[Group], list]:
         return Broadcast.Audience.GROUPS, items, []
     if items and all(isinstance(item, User) for item in items):
         return Broadcast.Audience.USERS, [], items
-    raise ValueError("An audience is None (every active user), some groups or some users.")
+    raise Refused("An audience is None (every active user), some groups or some users.")
 
 
 @transaction.atomic
@@ -191,10 +191,18 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
     return len(rows)
 
 
+@dataclass(frozen=True)
+class ReadMarked:
+    """The user's unread state after marking, and whether anything changed (if
+    not, no event follows: the caller answers its own socket)."""
+
+    state: UnreadState
+    changed: bool
+
+
 @transaction.atomic
-def notification_mark_read(*, user, notification_id: int) -> tuple[UnreadState, bool]:
-    """Mark one of the user's notifications read; return the unread state and
-    whether it changed.
+def notification_mark_read(*, user, notification_id: int) -> ReadMarked:
+    """Mark one of the user's notifications read.
 
     Raise NotificationNotFound for someone else's or a missing id. Every socket of
     the user hears the new count when it changed.
@@ -209,13 +217,12 @@ def notification_mark_read(*, user, notification_id: int) -> tuple[UnreadState, 
         events.unread_changed(
             user_id=user.pk, count=state.count, last_id=state.last_id, read=[notification_id]
         )
-    return state, bool(updated)
+    return ReadMarked(state, changed=bool(updated))
 
 
 @transaction.atomic
-def notification_mark_all_read(*, user) -> tuple[UnreadState, bool]:
-    """Mark every notification of the user read; return the unread state and
-    whether it changed."""
+def notification_mark_all_read(*, user) -> ReadMarked:
+    """Mark every notification of the user read."""
     newest = selectors.last_id(user=user)
     updated = Notification.objects.filter(
         recipient=user, read_at__isnull=True, id__lte=newest
@@ -226,7 +233,7 @@ def notification_mark_all_read(*, user) -> tuple[UnreadState, bool]:
         events.unread_changed(
             user_id=user.pk, count=state.count, last_id=state.last_id, read_all=True
         )
-    return state, bool(updated)
+    return ReadMarked(state, changed=bool(updated))
 
 
 __all__ = [

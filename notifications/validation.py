@@ -4,6 +4,8 @@ from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 
+from realtime.errors import Refused
+
 LEVELS = ("info", "success", "warning", "error")
 TITLE_MAX = 200
 BODY_MAX = 4000
@@ -32,32 +34,32 @@ def is_site_path(url: str) -> bool:
 
 
 def clean_content(*, title, body="", level="info", url="") -> Content:
-    """Return the trimmed content, or raise ValueError saying what is wrong."""
+    """Return the trimmed content, or raise Refused saying what is wrong."""
     if not isinstance(title, str) or not title.strip():
-        raise ValueError("A notification needs a non-empty title.")
+        raise Refused("A notification needs a non-empty title.")
     title = title.strip()
     if len(title) > TITLE_MAX:
-        raise ValueError(f"The title is {len(title)} characters; at most {TITLE_MAX} are allowed.")
+        raise Refused(f"The title is {len(title)} characters; at most {TITLE_MAX} are allowed.")
     if body is None:
         body = ""
     if not isinstance(body, str):
-        raise ValueError("The body must be a string.")
+        raise Refused("The body must be a string.")
     body = body.strip()
     if len(body) > BODY_MAX:
-        raise ValueError(f"The body is {len(body)} characters; at most {BODY_MAX} are allowed.")
+        raise Refused(f"The body is {len(body)} characters; at most {BODY_MAX} are allowed.")
     if level not in LEVELS:
-        raise ValueError(f"Unknown level {level!r}; use one of {', '.join(LEVELS)}.")
+        raise Refused(f"Unknown level {level!r}; use one of {', '.join(LEVELS)}.")
     if url is None:
         url = ""
     if not isinstance(url, str):
-        raise ValueError("The url must be a string.")
+        raise Refused("The url must be a string.")
     url = url.strip()
     if url and not is_site_path(url):
-        raise ValueError(
+        raise Refused(
             f"The url {url!r} is not a path on this site; it must start with a single '/'."
         )
     if len(url) > URL_MAX:
-        raise ValueError(f"The url is {len(url)} characters; at most {URL_MAX} are allowed.")
+        raise Refused(f"The url is {len(url)} characters; at most {URL_MAX} are allowed.")
     return Content(title=title, body=body, level=level, url=url)
 
 

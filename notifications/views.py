@@ -39,16 +39,16 @@ def notification_list(request):
 @login_required
 def notification_read(request, notification_id: int):
     try:
-        state, _ = services.notification_mark_read(
+        marked = services.notification_mark_read(
             user=request.user, notification_id=notification_id
         )
     except NotificationNotFound:
         raise Http404("No such notification.") from None
-    return _done(request, state)
+    return _done(request, marked.state)
 
 
 @require_POST
 @login_required
 def notification_read_all(request):
-    state, _ = services.notification_mark_all_read(user=request.user)
+    state = services.notification_mark_all_read(user=request.user).state
     return _done(request, state)

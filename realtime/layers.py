@@ -7,7 +7,7 @@ the serialized event in its own queue; each consumer then wakes its task,
 decodes the same msgpack again, and Channels starts a new task for its next
 receive. For one room message to 2,000 local sockets that is 2,000 decodes and
 4,000 task switches. Here the event is decoded once per process and handed to
-each consumer that registered a direct handler (`RealtimeConsumer.deliver`).
+each consumer that registered a direct handler (`DirectDelivery.deliver`, realtime.delivery).
 A direct handler is a plain function: the receive loop cannot wait on it, so one
 slow socket can't hold up the others (the consumer runs anything that waits in
 its own task). Consumers that did not register get the stock behaviour.

@@ -1,4 +1,5 @@
-"""Prometheus metrics, per worker process (label `worker`), so a scrape adds up.
+"""Prometheus metrics of every socket, per worker process (label `worker`), so
+a scrape adds up. Each app keeps its own in its `metrics.py`.
 
 Under `manage.py serve` every worker writes its metrics to files in
 PROMETHEUS_MULTIPROC_DIR (set by the supervisor), and `/metrics` on any worker
@@ -32,19 +33,11 @@ sockets_open = Gauge(
     ["kind", "worker"],
     multiprocess_mode="livesum",
 )
-messages_stored = Counter("relay_messages_stored", "Chat messages stored", ["worker"])
 events_delivered = Counter(
     "relay_events_delivered",
     "Group events handed to this worker's sockets (chat.message: room messages delivered)",
     ["event", "worker"],
 )
-notifications_pushed = Counter(
-    "relay_notifications_pushed", "Notification frames written to sockets", ["worker"]
-)
-broadcast_deliveries = Counter(
-    "relay_broadcast_deliveries", "Broadcast notification frames written to sockets", ["worker"]
-)
-broadcasts_sent = Counter("relay_broadcasts_sent", "Broadcasts sent", ["worker"])
 frames_refused = Counter(
     "relay_frames_refused",
     "Client frames refused (invalid, too_large, rate_limited, forbidden, not_found)",

@@ -21,8 +21,9 @@ from django.core.exceptions import ImproperlyConfigured
 from redis.exceptions import RedisError
 
 from . import metrics
-from .consumers import CLOSE_FLOODING, FrameError
+from .errors import Refused
 from .store import get_store
+from .wire import Close
 
 logger = logging.getLogger(__name__)
 
@@ -147,7 +148,6 @@ async def admit(
     rate: "Rate | str | None",
     *,
     what: str,
-    client_id: str | None = None,
     cost: int = 1,
     **extra,
 ) -> bool:
@@ -176,12 +176,11 @@ async def admit(
     if limit.flooding:
         metrics.frames_refused.labels("flooding", metrics.WORKER).inc()
         consumer.ready = False
-        await consumer.close(code=CLOSE_FLOODING)
+        await consumer.close(code=Close.FLOODING)
         return False
-    raise FrameError(
-        "rate_limited",
+    raise Refused(
         f"Too many {what}; try again in {limit.retry_after:g} s.",
-        client_id,
+        code="rate_limited",
         retry_after=limit.retry_after,
         **extra,
     )

@@ -1,12 +1,14 @@
 import threading
 
 import pytest
+from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
 from chat import services
-from chat.exceptions import Rejected, RoomForbidden
+from chat.exceptions import RoomForbidden
 from chat.models import Membership, Message, Room
 from chat.signals import message_posted
+from realtime.errors import Refused
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,30 +42,36 @@ def test_seq_is_gap_free_under_20_concurrent_sends(public_room, make_user):
 
 @pytest.mark.django_db
 def test_resend_with_same_client_id_returns_original(public_room, alice):
-    first, created = services.message_create(
-        room=public_room, author=alice, body="once", client_id="c-1"
-    )
-    again, created_again = services.message_create(
+    first = services.message_create(room=public_room, author=alice, body="once", client_id="c-1")
+    again = services.message_create(
         room=public_room, author=alice, body="changed text", client_id="c-1"
     )
-    assert created and not created_again
-    assert (again.pk, again.seq, again.body) == (first.pk, first.seq, "once")
+    assert first.created and not again.created
+    assert again.push is None  # nothing new for the room to hear
+    assert (again.message.pk, again.message.seq, again.message.body) == (
+        first.message.pk,
+        first.message.seq,
+        "once",
+    )
     assert Message.objects.count() == 1
 
 
 @pytest.mark.django_db
 def test_same_client_id_from_another_author_is_a_new_message(public_room, alice, bob):
     services.message_create(room=public_room, author=alice, body="a", client_id="c-1")
-    message, created = services.message_create(
-        room=public_room, author=bob, body="b", client_id="c-1"
-    )
-    assert created and message.seq == 2
+    stored = services.message_create(room=public_room, author=bob, body="b", client_id="c-1")
+    assert stored.created and stored.message.seq == 2
 
 
 @pytest.mark.django_db(transaction=True)
 def test_rollback_pushes_nothing_and_stores_nothing(public_room, alice, monkeypatch):
     pushed, posted = [], []
-    monkeypatch.setattr("chat.events.async_to_sync", lambda fn: lambda *args: pushed.append(args))
+    layer = get_channel_layer()
+
+    async def group_send(group, event):
+        pushed.append((group, event))
+
+    monkeypatch.setattr(layer, "group_send", group_send)
     message_posted.connect(lambda **kw: posted.append(kw), weak=False, dispatch_uid="t-rollback")
     try:
         with pytest.raises(RuntimeError), transaction.atomic():
@@ -79,7 +87,12 @@ def test_rollback_pushes_nothing_and_stores_nothing(public_room, alice, monkeypa
 @pytest.mark.django_db(transaction=True)
 def test_commit_pushes_once_after_commit(public_room, alice, monkeypatch):
     pushed = []
-    monkeypatch.setattr("chat.events.async_to_sync", lambda fn: lambda *args: pushed.append(args))
+    layer = get_channel_layer()
+
+    async def group_send(group, event):
+        pushed.append((group, event))
+
+    monkeypatch.setattr(layer, "group_send", group_send)
     with transaction.atomic():
         services.message_create(room=public_room, author=alice, body="x", client_id="c-1")
         assert pushed == []
@@ -101,7 +114,7 @@ def test_commit_pushes_once_after_commit(public_room, alice, monkeypatch):
     ],
 )
 def test_bad_body_is_rejected_and_stores_nothing(public_room, alice, body, code):
-    with pytest.raises(Rejected) as error:
+    with pytest.raises(Refused) as error:
         services.message_create(room=public_room, author=alice, body=body, client_id="c-1")
     assert error.value.code == code
     assert Message.objects.count() == 0
@@ -109,16 +122,16 @@ def test_bad_body_is_rejected_and_stores_nothing(public_room, alice, body, code)
 
 @pytest.mark.django_db
 def test_body_is_trimmed_and_4000_chars_fit(public_room, alice):
-    message, _ = services.message_create(
+    stored = services.message_create(
         room=public_room, author=alice, body="  " + "x" * 4000 + "\n", client_id="c-1"
     )
-    assert message.body == "x" * 4000
+    assert stored.message.body == "x" * 4000
 
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("client_id", ["", "x" * 65, None, 7])
 def test_bad_client_id_is_rejected(public_room, alice, client_id):
-    with pytest.raises(Rejected):
+    with pytest.raises(Refused):
         services.message_create(room=public_room, author=alice, body="hi", client_id=client_id)
     assert Message.objects.count() == 0
 
@@ -157,9 +170,9 @@ def test_only_owner_manages_private_members(private_room, alice, bob, carol):
     assert Membership.objects.filter(room=private_room, user=carol).exists()
     services.member_remove(room=private_room, actor=alice, username="carol")
     assert not Membership.objects.filter(room=private_room, user=carol).exists()
-    with pytest.raises(Rejected):
+    with pytest.raises(Refused):
         services.member_remove(room=private_room, actor=alice, username="alice")
-    with pytest.raises(Rejected):
+    with pytest.raises(Refused):
         services.member_add(room=private_room, actor=alice, username="nobody")
 
 
@@ -169,7 +182,7 @@ def test_direct_room_is_created_once_for_the_pair(alice, bob):
     again = services.direct_room_open(user=bob, username="alice")
     assert room.pk == again.pk and room.kind == Room.Kind.DIRECT
     assert set(room.members.values_list("username", flat=True)) == {"alice", "bob"}
-    with pytest.raises(Rejected):
+    with pytest.raises(Refused):
         services.direct_room_open(user=alice, username="alice")
 
 
@@ -180,5 +193,5 @@ def test_room_create_validates_name_and_makes_unique_slugs(alice):
     assert first.slug == "team" and second.slug == "team-2"
     assert Membership.objects.get(room=first, user=alice).role == Membership.Role.OWNER
     for bad in ["", "   ", "x" * 81]:
-        with pytest.raises(Rejected):
+        with pytest.raises(Refused):
             services.room_create(name=bad, created_by=alice)

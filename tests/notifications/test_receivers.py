@@ -23,7 +23,7 @@ def room(alice, bob):
 def post(room, author, body, django_capture_on_commit_callbacks):
     # message_posted is sent after commit.
     with django_capture_on_commit_callbacks(execute=True):
-        return chat.message_create(room=room, author=author, body=body, client_id="c-1")[0]
+        return chat.message_create(room=room, author=author, body=body, client_id="c-1").message
 
 
 def test_mention_of_a_member_notifies_them_with_a_link_to_the_room(

@@ -226,11 +226,12 @@ def test_a_broadcast_is_sent_once(alice):
 
 def test_mark_read_marks_only_that_one_and_returns_the_count(alice):
     first, second = (services.notify(alice, title=t)[0] for t in ("one", "two"))
-    state, changed = services.notification_mark_read(user=alice, notification_id=first.pk)
+    marked = services.notification_mark_read(user=alice, notification_id=first.pk)
+    state, changed = marked.state, marked.changed
     assert changed and (state.count, state.last_id) == (1, second.pk)
     assert Notification.objects.get(pk=first.pk).read_at is not None
     assert Notification.objects.get(pk=second.pk).read_at is None
-    _, changed_again = services.notification_mark_read(user=alice, notification_id=first.pk)
+    changed_again = services.notification_mark_read(user=alice, notification_id=first.pk).changed
     assert not changed_again
 
 
@@ -244,7 +245,8 @@ def test_mark_read_of_someone_elses_is_not_found_and_changes_nothing(alice, bob)
 def test_mark_all_read_touches_only_that_user(alice, bob):
     services.notify([alice, bob], title="Both")
     services.notify(alice, title="Alice again")
-    state, changed = services.notification_mark_all_read(user=alice)
+    marked = services.notification_mark_all_read(user=alice)
+    state, changed = marked.state, marked.changed
     assert changed and state.count == 0
     assert alice.notifications.filter(read_at__isnull=True).count() == 0
     assert bob.notifications.filter(read_at__isnull=True).count() == 1

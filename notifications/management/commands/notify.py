@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from notifications import services
 from notifications.validation import LEVELS
+from realtime.errors import Refused
 
 
 class Command(BaseCommand):
@@ -39,8 +40,8 @@ class Command(BaseCommand):
                 url=options["url"],
                 audience=audience,
             )
-        except ValueError as error:
-            raise CommandError(str(error)) from None
+        except Refused as error:
+            raise CommandError(error.detail) from None
         self.stdout.write(f"Sent to {record.recipient_count} users (broadcast {record.pk}).")
 
     def _named(self, manager, field: str, names: list[str], what: str) -> list:

@@ -1,91 +1,62 @@
-"""The session handling every socket kind shares: login, frame parsing and
-limits, idle timeout, and closing when the login ends."""
+"""What every socket shares, whatever it streams: login, the cap on sockets per
+user, the idle timeout, frame parsing and limits, error frames, closing when
+the login ends, and undoing every registration however the socket ends."""
 
 import asyncio
 import json
 import logging
 import random
 import time
-from collections import deque
-from urllib.parse import parse_qs
+from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
 from redis.exceptions import RedisError
 
 from . import auth, fastsend, metrics, recovery, registry
+from .delivery import DirectDelivery
+from .errors import Forbidden, NotFound, Refused
 from .groups import session_group, user_group
+from .wire import ID_MAX, Close, dumps
 
 logger = logging.getLogger(__name__)
 
-# Close codes of the wire contract (docs/protocol.md).
-CLOSE_NOT_LOGGED_IN = 4401
-CLOSE_FORBIDDEN = 4403
-CLOSE_NOT_FOUND = 4404
-CLOSE_IDLE = 4408
-CLOSE_TOO_LARGE = 4413
-CLOSE_FLOODING = 4429  # also: over the cap of open sockets per user
-CLOSE_UNAVAILABLE = 4503  # live delivery can't be set up now (Redis away): retry
 
-ID_MAX = 2**63 - 1  # the largest seq or id a client may name
-INBOX_MAX = 10_000  # events a consumer may have waiting for its own task
+def close_code_for(error: Refused) -> int:
+    """Return the close code that ends a socket over `error` (its room or
+    stream is gone, or no longer this user's to read)."""
+    return Close.NOT_FOUND if isinstance(error, NotFound) else Close.FORBIDDEN
 
 
-def dumps(frame: dict) -> str:
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
-
-
-class FrameError(Exception):
-    """A client frame the contract answers with an `error` frame."""
-
-    def __init__(self, code: str, detail: str, client_id: str | None = None, **extra) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
-        self.client_id = client_id
-        self.extra = extra  # more fields for the error frame (retry_after)
-
-
-class RealtimeConsumer(AsyncWebsocketConsumer):
+class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     """Base for the app's sockets.
 
     Subclasses set `frame_handlers` (client frame type -> method name) and
     implement `start()`; they never see a frame that is not a JSON object with a
     known string `type`. Client frames are parsed here and never dispatched as
-    channel-layer events, so a client can't reach an internal handler.
+    channel-layer events, so a client can't reach an internal handler. A frame
+    handler raises Refused to answer with an `error` frame.
 
-    Channel-layer events come in two kinds. `event_forwarders` maps an event
-    type to a plain method that returns the text to forward (or None):
-    it can't wait on anything, so our layer calls it right in its receive loop
-    (realtime.layers). Every other event handler is async and runs in this
-    consumer's own task, in order, after any event still waiting there: a
-    handler that waits on the database or Redis delays this socket alone.
+    Everything `disconnect()` and `release()` read is set before `connect()`,
+    so they can run whatever stage a socket reached.
     """
 
     frame_handlers: dict[str, str] = {}
-    event_forwarders: dict[str, str] = {}
     kind = "socket"  # the metrics label
 
-    # Set before connect() so that disconnect() and release() can always run,
-    # whatever stage a socket reached.
-    user = None
+    user: Any = None
     channel_name: str | None = None  # set by Channels once the layer gave one
     connect_started: float | None = None
-    ready = False
     accepted = False
     counted = False
-    released = False
     sockets_group: str | None = None
-    ws_protocol = None
     _idle_timer: asyncio.TimerHandle | None = None
     _session_timer: asyncio.TimerHandle | None = None
-    _drainer: asyncio.Task | None = None
 
-    def __init__(self, *args, **kwargs) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.groups_joined: list[str] = []
-        # Events waiting for this consumer's own task (or for hello to go out).
-        self._inbox: deque[dict] = deque()
+        self.last_seen = time.monotonic()
         # Action -> refusal in force on this socket (realtime.ratelimit.admit).
         self.rate_holds: dict = {}
 
@@ -100,45 +71,25 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             logger.warning("socket refused: the channel layer's redis is away")
             if (await receive())["type"] == "websocket.connect":
                 await send({"type": "websocket.accept"})
-                await send({"type": "websocket.close", "code": CLOSE_UNAVAILABLE})
+                await send({"type": "websocket.close", "code": Close.UNAVAILABLE})
         finally:
             # Whatever ended this consumer (a close, an exception in a handler,
             # Daphne's application timeout cancelling it), its registrations
             # in Redis and in this process go with it.
             await asyncio.shield(self.release())
 
-    async def dispatch(self, message):
-        # Channels runs aclose_old_connections() through a thread hop before
-        # every event; our handlers touch the database only through
-        # realtime.db.db_call, which closes stale connections itself.
-        event_type = message["type"]
-        forwarder = self.event_forwarders.get(event_type)
-        if forwarder is not None:
-            if self.ready:
-                text = getattr(self, forwarder)(message)
-                if text is not None:
-                    await self.send(text_data=text)
-            return
-        handler = getattr(self, event_type.replace(".", "_"), None)
-        if handler is None:
-            # Sockets of several kinds share groups (user.<id>); an event meant
-            # for another kind is not an error.
-            logger.debug("%s ignores %s", type(self).__name__, event_type)
-            return
-        await handler(message)
-
     async def connect(self) -> None:
         self.connect_started = time.monotonic()
         self.ws_protocol = fastsend.protocol_of(self.base_send)
         self.user = self.scope.get("user")
         if self.user is None or not self.user.is_authenticated:
-            await self.refuse(CLOSE_NOT_LOGGED_IN)
+            await self.refuse(Close.NOT_LOGGED_IN)
             return
         # Every socket of the user, on every worker, counts towards the cap.
         self.sockets_group = f"sockets.{user_group(self.user.pk)}"
         sockets = await registry.track(self.sockets_group, self.channel_name, self.user, self)
         if sockets > settings.REALTIME_MAX_SOCKETS_PER_USER:
-            await self.refuse(CLOSE_FLOODING)
+            await self.refuse(Close.FLOODING)
             return
         try:
             await self.join_group(user_group(self.user.pk))
@@ -158,11 +109,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
             # A subscription that failed is not retried by anyone: a socket
             # opened now would never hear a live event. The client comes back.
             logger.warning("socket refused: the channel layer's redis is away")
-            self.ready = False
-            if self.accepted:
-                await self.close(code=CLOSE_UNAVAILABLE)
-            else:
-                await self.refuse(CLOSE_UNAVAILABLE)
+            await self.end(Close.UNAVAILABLE)
 
     async def start(self) -> None:
         raise NotImplementedError
@@ -170,28 +117,6 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def log_fields(self) -> dict:
         """Ids that say which socket a log line is about (never user text)."""
         return {}
-
-    def after_param(self) -> tuple[int | None, bool]:
-        """Return (`?after=` as a number or None, whether one was given)."""
-        query = parse_qs(self.scope.get("query_string", b"").decode("latin-1"))
-        raw = (query.get("after") or [""])[0]
-        # A bound on the digits before int(): Python refuses over 4,300.
-        if raw.isascii() and raw.isdigit() and len(raw) <= 19 and int(raw) <= ID_MAX:
-            return int(raw), True
-        return None, bool(raw)
-
-    async def resync(self) -> None:
-        """Catch up on what the channel layer lost while Redis was away;
-        subclasses that forward stored data override it."""
-
-    def request_resync(self) -> None:
-        """Resync in this consumer's own task, after the events before it
-        (realtime.recovery calls this once the subscriptions are live again)."""
-        self.deliver({"type": "realtime.resync"})
-
-    async def realtime_resync(self, event: dict) -> None:
-        if self.ready:
-            await self.resync()
 
     async def refuse(self, code: int) -> None:
         """Accept, send nothing, close with `code`: the contract's refusal."""
@@ -202,6 +127,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         )
         await self.accept()
         await self.close(code=code)
+
+    async def end(self, code: int) -> None:
+        """Stop forwarding and close with `code` (a refusal if not accepted yet)."""
+        self.ready = False
+        if self.accepted:
+            await self.close(code=code)
+        else:
+            await self.refuse(code)
 
     async def accept(self, subprotocol=None, headers=None) -> None:
         await super().accept(subprotocol, headers)
@@ -219,59 +152,13 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         self.groups_joined.remove(group)
         await self.channel_layer.group_discard(group, self.channel_name)
 
-    def deliver(self, event: dict) -> None:
-        """Take a group event from our layer; never waits (realtime.layers).
-
-        An event with a forwarder is sent at once when that keeps the order
-        (ready, nothing waiting, Daphne's protocol at hand to write to);
-        everything else waits its turn in this consumer's own task.
-        """
-        if self.released:
-            return
-        if self.ready and self._drainer is None and not self._inbox:
-            forwarder = self.event_forwarders.get(event["type"])
-            if forwarder is not None and self.ws_protocol is not None:
-                text = getattr(self, forwarder)(event)
-                if text is not None:
-                    self.write_now(text, event)
-                return
-        if len(self._inbox) >= INBOX_MAX:
-            # A socket this far behind resumes by seq faster than it catches up.
-            logger.warning("a socket fell %d events behind: closing it", len(self._inbox))
-            self._inbox.clear()
-            self.ready = False
-            self._spawn_close(CLOSE_IDLE)
-            return
-        self._inbox.append(event)
-        if self.ready and self._drainer is None:
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
-
-    async def _drain(self) -> None:
-        try:
-            while self._inbox and not self.released:
-                event = self._inbox.popleft()
-                try:
-                    await self.dispatch(event)
-                except Exception:
-                    logger.exception("%s failed on %s", type(self).__name__, event.get("type"))
-        finally:
-            self._drainer = None
-
-    def write_now(self, text: str, event: dict) -> None:
-        """Write a forwarded frame to Daphne's protocol now; the event's own
-        `text`, which every local socket sends, is framed once per worker."""
-        if text is event.get("text"):
-            fastsend.send_prepared(self.ws_protocol, text, event)
-        elif self.ws_protocol.state == self.ws_protocol.STATE_OPEN:
-            self.ws_protocol.sendMessage(text.encode(), False)
-
     async def mark_ready(self) -> None:
         """Start forwarding events (after hello), those that came meanwhile first."""
         self.ready = True
         self.counted = True
         metrics.sockets_open.labels(self.kind, metrics.WORKER).inc()
         metrics.handshake_seconds.labels(self.kind, metrics.WORKER).observe(
-            time.monotonic() - self.connect_started
+            time.monotonic() - (self.connect_started or time.monotonic())
         )
         logger.info(
             "socket open",
@@ -282,10 +169,24 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
                 **self.log_fields(),
             },
         )
-        if self._inbox and self._drainer is None:
-            # Arrived before hello went out: played after it, the client drops
-            # what hello already had.
-            self._drainer = asyncio.get_running_loop().create_task(self._drain())
+        self.start_delivery()
+
+    async def resync(self) -> None:
+        """Catch up on what the channel layer lost while Redis was away
+        (realtime.stream does, for sockets that forward stored data)."""
+
+    def request_resync(self) -> None:
+        """Resync in this consumer's own task, after the events before it
+        (realtime.recovery calls this once the subscriptions are live again)."""
+        self.deliver({"type": "realtime.resync"})
+
+    async def realtime_resync(self, event: dict) -> None:
+        if self.ready:
+            await self.resync()
+
+    def fell_behind(self) -> None:
+        self.ready = False
+        self._spawn_close(Close.IDLE)
 
     async def disconnect(self, code) -> None:
         await self.release()
@@ -300,9 +201,7 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         if self.counted:
             self.counted = False
             metrics.sockets_open.labels(self.kind, metrics.WORKER).dec()
-        self._inbox.clear()
-        if self._drainer is not None and self._drainer is not asyncio.current_task():
-            self._drainer.cancel()
+        self.stop_delivery()
         for timer in (self._idle_timer, self._session_timer):
             if timer is not None:
                 timer.cancel()
@@ -337,11 +236,14 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     def _check_idle(self) -> None:
         idle = time.monotonic() - self.last_seen
         if idle >= settings.REALTIME_IDLE_TIMEOUT:
-            self._spawn_close(CLOSE_IDLE)
+            self._spawn_close(Close.IDLE)
         else:
             self._idle_timer = asyncio.get_running_loop().call_later(
                 settings.REALTIME_IDLE_TIMEOUT - idle, self._check_idle
             )
+
+    # Login: checked at connect (realtime.auth), ended by realtime.events, and
+    # looked at again now and then for endings nobody announced.
 
     def _recheck_session(self) -> None:
         """Sessions can end without the logout view (expiry, deletion on the
@@ -360,6 +262,11 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
     async def login_still_valid(self) -> bool:
         return await auth.login_still_valid(self.scope.get("session"), self.user)
 
+    async def realtime_session_ended(self, event: dict) -> None:
+        await self.end(Close.NOT_LOGGED_IN)
+
+    # Client frames.
+
     async def receive(self, text_data=None, bytes_data=None) -> None:
         self.last_seen = time.monotonic()
         if not self.ready:
@@ -371,16 +278,16 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
         )
         if size > settings.REALTIME_MAX_FRAME_BYTES:
             metrics.frames_refused.labels("too_large", metrics.WORKER).inc()
-            await self.close(code=CLOSE_TOO_LARGE)
+            await self.close(code=Close.TOO_LARGE)
             return
         frame: dict = {}
         try:
             frame = self.parse_frame(text_data)
             handler = getattr(self, self.frame_handlers[frame["type"]])
             await handler(frame)
-        except FrameError as error:
+        except Refused as error:
             metrics.frames_refused.labels(error.code, metrics.WORKER).inc()
-            await self.send_error(error.code, error.detail, error.client_id, **error.extra)
+            await self.send_frame(error.frame(client_id_of(frame)))
         except Exception:
             # A bug or a failure on our side: say so and keep the socket open.
             # Services write in one transaction, so nothing half-done is stored.
@@ -395,43 +302,40 @@ class RealtimeConsumer(AsyncWebsocketConsumer):
 
     def parse_frame(self, text_data: str | None) -> dict:
         if text_data is None:
-            raise FrameError("invalid", "Frames are JSON text, not binary.")
+            raise Refused("Frames are JSON text, not binary.")
         try:
             frame = json.loads(text_data)
         except (ValueError, RecursionError):
-            raise FrameError("invalid", "A frame must be JSON.") from None
+            raise Refused("A frame must be JSON.") from None
         if not isinstance(frame, dict):
-            raise FrameError("invalid", "A frame must be a JSON object.")
+            raise Refused("A frame must be a JSON object.")
         try:
             # JSON may spell lone UTF-16 surrogates ("\ud800"), which no
             # UTF-8 text (a frame, a database row) can hold.
             dumps(frame).encode()
         except UnicodeEncodeError:
-            raise FrameError("invalid", "A frame must be valid Unicode text.") from None
+            raise Refused("A frame must be valid Unicode text.") from None
         frame_type = frame.get("type")
         if not isinstance(frame_type, str) or frame_type not in self.frame_handlers:
-            raise FrameError("invalid", "Unknown frame type.", client_id_of(frame))
+            raise Refused("Unknown frame type.", client_id=client_id_of(frame))
         return frame
 
     async def send_frame(self, frame: dict) -> None:
         await self.send(text_data=dumps(frame))
 
     async def send_error(
-        self, code: str, detail: str, client_id: str | None = None, **extra
+        self, code: str, detail: str, client_id: str | None = None, **extra: Any
     ) -> None:
-        frame = {"type": "error", "code": code, "detail": detail, **extra}
-        if client_id is not None:
-            frame["client_id"] = client_id
-        await self.send_frame(frame)
+        await self.send_frame(Refused(detail, code=code, **extra).frame(client_id))
 
     async def on_ping(self, frame: dict) -> None:
         await self.send_frame({"type": "pong"})
 
-    # Channel-layer events.
-
-    async def realtime_session_ended(self, event: dict) -> None:
-        self.ready = False
-        await self.close(code=CLOSE_NOT_LOGGED_IN)
+    async def lost_access(self, error: Refused) -> None:
+        """Close over a room or stream this user can no longer read."""
+        if isinstance(error, Forbidden):
+            metrics.frames_refused.labels("forbidden", metrics.WORKER).inc()
+        await self.end(close_code_for(error))
 
 
 def client_id_of(frame: dict) -> str | None:
@@ -440,3 +344,10 @@ def client_id_of(frame: dict) -> str | None:
     if isinstance(client_id, str) and 1 <= len(client_id) <= 64:
         return client_id
     return None
+
+
+def whole_number(value: Any, *, minimum: int = 0) -> int | None:
+    """Return `value` if it is a JSON whole number in [minimum, ID_MAX], else None."""
+    if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= ID_MAX:
+        return None
+    return value

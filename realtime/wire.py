@@ -1,0 +1,59 @@
+"""How every socket writes the wire contract (docs/protocol.md): JSON text,
+times, users, close codes, and JSON encoded once and embedded in many frames."""
+
+import json
+from datetime import UTC, datetime
+from enum import IntEnum
+from typing import Any
+
+
+class Close(IntEnum):
+    """The contract's close codes."""
+
+    GOING_AWAY = 1001  # a worker stopping: reconnect elsewhere and resume
+    NOT_LOGGED_IN = 4401
+    FORBIDDEN = 4403
+    NOT_FOUND = 4404
+    IDLE = 4408  # also: a socket too far behind to catch up live
+    TOO_LARGE = 4413
+    FLOODING = 4429  # also: over the cap of open sockets per user
+    UNAVAILABLE = 4503  # live delivery can't be set up now (Redis away): retry
+
+
+# The largest seq or id a client may name (a PostgreSQL bigint).
+ID_MAX = 2**63 - 1
+
+
+def dumps(frame: dict[str, Any]) -> str:
+    """Return `frame` as compact JSON text, non-ASCII as is."""
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def iso(moment: datetime) -> str:
+    """Return a time as the contract writes it: UTC, milliseconds, `Z`."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def user_dict(user: Any) -> dict[str, Any]:
+    return {"id": user.pk, "username": user.get_username()}
+
+
+def with_encoded(frame: dict[str, Any], **encoded: str) -> str:
+    """Return `frame` as JSON text with each of `encoded` (JSON text already,
+    e.g. a list of messages encoded once for a crowd) added as a field."""
+    text = dumps(frame)
+    if not encoded:
+        return text
+    extra = ",".join(f"{dumps(key)}:{value}" for key, value in encoded.items())
+    return f"{text[:-1]},{extra}}}" if len(text) > 2 else f"{{{extra}}}"
+
+
+def prepend_fields(fields: dict[str, Any], encoded_object: str) -> str:
+    """Return the JSON object `encoded_object` with `fields` put in front: one
+    socket's own fields (an id, a read flag) on content every socket shares."""
+    head = dumps(fields)
+    if encoded_object == "{}":
+        return head
+    if head == "{}":
+        return encoded_object
+    return f"{head[:-1]},{encoded_object[1:]}"

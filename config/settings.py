@@ -221,7 +221,7 @@ if REDIS_URLS:
 if REDIS_HOSTS:
     CHANNEL_LAYERS = {"default": channel_layer_config(REDIS_HOSTS)}
 else:
-    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
     logger.warning(
         "REDIS_URL is not set: using the in-memory channel layer, which serves ONE process "
         "only. Set REDIS_URL for several workers."

@@ -30,10 +30,14 @@ versions are pinned, and tests/realtime/test_canaries.py fails if they change.
 """
 
 import asyncio
+import contextlib
+import copy
 import logging
 import time
 from collections.abc import Callable
 
+from channels.exceptions import ChannelFull
+from channels.layers import InMemoryChannelLayer
 from channels_redis.pubsub import (
     RedisPubSubChannelLayer,
     RedisPubSubLoopLayer,
@@ -200,30 +204,35 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
             if queue is not None:
                 queue.put_nowait(data)
             return
-        event = None
-        delivered = 0
+        direct: list[DirectHandler] = []
         for channel in list(members):
             handler = self.direct.get(channel)
-            if handler is None:
-                queue = self.channels.get(channel)
-                if queue is not None:
-                    queue.put_nowait(data)
+            if handler is not None:
+                direct.append(handler)
                 continue
-            if event is None:
-                event = self.channel_layer.deserialize(data)
-            try:
-                handler(event)
-                delivered += 1
-            except Exception:
-                # One socket's failure must not stop the others' delivery.
-                logger.exception("direct delivery to %s failed", channel)
-        if event is not None:
-            # Once per event, not per socket: a metric write costs as much as a frame.
-            metrics.events_delivered.labels(event["type"], metrics.WORKER).inc(delivered)
-            if "sent_at" in event:
-                metrics.delivery_seconds.labels(event["type"], metrics.WORKER).observe(
-                    time.time() - event["sent_at"]
-                )
+            queue = self.channels.get(channel)
+            if queue is not None:
+                queue.put_nowait(data)
+        if direct:
+            hand_over(direct, self.channel_layer.deserialize(data))
+
+
+def hand_over(handlers: list[DirectHandler], event: dict) -> None:
+    """Give one decoded event to every local consumer that takes it directly."""
+    delivered = 0
+    for handler in handlers:
+        try:
+            handler(event)
+            delivered += 1
+        except Exception:
+            # One socket's failure must not stop the others' delivery.
+            logger.exception("direct delivery of %s failed", event.get("type"))
+    # Once per event, not per socket: a metric write costs as much as a frame.
+    metrics.events_delivered.labels(event["type"], metrics.WORKER).inc(delivered)
+    if "sent_at" in event:
+        metrics.delivery_seconds.labels(event["type"], metrics.WORKER).observe(
+            time.time() - event["sent_at"]
+        )
 
 
 class LocalFanoutChannelLayer(RedisPubSubChannelLayer):
@@ -248,3 +257,39 @@ class LocalFanoutChannelLayer(RedisPubSubChannelLayer):
             # As the stock layer does: flush when the loop closes.
             _wrap_close(self, loop)
         return layer
+
+
+class InProcessChannelLayer(InMemoryChannelLayer):
+    """Channels' in-memory layer (one process, no Redis: development without
+    REDIS_URL) with the same direct delivery as LocalFanoutChannelLayer, so a
+    socket takes the path it takes in production."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.direct: dict[str, DirectHandler] = {}
+
+    def register_direct(self, channel: str, handler: DirectHandler) -> None:
+        self.direct[channel] = handler
+
+    def add_resubscribed_listener(self, listener: ResubscribedListener) -> None:
+        """Nothing to hear: memory never loses a subscription."""
+
+    async def forget_channel(self, channel: str) -> None:
+        self.direct.pop(channel, None)
+        self.channels.pop(channel, None)
+        self._remove_from_groups(channel)
+
+    async def group_send(self, group: str, message: dict) -> None:
+        self.require_valid_group_name(group)
+        self._clean_expired()
+        direct: list[DirectHandler] = []
+        for channel in list(self.groups.get(group, {})):
+            handler = self.direct.get(channel)
+            if handler is not None:
+                direct.append(handler)
+            else:
+                with contextlib.suppress(ChannelFull):
+                    await self.send(channel, message)
+        if direct:
+            # A copy, as Redis would hand over: consumers never share the sender's dict.
+            hand_over(direct, copy.deepcopy(message))

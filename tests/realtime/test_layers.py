@@ -3,10 +3,13 @@ consumers directly; consumers without a direct handler keep the stock queue."""
 
 import asyncio
 
+import pytest
 import redis
-from channels.layers import get_channel_layer
+from channels.db import database_sync_to_async
+from channels.layers import channel_layers, get_channel_layer
 
-from realtime.layers import LocalFanoutChannelLayer
+from chat import services
+from realtime.layers import InProcessChannelLayer, LocalFanoutChannelLayer
 
 
 async def wait_for(predicate, timeout: float = 5) -> None:
@@ -86,3 +89,32 @@ async def test_forgotten_and_orphaned_channels_leave_redis(redis_url):
     assert orphan.encode() not in left
     assert kept.encode() in left
     assert b"asgi__group__room.4" in left
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_without_redis_sockets_still_take_the_direct_path(
+    settings, connect_ws, public_room, alice, bob
+):
+    """Development without REDIS_URL: one process, and the same delivery path
+    as production (direct handlers, forwarders), not Channels' queue per socket."""
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "realtime.layers.InProcessChannelLayer"}}
+    channel_layers.backends = {}
+    layer = get_channel_layer()
+    assert isinstance(layer, InProcessChannelLayer)
+    watcher, connected, _ = await connect_ws(f"/ws/chat/{public_room.slug}/", bob)
+    assert connected
+    assert (await watcher.receive_json_from(timeout=5))["type"] == "hello"
+    assert len(layer.direct) == 1  # bob's socket registered its direct handler
+
+    stored = await database_sync_to_async(services.message_create)(
+        room=public_room, author=alice, body="hi", client_id="c-1"
+    )
+    assert stored.push.delivered
+    frame = await watcher.receive_json_from(timeout=5)
+    while frame["type"] != "message":  # presence may come first
+        frame = await watcher.receive_json_from(timeout=5)
+    assert (frame["message"]["seq"], frame["message"]["body"]) == (1, "hi")
+    assert all(queue.empty() for queue in layer.channels.values())  # none the stock way
+
+    await watcher.disconnect()
+    await wait_for(lambda: not layer.direct)  # the socket's channel is forgotten

@@ -1,12 +1,27 @@
 from django import forms
+from django.core.exceptions import ValidationError
 
-from .services import ROOM_NAME_MAX
+from realtime.errors import Refused
+
+from .services import validate_room_name
 
 
 class RoomCreateForm(forms.Form):
-    name = forms.CharField(max_length=ROOM_NAME_MAX, strip=True)
+    # The rules (and their wording) are the service's: the form only carries them.
+    name = forms.CharField(required=False, strip=True)
     private = forms.BooleanField(required=False, label="Private (members only)")
+
+    def clean_name(self) -> str:
+        try:
+            return validate_room_name(self.cleaned_data["name"])
+        except Refused as error:
+            raise ValidationError(error.detail, code=error.code) from None
 
 
 class UsernameForm(forms.Form):
     username = forms.CharField(max_length=150, strip=True)
+
+
+def first_error(form: forms.Form) -> str:
+    """Return the first message of an invalid form, for a one-line notice."""
+    return next(iter(form.errors.values()))[0]

@@ -13,7 +13,7 @@ from realtime.errors import Refused
 
 from . import frames, selectors, services
 from .exceptions import RoomForbidden, RoomNotFound
-from .forms import RoomCreateForm, UsernameForm
+from .forms import RoomCreateForm, UsernameForm, first_error
 
 
 def _readable_room(slug: str, user):
@@ -65,7 +65,7 @@ def _over_room_limit(request):
 def room_create(request):
     form = RoomCreateForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "A room needs a name of at most 80 characters.")
+        messages.error(request, first_error(form))
         return redirect("chat:room_list")
     refused = _over_room_limit(request)
     if refused is not None:

@@ -93,7 +93,9 @@ def test_room_creation_is_limited_per_user(logged_in, alice, bob, carol):
     assert set(Room.objects.values_list("name", flat=True)) == {"One", "alice & bob"}
     # Only valid forms count: a bad one is told what is wrong, not to wait.
     response = client.post("/chat/new/", {"name": ""}, follow=True)
-    assert "at most 80 characters" in response.content.decode()
+    assert "A room needs a name." in response.content.decode()
+    response = client.post("/chat/new/", {"name": "x" * 81}, follow=True)
+    assert "A room name is at most 80 characters." in response.content.decode()
     # Another user has a limit of their own.
     assert logged_in(carol).post("/chat/new/", {"name": "Four"}).status_code == 302
 

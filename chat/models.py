@@ -14,7 +14,7 @@ class Room(models.Model):
         DIRECT = "direct", "Direct message"
 
     slug = models.SlugField(max_length=80, unique=True)
-    name = models.CharField(max_length=80)
+    name = models.CharField(max_length=settings.CHAT_ROOM_NAME_MAX_CHARS)
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.PUBLIC)
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

@@ -16,8 +16,6 @@ from .signals import message_posted
 
 logger = logging.getLogger(__name__)
 
-ROOM_NAME_MAX = 80
-
 
 def validate_body(body) -> str:
     """Return the trimmed body, or raise Refused as the contract says."""
@@ -128,8 +126,8 @@ def validate_room_name(name) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
         raise Refused("A room needs a name.")
-    if len(name) > ROOM_NAME_MAX:
-        raise Refused(f"A room name is at most {ROOM_NAME_MAX} characters.")
+    if len(name) > settings.CHAT_ROOM_NAME_MAX_CHARS:
+        raise Refused(f"A room name is at most {settings.CHAT_ROOM_NAME_MAX_CHARS} characters.")
     return name
 
 

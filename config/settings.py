@@ -245,6 +245,8 @@ CHAT_ROOM_CREATE_RATE_LIMIT = os.environ.get("CHAT_ROOM_CREATE_RATE_LIMIT", "10/
 # The longest message body, in characters (the model, the form, the socket and the
 # browser's composer all read this one).
 CHAT_MAX_BODY_CHARS = 4000
+# The longest room name, in characters (the model, the service and the form).
+CHAT_ROOM_NAME_MAX_CHARS = 80
 
 # --- Every socket -----------------------------------------------------------
 

@@ -39,9 +39,7 @@ def notification_list(request):
 @login_required
 def notification_read(request, notification_id: int):
     try:
-        marked = services.notification_mark_read(
-            user=request.user, notification_id=notification_id
-        )
+        marked = services.notification_mark_read(user=request.user, notification_id=notification_id)
     except NotificationNotFound:
         raise Http404("No such notification.") from None
     return _done(request, marked.state)

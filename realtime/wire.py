@@ -3,12 +3,11 @@ times, users, close codes, and JSON encoded once and embedded in many frames."""
 
 import json
 from datetime import UTC, datetime
-from enum import IntEnum
 from typing import Any
 
 
-class Close(IntEnum):
-    """The contract's close codes."""
+class Close:
+    """The contract's close codes (plain ints: autobahn refuses an IntEnum)."""
 
     GOING_AWAY = 1001  # a worker stopping: reconnect elsewhere and resume
     NOT_LOGGED_IN = 4401

@@ -121,7 +121,7 @@ def room_detail(request, slug):
             "history": history,
             "has_more": has_more,
             "member_form": UsernameForm(),
-            "client_config": {
+            "room_config": {
                 "slug": room.slug,
                 "user": frames.user_dict(request.user),
                 "lastSeq": history[-1].seq if history else 0,

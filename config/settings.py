@@ -112,6 +112,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "config.context_processors.client_config",
             ],
         },
     },
@@ -254,6 +255,10 @@ CHAT_ROOM_NAME_MAX_CHARS = 80
 REALTIME_MAX_FRAME_BYTES = 64 * 1024
 # A socket that sends nothing (the client pings every 25 s) for this long is closed with 4408.
 REALTIME_IDLE_TIMEOUT = env_int("REALTIME_IDLE_TIMEOUT", 90)
+# Seconds between the browser's pings: under REALTIME_IDLE_TIMEOUT keeps a quiet socket open.
+REALTIME_PING_INTERVAL = 25
+# Seconds the browser waits for a pong before it drops a half-open socket and resumes.
+REALTIME_PONG_TIMEOUT = 10
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 # Unsent bytes a worker (manage.py serve) holds for a client that stopped reading

@@ -16,7 +16,7 @@ expect = sync_api.expect
 
 pytestmark = [pytest.mark.e2e, needs_chromium]
 
-PING_EVERY_MS = 25_000  # static/js/heartbeat.js
+PING_EVERY_MS = 25_000  # REALTIME_PING_INTERVAL and REALTIME_PONG_TIMEOUT in config/settings.py
 PONG_WAIT_MS = 10_000
 
 

@@ -1,0 +1,3 @@
+import { formatAllTimes } from "./times.js";
+
+formatAllTimes(document);

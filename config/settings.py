@@ -253,12 +253,18 @@ CHAT_ROOM_NAME_MAX_CHARS = 80
 
 # The largest client frame any socket takes (4413 above it).
 REALTIME_MAX_FRAME_BYTES = 64 * 1024
-# A socket that sends nothing (the client pings every 25 s) for this long is closed with 4408.
+# A socket that sends nothing (the client pings every REALTIME_PING_INTERVAL) for
+# this long is closed with 4408.
 REALTIME_IDLE_TIMEOUT = env_int("REALTIME_IDLE_TIMEOUT", 90)
 # Seconds between the browser's pings: under REALTIME_IDLE_TIMEOUT keeps a quiet socket open.
 REALTIME_PING_INTERVAL = 25
 # Seconds the browser waits for a pong before it drops a half-open socket and resumes.
 REALTIME_PONG_TIMEOUT = 10
+if REALTIME_IDLE_TIMEOUT <= REALTIME_PING_INTERVAL + REALTIME_PONG_TIMEOUT:
+    raise ImproperlyConfigured(
+        "REALTIME_IDLE_TIMEOUT must be longer than a ping and its pong "
+        f"({REALTIME_PING_INTERVAL} + {REALTIME_PONG_TIMEOUT} s), or quiet sockets are closed."
+    )
 PRESENCE_TTL = env_int("PRESENCE_TTL", 45)
 PRESENCE_HEARTBEAT = env_int("PRESENCE_HEARTBEAT", 15)
 # Unsent bytes a worker (manage.py serve) holds for a client that stopped reading
@@ -351,7 +357,7 @@ STORAGES = {
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG
-        else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        else "config.storage.StaticStorage"
     },
 }
 # Without collectstatic (development, tests), serve straight from the finders.

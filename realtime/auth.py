@@ -9,18 +9,22 @@ the server gave it.
 
 from importlib import import_module
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.contrib.auth.models import AnonymousUser
-from django.contrib.sessions.backends.base import SessionBase
 from django.http.cookie import parse_cookie
 
 from .db import db_call
 
+if TYPE_CHECKING:
+    # Models: importable only once the apps are loaded.
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.base import SessionBase
 
-def _session_user(session: SessionBase) -> AbstractBaseUser | AnonymousUser:
+
+def _session_user(session: "SessionBase") -> "AbstractBaseUser | AnonymousUser":
     """Return the user `session` logs in, or AnonymousUser.
 
     Django's own: loads the user and checks the session's auth hash (a changed

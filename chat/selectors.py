@@ -68,7 +68,7 @@ def lost_access(*, room_id: int, user_id: int) -> bool:
         .exclude(kind=Room.Kind.PUBLIC)
         .exclude(memberships__user_id=user_id)
         .exists()
-        and User.objects.filter(pk=user_id).exists()
+        and get_user_model().objects.filter(pk=user_id).exists()
     )
 
 

@@ -1,5 +1,6 @@
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
@@ -7,9 +8,13 @@ from .models import UsernameKey
 from .usernames import username_key
 from .validators import LOOKS_TAKEN
 
+if TYPE_CHECKING:
+    # The model get_user_model() returns (AUTH_USER_MODEL is Django's own).
+    from django.contrib.auth.models import User
+
 
 @transaction.atomic
-def username_key_sync(*, user: AbstractBaseUser) -> UsernameKey:
+def username_key_sync(*, user: "User") -> UsernameKey:
     """Store the user's look-alike key; NULL when another account already has it."""
     key = username_key(user.get_username())
     try:
@@ -23,7 +28,7 @@ def username_key_sync(*, user: AbstractBaseUser) -> UsernameKey:
 
 
 @transaction.atomic
-def account_create(*, username: str, password: str) -> AbstractBaseUser:
+def account_create(*, username: str, password: str) -> "User":
     """Create an account from signup; raise ValidationError if its look is taken.
 
     The form checked the name already; this catches a look-alike signed up in

@@ -2,6 +2,7 @@ import unicodedata
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
+from django.db import models
 
 from .models import UsernameKey
 from .usernames import is_reserved, username_key
@@ -26,9 +27,9 @@ def validate_signup_username(username: str) -> None:
         return
     if _folded(holder) == _folded(username):
         User = get_user_model()
-        raise ValidationError(
-            User._meta.get_field(User.USERNAME_FIELD).error_messages["unique"], code="unique"
-        )
+        field = User._meta.get_field(User.USERNAME_FIELD)
+        assert isinstance(field, models.Field)  # a column, not a relation
+        raise ValidationError(field.error_messages["unique"], code="unique")
     raise ValidationError(LOOKS_TAKEN, code="look_alike")
 
 

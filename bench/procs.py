@@ -19,7 +19,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
-from tests.servers import RedisServer, free_port, log_tail, spawn, stop_process
+from harness.processes import free_port, log_tail, spawn, stop_process
+from harness.redis_server import RedisServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable

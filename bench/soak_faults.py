@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 
 from bench.procs import OursServer
-from tests.servers import RedisServer
+from harness.redis_server import RedisServer
 
 
 @dataclass

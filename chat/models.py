@@ -1,3 +1,5 @@
+from typing import TYPE_CHECKING
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -5,6 +7,9 @@ from django.db.models import F, Q
 from django.urls import reverse
 
 from . import slugs
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class Room(models.Model):
@@ -22,7 +27,8 @@ class Room(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     # The seq of the room's newest message; given out under this row's lock.
     last_seq = models.PositiveBigIntegerField(default=0)
-    members = models.ManyToManyField(
+    # Typed by hand: django-stubs does not infer a `through` model named by a string.
+    members: "models.ManyToManyField[User, Membership]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="chat_rooms"
     )
     # A direct room is found by its two people (lower id first), never by a

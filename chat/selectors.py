@@ -1,6 +1,7 @@
 """Every read of chat data, and every rule of who may see what."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q, QuerySet
@@ -8,18 +9,20 @@ from django.db.models import Q, QuerySet
 from .exceptions import RoomForbidden, RoomNotFound
 from .models import Membership, Message, Room
 
+if TYPE_CHECKING:
+    # The model get_user_model() returns (AUTH_USER_MODEL is Django's own).
+    from django.contrib.auth.models import User
+
 HELLO_LATEST = 50
 RESUME_MAX = 500
 HISTORY_MAX = 100
 
-User = get_user_model()
 
-
-def is_member(*, room: Room, user) -> bool:
+def is_member(*, room: Room, user: "User") -> bool:
     return Membership.objects.filter(room=room, user=user).exists()
 
 
-def room_for_reader(*, slug: str, user) -> Room:
+def room_for_reader(*, slug: str, user: "User") -> Room:
     """Return the room if `user` may read it: public, or private with membership.
 
     Raise RoomNotFound or RoomForbidden.
@@ -33,7 +36,7 @@ def room_for_reader(*, slug: str, user) -> Room:
     return room
 
 
-def room_for_owner(*, slug: str, user) -> Room:
+def room_for_owner(*, slug: str, user: "User") -> Room:
     """Return a private room `user` owns; raise RoomNotFound or RoomForbidden."""
     room = room_for_reader(slug=slug, user=user)
     if (
@@ -44,7 +47,7 @@ def room_for_owner(*, slug: str, user) -> Room:
     return room
 
 
-def direct_room(*, user, other) -> Room | None:
+def direct_room(*, user: "User", other: "User") -> Room | None:
     """Return the direct room of two people, found by the pair alone: its slug is
     an address anyone could have chosen, never its identity."""
     low, high = sorted([user.pk, other.pk])
@@ -65,7 +68,7 @@ def lost_access(*, room_id: int, user_id: int) -> bool:
         .exclude(kind=Room.Kind.PUBLIC)
         .exclude(memberships__user_id=user_id)
         .exists()
-        and User.objects.filter(pk=user_id).exists()
+        and get_user_model().objects.filter(pk=user_id).exists()
     )
 
 
@@ -87,7 +90,7 @@ class RoomSummary:
     joined: bool
 
 
-def rooms_for_user(*, user) -> list[RoomSummary]:
+def rooms_for_user(*, user: "User") -> list[RoomSummary]:
     """Return the rooms `user` belongs to, most recently active first, with unread counts."""
     memberships = list(Membership.objects.filter(user=user).select_related("room"))
     rooms = [m.room for m in memberships]
@@ -111,7 +114,7 @@ def rooms_for_user(*, user) -> list[RoomSummary]:
     return summaries
 
 
-def public_rooms_to_join(*, user) -> QuerySet[Room]:
+def public_rooms_to_join(*, user: "User") -> QuerySet[Room]:
     return Room.objects.filter(kind=Room.Kind.PUBLIC).exclude(memberships__user=user)
 
 
@@ -127,7 +130,7 @@ def _last_messages(rooms: list[Room]) -> dict[int, Message]:
     return {m.room_id: m for m in Message.objects.filter(wanted).select_related("author")}
 
 
-def _direct_peers(rooms: list[Room], user) -> dict[int, str]:
+def _direct_peers(rooms: list[Room], user: "User") -> dict[int, str]:
     """Name each direct room after the other person in it."""
     direct = [r.pk for r in rooms if r.kind == Room.Kind.DIRECT]
     if not direct:
@@ -136,7 +139,7 @@ def _direct_peers(rooms: list[Room], user) -> dict[int, str]:
     return {row.room_id: f"@{row.user.username}" for row in rows.select_related("user")}
 
 
-def room_display_name(*, room: Room, user) -> str:
+def room_display_name(*, room: Room, user: "User") -> str:
     if room.kind == Room.Kind.DIRECT:
         return _direct_peers([room], user).get(room.pk, room.name)
     return room.name
@@ -146,7 +149,7 @@ def room_members(*, room: Room) -> QuerySet[Membership]:
     return room.memberships.select_related("user").order_by("user__username")
 
 
-def membership(*, room: Room, user) -> Membership | None:
+def membership(*, room: Room, user: "User") -> Membership | None:
     try:
         return Membership.objects.get(room=room, user=user)
     except Membership.DoesNotExist:
@@ -192,7 +195,9 @@ def messages_before(
     return list(reversed(page[:limit])), len(page) > limit
 
 
-def user_by_username(username: str):
-    return User.objects.filter(
-        username__iexact=username.strip().lstrip("@"), is_active=True
-    ).first()
+def user_by_username(username: str) -> "User | None":
+    return (
+        get_user_model()
+        .objects.filter(username__iexact=username.strip().lstrip("@"), is_active=True)
+        .first()
+    )

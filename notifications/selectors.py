@@ -1,11 +1,16 @@
 """Every read of notification data; each is scoped to one recipient."""
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.db.models import Count, Q, QuerySet
 
 from .exceptions import NotificationNotFound
 from .models import Broadcast, Notification
+
+if TYPE_CHECKING:
+    # The model get_user_model() returns (AUTH_USER_MODEL is Django's own).
+    from django.contrib.auth.models import User
 
 HELLO_LATEST = 20
 RESUME_MAX = 100
@@ -20,16 +25,16 @@ class UnreadState:
     last_id: int
 
 
-def notifications_for(*, user) -> QuerySet[Notification]:
+def notifications_for(*, user: "User") -> QuerySet[Notification]:
     """Return the user's notifications, newest first."""
     return Notification.objects.filter(recipient=user).order_by("-id")
 
 
-def last_id(*, user) -> int:
+def last_id(*, user: "User") -> int:
     return notifications_for(user=user).values_list("id", flat=True).first() or 0
 
 
-def unread_count(*, user, through_id: int | None = None) -> int:
+def unread_count(*, user: "User", through_id: int | None = None) -> int:
     """Count the unread notifications (with id <= through_id): one partial-index read."""
     query = Notification.objects.filter(recipient=user, read_at__isnull=True)
     if through_id is not None:
@@ -37,19 +42,21 @@ def unread_count(*, user, through_id: int | None = None) -> int:
     return query.count()
 
 
-def unread_state(*, user) -> UnreadState:
+def unread_state(*, user: "User") -> UnreadState:
     newest = last_id(user=user)
     return UnreadState(count=unread_count(user=user, through_id=newest), last_id=newest)
 
 
-def notifications_latest(*, user, through_id: int, limit: int = HELLO_LATEST) -> list[Notification]:
+def notifications_latest(
+    *, user: "User", through_id: int, limit: int = HELLO_LATEST
+) -> list[Notification]:
     """Return the latest `limit` notifications with id <= through_id, oldest first."""
     page = notifications_for(user=user).filter(id__lte=through_id)[:limit]
     return list(reversed(page))
 
 
 def notifications_after(
-    *, user, after: int, through_id: int, limit: int = RESUME_MAX
+    *, user: "User", after: int, through_id: int, limit: int = RESUME_MAX
 ) -> tuple[list[Notification], bool]:
     """Return the notifications with after < id <= through_id, oldest first, and whether
     they were cut to the latest `limit`."""
@@ -59,7 +66,7 @@ def notifications_after(
     return list(reversed(newest[:limit])), len(newest) > limit
 
 
-def notification_for(*, user, notification_id: int) -> Notification:
+def notification_for(*, user: "User", notification_id: int) -> Notification:
     """Return the user's own notification; raise NotificationNotFound for anyone else's."""
     notification = Notification.objects.filter(pk=notification_id, recipient=user).first()
     if notification is None:
@@ -76,6 +83,6 @@ def broadcasts_with_reads(*, limit: int = 20) -> QuerySet[Broadcast]:
     )
 
 
-def group_ids(*, user) -> list[int]:
+def group_ids(*, user: "User") -> list[int]:
     """Return the ids of the user's Django groups (their broadcast audiences)."""
     return sorted(user.groups.values_list("id", flat=True))

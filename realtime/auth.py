@@ -9,12 +9,29 @@ the server gave it.
 
 from importlib import import_module
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user
 from django.http.cookie import parse_cookie
 
 from .db import db_call
+
+if TYPE_CHECKING:
+    # Models: importable only once the apps are loaded.
+    from django.contrib.auth.base_user import AbstractBaseUser
+    from django.contrib.auth.models import AnonymousUser
+    from django.contrib.sessions.backends.base import SessionBase
+
+
+def _session_user(session: "SessionBase") -> "AbstractBaseUser | AnonymousUser":
+    """Return the user `session` logs in, or AnonymousUser.
+
+    Django's own: loads the user and checks the session's auth hash (a changed
+    password logs the session out), in one call.
+    """
+    # get_user reads nothing of the request but its session.
+    return get_user(SimpleNamespace(session=session))  # type: ignore[arg-type]
 
 
 def _cookies(scope) -> dict[str, str]:
@@ -36,16 +53,14 @@ class SessionAuthMiddleware:
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
         session = self.session_store(session_key)
         scope = {**scope, "cookies": cookies, "session": session}
-        # Django's own: loads the session and the user and checks the session's
-        # auth hash (a changed password logs the session out), in one call.
-        scope["user"] = await db_call(get_user)(SimpleNamespace(session=session))
+        scope["user"] = await db_call(_session_user)(session)
         return await self.application(scope, receive, send)
 
 
 @db_call
 def _login_user_id(session_key: str) -> int | None:
     session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
-    user = get_user(SimpleNamespace(session=session))
+    user = _session_user(session)
     return user.pk if user.is_authenticated else None
 
 

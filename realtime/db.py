@@ -1,7 +1,9 @@
 """Database calls from socket consumers."""
 
 import functools
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -13,7 +15,11 @@ _executor = ThreadPoolExecutor(
 )
 
 
-def db_call(func):
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     """Run `func` with the ORM from async code, in the database threads.
 
     Channels' default runs every database call of a process in one shared
@@ -24,7 +30,7 @@ def db_call(func):
     """
 
     @functools.wraps(func)
-    def run(*args, **kwargs):
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
         finally:

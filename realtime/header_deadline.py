@@ -30,6 +30,8 @@ tests/realtime/test_canaries.py.
 import functools
 import logging
 
+from twisted.internet.protocol import connectionDone
+from twisted.python.failure import Failure
 from twisted.web import http
 
 from . import metrics
@@ -64,7 +66,7 @@ class HeaderDeadlineChannel(http.HTTPChannel):
             self._start_header_clock()
         super().requestDone(request)
 
-    def connectionLost(self, reason) -> None:
+    def connectionLost(self, reason: Failure = connectionDone) -> None:
         self._stop_header_clock()
         super().connectionLost(reason)
 
@@ -81,7 +83,8 @@ class HeaderDeadlineChannel(http.HTTPChannel):
     def _headers_too_slow(self) -> None:
         self._header_call = None
         metrics.header_timeouts.labels(metrics.WORKER).inc()
-        self.transport.write(REQUEST_TIMEOUT_RESPONSE)
+        # Connected while the clock runs; mypy reads zope interfaces without `self`.
+        self.transport.write(REQUEST_TIMEOUT_RESPONSE)  # type: ignore[union-attr, call-arg, misc]
         # Twisted's own timeout path: close, and abort if the close does not finish.
         self.timeoutConnection()
 
@@ -104,7 +107,9 @@ def install(factory: http.HTTPFactory, header_timeout: float) -> bool:
         # The factory's default protocol negotiates HTTP/2; ours would not.
         logger.warning("HTTP/2 is enabled in Twisted: no header deadline (see docs/deployment.md)")
         return False
-    factory.protocol = _Channels(header_timeout)
+    # Twisted types `protocol` as its HTTP/2-negotiating wrapper; any callable that
+    # builds an HTTPChannel serves (HTTP/2 is off: checked above).
+    factory.protocol = _Channels(header_timeout)  # type: ignore[method-assign, assignment]
     # Twisted's idle timeout (reset by each read) now guards request bodies too.
     factory.timeOut = header_timeout
     return True

@@ -160,7 +160,9 @@ class _FanoutShard(RedisSingleShardConnection):
 class _FanoutLoopLayer(RedisPubSubLoopLayer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self._shards = [_FanoutShard(shard.host, self) for shard in self._shards]
+        self._shards: list[_FanoutShard] = [
+            _FanoutShard(shard.host, self) for shard in self._shards
+        ]
         self.direct: dict[str, DirectHandler] = {}
 
     def register_direct(self, channel: str, handler: DirectHandler) -> None:

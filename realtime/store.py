@@ -9,6 +9,7 @@ import time
 import weakref
 from collections import defaultdict
 from fnmatch import fnmatch
+from typing import Any
 
 import redis.asyncio as aioredis
 from channels_redis.utils import _consistent_hash
@@ -19,7 +20,7 @@ from redis.asyncio.sentinel import Sentinel
 def _client(host) -> aioredis.Redis:
     # Explicit timeouts and a pool bound: redis-py's defaults changed under
     # channels-redis before (docs/channel-layer.md).
-    options = {"socket_timeout": 5, "socket_connect_timeout": 5}
+    options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
     if isinstance(host, dict):
         sentinel = Sentinel(host["sentinels"], **options)
         return sentinel.master_for(host["master_name"], max_connections=200, **options)
@@ -152,7 +153,8 @@ class RedisStore:
 
     async def ping(self) -> bool:
         """Whether every shard answers (asked side by side: one round trip)."""
-        answers = await asyncio.gather(*(client.ping() for client in self.clients))
+        # redis-py types its asyncio commands as `Awaitable[T] | T` (shared with the sync client).
+        answers = await asyncio.gather(*(client.ping() for client in self.clients))  # type: ignore[arg-type]
         return all(answers)
 
     async def hincrby_many(self, counts: dict[tuple[str, str], int]) -> None:
@@ -170,7 +172,7 @@ class RedisStore:
         return shards
 
     async def hgetall_ints(self, key: str) -> dict[str, int]:
-        values = await self._shard(key).hgetall(key)
+        values = await self._shard(key).hgetall(key)  # type: ignore[misc]  # as in ping()
         return {k.decode(): int(v) for k, v in values.items()}
 
     # Who is online in a group (realtime.presence): `room_key` is a sorted set of

@@ -51,7 +51,7 @@ def _twisted_changes(reactor) -> list[str]:
         changes.append(f"FileDescriptor.write({', '.join(parameters)})")
     # Most of them are set on the instance: ask a real, unconnected one.
     with socket.socket() as sock:
-        connection = tcp.Connection(sock, None, reactor)
+        connection = tcp.Connection(sock, None, reactor)  # type: ignore[arg-type]  # no protocol
         changes += [
             f"Connection.{name}" for name in CONNECTION_NAMES if not hasattr(connection, name)
         ]
@@ -105,7 +105,7 @@ def write_eagerly(reactor) -> bool:
             data = data[sent:]
         buffered_write(self, data)
 
-    abstract.FileDescriptor.write = write
+    abstract.FileDescriptor.write = write  # type: ignore[method-assign]  # the trick itself
     return True
 
 
@@ -178,9 +178,9 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
         def wait_then_stop(self, remaining: float):
             busy = [p for p in self.connections if "disconnected" not in self.connections[p]]
             if not busy or remaining <= 0:
-                reactor.stop()
+                reactor.stop()  # type: ignore[misc]  # zope interface, read without `self`
             else:
-                reactor.callLater(0.1, self.wait_then_stop, remaining - 0.1)
+                reactor.callLater(0.1, self.wait_then_stop, remaining - 0.1)  # type: ignore[arg-type]  # as stop()
 
     proxy = {}
     if proxy_headers:

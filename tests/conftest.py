@@ -16,8 +16,8 @@ from django.test import Client
 from chat import services
 from chat.models import Room
 from config import settings as django_settings_module
+from harness.redis_server import RedisServer
 from realtime import presence, registry
-from tests.servers import RedisServer
 
 ORIGIN = "http://testserver"
 

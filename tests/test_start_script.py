@@ -11,14 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.servers import (
-    free_port,
-    healthz_status,
-    log_tail,
-    session_pids,
-    spawn,
-    stop_process,
-)
+from harness.processes import free_port, log_tail, session_pids, spawn, stop_process
+from harness.stack import healthz_status
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
 

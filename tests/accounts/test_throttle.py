@@ -6,7 +6,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.test import Client, override_settings
 
 from accounts import throttle
-from tests.servers import free_port
+from harness.processes import free_port
 
 PASSWORD = "pw-for-tests-1"
 # Documentation addresses (RFC 5737, RFC 3849): never anyone's.

@@ -5,47 +5,20 @@ import json
 
 import pytest
 import redis
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.test import Client, override_settings
 
 from chat import services
 from chat.models import Membership, Message
+from harness.sockets import db, expect_close, open_room, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-db = database_sync_to_async
 
 
 async def post(room, author, n: int):
     return await db(services.message_create)(
         room=room, author=author, body=f"message {n}", client_id=f"seed-{n}"
     )
-
-
-async def receive(communicator, frame_type: str | None = None, timeout: float = 5) -> dict:
-    """Return the next frame, skipping presence frames unless asked for."""
-    while True:
-        frame = await communicator.receive_json_from(timeout=timeout)
-        if frame_type is not None and frame["type"] != frame_type and frame["type"] == "presence":
-            continue
-        if frame_type is not None:
-            assert frame["type"] == frame_type, frame
-        return frame
-
-
-async def open_room(connect_ws, room, user, query: str = ""):
-    communicator, connected, _ = await connect_ws(f"/ws/chat/{room.slug}/{query}", user)
-    assert connected
-    hello = await receive(communicator, "hello")
-    return communicator, hello
-
-
-async def expect_close(communicator, code: int) -> None:
-    output = await communicator.receive_output(timeout=5)
-    while output["type"] != "websocket.close":
-        output = await communicator.receive_output(timeout=5)
-    assert output["code"] == code
 
 
 # Refusals

@@ -5,16 +5,14 @@ import importlib
 import threading
 
 import pytest
-from channels.db import database_sync_to_async
 from django.apps import apps
 from django.core.exceptions import ValidationError
 from django.db import connection
 
 from chat import services, slugs
 from chat.models import Membership, Message, Room
-from tests.chat.test_consumers import open_room, receive
+from harness.sockets import db, open_room, receive
 
-db = database_sync_to_async
 migration = importlib.import_module("chat.migrations.0003_reserved_slugs_and_direct_pairs")
 
 

@@ -3,16 +3,13 @@ the ORM (a shell), bulk and cascading deletes, and a room's kind changing. On th
 real Redis layer, as production runs it."""
 
 import pytest
-from channels.db import database_sync_to_async
 from django.test import Client
 
 from chat import services
 from chat.models import Membership, Room
-from tests.chat.test_consumers import expect_close, open_room, receive
+from harness.sockets import db, expect_close, open_room, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-db = database_sync_to_async
 
 
 async def still_open(room, author, n: int, *sockets) -> None:

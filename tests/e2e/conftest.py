@@ -1,4 +1,4 @@
-"""Browser fixtures: the app as real processes (tests/servers.py) and Debian's
+"""Browser fixtures: the app as real processes (harness/stack.py) and Debian's
 Chromium driven by Playwright, one fresh browser context per user."""
 
 from pathlib import Path
@@ -6,7 +6,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.servers import BASE_DIR, Stack
+from harness.processes import BASE_DIR
+from harness.stack import Stack
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -21,10 +22,14 @@ PASSWORD = "e2e-Password-31"
 VIEWPORT = {"width": 1180, "height": 760}
 RESULTS_DIR = BASE_DIR / "test-results"
 
-needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists(),
-    reason=f"{CHROMIUM} is absent: install Debian's chromium package to run the browser tests",
-)
+
+def pytest_runtest_setup(item):
+    """Skip the browser tests (this directory's only) before their processes start
+    when there is no browser to drive."""
+    if not Path(CHROMIUM).exists():
+        pytest.skip(
+            f"{CHROMIUM} is absent: install Debian's chromium package to run the browser tests"
+        )
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +40,19 @@ def stack():
         stack.start_worker()
         stack.start_worker()
         yield stack
+
+
+@pytest.fixture(scope="session")
+def password() -> str:
+    """The password of every user of these tests."""
+    return PASSWORD
+
+
+@pytest.fixture(scope="session")
+def results_dir() -> Path:
+    """Where pictures of pages go (test-results/, made on demand)."""
+    RESULTS_DIR.mkdir(exist_ok=True)
+    return RESULTS_DIR
 
 
 @pytest.fixture(scope="module")
@@ -161,12 +179,11 @@ def open_room(log_in):
 
 
 @pytest.fixture
-def screenshot(request):
+def screenshot(request, results_dir):
     """Save a page's final state as test-results/<test>-<name>.png."""
-    RESULTS_DIR.mkdir(exist_ok=True)
 
     def shoot(user: UserPage, name: str) -> Path:
-        path = RESULTS_DIR / f"{request.node.name}-{name}.png"
+        path = results_dir / f"{request.node.name}-{name}.png"
         user.page.screenshot(path=str(path))
         return path
 

@@ -10,12 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from .conftest import PASSWORD, needs_chromium
-
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = [pytest.mark.e2e, needs_chromium]
+pytestmark = pytest.mark.e2e
 
 RECONNECT_TIMEOUT_MS = 45_000
 MESSAGE_BODIES = "#messages li.message:not(.pending) .body"
@@ -249,10 +247,10 @@ def frames_of_type(frames: list[tuple[str, str]], frame_type: str) -> list[dict]
 
 
 def test_sends_over_the_rate_limit_wait_retry_after_then_go_in_order(
-    stack, room, open_room, screenshot
+    stack, room, open_room, screenshot, password
 ):
     a, b = stack.workers
-    stack.create_user("carol", PASSWORD)  # a limit of her own, untouched by the other tests
+    stack.create_user("carol", password)  # a limit of her own, untouched by the other tests
     carol = open_room("carol", room, a)
     alice = open_room("alice", room, b)
     bodies = [f"burst {n}" for n in range(1, RATE_LIMIT + 6)]

@@ -9,12 +9,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from .conftest import needs_chromium
-
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = [pytest.mark.e2e, needs_chromium]
+pytestmark = pytest.mark.e2e
 
 PING_EVERY_MS = 25_000  # REALTIME_PING_INTERVAL and REALTIME_PONG_TIMEOUT in config/settings.py
 PONG_WAIT_MS = 10_000

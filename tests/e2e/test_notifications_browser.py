@@ -7,19 +7,17 @@ import re
 
 import pytest
 
-from .conftest import PASSWORD, needs_chromium
-
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = [pytest.mark.e2e, needs_chromium]
+pytestmark = pytest.mark.e2e
 
 TITLE = "Maintenance at 22:00"
 BODY = "The chat is read-only for five minutes while we upgrade the database."
 
 
 @pytest.fixture(scope="module")
-def staff(stack) -> int:
+def staff(stack, password) -> int:
     """A staff superuser, `staff`; their id."""
     return stack.shell(
         "from django.contrib.auth import get_user_model\n"
@@ -27,7 +25,7 @@ def staff(stack) -> int:
         " password=args['password'])\n"
         "print(json.dumps(user.pk))",
         username="staff",
-        password=PASSWORD,
+        password=password,
     )
 
 

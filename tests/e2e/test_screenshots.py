@@ -5,12 +5,10 @@ look changes, check it and copy it over docs/img/room.png."""
 
 import pytest
 
-from .conftest import PASSWORD, RESULTS_DIR, needs_chromium
-
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
-pytestmark = [pytest.mark.e2e, needs_chromium]
+pytestmark = pytest.mark.e2e
 
 LAPTOP = {"width": 1280, "height": 800}
 MESSAGE_BODIES = "#messages li.message:not(.pending) .body"
@@ -31,7 +29,7 @@ CONVERSATION = [
 
 
 @pytest.fixture
-def general(stack, users) -> str:
+def general(stack, users, password) -> str:
     """carol, and the room General with alice (owner), bob and carol; its slug."""
     return stack.shell(
         "from django.contrib.auth import get_user_model\n"
@@ -42,11 +40,11 @@ def general(stack, users) -> str:
         "services.room_join(room=room, user=users.get(username='bob'))\n"
         "services.room_join(room=room, user=carol)\n"
         "print(json.dumps(room.slug))",
-        password=PASSWORD,
+        password=password,
     )
 
 
-def test_room_page_for_the_readme(stack, users, general, open_room):
+def test_room_page_for_the_readme(stack, users, general, open_room, results_dir):
     a, b = stack.workers
     people = {
         "alice": open_room("alice", general, a, viewport=LAPTOP),
@@ -73,7 +71,6 @@ def test_room_page_for_the_readme(stack, users, general, open_room):
     expect(alice.page.locator("#typing")).to_have_text("carol is typing…")
     alice.page.locator("#composer-body").blur()
 
-    RESULTS_DIR.mkdir(exist_ok=True)
-    alice.page.screenshot(path=str(RESULTS_DIR / "readme-room.png"))
+    alice.page.screenshot(path=str(results_dir / "readme-room.png"))
     for user in people.values():
         assert user.errors == [], user.errors

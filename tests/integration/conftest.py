@@ -15,9 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import pytest_asyncio
 
-from tests.servers import ServeWorker, Stack
-
-from .client import HttpSession, NotificationClient, RoomClient, login, stop_all
+from harness.clients import HttpSession, NotificationClient, RoomClient, login, stop_all
+from harness.stack import ServeWorker, Stack
 
 PASSWORD = "it-Password-53"
 USERS = ["alice", "bob", "carol", "dave", "erin", "frank"]
@@ -109,6 +108,18 @@ def start_worker(stack, workers):
     for worker in started:
         worker.stop()
         print(f"--- {worker.log_path.name} ---\n{worker.log()[-6000:]}")
+
+
+@pytest.fixture(scope="package")
+def password() -> str:
+    """The password of every user of these tests."""
+    return PASSWORD
+
+
+@pytest.fixture(scope="package")
+def storm_users() -> list[str]:
+    """Users for the reconnect storm, logged in like the others."""
+    return STORM_USERS
 
 
 @pytest.fixture(scope="package")

@@ -5,7 +5,7 @@ import asyncio
 
 import pytest
 
-from .checks import assert_every_message_once, send_steadily
+from harness.checks import assert_every_message_once, send_steadily
 
 pytestmark = pytest.mark.integration
 

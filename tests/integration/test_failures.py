@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .checks import assert_every_message_once, ms, send_steadily, wait_until
+from harness.checks import assert_every_message_once, ms, send_steadily, wait_until
 
 pytestmark = pytest.mark.integration
 

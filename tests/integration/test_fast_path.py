@@ -5,8 +5,8 @@ import urllib.request
 
 import pytest
 
-from .checks import send_steadily
-from .client import SESSION_COOKIE
+from harness.checks import send_steadily
+from harness.clients import SESSION_COOKIE
 
 pytestmark = pytest.mark.integration
 

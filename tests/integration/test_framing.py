@@ -8,8 +8,8 @@ import json
 import pytest
 from websockets.exceptions import ConnectionClosed
 
-from .checks import wait_until
-from .client import RoomClient
+from harness.checks import wait_until
+from harness.clients import RoomClient
 
 pytestmark = pytest.mark.integration
 

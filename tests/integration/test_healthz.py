@@ -6,7 +6,7 @@ import time
 import pytest
 import redis
 
-from tests.servers import healthz_status
+from harness.stack import healthz_status
 
 pytestmark = pytest.mark.integration
 

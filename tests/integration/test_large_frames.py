@@ -10,7 +10,7 @@ import asyncio
 
 import pytest
 
-from .checks import wait_until
+from harness.checks import wait_until
 
 pytestmark = pytest.mark.integration
 

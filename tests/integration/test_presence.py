@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from .checks import ms, wait_until
+from harness.checks import ms, wait_until
 
 pytestmark = pytest.mark.integration
 

@@ -9,10 +9,9 @@ import urllib.request
 import pytest
 import redis
 
-from tests.servers import RedisServer
-
-from .checks import assert_every_message_once, send_steadily
-from .client import NotificationClient, RoomClient, stop_all
+from harness.checks import assert_every_message_once, send_steadily
+from harness.clients import NotificationClient, RoomClient, stop_all
+from harness.redis_server import RedisServer
 
 pytestmark = pytest.mark.integration
 

@@ -9,9 +9,7 @@ import time
 
 import pytest
 
-from tests.servers import proc_rss_kib
-
-from .checks import (
+from harness.checks import (
     assert_every_message_once,
     live_latencies,
     ms,
@@ -19,6 +17,7 @@ from .checks import (
     send_steadily,
     wait_until,
 )
+from harness.processes import proc_rss_kib
 
 pytestmark = pytest.mark.integration
 

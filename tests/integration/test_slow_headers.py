@@ -12,8 +12,7 @@ import time
 
 import pytest
 
-from .client import SESSION_COOKIE, login
-from .conftest import PASSWORD
+from harness.clients import SESSION_COOKIE, login
 
 pytestmark = pytest.mark.integration
 
@@ -168,9 +167,9 @@ def text_frame(payload: dict) -> bytes:
     )
 
 
-def test_a_slow_but_complete_handshake_opens_a_socket_that_outlives_the_deadline(guarded):
+def test_a_slow_but_complete_handshake_opens_a_socket_that_outlives_the_deadline(guarded, password):
     worker = guarded["serve"]
-    session = login(worker.url, "alice", PASSWORD)
+    session = login(worker.url, "alice", password)
     slug = session.create_room("slow but complete handshake")
     lines = [
         f"GET /ws/chat/{slug}/ HTTP/1.1",

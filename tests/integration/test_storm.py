@@ -7,8 +7,7 @@ from collections import Counter
 
 import pytest
 
-from .checks import assert_every_message_once, ms, send_steadily, wait_until
-from .conftest import STORM_USERS
+from harness.checks import assert_every_message_once, ms, send_steadily, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -16,13 +15,13 @@ SOCKETS_PER_USER = 20  # 10 users: 200 sockets, under the cap of 60 per user
 
 
 async def test_reconnect_storm_of_200_sockets_ends_complete_and_in_order(
-    workers, room, clients, figure
+    workers, room, clients, figure, storm_users
 ):
     a, b = workers
     senders = [await clients.room("alice", room, a), await clients.room("bob", room, b)]
     crowd = [
         clients.room_client(user, room, (a, b)[n % 2])
-        for user in STORM_USERS
+        for user in storm_users
         for n in range(SOCKETS_PER_USER)
     ]
     started = time.monotonic()

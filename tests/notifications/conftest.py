@@ -7,7 +7,8 @@ from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from tests.notifications.support import broadcast_permissions, receive
+from harness.permissions import broadcast_permissions
+from harness.sockets import receive
 
 
 @pytest.fixture

@@ -8,9 +8,10 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 
+from harness.permissions import broadcast_permissions
+from harness.sockets import assert_silent, db, receive
 from notifications import events, services
 from notifications.models import Broadcast, Notification
-from tests.notifications.support import assert_silent, broadcast_permissions, db, receive
 
 ADD_URL = "/admin/notifications/broadcast/add/"
 INSERT_ROWS = 'INSERT INTO "notifications_notification"'

@@ -4,9 +4,9 @@ import pytest
 from django.contrib.auth.models import Group
 from django.test import Client, override_settings
 
+from harness.sockets import assert_silent, db, receive
 from notifications import services
 from notifications.models import Notification
-from tests.notifications.support import assert_silent, db, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -2,15 +2,12 @@
 and each broadcast's reach."""
 
 import pytest
-from channels.db import database_sync_to_async
 from django.test import Client
 
+from harness.sockets import db, open_room, receive
 from notifications import services as notification_services
 from notifications.models import Broadcast
 from realtime import metrics, tally
-from tests.chat.test_consumers import open_room, receive
-
-db = database_sync_to_async
 
 
 @pytest.mark.django_db

@@ -3,14 +3,11 @@
 import re
 
 import pytest
-from channels.db import database_sync_to_async
 from django.test import Client, override_settings
 
+from harness.sockets import db, open_room, receive
 from notifications import services as notification_services
 from realtime import metrics
-from tests.chat.test_consumers import open_room, receive
-
-db = database_sync_to_async
 
 
 def sample(text: str, name: str, **labels) -> float:

@@ -10,9 +10,9 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 
+from harness.processes import free_port
 from realtime import ratelimit
 from realtime.store import MemoryStore, RedisStore
-from tests.servers import free_port
 
 T0 = 1_800_000_000.0  # a fixed "now": the tests pass every time explicitly
 

@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 import pytest_asyncio
-from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
 from redis.asyncio.client import PubSub
@@ -15,15 +14,13 @@ from redis.asyncio.client import PubSub
 from chat import services
 from chat.consumers import ChatConsumer
 from config import settings as django_settings_module
+from harness.redis_server import RedisServer
+from harness.sockets import db, open_room, receive
 from notifications import consumers as notification_consumers
 from notifications import events as notification_events
 from notifications.services import notify
-from tests.chat.test_consumers import open_room, receive
-from tests.servers import RedisServer
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-db = database_sync_to_async
 
 
 async def wait_for(predicate, what: str, timeout: float = 10) -> None:

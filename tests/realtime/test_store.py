@@ -5,8 +5,8 @@ import time
 import pytest
 import redis
 
+from harness.redis_server import RedisServer
 from realtime.store import RedisStore
-from tests.servers import RedisServer
 
 
 @pytest.fixture

@@ -6,12 +6,10 @@ import sys
 from pathlib import Path
 
 import pytest
-from channels.db import database_sync_to_async
 from django.test import override_settings
 
-from tests.chat.test_consumers import expect_close, open_room
+from harness.sockets import db, expect_close, open_room
 
-db = database_sync_to_async
 ROOT = Path(__file__).resolve().parents[2]
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 

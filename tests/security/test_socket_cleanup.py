@@ -7,18 +7,15 @@ import time
 
 import pytest
 import redis
-from channels.db import database_sync_to_async
 from django.conf import settings
 
 from chat.consumers import ChatConsumer
 from chat.models import Message, Room
+from harness.sockets import db, expect_close, open_room, receive
 from realtime import presence, registry
 from realtime.groups import user_group
-from tests.chat.test_consumers import expect_close, open_room, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-db = database_sync_to_async
 
 
 def registered_sockets(user) -> int:

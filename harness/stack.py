@@ -20,9 +20,7 @@ import contextlib
 import json
 import os
 import secrets
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -32,145 +30,19 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
-BASE_DIR = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-STARTUP_TIMEOUT = 30.0
-
-
-class ServerError(RuntimeError):
-    """A process did not start, or a management command failed."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _die_with_parent_hook():
-    """Return a preexec_fn asking Linux to kill the child if the test run dies.
-
-    libc is loaded here, in the parent: the hook runs between fork and exec,
-    where importing is unsafe.
-    """
-    if not sys.platform.startswith("linux"):
-        return None
-    try:
-        import ctypes
-
-        prctl = ctypes.CDLL("libc.so.6", use_errno=True).prctl
-    except (OSError, AttributeError):
-        return None
-    pr_set_pdeathsig = 1
-    return lambda: prctl(pr_set_pdeathsig, signal.SIGKILL)
-
-
-_DIE_WITH_PARENT = _die_with_parent_hook()
-
-
-def spawn(
-    args: list[str], *, env: dict[str, str], log_path: Path, pipes: bool = False
-) -> subprocess.Popen:
-    """Start `args` in its own process group, output appended to `log_path`
-    (with `pipes`: stdin and stdout are pipes, stderr goes to the log)."""
-    with open(log_path, "ab") as log:
-        return subprocess.Popen(
-            args,
-            cwd=BASE_DIR,
-            env=env,
-            stdin=subprocess.PIPE if pipes else subprocess.DEVNULL,
-            stdout=subprocess.PIPE if pipes else log,
-            stderr=log if pipes else subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_DIE_WITH_PARENT,
-        )
-
-
-def stop_process(
-    process: subprocess.Popen | None, *, timeout: float = 10.0, sig: int = signal.SIGTERM
-) -> None:
-    """Signal the whole process group, then SIGKILL it if it lingers."""
-    if process is None or process.poll() is not None:
-        return
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(process.pid, sig)
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=10)
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return ""
-
-
-class RedisServer:
-    """A private redis-server on a free loopback port; never the machine's own."""
-
-    def __init__(
-        self, workdir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()
-    ) -> None:
-        self.workdir = workdir
-        self.port = port or free_port()
-        self.extra_args = extra_args  # e.g. ("--maxclients", "20000") for benchmarks
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def pid(self) -> int:
-        assert self.process is not None
-        return self.process.pid
-
-    def start(self) -> RedisServer:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            raise ServerError("redis-server is not installed")
-        args = [
-            binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(self.workdir),
-            *self.extra_args,
-        ]
-        log = self.workdir / f"redis-{self.port}.log"
-        self.process = spawn(args, env=dict(os.environ), log_path=log)
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        while not self._answers():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.stop()
-                raise ServerError(f"redis-server did not start:\n{log_tail(log)}")
-            time.sleep(0.05)
-        return self
-
-    def _answers(self) -> bool:
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1) as conn:
-                conn.sendall(b"PING\r\n")
-                return conn.recv(16).startswith(b"+PONG")
-        except OSError:
-            return False
-
-    def stop(self) -> None:
-        stop_process(self.process)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
+from harness.processes import (
+    BASE_DIR,
+    PYTHON,
+    STARTUP_TIMEOUT,
+    ServerError,
+    child_pids,
+    free_port,
+    log_tail,
+    proc_rss_kib,
+    spawn,
+    stop_process,
+)
+from harness.redis_server import RedisServer
 
 
 class Database:
@@ -385,39 +257,6 @@ class ServeWorker(Worker):
         if pid is None:
             raise ServerError(f"no Daphne child under serve on {self.port}")
         return proc_rss_kib(pid)
-
-
-def _processes():
-    """Yield (pid, fields of /proc/<pid>/stat after the command name) of every
-    process (Linux); the name is in parentheses and may hold spaces."""
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        yield int(entry.name), stat[stat.rindex(")") + 2 :].split()
-
-
-def child_pids(pid: int) -> list[int]:
-    """Return the ids of the processes whose parent is `pid`."""
-    return sorted(child for child, fields in _processes() if int(fields[1]) == pid)
-
-
-def session_pids(sid: int) -> list[int]:
-    """Return the ids of the live (not zombie) processes in session `sid`:
-    everything a process started with `start_new_session` left running."""
-    return sorted(
-        process for process, fields in _processes() if int(fields[3]) == sid and fields[0] != "Z"
-    )
-
-
-def proc_rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise ServerError(f"no VmRSS for process {pid}")
 
 
 def healthz_status(base_url: str) -> int | None:

@@ -8,7 +8,7 @@ import math
 import time
 from collections.abc import Callable, Iterable
 
-from .client import RoomClient, sent_at, stamped
+from harness.clients import RoomClient, sent_at, stamped
 
 
 def acknowledged(senders: Iterable[RoomClient]) -> dict[int, str]:

@@ -83,15 +83,18 @@ def _hello_messages(room: Room, after: int | None) -> LatestMessages:
         if cached is not None:
             return cached
         messages = selectors.messages_latest(room=room, through_seq=last_seq)
-        text, count = frames.messages_json(messages, room.slug)
+        encoded = frames.messages_json(messages, room.slug)
         # Long messages: fewer than 50 fit one frame.
-        latest = LatestMessages(last_seq, text, count, truncated=count < len(messages))
+        latest = LatestMessages(
+            last_seq, encoded.json, encoded.count, truncated=encoded.count < len(messages)
+        )
         hello_cache.put(room.pk, latest)
         return latest
-    messages, truncated = selectors.messages_after(room=room, after=after, through_seq=last_seq)
-    text, count = frames.messages_json(messages, room.slug)
+    page = selectors.messages_after(room=room, after=after, through_seq=last_seq)
+    encoded = frames.messages_json(page.messages, room.slug)
     # Cut to fit a frame: the client pages back with `history`, as for 500+.
-    return LatestMessages(last_seq, text, count, truncated or count < len(messages))
+    cut = page.more or encoded.count < len(page.messages)
+    return LatestMessages(last_seq, encoded.json, encoded.count, cut)
 
 
 @dataclass(frozen=True)
@@ -114,8 +117,8 @@ def _send_message(room: Room, user: Any, body: Any, client_id: Any) -> Sent:
 @db_call
 def _missed(room: Room, user: Any, after: int) -> list[Item]:
     selectors.room_for_reader(slug=room.slug, user=user)
-    messages, _ = selectors.messages_after(room=room, after=after)
-    return [Item(m.seq, frames.message_frame_text(m, room.slug)) for m in messages]
+    page = selectors.messages_after(room=room, after=after)
+    return [Item(m.seq, frames.message_frame_text(m, room.slug)) for m in page.messages]
 
 
 @dataclass(frozen=True)
@@ -128,9 +131,9 @@ class HistoryPage:
 def _history(room: Room, user: Any, before_seq: int | None, limit: int) -> HistoryPage:
     # Re-check on every frame: access may have been removed since connect.
     selectors.room_for_reader(slug=room.slug, user=user)
-    messages, has_more = selectors.messages_before(room=room, before_seq=before_seq, limit=limit)
-    text, count = frames.messages_json(messages, room.slug)
-    return HistoryPage(text, has_more or count < len(messages))
+    page = selectors.messages_before(room=room, before_seq=before_seq, limit=limit)
+    encoded = frames.messages_json(page.messages, room.slug)
+    return HistoryPage(encoded.json, page.more or encoded.count < len(page.messages))
 
 
 @db_call
@@ -166,7 +169,7 @@ class ChatConsumer(StreamConsumer):
         return [self.group]
 
     async def joined(self) -> None:
-        self.here, _ = await presence.join(self.group, self.user, self._announce_online)
+        self.here = await presence.join(self.group, self.user, self._announce_online)
         self.counted_online = True
 
     async def snapshot(self, after: int | None) -> Snapshot:

@@ -24,4 +24,4 @@ class UsernameForm(forms.Form):
 
 def first_error(form: forms.Form) -> str:
     """Return the first message of an invalid form, for a one-line notice."""
-    return next(iter(form.errors.values()))[0]
+    return str(next(iter(form.errors.values()))[0])

@@ -1,5 +1,6 @@
 """The wire shapes of chat data (docs/protocol.md)."""
 
+from dataclasses import dataclass
 from typing import Any
 
 from realtime.wire import dumps, iso, user_dict
@@ -24,9 +25,15 @@ def message_dict(message: Message, room_slug: str) -> dict[str, Any]:
 FRAME_MESSAGES_BUDGET = 512 * 1024
 
 
-def messages_json(messages: list[Message], room_slug: str) -> tuple[str, int]:
+@dataclass(frozen=True)
+class EncodedMessages:
+    json: str  # a JSON array of message objects, oldest first
+    count: int  # how many of the messages it holds (the newest)
+
+
+def messages_json(messages: list[Message], room_slug: str) -> EncodedMessages:
     """Serialize messages (oldest first) for embedding in a frame: the newest that
-    fit FRAME_MESSAGES_BUDGET bytes, at least one. Return (JSON array, how many)."""
+    fit FRAME_MESSAGES_BUDGET bytes, at least one."""
     kept: list[str] = []
     size = 2
     for message in reversed(messages):
@@ -35,7 +42,7 @@ def messages_json(messages: list[Message], room_slug: str) -> tuple[str, int]:
         if kept and size > FRAME_MESSAGES_BUDGET:
             break
         kept.append(item)
-    return "[" + ",".join(reversed(kept)) + "]", len(kept)
+    return EncodedMessages("[" + ",".join(reversed(kept)) + "]", len(kept))
 
 
 def message_frame_text(message: Message, room_slug: str) -> str:

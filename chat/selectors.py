@@ -170,29 +170,32 @@ def messages_latest(
     return list(reversed(query.order_by("-seq")[:limit]))
 
 
-def messages_after(
-    *, room: Room, after: int, through_seq: int | None = None
-) -> tuple[list[Message], bool]:
-    """Return the messages with seq > after (up to through_seq), oldest first, and
-    whether they were cut to the latest RESUME_MAX."""
+@dataclass(frozen=True)
+class MessagePage:
+    messages: list[Message]  # oldest first
+    # messages_after: the oldest were left out (over RESUME_MAX);
+    # messages_before: older messages remain.
+    more: bool
+
+
+def messages_after(*, room: Room, after: int, through_seq: int | None = None) -> MessagePage:
+    """Return the messages with seq > after (up to through_seq), at most the
+    latest RESUME_MAX."""
     query = _messages(room).filter(seq__gt=after)
     if through_seq is not None:
         query = query.filter(seq__lte=through_seq)
     newest = list(query.order_by("-seq")[: RESUME_MAX + 1])
     truncated = len(newest) > RESUME_MAX
-    return list(reversed(newest[:RESUME_MAX])), truncated
+    return MessagePage(list(reversed(newest[:RESUME_MAX])), more=truncated)
 
 
-def messages_before(
-    *, room: Room, before_seq: int | None, limit: int
-) -> tuple[list[Message], bool]:
-    """Return up to `limit` messages with seq < before_seq, oldest first, and whether
-    older ones remain."""
+def messages_before(*, room: Room, before_seq: int | None, limit: int) -> MessagePage:
+    """Return up to `limit` messages with seq < before_seq."""
     query = _messages(room)
     if before_seq is not None:
         query = query.filter(seq__lt=before_seq)
     page = list(query.order_by("-seq")[: limit + 1])
-    return list(reversed(page[:limit])), len(page) > limit
+    return MessagePage(list(reversed(page[:limit])), more=len(page) > limit)
 
 
 def user_by_username(username: str) -> "User | None":

@@ -2,17 +2,20 @@
 
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
 
 from realtime.errors import Refused
-from realtime.push import Push
 
 from . import events, metrics, selectors, slugs
 from .exceptions import RoomForbidden, RoomNotFound
 from .models import Membership, Message, Room
 from .signals import message_posted
+
+if TYPE_CHECKING:
+    from realtime.push import Push
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +45,7 @@ class MessageStored:
 
     message: Message
     created: bool
-    push: Push | None
+    push: "Push | None"
 
     @property
     def reached_room(self) -> bool:

@@ -105,9 +105,7 @@ def direct_open(request):
 def room_detail(request, slug):
     room = _readable_room(slug, request.user)
     membership = selectors.membership(room=room, user=request.user)
-    history, has_more = selectors.messages_before(
-        room=room, before_seq=None, limit=selectors.HELLO_LATEST
-    )
+    page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
     display_name = selectors.room_display_name(room=room, user=request.user)
     return render(
         request,
@@ -118,15 +116,15 @@ def room_detail(request, slug):
             "membership": membership,
             "is_owner": membership is not None and membership.role == membership.Role.OWNER,
             "members": selectors.room_members(room=room),
-            "history": history,
-            "has_more": has_more,
+            "history": page.messages,
+            "has_more": page.more,
             "member_form": UsernameForm(),
             "room_config": {
                 "slug": room.slug,
                 "user": frames.user_dict(request.user),
-                "lastSeq": history[-1].seq if history else 0,
+                "lastSeq": page.messages[-1].seq if page.messages else 0,
                 "lastReadSeq": membership.last_read_seq if membership else room.last_seq,
-                "hasMore": has_more,
+                "hasMore": page.more,
             },
         },
     )

@@ -23,7 +23,8 @@ application = ArmHeaderDeadline(
         {
             "http": django_asgi_app,
             "websocket": SameOriginValidator(
-                SessionAuthMiddleware(URLRouter(websocket_urlpatterns))
+                # Django's URLPatterns of ASGI apps, which channels' stubs don't name.
+                SessionAuthMiddleware(URLRouter(websocket_urlpatterns))  # type: ignore[arg-type]
             ),
         }
     ),

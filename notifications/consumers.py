@@ -45,10 +45,9 @@ def _hello(user: Any, after: int | None) -> dict[str, Any]:
     if after is None:
         rows = selectors.notifications_latest(user=user, through_id=state.last_id)
     else:
-        rows, truncated = selectors.notifications_after(
-            user=user, after=after, through_id=state.last_id
-        )
-        if truncated:
+        page = selectors.notifications_after(user=user, after=after, through_id=state.last_id)
+        rows = page.notifications
+        if page.truncated:
             hello["truncated"] = True
     hello["notifications"] = [frames.notification_dict(row) for row in rows]
     return hello
@@ -64,9 +63,11 @@ class CatchUp:
 @db_call
 def _catch_up(user: Any, after: int) -> CatchUp:
     state = selectors.unread_state(user=user)
-    rows, _ = selectors.notifications_after(user=user, after=after, through_id=state.last_id)
+    page = selectors.notifications_after(user=user, after=after, through_id=state.last_id)
     return CatchUp(
-        state, [frames.notification_dict(row) for row in rows], selectors.group_ids(user=user)
+        state,
+        [frames.notification_dict(row) for row in page.notifications],
+        selectors.group_ids(user=user),
     )
 
 

@@ -10,7 +10,8 @@ class BroadcastForm(forms.ModelForm):
         fields = ["title", "body", "level", "url", "audience", "groups", "users"]
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         audience = cleaned.get("audience")
         if audience == Broadcast.Audience.GROUPS and not cleaned.get("groups"):
             raise ValidationError({"groups": "Choose at least one group for this audience."})

@@ -2,6 +2,7 @@
 (realtime's socket registry), and how far each broadcast went."""
 
 from collections import Counter
+from dataclasses import dataclass
 
 from asgiref.sync import async_to_sync
 from django.contrib import admin
@@ -12,6 +13,7 @@ from realtime import registry, tally
 from realtime.groups import user_group
 
 from .consumers import BROADCAST_PUSHED_KEY
+from .models import Broadcast
 from .selectors import broadcasts_with_reads
 
 # Every socket of every user is present in its user's `sockets.user.<id>` group.
@@ -41,6 +43,12 @@ async def live_data() -> dict:
 VIEW_PERMISSION = "realtime.view_live"
 
 
+@dataclass(frozen=True)
+class BroadcastReach:
+    broadcast: Broadcast
+    pushed: int  # sockets it was written to, across workers
+
+
 def live(request):
     """Show the Live page to staff with realtime.view_live (superusers have it).
 
@@ -52,9 +60,10 @@ def live(request):
     if not request.user.has_perm(VIEW_PERMISSION):
         raise PermissionDenied
     data = async_to_sync(live_data)()
-    broadcasts = list(broadcasts_with_reads())
-    for broadcast in broadcasts:
-        broadcast.pushed = data["pushed"].get(str(broadcast.pk), 0)
+    broadcasts = [
+        BroadcastReach(broadcast, pushed=data["pushed"].get(str(broadcast.pk), 0))
+        for broadcast in broadcasts_with_reads()
+    ]
     context = {
         **admin.site.each_context(request),
         **data,

@@ -55,15 +55,20 @@ def notifications_latest(
     return list(reversed(page))
 
 
+@dataclass(frozen=True)
+class NotificationPage:
+    notifications: list[Notification]  # oldest first
+    truncated: bool  # the oldest were left out (over the limit)
+
+
 def notifications_after(
     *, user: "User", after: int, through_id: int, limit: int = RESUME_MAX
-) -> tuple[list[Notification], bool]:
-    """Return the notifications with after < id <= through_id, oldest first, and whether
-    they were cut to the latest `limit`."""
+) -> NotificationPage:
+    """Return the notifications with after < id <= through_id, at most the latest `limit`."""
     newest = list(
         notifications_for(user=user).filter(id__gt=after, id__lte=through_id)[: limit + 1]
     )
-    return list(reversed(newest[:limit])), len(newest) > limit
+    return NotificationPage(list(reversed(newest[:limit])), truncated=len(newest) > limit)
 
 
 def notification_for(*, user: "User", notification_id: int) -> Notification:

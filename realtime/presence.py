@@ -84,9 +84,8 @@ def _users(members: list[str]) -> list[dict]:
     return sorted(users, key=lambda user: user["username"].lower())
 
 
-async def join(group: str, user, on_change: OnChange) -> tuple[Online, bool]:
-    """Count a socket of `user` in `group`; return (who is online, whether the
-    user just came online)."""
+async def join(group: str, user, on_change: OnChange) -> Online:
+    """Count a socket of `user` in `group`; return who is online there now."""
     local = _groups.setdefault(group, _Group())
     local.on_change = on_change
     local.usernames[user.pk] = user.get_username()
@@ -106,10 +105,10 @@ async def join(group: str, user, on_change: OnChange) -> tuple[Online, bool]:
         # The heartbeat writes the entry once Redis answers again.
         logger.warning("presence unavailable (redis): counting this user alone")
         me = {"id": user.pk, "username": user.get_username()}
-        return Online([me], 1), False
+        return Online([me], 1)
     if added:
         changed(group)
-    return Online(_users(first), count), added
+    return Online(_users(first), count)
 
 
 async def leave(group: str, user) -> None:

@@ -105,8 +105,11 @@ def _failed(push: Push) -> None:
 async def send_now(group: str, event: Event) -> bool:
     """Send an event that is not stored (typing, presence) from async code;
     return whether the layer took it. A lost one is only a hint missed."""
+    layer = get_channel_layer()
+    if layer is None:
+        return False
     try:
-        await get_channel_layer().group_send(group, event)
+        await layer.group_send(group, event)
     except Exception:
         metrics.layer_send_failures.labels(metrics.WORKER).inc()
         logger.warning("push to %s failed", group, exc_info=True)

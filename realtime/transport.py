@@ -45,7 +45,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     kind = "socket"  # the metrics label
 
     user: Any = None
-    channel_name: str | None = None  # set by Channels once the layer gave one
+    channel_name = ""  # set by Channels once the layer gave one
     connect_started: float | None = None
     accepted = False
     counted = False
@@ -220,7 +220,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
                 logger.warning("group_discard failed for %s", group, exc_info=True)
         self.groups_joined = []
         forget = getattr(self.channel_layer, "forget_channel", None)
-        if forget is not None and self.channel_name is not None:
+        if forget is not None and self.channel_name:
             try:
                 await forget(self.channel_name)
             except Exception:

@@ -43,7 +43,7 @@ def with_encoded(frame: dict[str, Any], **encoded: str) -> str:
     text = dumps(frame)
     if not encoded:
         return text
-    extra = ",".join(f"{dumps(key)}:{value}" for key, value in encoded.items())
+    extra = ",".join(f"{json.dumps(key)}:{value}" for key, value in encoded.items())
     return f"{text[:-1]},{extra}}}" if len(text) > 2 else f"{{{extra}}}"
 
 

@@ -29,6 +29,7 @@ FANOUT = "realtime.layers (group events decoded once per worker)"
 SHARDS = "realtime.store (keys on the layer's shard)"
 RESUBSCRIBED = "realtime.layers (catch-up only once subscriptions are live again)"
 HEADER_DEADLINE = "realtime.header_deadline (a deadline on request headers: slowloris)"
+IN_PROCESS = "realtime.layers.InProcessChannelLayer (development without Redis)"
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,14 @@ PRIVATE_NAMES = [
             "proxy_forwarded_port_header",
             "proxy_forwarded_proto_header",
         ),
+    ),
+    # Channels
+    Private("channels.layers.InMemoryChannelLayer", "_clean_expired", IN_PROCESS, ("self",)),
+    Private(
+        "channels.layers.InMemoryChannelLayer",
+        "_remove_from_groups",
+        IN_PROCESS,
+        ("self", "channel"),
     ),
     # channels-redis
     Private(

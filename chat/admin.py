@@ -1,3 +1,5 @@
+import contextlib
+
 from django.contrib import admin
 
 from realtime.errors import NotFound
@@ -31,7 +33,8 @@ class MessageEditInline(admin.TabularInline):
     model = MessageEdit
     extra = 0
     can_delete = False
-    fields = readonly_fields = ["edited_at", "body"]
+    fields = ["edited_at", "body"]
+    readonly_fields = ["edited_at", "body"]
 
     def has_add_permission(self, request, obj=None) -> bool:
         return False
@@ -75,10 +78,8 @@ class MessageAdmin(admin.ModelAdmin):
     def delete_model(self, request, obj: Message) -> None:
         """Delete as the chat does: the message stays a deleted placeholder and
         disappears live from every socket of its room."""
-        try:
+        with contextlib.suppress(NotFound):  # deleted already
             services.message_delete(room=obj.room, actor=request.user, message_id=obj.pk)
-        except NotFound:
-            pass  # deleted already
 
     def delete_queryset(self, request, queryset) -> None:
         for message in queryset.select_related("room"):

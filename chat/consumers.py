@@ -305,9 +305,7 @@ class ChatConsumer(StreamConsumer):
         if not isinstance(on, bool):
             raise Refused("on must be true or false.", message_id=message_id)
         emoji = frame.get("emoji")
-        await self._change(
-            message_id, lambda: _react(self.room, self.user, message_id, emoji, on)
-        )
+        await self._change(message_id, lambda: _react(self.room, self.user, message_id, emoji, on))
 
     async def _change(
         self,

@@ -53,7 +53,9 @@ def reactions_list(reactions: Iterable[Reaction]) -> list[dict[str, Any]]:
     """Group reactions (oldest first) by emoji, in the order each emoji first came."""
     grouped: dict[str, dict[str, Any]] = {}
     for reaction in sorted(reactions, key=lambda r: r.pk):
-        entry = grouped.setdefault(reaction.emoji, {"emoji": reaction.emoji, "count": 0, "user_ids": []})
+        entry = grouped.setdefault(
+            reaction.emoji, {"emoji": reaction.emoji, "count": 0, "user_ids": []}
+        )
         entry["count"] += 1
         if len(entry["user_ids"]) < REACTION_USERS_MAX:
             entry["user_ids"].append(reaction.user_id)

@@ -141,7 +141,9 @@ def _parser() -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "linkify": True, "breaks": True})
     md.enable(["strikethrough", "linkify"])
     md.disable(["image", "heading", "lheading", "hr"])
-    # Only URLs with a scheme or "www.": "settings.py" in a sentence stays text.
+    # Only URLs with a scheme: "settings.py" in a sentence stays text.
+    if md.linkify is None:
+        raise ImportError("linkify-it-py is required (requirements.txt)")
     md.linkify.set({"fuzzy_link": False, "fuzzy_email": False})
     md.core.ruler.push("mentions", _mentions_rule)
     md.add_render_rule("mention", _render_mention)

@@ -156,7 +156,9 @@ def message_create(
         if not locked.is_public:
             raise RoomForbidden()
         membership = Membership.objects.create(room=locked, user=author)
-    replied = None if reply_to is None else selectors.message_in_room(room=locked, message_id=reply_to)
+    replied = (
+        None if reply_to is None else selectors.message_in_room(room=locked, message_id=reply_to)
+    )
 
     message = Message(
         room=locked,

@@ -248,9 +248,7 @@ async def changes_while_away(room, alice, bob) -> tuple[Message, Message, Messag
     reply = await post(room, bob, "re", "c3", reply_to=gone.pk)
     # A client saw up to seq 3, then left. While it was away:
     await db(services.message_edit)(room=room, actor=alice, message_id=kept.pk, body="edited")
-    await db(services.message_react)(
-        room=room, actor=bob, message_id=kept.pk, emoji="👍", on=True
-    )
+    await db(services.message_react)(room=room, actor=bob, message_id=kept.pk, emoji="👍", on=True)
     await db(services.message_edit)(room=room, actor=alice, message_id=gone.pk, body="more secret")
     await db(services.message_delete)(room=room, actor=alice, message_id=gone.pk)
     await post(room, bob, "new", "c4")
@@ -258,7 +256,7 @@ async def changes_while_away(room, alice, bob) -> tuple[Message, Message, Messag
 
 
 async def test_resume_gets_every_change_once_in_order(connect_ws, public_room, alice, bob):
-    kept, gone, _ = await changes_while_away(public_room, alice, bob)
+    await changes_while_away(public_room, alice, bob)
     a, hello = await open_room(connect_ws, public_room, alice, "?after=3")
     assert hello["last_seq"] == 8 and [m["seq"] for m in hello["messages"]] == [8]
     updates = [await receive(a, "update") for _ in range(4)]
@@ -323,7 +321,9 @@ async def test_hello_cache_follows_edits(connect_ws, public_room, alice):
     _, hello = await open_room(connect_ws, public_room, alice)
     assert hello["messages"][0]["body"] == "before"
     assert hello_cache.get(public_room.pk, 1) is not None
-    await db(services.message_edit)(room=public_room, actor=alice, message_id=message.pk, body="after")
+    await db(services.message_edit)(
+        room=public_room, actor=alice, message_id=message.pk, body="after"
+    )
     _, hello = await open_room(connect_ws, public_room, alice)
     assert hello["last_seq"] == 2 and hello["messages"][0]["body"] == "after"
     await db(services.message_react)(
@@ -342,9 +342,7 @@ async def test_concurrent_sends_and_edits_keep_seq_gap_free(public_room, alice, 
     def send(n: int) -> None:
         services.message_create(room=public_room, author=bob, body=f"m{n}", client_id=f"c{n + 1}")
 
-    await asyncio.gather(
-        *[asyncio.to_thread(edit if n % 2 else send, n) for n in range(20)]
-    )
+    await asyncio.gather(*[asyncio.to_thread(edit if n % 2 else send, n) for n in range(20)])
     room = await db(Room.objects.get)(pk=public_room.pk)
     assert await db(seqs)(public_room) == list(range(1, room.last_seq + 1))
     assert room.last_seq == 21
@@ -393,14 +391,18 @@ async def test_an_edit_mentions_the_newly_mentioned_once(public_room, alice, bob
         await db(services.message_edit)(
             room=public_room, actor=alice, message_id=message.pk, body=body
         )
-    notes = await db(lambda: sorted(Notification.objects.values_list("recipient__username", flat=True)))()
+    notes = await db(
+        lambda: sorted(Notification.objects.values_list("recipient__username", flat=True))
+    )()
     assert notes == ["bob", "carol"]
 
 
 async def test_admin_delete_is_a_room_event(connect_ws, client, public_room, alice, make_user):
     staff = await db(make_user)("staff", is_staff=True, is_superuser=True)
     message = await post(public_room, alice, "spam", "c1")
-    await db(services.message_edit)(room=public_room, actor=alice, message_id=message.pk, body="spam!")
+    await db(services.message_edit)(
+        room=public_room, actor=alice, message_id=message.pk, body="spam!"
+    )
     a, _ = await open_room(connect_ws, public_room, alice)
     await db(client.force_login)(staff)
     change = await db(client.get)(f"/admin/chat/message/{message.pk}/change/")

@@ -56,7 +56,7 @@ def unsafe(html: str) -> list[str]:
         "[x](java\nscript:alert(1))",
         "[x](data:text/html;base64,PHNjcmlwdD4=)",
         "[x](vbscript:msgbox(1))",
-        "<https://x.org/\" onmouseover=\"alert(1)>",
+        '<https://x.org/" onmouseover="alert(1)>',
         '[a](http://x "t" onclick="alert(1)")',
         "![x](http://x/a.png)",
         "![x](javascript:alert(1))",

@@ -109,7 +109,7 @@ def _hello_messages(room: Room, after: int | None) -> LatestMessages:
 @dataclass(frozen=True)
 class Sent:
     seq: int
-    text: str  # the message frame
+    text: str  # the frame (empty when there is nothing to acknowledge)
     acknowledge: bool  # the room's push won't bring it to the sender: answer directly
 
 
@@ -121,9 +121,10 @@ def _send_message(room: Room, user: Any, body: Any, client_id: Any, reply_to: in
     # A resend gets the original back on this socket only; a message the layer
     # could not take (Redis away) is stored, so it is acknowledged here and the
     # others get it when their sockets resync.
+    if stored.reached_room:
+        return Sent(stored.message.seq, "", acknowledge=False)
     message = selectors.message_state(message_id=stored.message.pk)
-    text = frames.message_frame_text(message, room.slug)
-    return Sent(stored.message.seq, text, acknowledge=not stored.reached_room)
+    return Sent(message.seq, frames.message_frame_text(message, room.slug), acknowledge=True)
 
 
 def _changed(stored: services.EventStored) -> Sent | None:

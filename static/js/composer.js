@@ -14,6 +14,18 @@ export function bodyProblem(body, { maxChars, maxFrameBytes }) {
   return "";
 }
 
+// The counter shows from this share of the limit on.
+const COUNTER_FROM = 0.9;
+
+// The counter near the limit: {text, over}, or null while far from it.
+export function counterState(length, maxChars) {
+  if (length < maxChars * COUNTER_FROM) return null;
+  if (length > maxChars) {
+    return { text: `${length - maxChars} over the limit of ${maxChars}`, over: true };
+  }
+  return { text: `${maxChars - length} left`, over: false };
+}
+
 export class Composer {
   constructor({ form, body, error, limits, onMessage, onTyping }) {
     Object.assign(this, { form, body, error, limits, onMessage, onTyping });

@@ -1,9 +1,14 @@
-// The room's messages in seq order. `Timeline` is the bookkeeping (no DOM):
-// `contiguous` is the highest seq up to which nothing is missing (every resume
-// asks for ?after=contiguous), a seq seen beyond a hole is filled with `history`,
-// and each `history` reply is matched to its request by the `before_seq` it
-// echoes. `MessageList` draws it into #messages: grouping, the "new messages"
-// line, and keeping the reader's place while messages go in.
+// The room's events in seq order. `Timeline` is the bookkeeping (no DOM): every
+// change to a room (a new message, an edit, a deletion, a reaction) takes the
+// next seq of one gap-free counter, so `contiguous` is the highest seq up to
+// which no event is missing (every resume asks for ?after=contiguous). Message
+// seqs are `seqs` (what is drawn), update seqs are only remembered. A hole is
+// filled with `catch_up` when the server has room events (it replays messages
+// and updates alike, in order), else with `history` (messages only); each
+// `history` reply is matched to its request by the `before_seq` it echoes, each
+// `catch_up` reply by its `after`. `MessageList` draws it into #messages:
+// grouping, day separators, the "New messages" line, and keeping the reader's
+// place while messages go in.
 
 import { cloneTemplate, setText } from "./dom.js";
 import { formatTime } from "./times.js";
@@ -15,9 +20,24 @@ export class Timeline {
     this.contiguous = contiguous;
     this.knownLast = contiguous;
     this.hasMore = hasMore;
-    this.requests = []; // `history` requests in flight on this socket
+    this.updates = new Set(); // seqs of `update` events seen
+    this.catchUp = false; // the server has room events (and `catch_up`)
+    this.requests = []; // `history` and `catch_up` requests in flight on this socket
     this.gapInFlight = false;
     this.loadingOlder = false;
+  }
+
+  // Whether nothing more is to be learnt about `seq`.
+  seen(seq) {
+    return this.has(seq) || this.updates.has(seq) || this.absent.has(seq);
+  }
+
+  // An `update` event's seq: returns false for one already seen (a replay).
+  addUpdate(seq) {
+    if (typeof seq !== "number" || this.seen(seq)) return false;
+    this.updates.add(seq);
+    this.learnLast(seq);
+    return true;
   }
 
   // Where `seq` goes in `seqs` (binary search).
@@ -52,7 +72,7 @@ export class Timeline {
 
   // Move `contiguous` over what is shown or known gone; returns whether a hole remains.
   advance() {
-    while (this.has(this.contiguous + 1) || this.absent.has(this.contiguous + 1)) {
+    while (this.seen(this.contiguous + 1)) {
       this.contiguous += 1;
     }
     return this.hasGap();
@@ -62,9 +82,12 @@ export class Timeline {
     return this.knownLast > this.contiguous;
   }
 
-  // The `history` request for the lowest hole, from its top down, or null.
+  // The request for the lowest hole, or null: `catch_up` from `contiguous` when
+  // the server has room events (a hole may hold updates, which `history` never
+  // returns), else `history` from the hole's top down.
   gapRequest(historyMax) {
     if (this.gapInFlight || !this.hasGap()) return null;
+    if (this.catchUp) return { kind: "catch_up", after: this.contiguous, upTo: this.knownLast };
     const index = this.indexFor(this.contiguous + 1);
     const nextShown = index < this.seqs.length ? this.seqs[index] : this.knownLast + 1;
     const missing = nextShown - this.contiguous - 1;
@@ -80,17 +103,36 @@ export class Timeline {
 
   // `request` went out.
   sent(request) {
-    this.requests.push({ ...request, from: request.beforeSeq - request.limit, to: request.beforeSeq - 1 });
-    if (request.kind === "gap") this.gapInFlight = true;
-    else this.loadingOlder = true;
+    if (request.kind === "catch_up") this.requests.push({ ...request });
+    else this.requests.push({ ...request, from: request.beforeSeq - request.limit, to: request.beforeSeq - 1 });
+    if (request.kind === "gap" || request.kind === "catch_up") this.gapInFlight = true;
+    else if (request.kind === "older") this.loadingOlder = true;
+  }
+
+  // The `catch_up` request a reply answers, by the `after` it echoes.
+  takeCatchUp(after) {
+    const index = this.requests.findIndex((request) => request.kind === "catch_up" && request.after === after);
+    return index < 0 ? null : this.requests.splice(index, 1)[0];
+  }
+
+  // A complete `catch_up` reply holds every event past `after` that existed when
+  // it was asked for: the seqs up to then that it lacks are gone. With
+  // `has_more`, the rest is asked for from the last one (by the next gapRequest).
+  caughtUp(request, seqs, hasMore) {
+    this.gapInFlight = false;
+    seqs.forEach((seq) => this.learnLast(seq));
+    const top = hasMore ? Math.max(request.after, ...seqs) : Math.max(request.upTo, ...seqs);
+    const returned = new Set(seqs);
+    for (let seq = request.after + 1; seq <= top; seq++) {
+      if (!returned.has(seq) && !this.seen(seq)) this.absent.add(seq);
+    }
   }
 
   // The request a `history` reply (or its rate_limited refusal) answers: the one
   // with the before_seq it echoes; a server too old to echo it answers in order.
   take(beforeSeq) {
-    const index = beforeSeq === undefined
-      ? (this.requests.length ? 0 : -1)
-      : this.requests.findIndex((request) => request.beforeSeq === beforeSeq);
+    const index = this.requests.findIndex((request) => request.kind !== "catch_up" &&
+      (beforeSeq === undefined || request.beforeSeq === beforeSeq));
     return index < 0 ? null : this.requests.splice(index, 1)[0];
   }
 
@@ -101,16 +143,19 @@ export class Timeline {
       this.hasMore = Boolean(hasMore);
       return;
     }
+    if (request.kind !== "gap") return;
     this.gapInFlight = false;
     const returned = new Set(seqs);
     for (let seq = request.from; seq <= request.to; seq++) {
-      if (!returned.has(seq)) this.absent.add(seq);
+      // With room events, a seq `history` lacks may be an update's: only
+      // `catch_up` can tell, so it stays a hole.
+      if (!returned.has(seq) && !this.catchUp) this.absent.add(seq);
     }
   }
 
   abandon(request) {
     if (request.kind === "older") this.loadingOlder = false;
-    else this.gapInFlight = false;
+    else if (request.kind === "gap" || request.kind === "catch_up") this.gapInFlight = false;
   }
 
   // A new socket knows nothing of the old one's requests.

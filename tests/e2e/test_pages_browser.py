@@ -245,7 +245,10 @@ def test_mentions_autocomplete_from_the_members(stack, users, room, open_room):
 def test_first_unread_divider_sits_above_the_first_of_sixty_unread(stack, users, room, open_room):
     from tests.e2e.test_chat_browser import post_messages
 
-    post_messages(stack, room, "bob", [f"read {n}" for n in range(1, 11)])
+    # One call: post_messages numbers its client_ids from 0 each time.
+    post_messages(
+        stack, room, "bob", [f"read {n}" for n in range(1, 11)] + [f"unread {n}" for n in range(1, 61)]
+    )
     stack.shell(
         "from chat.models import Membership\n"
         "Membership.objects.filter(room__slug=args['slug'], user__username='alice')"
@@ -253,7 +256,6 @@ def test_first_unread_divider_sits_above_the_first_of_sixty_unread(stack, users,
         "print(json.dumps(1))",
         slug=room,
     )
-    post_messages(stack, room, "bob", [f"unread {n}" for n in range(1, 61)])
     alice = open_room("alice", room, stack.workers[0])
     page = alice.page
     first_unread = page.locator("#messages li.message.first-unread")

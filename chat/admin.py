@@ -1,6 +1,11 @@
+import contextlib
+
 from django.contrib import admin
 
-from .models import Membership, Message, Room
+from realtime.errors import NotFound
+
+from . import services
+from .models import Membership, Message, MessageEdit, Room
 
 
 class MembershipInline(admin.TabularInline):
@@ -21,14 +26,46 @@ class RoomAdmin(admin.ModelAdmin):
     inlines = [MembershipInline]
 
 
+class MessageEditInline(admin.TabularInline):
+    """The bodies a message had before its edits (staff with the view
+    permission on message edits see them)."""
+
+    model = MessageEdit
+    extra = 0
+    can_delete = False
+    fields = ["edited_at", "body"]
+    readonly_fields = ["edited_at", "body"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Message)
 class MessageAdmin(admin.ModelAdmin):
-    list_display = ["room", "seq", "author", "short_body", "created_at"]
+    list_display = ["room", "seq", "author", "short_body", "created_at", "edited_at", "deleted_at"]
     list_filter = ["room"]
     list_select_related = ["room", "author"]
     search_fields = ["body", "author__username", "room__slug"]
-    # seq and room are given out by message_create; editing them would break ordering.
-    readonly_fields = ["room", "seq", "author", "client_id", "created_at"]
+    # Every change to a message is a room event with the next seq, pushed to
+    # the room (chat.services): the admin shows messages and deletes them the
+    # same way, and changes nothing else.
+    readonly_fields = [
+        "room",
+        "seq",
+        "author",
+        "body",
+        "html",
+        "client_id",
+        "created_at",
+        "reply_to",
+        "edited_at",
+        "deleted_at",
+        "deleted_by",
+    ]
+    inlines = [MessageEditInline]
 
     @admin.display(description="body")
     def short_body(self, obj: Message) -> str:
@@ -37,3 +74,18 @@ class MessageAdmin(admin.ModelAdmin):
     def has_add_permission(self, request) -> bool:
         # New messages need a seq and a push: they come from the chat, not the admin.
         return False
+
+    def delete_model(self, request, obj: Message) -> None:
+        """Delete as the chat does: the message stays a deleted placeholder and
+        disappears live from every socket of its room."""
+        with contextlib.suppress(NotFound):  # deleted already
+            services.message_delete(room=obj.room, actor=request.user, message_id=obj.pk)
+
+    def delete_queryset(self, request, queryset) -> None:
+        for message in queryset.select_related("room"):
+            self.delete_model(request, message)
+
+    def get_deleted_objects(self, objs, request):
+        # Nothing cascades: a deletion keeps the row (and its room events).
+        perms_needed = set() if self.has_delete_permission(request) else {"message"}
+        return [str(obj) for obj in objs], {"messages": len(objs)}, perms_needed, []

@@ -4,6 +4,7 @@ import logging
 import time
 from bisect import bisect_left
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -43,12 +44,16 @@ class LatestMessages:
     json: str  # a JSON array of message objects, oldest first
     count: int
     truncated: bool  # older ones than `last_seq - count` are left for `history`
+    # A resume's stored `update` frames of messages the client had already.
+    updates: tuple[str, ...] = ()
 
 
 class HelloCache:
     """A room's latest messages as JSON, per room and last seq: a crowd joining
-    a room at once gets one query and one encoding, not one each. Messages never
-    change once stored (the admin may edit a body: an entry lives `ttl` s)."""
+    a room at once gets one query and one encoding, not one each. Every change
+    to a message (an edit, a deletion, a reaction) is a room event with the next
+    seq, so an entry keyed by last seq is never stale; `ttl` bounds what a
+    change outside the services (a body edited in a shell) would leave."""
 
     def __init__(self, rooms: int = 1000, ttl: float = 10.0) -> None:
         self.rooms = rooms
@@ -92,33 +97,80 @@ def _hello_messages(room: Room, after: int | None) -> LatestMessages:
         return latest
     page = selectors.messages_after(room=room, after=after, through_seq=last_seq)
     encoded = frames.messages_json(page.messages, room.slug)
+    # The new messages come in their current state; what changed the older
+    # ones comes as the update frames that went out live.
+    updates = selectors.updates_for_resume(room=room, after=after, through_seq=last_seq)
     # Cut to fit a frame: the client pages back with `history`, as for 500+.
-    cut = page.more or encoded.count < len(page.messages)
-    return LatestMessages(last_seq, encoded.json, encoded.count, cut)
+    cut = page.more or updates.more or encoded.count < len(page.messages)
+    texts = tuple(event.text for event in updates.events)
+    return LatestMessages(last_seq, encoded.json, encoded.count, cut, texts)
 
 
 @dataclass(frozen=True)
 class Sent:
     seq: int
-    text: str  # the message frame
+    text: str  # the frame (empty when there is nothing to acknowledge)
     acknowledge: bool  # the room's push won't bring it to the sender: answer directly
 
 
 @db_call
-def _send_message(room: Room, user: Any, body: Any, client_id: Any) -> Sent:
-    stored = services.message_create(room=room, author=user, body=body, client_id=client_id)
+def _send_message(room: Room, user: Any, body: Any, client_id: Any, reply_to: int | None) -> Sent:
+    stored = services.message_create(
+        room=room, author=user, body=body, client_id=client_id, reply_to=reply_to
+    )
     # A resend gets the original back on this socket only; a message the layer
     # could not take (Redis away) is stored, so it is acknowledged here and the
     # others get it when their sockets resync.
-    text = frames.message_frame_text(stored.message, room.slug)
-    return Sent(stored.message.seq, text, acknowledge=not stored.reached_room)
+    if stored.reached_room:
+        return Sent(stored.message.seq, "", acknowledge=False)
+    message = selectors.message_state(message_id=stored.message.pk)
+    return Sent(message.seq, frames.message_frame_text(message, room.slug), acknowledge=True)
+
+
+def _changed(stored: services.EventStored) -> Sent | None:
+    """Return what to answer the actor directly: nothing when nothing changed
+    or the room's push brings it (the actor's socket is in the room)."""
+    if stored.event is None:
+        return None
+    return Sent(stored.event.seq, stored.event.text, acknowledge=not stored.reached_room)
+
+
+@db_call
+def _edit(room: Room, user: Any, message_id: int, body: Any) -> Sent | None:
+    return _changed(services.message_edit(room=room, actor=user, message_id=message_id, body=body))
+
+
+@db_call
+def _delete(room: Room, user: Any, message_id: int) -> Sent | None:
+    return _changed(services.message_delete(room=room, actor=user, message_id=message_id))
+
+
+@db_call
+def _react(room: Room, user: Any, message_id: int, emoji: Any, on: bool) -> Sent | None:
+    return _changed(
+        services.message_react(room=room, actor=user, message_id=message_id, emoji=emoji, on=on)
+    )
 
 
 @db_call
 def _missed(room: Room, user: Any, after: int) -> list[Item]:
     selectors.room_for_reader(slug=room.slug, user=user)
-    page = selectors.messages_after(room=room, after=after)
-    return [Item(m.seq, frames.message_frame_text(m, room.slug)) for m in page.messages]
+    page = selectors.events_after(room=room, after=after)
+    return [Item(event.seq, event.text) for event in page.events]
+
+
+@dataclass(frozen=True)
+class EventsPage:
+    json: str  # a JSON array of stored frames, oldest first
+    has_more: bool
+
+
+@db_call
+def _catch_up(room: Room, user: Any, after: int) -> EventsPage:
+    selectors.room_for_reader(slug=room.slug, user=user)
+    page = selectors.events_after(room=room, after=after)
+    encoded = frames.encoded_events([event.text for event in page.events])
+    return EventsPage(encoded.json, page.more or encoded.count < len(page.events))
 
 
 @dataclass(frozen=True)
@@ -141,6 +193,14 @@ def _read(room: Room, user: Any, seq: int) -> None:
     services.room_mark_read(room=room, user=user, seq=seq)
 
 
+def _message_id(frame: dict) -> int:
+    """Return the frame's message_id, or refuse the frame."""
+    message_id = whole_number(frame.get("message_id"), minimum=1)
+    if message_id is None:
+        raise Refused("message_id must be a message id.")
+    return message_id
+
+
 class ChatConsumer(StreamConsumer):
     kind = "chat"
     frame_handlers = {
@@ -148,10 +208,15 @@ class ChatConsumer(StreamConsumer):
         "history": "on_history",
         "typing": "on_typing",
         "read": "on_read",
+        "edit": "on_edit",
+        "delete": "on_delete",
+        "react": "on_react",
+        "catch_up": "on_catch_up",
         "ping": "on_ping",
     }
     event_forwarders = {
         events.MESSAGE: "forward_message",
+        events.UPDATE: "forward_message",
         events.PRESENCE: "forward_text",
         events.TYPING: "forward_typing",
     }
@@ -185,7 +250,12 @@ class ChatConsumer(StreamConsumer):
         if latest.truncated:
             hello["truncated"] = True
         text = with_encoded(hello, messages=latest.json)
-        return Snapshot(text, position=latest.last_seq, replayed=latest.count)
+        return Snapshot(
+            text,
+            position=latest.last_seq,
+            replayed=latest.count + len(latest.updates),
+            follow=latest.updates,
+        )
 
     async def replay(self, after: int) -> list[Item]:
         return await _missed(self.room, self.user, after)
@@ -204,17 +274,79 @@ class ChatConsumer(StreamConsumer):
     # Client frames.
 
     async def on_send(self, frame: dict) -> None:
+        reply_to = frame.get("reply_to")
+        if reply_to is not None and whole_number(reply_to, minimum=1) is None:
+            raise Refused("reply_to must be a message id.")
         if not await ratelimit.admit(self, "send", settings.CHAT_SEND_RATE_LIMIT, what="messages"):
             return
         try:
             sent = await _send_message(
-                self.room, self.user, frame.get("body"), frame.get("client_id")
+                self.room, self.user, frame.get("body"), frame.get("client_id"), reply_to
             )
         except (RoomNotFound, RoomForbidden) as error:
             await self.lost_access(error)
             return
         if sent.acknowledge:
             await self.send_item(sent.seq, sent.text)
+
+    async def on_edit(self, frame: dict) -> None:
+        message_id = _message_id(frame)
+        body = frame.get("body")
+        await self._change(message_id, lambda: _edit(self.room, self.user, message_id, body))
+
+    async def on_delete(self, frame: dict) -> None:
+        message_id = _message_id(frame)
+        await self._change(
+            message_id, lambda: _delete(self.room, self.user, message_id), rate_limited=False
+        )
+
+    async def on_react(self, frame: dict) -> None:
+        message_id = _message_id(frame)
+        on = frame.get("on")
+        if not isinstance(on, bool):
+            raise Refused("on must be true or false.", message_id=message_id)
+        emoji = frame.get("emoji")
+        await self._change(message_id, lambda: _react(self.room, self.user, message_id, emoji, on))
+
+    async def _change(
+        self,
+        message_id: int,
+        change: Callable[[], Awaitable[Sent | None]],
+        rate_limited: bool = True,
+    ) -> None:
+        """Make a change to a message: edits and reactions count toward the
+        send rate; every refusal echoes the frame's message_id."""
+        if rate_limited and not await ratelimit.admit(
+            self, "send", settings.CHAT_SEND_RATE_LIMIT, what="messages", message_id=message_id
+        ):
+            return
+        try:
+            sent = await change()
+        except (RoomNotFound, RoomForbidden) as error:
+            await self.lost_access(error)
+            return
+        except Refused as error:
+            error.extra.setdefault("message_id", message_id)
+            raise
+        if sent is not None and sent.acknowledge:
+            await self.send_item(sent.seq, sent.text)
+
+    async def on_catch_up(self, frame: dict) -> None:
+        after = whole_number(frame.get("after"))
+        if after is None:
+            raise Refused("after must be a non-negative whole number.")
+        # A page of events costs what a page of history does.
+        if not await ratelimit.admit(
+            self, "history", settings.CHAT_HISTORY_RATE_LIMIT, what="history pages", after=after
+        ):
+            return
+        try:
+            page = await _catch_up(self.room, self.user, after)
+        except (RoomNotFound, RoomForbidden) as error:
+            await self.lost_access(error)
+            return
+        head = {"type": "catch_up", "after": after, "has_more": page.has_more}
+        await self.send(text_data=with_encoded(head, events=page.json))
 
     async def on_history(self, frame: dict) -> None:
         before_seq = frame.get("before_seq")

@@ -6,9 +6,10 @@ from typing import Any
 from realtime.push import Push, send_now, send_on_commit
 
 from . import frames, selectors
-from .models import Message
+from .models import RoomEvent
 
 MESSAGE = "chat.message"
+UPDATE = "chat.update"
 TYPING = "chat.typing"
 PRESENCE = "chat.presence"
 ACCESS_REVOKED = "chat.access_revoked"
@@ -19,15 +20,14 @@ def room_group(room_id: int) -> str:
     return f"chat.room.{room_id}"
 
 
-def message_created(message: Message) -> Push:
-    """Deliver a stored message to every socket in its room, after commit; the
-    frame is serialized once here, and every socket forwards that text."""
-    event = {
-        "type": MESSAGE,
-        "seq": message.seq,
-        "text": frames.message_frame_text(message, message.room.slug),
-    }
-    return send_on_commit(room_group(message.room_id), event)
+def room_event(event: RoomEvent) -> Push:
+    """Deliver a stored room event (a new message, an edit, a deletion, a
+    reaction) to every socket in its room, after commit: the frame text was
+    serialized once when it was stored, and every socket forwards that text."""
+    kind = MESSAGE if event.kind == RoomEvent.Kind.MESSAGE else UPDATE
+    return send_on_commit(
+        room_group(event.room_id), {"type": kind, "seq": event.seq, "text": event.text}
+    )
 
 
 def access_revoked(*, room_id: int, user_id: int) -> None:

@@ -15,3 +15,17 @@ class RoomForbidden(Forbidden):
 
     def __init__(self, detail: str = "You are not a member of this room.") -> None:
         super().__init__(detail)
+
+
+class MessageNotFound(NotFound):
+    """No such message in this room, or it was deleted."""
+
+    def __init__(self, detail: str = "No such message in this room.") -> None:
+        super().__init__(detail)
+
+
+class MessageForbidden(Forbidden):
+    """The message exists and this user may not change it."""
+
+    def __init__(self, detail: str = "You may not change this message.") -> None:
+        super().__init__(detail)

@@ -25,7 +25,8 @@ class Room(models.Model):
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
-    # The seq of the room's newest message; given out under this row's lock.
+    # The seq of the room's newest event (a message, an edit, a deletion, a
+    # reaction); given out under this row's lock.
     last_seq = models.PositiveBigIntegerField(default=0)
     # Typed by hand: django-stubs does not infer a `through` model named by a string.
     members: "models.ManyToManyField[User, Membership]" = models.ManyToManyField(
@@ -124,8 +125,22 @@ class Message(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
     )
     body = models.TextField(max_length=settings.CHAT_MAX_BODY_CHARS)
+    # The body rendered once when stored or edited (chat.rendering): sanitised HTML.
+    html = models.TextField(blank=True, default="")
     client_id = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    reply_to = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    )
+    edited_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(null=True, blank=True)
+    deleted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
 
     class Meta:
         ordering = ["room", "seq"]
@@ -138,3 +153,68 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room.slug}#{self.seq}"
+
+    @property
+    def deleted(self) -> bool:
+        return self.deleted_at is not None
+
+
+class MessageEdit(models.Model):
+    """A message's body before one of its edits (seen by staff in the admin)."""
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
+    body = models.TextField()
+    edited_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["message", "edited_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.message} before {self.edited_at:%Y-%m-%d %H:%M:%S}"
+
+
+class Reaction(models.Model):
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reactions"
+    )
+    emoji = models.CharField(max_length=32)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["message", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["message", "user", "emoji"], name="reaction_unique_message_user_emoji"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.emoji} by {self.user_id} on {self.message_id}"
+
+
+class RoomEvent(models.Model):
+    """One change to what a room shows, numbered by the room's seq, with the
+    frame that went out live: resume, `catch_up` and resync send this text as
+    it is, never serialising again per socket."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Message"
+        EDIT = "edit", "Edit"
+        DELETE = "delete", "Delete"
+        REACTION = "reaction", "Reaction"
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
+    seq = models.PositiveBigIntegerField()
+    kind = models.CharField(max_length=10, choices=Kind)
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["room", "seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["room", "seq"], name="room_event_unique_room_seq")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.room_id}#{self.seq} {self.kind}"

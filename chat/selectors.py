@@ -4,10 +4,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import Count, F, Max, Q, QuerySet
 
-from .exceptions import RoomForbidden, RoomNotFound
-from .models import Membership, Message, Room
+from .exceptions import MessageNotFound, RoomForbidden, RoomNotFound
+from .models import Membership, Message, Room, RoomEvent
 
 if TYPE_CHECKING:
     # The model get_user_model() returns (AUTH_USER_MODEL is Django's own).
@@ -95,12 +95,13 @@ def rooms_for_user(*, user: "User") -> list[RoomSummary]:
     memberships = list(Membership.objects.filter(user=user).select_related("room"))
     rooms = [m.room for m in memberships]
     last_messages = _last_messages(rooms)
+    unread = _unread_counts(user)
     peers = _direct_peers(rooms, user)
     summaries = [
         RoomSummary(
             room=m.room,
             display_name=peers.get(m.room.pk, m.room.name),
-            unread=max(m.room.last_seq - m.last_read_seq, 0),
+            unread=unread.get(m.room.pk, 0),
             last_message=last_messages.get(m.room.pk),
             joined=True,
         )
@@ -118,13 +119,33 @@ def public_rooms_to_join(*, user: "User") -> QuerySet[Room]:
     return Room.objects.filter(kind=Room.Kind.PUBLIC).exclude(memberships__user=user)
 
 
+def _unread_counts(user: "User") -> dict[int, int]:
+    """Count, per room, the messages after the user's read position: messages
+    only (an edit or a reaction is never unread), and never a deleted one."""
+    rows = (
+        Message.objects.filter(
+            room__memberships__user=user,
+            seq__gt=F("room__memberships__last_read_seq"),
+            deleted_at__isnull=True,
+        )
+        .values("room_id")
+        .annotate(unread=Count("pk"))
+    )
+    return {row["room_id"]: row["unread"] for row in rows}
+
+
 def _last_messages(rooms: list[Room]) -> dict[int, Message]:
+    """Return each room's newest message (the room's last seq may be an edit's)."""
     if not rooms:
         return {}
+    newest = (
+        Message.objects.filter(room__in=[room for room in rooms if room.last_seq])
+        .values("room_id")
+        .annotate(seq=Max("seq"))
+    )
     wanted = Q()
-    for room in rooms:
-        if room.last_seq:
-            wanted |= Q(room_id=room.pk, seq=room.last_seq)
+    for row in newest:
+        wanted |= Q(room_id=row["room_id"], seq=row["seq"])
     if not wanted:
         return {}
     return {m.room_id: m for m in Message.objects.filter(wanted).select_related("author")}
@@ -156,8 +177,76 @@ def membership(*, room: Room, user: "User") -> Membership | None:
         return None
 
 
+def with_state(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """Read with a message what its whole state shows (chat.frames.message_dict)."""
+    return messages.select_related("author", "reply_to__author").prefetch_related("reactions")
+
+
 def _messages(room: Room) -> QuerySet[Message]:
-    return Message.objects.filter(room=room).select_related("author")
+    return with_state(Message.objects.filter(room=room))
+
+
+def message_state(*, message_id: int) -> Message:
+    """Return a message with its whole state, freshly read."""
+    return with_state(Message.objects.filter(pk=message_id)).get()
+
+
+def message_in_room(*, room: Room, message_id: int) -> Message:
+    """Return a message of `room` that is not deleted; raise MessageNotFound
+    (another room's message too: its id says nothing here)."""
+    try:
+        return Message.objects.select_related("author").get(
+            room=room, pk=message_id, deleted_at__isnull=True
+        )
+    except Message.DoesNotExist:
+        raise MessageNotFound() from None
+
+
+def may_delete(*, room: Room, message: Message, user: "User") -> bool:
+    """Return whether `user` may delete `message`: its author, the room's owner,
+    or a moderator (the permission chat.delete_message)."""
+    return (
+        message.author_id == user.pk
+        or user.has_perm("chat.delete_message")
+        or Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
+    )
+
+
+def mentionable_users(names: set[str]) -> list[tuple[int, str]]:
+    """Return (id, username) of the active users with one of `names` (any case)."""
+    wanted = Q()
+    for name in names:
+        wanted |= Q(username__iexact=name)
+    return list(
+        get_user_model().objects.filter(wanted, is_active=True).values_list("pk", "username")
+    )
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[RoomEvent]  # oldest first
+    more: bool  # catch_up: newer ones follow; resume: older ones were left out
+
+
+def events_after(*, room: Room, after: int, limit: int = RESUME_MAX) -> EventPage:
+    """Return the oldest `limit` room events with seq > after."""
+    page = list(
+        RoomEvent.objects.filter(room=room, seq__gt=after)
+        .order_by("seq")
+        .only("seq", "kind", "message_id", "text")[: limit + 1]
+    )
+    return EventPage(page[:limit], more=len(page) > limit)
+
+
+def updates_for_resume(*, room: Room, after: int, through_seq: int) -> EventPage:
+    """Return the stored `update` frames a client resuming after `after` needs
+    beside the new messages in hello: the events up to `through_seq` that
+    changed a message it already has (seq <= after), the latest RESUME_MAX."""
+    query = RoomEvent.objects.filter(
+        room=room, seq__gt=after, seq__lte=through_seq, message__seq__lte=after
+    ).exclude(kind=RoomEvent.Kind.MESSAGE)
+    newest = list(query.order_by("-seq").only("seq", "text")[: RESUME_MAX + 1])
+    return EventPage(list(reversed(newest[:RESUME_MAX])), more=len(newest) > RESUME_MAX)
 
 
 def messages_latest(

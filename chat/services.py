@@ -2,17 +2,21 @@
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+import emoji as emoji_data
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
+from django.dispatch import Signal
+from django.utils import timezone
 
 from realtime.errors import Refused
 
-from . import events, metrics, selectors, slugs
-from .exceptions import RoomForbidden, RoomNotFound
-from .models import Membership, Message, Room
-from .signals import message_posted
+from . import events, frames, metrics, rendering, selectors, slugs
+from .exceptions import MessageForbidden, RoomForbidden, RoomNotFound
+from .models import Membership, Message, MessageEdit, Reaction, Room, RoomEvent
+from .signals import message_deleted, message_edited, message_posted
 
 if TYPE_CHECKING:
     from realtime.push import Push
@@ -38,6 +42,27 @@ def validate_client_id(client_id) -> str:
     return client_id
 
 
+def validate_emoji(value) -> str:
+    """Return `value` if it is one emoji, or raise Refused.
+
+    One emoji is what Unicode lists as one (emoji-test.txt, through the pinned
+    `emoji` package): a single character, or a sequence such as a skin tone, a
+    flag, a keycap or a family joined with ZWJ; nothing else, so a reaction can
+    never carry text.
+    """
+    if not isinstance(value, str) or not value:
+        raise Refused("emoji must be one emoji.")
+    if len(value.encode()) > settings.CHAT_EMOJI_MAX_BYTES:
+        raise Refused(f"emoji is over {settings.CHAT_EMOJI_MAX_BYTES} bytes of UTF-8.")
+    if not emoji_data.is_emoji(value):
+        raise Refused("emoji must be one emoji.")
+    return value
+
+
+def _render(body: str) -> str:
+    return rendering.render_with_lookup(body, selectors.mentionable_users)
+
+
 @dataclass(frozen=True)
 class MessageStored:
     """A send's outcome: the message (the original for a resend), whether this
@@ -53,21 +78,70 @@ class MessageStored:
         return self.push is not None and self.push.delivered
 
 
+@dataclass(frozen=True)
+class EventStored:
+    """An edit's, deletion's or reaction's outcome: the stored event (None when
+    the change changed nothing: nothing is stored or sent) and its push."""
+
+    event: RoomEvent | None
+    push: "Push | None"
+
+    @property
+    def reached_room(self) -> bool:
+        """Whether the room's sockets, the actor's included, hear it live."""
+        return self.push is not None and self.push.delivered
+
+
+NOTHING_CHANGED = EventStored(None, None)
+
+
+def _lock_room(room: Room) -> Room:
+    """Lock the room row: it orders every event of the room, so seq has no gaps."""
+    try:
+        return Room.objects.select_for_update().get(pk=room.pk)
+    except Room.DoesNotExist:
+        raise RoomNotFound() from None  # deleted while its sockets were open
+
+
+def _check_reader(room: Room, user) -> None:
+    if not room.is_public and selectors.membership(room=room, user=user) is None:
+        raise RoomForbidden()
+
+
+def _store_event(locked: Room, kind: str, message: Message) -> RoomEvent:
+    """Give a change of `message` the room's next seq and store its frame as it goes out."""
+    locked.last_seq += 1
+    locked.save(update_fields=["last_seq"])
+    if kind != RoomEvent.Kind.MESSAGE:
+        message = selectors.message_state(message_id=message.pk)
+    text = frames.event_frame_text(locked.last_seq, kind, message, locked.slug)
+    return RoomEvent.objects.create(
+        room=locked, seq=locked.last_seq, kind=kind, message=message, text=text
+    )
+
+
+def _send_on_commit(signal: Signal, message: Message) -> None:
+    # send_robust: a failing receiver (another app) must not fail a stored change.
+    transaction.on_commit(
+        lambda: _log_receiver_errors(signal.send_robust(sender=Message, message=message))
+    )
+
+
 @transaction.atomic
-def message_create(*, room: Room, author, body: str, client_id: str) -> MessageStored:
+def message_create(
+    *, room: Room, author, body: str, client_id: str, reply_to: int | None = None
+) -> MessageStored:
     """Store a message and give it the room's next seq.
 
     A resend with the same client_id returns the original, unchanged. Posting in a
-    public room joins it; a private room needs membership.
+    public room joins it; a private room needs membership. `reply_to` is the id
+    of a message of the same room that is not deleted (else MessageNotFound).
     """
     body = validate_body(body)
     client_id = validate_client_id(client_id)
     # The room row's lock orders every send to this room: seq has no gaps and
     # the client_id check below can't race another send.
-    try:
-        locked = Room.objects.select_for_update().get(pk=room.pk)
-    except Room.DoesNotExist:
-        raise RoomNotFound() from None  # deleted while its sockets were open
+    locked = _lock_room(room)
     # get(), not first(): first() adds ORDER BY, and with LIMIT 1 the planner
     # may walk the room's whole (room, seq) index instead of the unique one.
     try:
@@ -82,31 +156,119 @@ def message_create(*, room: Room, author, body: str, client_id: str) -> MessageS
         if not locked.is_public:
             raise RoomForbidden()
         membership = Membership.objects.create(room=locked, user=author)
-
-    locked.last_seq += 1
-    locked.save(update_fields=["last_seq"])
-    message = Message.objects.create(
-        room=locked, seq=locked.last_seq, author=author, body=body, client_id=client_id
+    replied = (
+        None if reply_to is None else selectors.message_in_room(room=locked, message_id=reply_to)
     )
+
+    message = Message(
+        room=locked,
+        seq=locked.last_seq + 1,
+        author=author,
+        body=body,
+        html=_render(body),
+        client_id=client_id,
+        reply_to=replied,
+    )
+    message.save()
+    event = _store_event(locked, RoomEvent.Kind.MESSAGE, message)
     # Your own message is read.
     Membership.objects.filter(pk=membership.pk).update(last_read_seq=locked.last_seq)
     metrics.messages_stored.labels(metrics.WORKER).inc()
-    push = events.message_created(message)
-    # send_robust: a failing receiver (another app) must not fail a stored send.
-    transaction.on_commit(
-        lambda: _log_receiver_errors(message_posted.send_robust(sender=Message, message=message))
-    )
+    push = events.room_event(event)
+    _send_on_commit(message_posted, message)
     return MessageStored(message, created=True, push=push)
 
 
-def _log_receiver_errors(responses) -> None:
+def _log_receiver_errors(responses: list[tuple[Any, Any]]) -> None:
     for receiver, response in responses:
         if isinstance(response, Exception):
-            logger.error("message_posted receiver %r failed", receiver, exc_info=response)
+            logger.error("chat signal receiver %r failed", receiver, exc_info=response)
+
+
+@transaction.atomic
+def message_edit(*, room: Room, actor, message_id: int, body: str) -> EventStored:
+    """Replace a message's body (its author only), keeping the previous one."""
+    body = validate_body(body)
+    locked = _lock_room(room)
+    _check_reader(locked, actor)
+    message = selectors.message_in_room(room=locked, message_id=message_id)
+    if message.author_id != actor.pk:
+        raise MessageForbidden("Only its author may edit a message.")
+    if body == message.body:
+        return NOTHING_CHANGED
+    now = timezone.now()
+    MessageEdit.objects.create(message=message, body=message.body, edited_at=now)
+    message.body, message.html, message.edited_at = body, _render(body), now
+    message.save(update_fields=["body", "html", "edited_at"])
+    event = _store_event(locked, RoomEvent.Kind.EDIT, message)
+    push = events.room_event(event)
+    _send_on_commit(message_edited, message)
+    return EventStored(event, push)
+
+
+@transaction.atomic
+def message_delete(*, room: Room, actor, message_id: int) -> EventStored:
+    """Delete a message: its author, the room's owner or a moderator (the
+    permission chat.delete_message) may. It keeps its id, seq, author and time;
+    its body, its earlier bodies and its reactions go, from the stored frames
+    of its earlier events and of replies to it too."""
+    locked = _lock_room(room)
+    if not actor.has_perm("chat.delete_message"):
+        _check_reader(locked, actor)
+    message = selectors.message_in_room(room=locked, message_id=message_id)
+    if not selectors.may_delete(room=locked, message=message, user=actor):
+        raise MessageForbidden("Only its author, the room's owner or a moderator may delete it.")
+    message.body, message.html = "", ""
+    message.deleted_at, message.deleted_by = timezone.now(), actor
+    message.save(update_fields=["body", "html", "deleted_at", "deleted_by"])
+    Reaction.objects.filter(message=message).delete()
+    MessageEdit.objects.filter(message=message).delete()
+    event = _store_event(locked, RoomEvent.Kind.DELETE, message)
+    _redact_earlier_events(locked, message, before_seq=event.seq)
+    push = events.room_event(event)
+    _send_on_commit(message_deleted, message)
+    return EventStored(event, push)
+
+
+def _redact_earlier_events(locked: Room, deleted: Message, *, before_seq: int) -> None:
+    """Rewrite the stored frames that showed the deleted message's body (its
+    own events, replies' excerpts) once here, so replaying them never shows it."""
+    shown = RoomEvent.objects.filter(room=locked, seq__lt=before_seq).filter(
+        Q(message=deleted) | Q(message__reply_to=deleted)
+    )
+    changed = []
+    for event in shown.only("pk", "text"):
+        event.text = frames.with_message_deleted(event.text, deleted, locked.slug)
+        changed.append(event)
+    RoomEvent.objects.bulk_update(changed, ["text"], batch_size=500)
+
+
+@transaction.atomic
+def message_react(*, room: Room, actor, message_id: int, emoji: str, on: bool) -> EventStored:
+    """Add (`on`) or remove the actor's reaction `emoji`; doing what is done changes nothing."""
+    emoji = validate_emoji(emoji)
+    locked = _lock_room(room)
+    _check_reader(locked, actor)
+    message = selectors.message_in_room(room=locked, message_id=message_id)
+    mine = Reaction.objects.filter(message=message, user=actor, emoji=emoji)
+    if on:
+        if mine.exists():
+            return NOTHING_CHANGED
+        present = set(Reaction.objects.filter(message=message).values_list("emoji", flat=True))
+        if emoji not in present and len(present) >= settings.CHAT_MESSAGE_EMOJI_MAX:
+            raise Refused(
+                f"A message has at most {settings.CHAT_MESSAGE_EMOJI_MAX} different emoji."
+            )
+        Reaction.objects.create(message=message, user=actor, emoji=emoji)
+    elif not mine.delete()[0]:
+        return NOTHING_CHANGED
+    event = _store_event(locked, RoomEvent.Kind.REACTION, message)
+    return EventStored(event, events.room_event(event))
 
 
 def room_mark_read(*, room: Room, user, seq: int) -> bool:
-    """Store how far `user` has read in `room`; it never moves back. Return whether it moved."""
+    """Store how far `user` has read in `room` (a seq: the messages up to it are
+    read); it never moves back. Return whether it moved."""
     last_seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).first()
     if last_seq is None:
         raise RoomNotFound()

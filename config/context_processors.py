@@ -15,6 +15,8 @@ def client_config(request):
     return {
         "client_config": {
             "CHAT_MAX_BODY_CHARS": settings.CHAT_MAX_BODY_CHARS,
+            "CHAT_MESSAGE_EMOJI_MAX": settings.CHAT_MESSAGE_EMOJI_MAX,
+            "CHAT_EMOJI_MAX_BYTES": settings.CHAT_EMOJI_MAX_BYTES,
             "CHAT_HISTORY_PAGE": chat_selectors.HELLO_LATEST,
             "CHAT_HISTORY_MAX": chat_selectors.HISTORY_MAX,
             # Seconds between two `typing` frames the server passes on (0: no limit).

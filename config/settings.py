@@ -248,6 +248,10 @@ CHAT_ROOM_CREATE_RATE_LIMIT = os.environ.get("CHAT_ROOM_CREATE_RATE_LIMIT", "10/
 CHAT_MAX_BODY_CHARS = 4000
 # The longest room name, in characters (the model, the service and the form).
 CHAT_ROOM_NAME_MAX_CHARS = 80
+# Reactions: the distinct emoji one message may carry, and the UTF-8 bytes of one
+# emoji (a family or a flag is a sequence of several code points).
+CHAT_MESSAGE_EMOJI_MAX = 20
+CHAT_EMOJI_MAX_BYTES = 32
 
 # --- Every socket -----------------------------------------------------------
 

@@ -8,7 +8,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.db.models.signals import m2m_changed
 
-from chat.signals import message_posted
+from chat.signals import message_deleted, message_edited, message_posted
 
 from . import events, services
 
@@ -33,8 +33,14 @@ def mentioned_names(body: str) -> set[str]:
     return names
 
 
+def message_target(message_id: int) -> str:
+    """Return the target of a notification about a chat message."""
+    return f"chat.message:{message_id}"
+
+
 def on_message_posted(sender, message, **kwargs) -> None:
-    """Notify each member of the room that the message mentions by @username."""
+    """Notify each member of the room that the message mentions by @username,
+    once per message: an edit notifies only those it newly mentions."""
     if "@" not in message.body:
         return
     try:
@@ -45,10 +51,12 @@ def on_message_posted(sender, message, **kwargs) -> None:
         for name in names:
             wanted |= Q(username__iexact=name)
         room = message.room
+        target = message_target(message.pk)
         mentioned = list(
             get_user_model()
             .objects.filter(wanted, is_active=True, chat_memberships__room=room)
             .exclude(pk=message.author_id)
+            .exclude(notifications__target=target)
             .distinct()
         )
         if not mentioned:
@@ -62,10 +70,16 @@ def on_message_posted(sender, message, **kwargs) -> None:
             title=f"{message.author.get_username()} mentioned you in {where}"[:200],
             body=body,
             url=room.get_absolute_url(),
+            target=target,
         )
     except Exception:
         # The message is stored and sent already; a lost mention must not fail it.
         logger.exception("mention notifications failed for message %s", message.pk)
+
+
+def on_message_deleted(sender, message, **kwargs) -> None:
+    """A deleted message's body goes from the notifications that quoted it."""
+    services.notifications_withdraw_body(target=message_target(message.pk))
 
 
 def on_groups_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
@@ -88,6 +102,8 @@ def on_groups_changed(sender, instance, action, reverse, pk_set, **kwargs) -> No
 
 def connect() -> None:
     message_posted.connect(on_message_posted, dispatch_uid="notifications.on_message_posted")
+    message_edited.connect(on_message_posted, dispatch_uid="notifications.on_message_edited")
+    message_deleted.connect(on_message_deleted, dispatch_uid="notifications.on_message_deleted")
     m2m_changed.connect(
         on_groups_changed,
         sender=get_user_model().groups.through,

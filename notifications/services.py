@@ -63,6 +63,7 @@ def _store(
     broadcast: Broadcast | None = None,
     everyone: bool = False,
     group_ids: Iterable[int] = (),
+    target: str = "",
 ) -> list[Notification]:
     """Insert one row per recipient in bulk and push them after commit."""
     if not user_ids:
@@ -71,7 +72,9 @@ def _store(
     fields = asdict(content)
     rows = Notification.objects.bulk_create(
         [
-            Notification(recipient_id=user_id, broadcast=broadcast, created_at=now, **fields)
+            Notification(
+                recipient_id=user_id, broadcast=broadcast, created_at=now, target=target, **fields
+            )
             for user_id in user_ids
         ],
         batch_size=BATCH_SIZE,
@@ -88,19 +91,39 @@ def _store(
 
 @transaction.atomic
 def notify(
-    recipients, *, title: str, body: str = "", level: str = "info", url: str = ""
+    recipients,
+    *,
+    title: str,
+    body: str = "",
+    level: str = "info",
+    url: str = "",
+    target: str = "",
 ) -> list[Notification]:
     """Store a notification for each recipient and push it live after commit.
 
     `recipients`: a user, an iterable or queryset of users, or a Group (its active
-    members). Raise Refused for content the contract refuses, storing nothing.
+    members). `target` names what it is about ("chat.message:8812") for
+    `notifications_withdraw_body`. Raise Refused for content the contract
+    refuses, storing nothing.
     """
     content = clean_content(title=title, body=body, level=level, url=url)
     if isinstance(recipients, Group):
         return _store(
-            user_ids=_active_members([recipients.pk]), content=content, group_ids=[recipients.pk]
+            user_ids=_active_members([recipients.pk]),
+            content=content,
+            group_ids=[recipients.pk],
+            target=target,
         )
-    return _store(user_ids=_user_ids(recipients), content=content)
+    return _store(user_ids=_user_ids(recipients), content=content, target=target)
+
+
+@transaction.atomic
+def notifications_withdraw_body(*, target: str) -> int:
+    """Empty the body of every notification about `target` (what it quoted was
+    deleted); return how many changed. Sockets see it on their next hello."""
+    if not target:
+        return 0
+    return Notification.objects.filter(target=target).exclude(body="").update(body="")
 
 
 async def anotify(recipients, **content) -> list[Notification]:

@@ -85,6 +85,9 @@ class Snapshot:
     text: str
     position: int  # the stream's newest number the hello accounts for
     replayed: int  # items it carries (counted for resumes)
+    # Frames that go right after hello, before anything live (a resume's
+    # changes to items the client already has), in order.
+    follow: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -127,6 +130,8 @@ class StreamConsumer(SocketConsumer):
         if after_given and after is None:
             await self.send_error("invalid", "after must be a non-negative whole number.")
         await self.send(text_data=snapshot.text)
+        for text in snapshot.follow:
+            await self.send(text_data=text)
         await self.mark_ready()
 
     # What a stream declares.

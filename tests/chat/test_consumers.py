@@ -90,7 +90,20 @@ async def test_hello_has_room_user_online_and_latest_50(connect_ws, public_room,
     assert [m["seq"] for m in hello["messages"]] == list(range(11, 61))
     assert "truncated" not in hello
     message = hello["messages"][-1]
-    assert set(message) == {"id", "seq", "room", "author", "body", "created_at", "client_id"}
+    assert set(message) == {
+        "id",
+        "seq",
+        "room",
+        "author",
+        "body",
+        "created_at",
+        "client_id",
+        "html",
+        "reply_to",
+        "edited_at",
+        "deleted",
+        "reactions",
+    }
     assert message["created_at"].endswith("Z") and message["room"] == "general"
 
 
@@ -328,14 +341,14 @@ async def test_history_is_limited_per_user_across_sockets(connect_ws, public_roo
     await expect_close(a, 4429)
 
 
-@override_settings(CHAT_HISTORY_BYTES_LIMIT="1000/60")
+@override_settings(CHAT_HISTORY_BYTES_LIMIT="1600/60")
 async def test_history_bytes_are_budgeted(connect_ws, public_room, alice):
     for n in range(10):
         await post(public_room, alice, n)
     a, _ = await open_room(connect_ws, public_room, alice)
     await a.send_json_to({"type": "history", "before_seq": 11, "limit": 4})
     page = await receive(a, "history")
-    assert 400 < len(json.dumps(page["messages"])) < 1000  # 4 of these fit 1,000 bytes
+    assert 800 < len(json.dumps(page["messages"])) < 1600  # 4 of these fit 1,600 bytes
     await a.send_json_to({"type": "history", "before_seq": 7, "limit": 4})
     error = await receive(a, "error")
     assert error["code"] == "rate_limited" and error["before_seq"] == 7

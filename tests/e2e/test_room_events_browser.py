@@ -39,7 +39,7 @@ def test_reply_react_edit_and_delete_between_two_users(stack, users, room, open_
     for user in (alice, bob):
         quote = message_with(user, "a reply").locator(".reply-quote")
         expect(quote).to_contain_text("bob")
-        expect(quote).to_contain_text("the original message")
+        expect(quote).to_contain_text("the **original** message")
     message_with(bob, "a reply").locator(".reply-quote").click()
     expect(message_with(bob, "the original")).to_have_class(re.compile(r"\bflash\b"))
 

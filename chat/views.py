@@ -166,7 +166,9 @@ def _change_members(request, slug, change, done: str) -> object:
     except Refused as error:
         messages.error(request, error.detail)
     else:
-        messages.success(request, done.format(username=form.cleaned_data["username"], room=room.name))
+        messages.success(
+            request, done.format(username=form.cleaned_data["username"], room=room.name)
+        )
     return redirect(room)
 
 

@@ -14,7 +14,9 @@ BLOCKING_IMPACTS = ("serious", "critical")
 
 @cache
 def axe_source() -> str:
-    return resources.files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
+    return (
+        resources.files("axe_playwright_python").joinpath("axe.min.js").read_text(encoding="utf-8")
+    )
 
 
 def axe_violations(page: Any, impacts: tuple[str, ...] = BLOCKING_IMPACTS) -> list[dict]:

@@ -54,14 +54,17 @@ def notify(stack, username: str, title: str) -> None:
     stack.shell(
         "from django.contrib.auth import get_user_model\n"
         "from notifications import services\n"
-        "services.notify(get_user_model().objects.get(username=args['username']), title=args['title'])\n"
+        "user = get_user_model().objects.get(username=args['username'])\n"
+        "services.notify(user, title=args['title'])\n"
         "print(json.dumps(1))",
         username=username,
         title=title,
     )
 
 
-def test_every_page_has_no_serious_accessibility_violation(stack, users, room, browser, log_in, password):
+def test_every_page_has_no_serious_accessibility_violation(
+    stack, users, room, browser, log_in, password
+):
     worker = stack.workers[0]
     anonymous = browser.new_context()
     try:
@@ -166,7 +169,8 @@ def test_on_a_phone_toasts_leave_the_composer_free_and_targets_are_large(
     small = page.evaluate(
         """(min) => Array.from(document.querySelectorAll(
              'button:not([tabindex="-1"]), a[href]:not([tabindex="-1"]):not(.skip-link), textarea'))
-           .filter(el => el.offsetParent !== null && !el.closest('[hidden], .actions, .notif-panel, .body'))
+           .filter(el => el.offsetParent !== null)
+           .filter(el => !el.closest('[hidden], .actions, .notif-panel, .body'))
            .map(el => [el.id || el.className || el.textContent.trim(), el.getBoundingClientRect()])
            .filter(([, box]) => box.height < min || box.width < min)
            .map(([name, box]) => `${name}: ${Math.round(box.width)}x${Math.round(box.height)}`)""",
@@ -207,7 +211,9 @@ def test_the_composer_refuses_an_over_long_paste_with_a_counter(stack, users, ro
     worker = stack.workers[0]
     alice = open_room("alice", room, worker)
     page = alice.page
-    limit = page.evaluate("JSON.parse(document.getElementById('client-config').textContent).CHAT_MAX_BODY_CHARS")
+    limit = page.evaluate(
+        "JSON.parse(document.getElementById('client-config').textContent).CHAT_MAX_BODY_CHARS"
+    )
     box = page.locator("#composer-body")
     assert box.get_attribute("maxlength") is None
     box.fill("x" * (limit + 25))
@@ -247,7 +253,10 @@ def test_first_unread_divider_sits_above_the_first_of_sixty_unread(stack, users,
 
     # One call: post_messages numbers its client_ids from 0 each time.
     post_messages(
-        stack, room, "bob", [f"read {n}" for n in range(1, 11)] + [f"unread {n}" for n in range(1, 61)]
+        stack,
+        room,
+        "bob",
+        [f"read {n}" for n in range(1, 11)] + [f"unread {n}" for n in range(1, 61)],
     )
     stack.shell(
         "from chat.models import Membership\n"
@@ -270,5 +279,7 @@ def test_first_unread_divider_sits_above_the_first_of_sixty_unread(stack, users,
     page.locator("#jump-unread").click()
     expect(first_unread).to_be_in_viewport()
     # Every message has its full time on hover, and the day starts with its date.
-    assert page.locator("#messages li.message:not(.pending) .meta time").first.get_attribute("title")
+    assert page.locator("#messages li.message:not(.pending) .meta time").first.get_attribute(
+        "title"
+    )
     expect(page.locator("#messages .day").first).to_have_text("Today")

@@ -5,7 +5,12 @@ import re
 
 import pytest
 
-from tests.e2e.test_chat_browser import MESSAGE_BODIES, RECONNECT_TIMEOUT_MS, assert_nothing_went_wrong, say
+from tests.e2e.test_chat_browser import (
+    MESSAGE_BODIES,
+    RECONNECT_TIMEOUT_MS,
+    assert_nothing_went_wrong,
+    say,
+)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
@@ -14,7 +19,9 @@ pytestmark = pytest.mark.e2e
 
 
 def message_with(user, text: str):
-    return user.page.locator("#messages li.message:not(.pending)", has=user.page.locator(".body", has_text=text))
+    return user.page.locator(
+        "#messages li.message:not(.pending)", has=user.page.locator(".body", has_text=text)
+    )
 
 
 def act(user, item, name: str) -> None:
@@ -29,7 +36,9 @@ def test_reply_react_edit_and_delete_between_two_users(stack, users, room, open_
 
     say(bob, "the **original** message")
     for user in (alice, bob):
-        expect(message_with(user, "the original message").locator(".body strong")).to_have_text("original")
+        expect(message_with(user, "the original message").locator(".body strong")).to_have_text(
+            "original"
+        )
 
     # alice replies: the composer says to whom; both pages quote the original.
     act(alice, message_with(alice, "the original"), "Reply")
@@ -94,8 +103,12 @@ def test_reply_react_edit_and_delete_between_two_users(stack, users, room, open_
     expect(dialog).to_be_visible()
     dialog.get_by_role("button", name="Delete").click()
     for user in (alice, bob):
-        expect(user.page.locator("#messages li.message.deleted .body")).to_have_text("message deleted")
-        expect(message_with(user, "a reply").locator(".reply-quote")).to_contain_text("deleted message")
+        expect(user.page.locator("#messages li.message.deleted .body")).to_have_text(
+            "message deleted"
+        )
+        expect(message_with(user, "a reply").locator(".reply-quote")).to_contain_text(
+            "deleted message"
+        )
     expect(bob.page.locator(MESSAGE_BODIES)).to_have_count(2)
 
     screenshot(bob, "bob")

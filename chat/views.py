@@ -154,7 +154,7 @@ def room_leave(request, slug):
     return redirect("chat:room_list")
 
 
-def _change_members(request, slug, change) -> object:
+def _change_members(request, slug, change, done: str) -> object:
     room = _readable_room(slug, request.user)
     form = UsernameForm(request.POST)
     try:
@@ -165,16 +165,23 @@ def _change_members(request, slug, change) -> object:
         messages.error(request, "Only the owner of a private room manages its members.")
     except Refused as error:
         messages.error(request, error.detail)
+    else:
+        messages.success(
+            request, done.format(username=form.cleaned_data["username"], room=room.name)
+        )
     return redirect(room)
 
 
 @require_POST
 @login_required
 def member_add(request, slug):
-    return _change_members(request, slug, services.member_add)
+    # Adding someone who is already a member changes nothing and says so the same way.
+    return _change_members(request, slug, services.member_add, "{username} is a member of {room}.")
 
 
 @require_POST
 @login_required
 def member_remove(request, slug):
-    return _change_members(request, slug, services.member_remove)
+    return _change_members(
+        request, slug, services.member_remove, "{username} is no longer a member of {room}."
+    )

@@ -1,5 +1,6 @@
-// The message box: Enter sends, Shift+Enter breaks the line, and the error line
-// under it says why something was not sent.
+// The message box: Enter sends, Shift+Enter breaks the line, a counter near the
+// body limit (enforced here, not by `maxlength`, which would cut a paste
+// silently), and the error line under it says why something was not sent.
 
 const ERROR_SHOWN_MS = 8000;
 
@@ -14,16 +15,48 @@ export function bodyProblem(body, { maxChars, maxFrameBytes }) {
   return "";
 }
 
+// The counter shows from this share of the limit on.
+const COUNTER_FROM = 0.9;
+
+// The counter near the limit: {text, over}, or null while far from it.
+export function counterState(length, maxChars) {
+  if (length < maxChars * COUNTER_FROM) return null;
+  if (length > maxChars) {
+    return { text: `${length - maxChars} over the limit of ${maxChars}`, over: true };
+  }
+  return { text: `${maxChars - length} left`, over: false };
+}
+
 export class Composer {
-  constructor({ form, body, error, limits, onMessage, onTyping }) {
-    Object.assign(this, { form, body, error, limits, onMessage, onTyping });
+  // `onKey(event)` sees each key first (autocomplete, Escape) and returns true
+  // when it took it; `onInput` follows each change of the text.
+  constructor({ form, body, error, counter, limits, onMessage, onTyping, onKey = () => false, onInput = () => {} }) {
+    Object.assign(this, { form, body, error, counter, limits, onMessage, onTyping, onKey, onInput });
     this.errorTimer = null;
     this.closed = false;
     form.addEventListener("submit", (event) => this.submit(event));
     body.addEventListener("keydown", (event) => this.keydown(event));
     body.addEventListener("input", () => {
+      this.showCount();
+      this.onInput();
       if (this.body.value.trim()) this.onTyping();
     });
+  }
+
+  showCount() {
+    if (!this.counter) return;
+    const state = counterState(this.body.value.trim().length, this.limits.maxChars);
+    this.counter.hidden = !state;
+    this.counter.textContent = state ? state.text : "";
+    this.counter.classList.toggle("over", Boolean(state && state.over));
+  }
+
+  // Put `text` in the box (an edit starts from the message's body).
+  setText(text) {
+    this.body.value = text;
+    this.showCount();
+    this.body.focus();
+    this.body.setSelectionRange(text.length, text.length);
   }
 
   submit(event) {
@@ -35,12 +68,14 @@ export class Composer {
       this.showError(problem);
       return;
     }
+    if (this.onMessage(text) === false) return;
     this.body.value = "";
+    this.showCount();
     this.hideError();
-    this.onMessage(text);
   }
 
   keydown(event) {
+    if (this.onKey(event)) return;
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
       event.preventDefault();
       this.form.requestSubmit();
@@ -50,6 +85,7 @@ export class Composer {
   // Give back the text of a message the server refused for good.
   restore(text) {
     if (!this.body.value) this.body.value = text;
+    this.showCount();
   }
 
   showError(text, sticky = false) {

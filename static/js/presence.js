@@ -45,10 +45,26 @@ export class Presence {
       }
       status.textContent = isOnline ? " (online)" : " (offline)";
     });
-    if (this.counter) this.counter.textContent = `${onlineCount(count, ids.size)} online`;
+    if (this.counter) {
+      this.counter.textContent = `${onlineCount(count, ids.size)} online`;
+      this.counter.removeAttribute("title");
+    }
   }
 
+  // While the server can't be reached nobody's presence is known: say so
+  // instead of keeping the last count; the next `presence` or `hello` redraws.
   stale(isStale) {
+    const was = this.members.classList.contains("stale");
     this.members.classList.toggle("stale", isStale);
+    if (!isStale || was) return;
+    this.members.querySelectorAll("li[data-user-id]").forEach((li) => {
+      li.classList.remove("online");
+      const status = li.querySelector(".presence");
+      if (status) status.textContent = " (status unknown)";
+    });
+    if (this.counter) {
+      this.counter.textContent = "Online: unknown";
+      this.counter.title = "Not connected: who is online is not known right now.";
+    }
   }
 }

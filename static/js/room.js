@@ -1,5 +1,6 @@
 // The room page (wire contract: docs/protocol.md, /ws/chat/<slug>/): wires the
-// socket to the timeline, the outbox, presence, typing and the composer.
+// socket to the timeline, the outbox, presence, typing and the composer, and the
+// message actions (reply, react, edit, delete) to their frames.
 //
 // #connection's data-state: connecting, connected (after hello), waiting ("Reconnecting
 // in N s", "Offline · retrying in N s"; #retry connects at once) or gone (signed
@@ -7,6 +8,9 @@
 
 import { clientConfig, readJson } from "./config.js";
 import { Composer } from "./composer.js";
+import { cloneTemplate } from "./dom.js";
+import { completeMention, mentionMatches, mentionQuery, moveActive } from "./mentions.js";
+import { COMMON_EMOJI, ComposerMode, excerpt, MessageStates, reactFrame } from "./message-state.js";
 import { Outbox, rateLimitWait } from "./outbox.js";
 import { Presence } from "./presence.js";
 import { ReconnectingSocket } from "./socket.js";
@@ -18,6 +22,10 @@ import { TypingIndicator, TypingThrottle } from "./typing.js";
 const GAP_GRACE_MS = 800;
 const READ_DELAY_MS = 300;
 const LOAD_OLDER_WITHIN_PX = 80;
+// At most this many `history` pages back to reach the first unread message.
+const UNREAD_PAGES_MAX = 20;
+const LONG_PRESS_MS = 500;
+const MODE_EXCERPT_CHARS = 80;
 
 const room = readJson("room-config");
 const me = room.user;
@@ -28,6 +36,16 @@ const el = {
   older: document.getElementById("load-older"),
   connection: document.getElementById("connection"),
   retry: document.getElementById("retry"),
+  body: document.getElementById("composer-body"),
+  mentions: document.getElementById("mention-list"),
+  modeBar: document.getElementById("composer-mode"),
+  modeText: document.getElementById("composer-mode-text"),
+  modeExcerpt: document.getElementById("composer-mode-excerpt"),
+  modeCancel: document.getElementById("composer-mode-cancel"),
+  jumpUnread: document.getElementById("jump-unread"),
+  jumpLatest: document.getElementById("jump-latest"),
+  picker: document.getElementById("emoji-picker"),
+  deleteDialog: document.getElementById("delete-dialog"),
 };
 
 let phase = "connecting";
@@ -36,6 +54,21 @@ let readTimer = null;
 let gapTimer = null;
 let countdownTimer = null;
 let outboxTimer = null;
+let pausedTimer = null;
+let firstHello = true;
+// Older pages still to load to reach the first unread message, and the message
+// a click on a reply's quote waits for.
+let unreadPagesLeft = 0;
+let jumpTarget = null;
+let deleting = null;
+
+const firstUnreadReadSeq = room.lastReadSeq || 0;
+const names = new Map(); // user id -> name, for who reacted
+document.querySelectorAll("#members li[data-user-id]").forEach((li) => {
+  names.set(Number(li.dataset.userId), li.querySelector(".name").textContent);
+});
+const states = new MessageStates();
+const mode = new ComposerMode();
 
 const timeline = new Timeline({ contiguous: room.lastSeq || 0, hasMore: room.hasMore });
 const outbox = new Outbox();
@@ -44,6 +77,8 @@ const messages = new MessageList({
   me,
   timeline,
   firstPending: () => (outbox.length ? outbox.items[0].node : null),
+  names,
+  moderator: el.room.hasAttribute("data-moderator"),
 });
 const presence = new Presence({
   members: document.getElementById("members"),
@@ -54,10 +89,13 @@ const typing = new TypingIndicator(document.getElementById("typing"), typingInte
 const typingThrottle = new TypingThrottle(typingIntervalMs);
 const composer = new Composer({
   form: document.getElementById("composer"),
-  body: document.getElementById("composer-body"),
+  body: el.body,
   error: document.getElementById("composer-error"),
+  counter: document.getElementById("composer-count"),
   limits: { maxChars: clientConfig.CHAT_MAX_BODY_CHARS, maxFrameBytes: clientConfig.REALTIME_MAX_FRAME_BYTES },
-  onMessage: queueMessage,
+  onMessage: submitText,
+  onKey: composerKey,
+  onInput: showMentions,
   onTyping: () => {
     if (typingThrottle.due() && send({ type: "typing" })) typingThrottle.sent();
   },
@@ -130,7 +168,9 @@ function onClose(code, decision) {
 const handlers = {
   hello: onHello,
   message: (frame) => addMessages([frame.message], "live"),
+  update: onUpdate,
   history: onHistory,
+  catch_up: onCatchUp,
   typing: (frame) => {
     if (frame.user && frame.user.id !== me.id) typing.show(frame.user);
   },
@@ -154,6 +194,70 @@ function onHello(frame) {
   flushOutbox();
   scheduleGapFill();
   scheduleRead();
+  if (firstHello) {
+    firstHello = false;
+    refreshRendered();
+    if (unreadPagesLeft) loadOlder();
+  }
+}
+
+// The page was drawn from message bodies only: ask once for the same messages
+// in their current state (html, reply, edits, reactions) to draw them in place.
+function refreshRendered() {
+  const seqs = timeline.seqs.filter((seq) => seq <= room.lastSeq);
+  if (!seqs.length) return;
+  requestHistory({ kind: "refresh", beforeSeq: room.lastSeq + 1, limit: Math.min(seqs.length, clientConfig.CHAT_HISTORY_MAX) });
+}
+
+// An edit, a deletion or a reaction: the message's whole state, in place.
+function onUpdate(frame) {
+  const restorePlace = messages.keepPlace("live");
+  applyUpdate(frame);
+  if (timeline.advance()) scheduleGapFill();
+  restorePlace();
+}
+
+function applyUpdate(frame) {
+  timeline.catchUp = true;
+  if (!timeline.addUpdate(frame.seq) && typeof frame.seq === "number") return;
+  const message = frame.message;
+  if (!message || !states.accept(message.id, frame.seq)) return;
+  messages.update(message);
+  const kind = mode.kind;
+  mode.changed(message);
+  if (mode.kind !== kind) {
+    showMode();
+    composer.showError(kind === "edit" ? "The message you were editing was deleted." : "The message you were replying to was deleted.");
+  }
+  if (message.deleted) {
+    // Replies to it quote a deleted message now.
+    el.list.querySelectorAll(`.reply-quote[data-id="${Number(message.id)}"]`).forEach((quote) => {
+      messages.fillReply(quote.closest("li"), { id: message.id, seq: message.seq, deleted: true });
+    });
+  }
+}
+
+// Every event past `after`, in order: messages and updates alike.
+function onCatchUp(frame) {
+  const request = timeline.takeCatchUp(frame.after);
+  const restorePlace = messages.keepPlace("live");
+  const seqs = [];
+  let added = 0;
+  (frame.events || []).forEach((event) => {
+    if (event.type === "message" && event.message) {
+      seqs.push(event.message.seq);
+      if (addMessage(event.message)) added += 1;
+    } else if (event.type === "update") {
+      seqs.push(event.seq);
+      applyUpdate(event);
+    }
+  });
+  if (request) timeline.caughtUp(request, seqs, frame.has_more);
+  timeline.advance();
+  restorePlace();
+  if (added) afterAdded();
+  if (request && frame.has_more) requestHistory(timeline.gapRequest(clientConfig.CHAT_HISTORY_MAX));
+  else scheduleGapFill();
 }
 
 function onHistory(frame) {
@@ -168,6 +272,14 @@ function onHistory(frame) {
   if (request.kind === "older") {
     addMessages(batch, "older");
     showOlderButton();
+    continueToUnread();
+    if (jumpTarget !== null) {
+      const seq = jumpTarget;
+      jumpTarget = null;
+      jumpTo(seq);
+    }
+  } else if (request.kind === "refresh") {
+    addMessages(batch, "live");
   } else {
     addMessages(batch, "live");
     scheduleGapFill();
@@ -177,6 +289,15 @@ function onHistory(frame) {
 function onError(frame) {
   if (frame.code === "rate_limited" && "before_seq" in frame) {
     retryHistory(frame);
+    return;
+  }
+  if ("message_id" in frame && !frame.client_id) {
+    // An edit, a deletion or a reaction the server refused: nothing changed.
+    const reasons = {
+      not_found: "That message no longer exists.",
+      forbidden: "You can't change that message.",
+    };
+    composer.showError(frame.detail || reasons[frame.code] || "That change was not made.");
     return;
   }
   const item = frame.client_id ? outbox.find(frame.client_id) : null;
@@ -198,12 +319,18 @@ function onError(frame) {
 // ---- Messages ---------------------------------------------------------------------
 
 function addMessage(message) {
+  // Only a server with room events renders `html`: it answers `catch_up`.
+  if (typeof message.html === "string") timeline.catchUp = true;
   const mine = message.author.id === me.id && outbox.confirm(message.client_id);
   if (mine) {
     mine.node.remove();
     if (outbox.oneByOne) flushOutbox();
   }
-  if (!messages.insert(message)) return false;
+  if (!messages.insert(message)) {
+    // Already shown: a `history` reply holds its current state.
+    if (typeof message.html === "string" && !states.seqs.has(message.id)) messages.update(message);
+    return false;
+  }
   typing.clear(message.author.id);
   return true;
 }
@@ -214,10 +341,13 @@ function addMessages(batch, where) {
   const added = batch.filter(addMessage).length;
   if (timeline.advance()) scheduleGapFill();
   restorePlace();
-  if (added) {
-    if (!seeing()) messages.placeDivider(readSent);
-    scheduleRead();
-  }
+  if (added) afterAdded();
+}
+
+function afterAdded() {
+  if (!seeing()) messages.placeDivider(readSent);
+  scheduleRead();
+  showJumps();
 }
 
 function scheduleGapFill() {
@@ -236,9 +366,11 @@ function loadOlder() {
 }
 
 function requestHistory(request) {
-  if (!request || !send({ type: "history", before_seq: request.beforeSeq, limit: request.limit })) {
-    return false;
-  }
+  if (!request) return false;
+  const frame = request.kind === "catch_up"
+    ? { type: "catch_up", after: request.after }
+    : { type: "history", before_seq: request.beforeSeq, limit: request.limit };
+  if (!send(frame)) return false;
   timeline.sent(request);
   return true;
 }
@@ -265,10 +397,30 @@ function showOlderButton() {
 
 // ---- Outbox -----------------------------------------------------------------------
 
-function queueMessage(body) {
+// The composer's text: a new message, a reply, or an edit. Returns false to
+// keep the text in the box.
+function submitText(text) {
+  if (mode.kind === "edit") {
+    const target = mode.target;
+    if (text !== target.body && !send({ type: "edit", message_id: target.id, body: text })) {
+      composer.showError("Not connected: your edit is not saved yet. Try again once connected.");
+      return false;
+    }
+    endMode();
+    return true;
+  }
+  queueMessage(text, mode.kind === "reply" ? mode.target.id : null);
+  endMode();
+  return true;
+}
+
+function queueMessage(body, replyTo = null) {
   const item = outbox.add(body);
+  item.replyTo = replyTo;
   item.node = pendingMessageNode(me, body);
   messages.appendPending(item.node);
+  // The server stops showing us as typing with the message: say so again at once.
+  typingThrottle.reset();
   flushOutbox();
 }
 
@@ -278,7 +430,9 @@ function flushOutbox() {
     return;
   }
   outbox.flush(socket.generation, (item) => {
-    if (!send({ type: "send", body: item.body, client_id: item.clientId })) return false;
+    const frame = { type: "send", body: item.body, client_id: item.clientId };
+    if (item.replyTo) frame.reply_to = item.replyTo;
+    if (!send(frame)) return false;
     setPendingStatus(item, "sending…");
     return true;
   });
@@ -297,15 +451,320 @@ function pauseOutbox(item, retryAfter) {
   showPaused();
 }
 
-// Say why the unsent items wait, on them and under the composer.
+// Say why the unsent items wait, on them and under the composer, counting down.
 function showPaused() {
   outbox.unsentOn(socket.generation).forEach((item) => setPendingStatus(item, "waiting…"));
   composer.showError(`Sending too fast: sending again in ${outbox.secondsLeft} s.`, true);
+  if (pausedTimer) return;
+  pausedTimer = setInterval(() => {
+    if (outbox.paused) {
+      composer.showError(`Sending too fast: sending again in ${outbox.secondsLeft} s.`, true);
+      return;
+    }
+    clearInterval(pausedTimer);
+    pausedTimer = null;
+  }, 1000);
 }
 
 function setPendingStatus(item, text) {
   item.node.querySelector(".status").textContent = text;
 }
+
+// ---- Reading: the first unread, jumps, replies' originals -------------------------
+
+function unreadAboveLoaded() {
+  const seqs = timeline.seqs;
+  return firstUnreadReadSeq < timeline.contiguous && timeline.hasMore &&
+    seqs.length > 0 && seqs[0] > firstUnreadReadSeq + 1;
+}
+
+// Page back until the first unread message is loaded, then show it.
+function continueToUnread() {
+  if (!unreadPagesLeft) return;
+  unreadPagesLeft -= 1;
+  messages.placeDivider(firstUnreadReadSeq, true);
+  if (unreadPagesLeft && unreadAboveLoaded()) {
+    loadOlder();
+    return;
+  }
+  unreadPagesLeft = 0;
+  messages.scrollToDivider();
+  showJumps();
+}
+
+// Show message `seq` (a reply's original), loading older pages as needed.
+function jumpTo(seq) {
+  if (messages.reveal(seq)) return;
+  const lowest = timeline.seqs.length ? timeline.seqs[0] : Infinity;
+  if (!timeline.hasMore || lowest < seq) {
+    composer.showError("The original message is not in this room's history any more.");
+    return;
+  }
+  jumpTarget = seq;
+  loadOlder();
+}
+
+function showJumps() {
+  el.jumpLatest.hidden = messages.nearBottom();
+  el.jumpUnread.hidden = !messages.dividerAbove();
+}
+
+// ---- Message actions ----------------------------------------------------------------
+
+function showMode() {
+  el.modeBar.hidden = mode.kind === "new";
+  el.modeBar.dataset.kind = mode.kind;
+  el.modeText.textContent = mode.label();
+  el.modeExcerpt.textContent = mode.kind === "reply"
+    ? `: ${excerpt(mode.target.deleted ? "" : mode.target.body, MODE_EXCERPT_CHARS)}`
+    : "";
+}
+
+function startReply(message) {
+  if (mode.kind === "edit") composer.setText("");
+  mode.reply(message);
+  showMode();
+  el.body.focus();
+}
+
+function startEdit(message) {
+  mode.edit(message);
+  showMode();
+  composer.setText(message.body);
+}
+
+function endMode() {
+  mode.cancel();
+  showMode();
+}
+
+function cancelMode() {
+  const wasEdit = mode.kind === "edit";
+  endMode();
+  if (wasEdit) composer.setText("");
+  el.body.focus();
+}
+
+function react(message, emoji) {
+  if (!send(reactFrame(message, emoji, me.id))) composer.showError("Not connected: try again once connected.");
+}
+
+function confirmDelete(message) {
+  deleting = message;
+  el.deleteDialog.returnValue = "";
+  el.deleteDialog.showModal();
+}
+
+el.deleteDialog.addEventListener("close", () => {
+  const message = deleting;
+  deleting = null;
+  if (!message) return;
+  if (el.deleteDialog.returnValue === "delete") {
+    if (!send({ type: "delete", message_id: message.id })) composer.showError("Not connected: nothing was deleted.");
+  }
+  const li = messages.bySeq.get(message.seq);
+  if (li) li.focus();
+});
+
+// The emoji picker: one for the page, opened under a message's react button.
+let pickerFor = null;
+COMMON_EMOJI.forEach((emoji) => {
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "pick";
+  button.setAttribute("role", "menuitem");
+  button.dataset.emoji = emoji;
+  button.textContent = emoji;
+  button.setAttribute("aria-label", `React with ${emoji}`);
+  el.picker.appendChild(button);
+});
+
+function openPicker(li, opener) {
+  closePicker();
+  pickerFor = { li, opener };
+  opener.setAttribute("aria-expanded", "true");
+  li.appendChild(el.picker);
+  el.picker.hidden = false;
+  el.picker.querySelector("button").focus();
+}
+
+function closePicker(returnFocus = false) {
+  if (!pickerFor) return;
+  const { opener } = pickerFor;
+  pickerFor = null;
+  opener.setAttribute("aria-expanded", "false");
+  el.picker.hidden = true;
+  document.body.appendChild(el.picker);
+  if (returnFocus) opener.focus();
+}
+
+el.picker.addEventListener("click", (event) => {
+  const button = event.target.closest("button.pick");
+  if (!button || !pickerFor) return;
+  const message = messages.stateOf(pickerFor.li);
+  closePicker(true);
+  if (message) react(message, button.dataset.emoji);
+});
+
+el.picker.addEventListener("keydown", (event) => {
+  const buttons = Array.from(el.picker.querySelectorAll("button.pick"));
+  const index = buttons.indexOf(document.activeElement);
+  const moves = { ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1 };
+  if (event.key === "Escape" || event.key === "Tab") {
+    event.preventDefault();
+    event.stopPropagation();
+    closePicker(true);
+  } else if (event.key in moves) {
+    event.preventDefault();
+    event.stopPropagation();
+    buttons[moveActive(index, moves[event.key], buttons.length)].focus();
+  }
+});
+
+document.addEventListener("click", (event) => {
+  if (pickerFor && !el.picker.contains(event.target) && !event.target.closest(".act-react")) closePicker();
+  if (!event.target.closest("li.show-actions")) {
+    el.list.querySelectorAll("li.show-actions").forEach((li) => li.classList.remove("show-actions"));
+  }
+});
+
+el.list.addEventListener("click", (event) => {
+  const button = event.target.closest("button");
+  if (!button || el.picker.contains(button)) return;
+  const li = button.closest("li.message");
+  const message = messages.stateOf(li);
+  if (!message) return;
+  if (button.classList.contains("act-reply")) startReply(message);
+  else if (button.classList.contains("act-edit")) startEdit(message);
+  else if (button.classList.contains("act-delete")) confirmDelete(message);
+  else if (button.classList.contains("act-react")) {
+    if (pickerFor && pickerFor.opener === button) closePicker(true);
+    else openPicker(li, button);
+  } else if (button.classList.contains("reaction")) react(message, button.dataset.emoji);
+  else if (button.classList.contains("reply-quote")) jumpTo(Number(button.dataset.seq));
+});
+
+// Arrow keys move between messages; the one with focus shows its actions and
+// has them (and its reactions) in the Tab order.
+el.list.addEventListener("keydown", (event) => {
+  if (event.key !== "ArrowUp" && event.key !== "ArrowDown") return;
+  const current = event.target.closest("li.message");
+  if (event.target !== el.list && event.target !== current) return;
+  const items = Array.from(el.list.querySelectorAll("li.message:not(.pending)"));
+  let index = current ? items.indexOf(current) : items.length;
+  index += event.key === "ArrowUp" ? -1 : 1;
+  if (index < 0 || index >= items.length) return;
+  event.preventDefault();
+  items[index].focus();
+});
+el.list.addEventListener("focusin", (event) => {
+  const li = event.target.closest("li.message");
+  if (li) messages.setTabbable(li, true);
+});
+el.list.addEventListener("focusout", (event) => {
+  const li = event.target.closest("li.message");
+  if (li && !li.contains(event.relatedTarget)) messages.setTabbable(li, false);
+});
+
+// A long press on a touch screen shows a message's actions.
+let pressTimer = null;
+el.list.addEventListener("pointerdown", (event) => {
+  if (event.pointerType !== "touch") return;
+  const li = event.target.closest("li.message:not(.pending)");
+  if (!li) return;
+  clearTimeout(pressTimer);
+  pressTimer = setTimeout(() => {
+    el.list.querySelectorAll("li.show-actions").forEach((other) => other.classList.remove("show-actions"));
+    li.classList.add("show-actions");
+  }, LONG_PRESS_MS);
+});
+["pointerup", "pointercancel", "scroll"].forEach((type) => {
+  el.list.addEventListener(type, () => clearTimeout(pressTimer), { passive: true });
+});
+
+// ---- Composer: modes and @mentions -------------------------------------------------
+
+const mentionState = { query: null, names: [], active: -1 };
+
+function memberNames() {
+  return Array.from(document.querySelectorAll("#members li[data-user-id]:not(.visitor) .name"), (name) => name.textContent);
+}
+
+function showMentions() {
+  const query = mentionQuery(el.body.value, el.body.selectionStart);
+  const found = query ? mentionMatches(memberNames(), query.query, { exclude: me.username }) : [];
+  if (!found.length) {
+    closeMentions();
+    return;
+  }
+  Object.assign(mentionState, { query, names: found, active: 0 });
+  drawMentions();
+}
+
+function drawMentions() {
+  el.mentions.replaceChildren();
+  mentionState.names.forEach((name, index) => {
+    const option = cloneTemplate("mention-option-template");
+    option.id = `mention-option-${index}`;
+    option.textContent = `@${name}`;
+    option.setAttribute("aria-selected", String(index === mentionState.active));
+    option.addEventListener("mousedown", (event) => {
+      event.preventDefault();
+      pickMention(index);
+    });
+    el.mentions.appendChild(option);
+  });
+  el.mentions.hidden = false;
+  el.body.setAttribute("aria-activedescendant", `mention-option-${mentionState.active}`);
+}
+
+function closeMentions() {
+  mentionState.query = null;
+  el.mentions.hidden = true;
+  el.mentions.replaceChildren();
+  el.body.removeAttribute("aria-activedescendant");
+}
+
+function pickMention(index) {
+  const { text, caret } = completeMention(el.body.value, el.body.selectionStart, mentionState.query, mentionState.names[index]);
+  el.body.value = text;
+  el.body.setSelectionRange(caret, caret);
+  closeMentions();
+  el.body.focus();
+}
+
+// Keys in the composer before it sends: the mention list, then Escape.
+function composerKey(event) {
+  if (mentionState.query && !el.mentions.hidden) {
+    const moves = { ArrowDown: 1, ArrowUp: -1 };
+    if (event.key in moves) {
+      event.preventDefault();
+      mentionState.active = moveActive(mentionState.active, moves[event.key], mentionState.names.length);
+      drawMentions();
+      return true;
+    }
+    if ((event.key === "Enter" || event.key === "Tab") && !event.shiftKey && !event.isComposing) {
+      event.preventDefault();
+      pickMention(Math.max(0, mentionState.active));
+      return true;
+    }
+    if (event.key === "Escape") {
+      event.preventDefault();
+      closeMentions();
+      return true;
+    }
+  }
+  if (event.key === "Escape" && mode.kind !== "new") {
+    event.preventDefault();
+    cancelMode();
+    return true;
+  }
+  return false;
+}
+
+el.modeCancel.addEventListener("click", cancelMode);
+el.body.addEventListener("blur", () => setTimeout(closeMentions, 150));
+el.body.addEventListener("click", showMentions);
 
 // ---- Read position ----------------------------------------------------------------
 
@@ -335,12 +794,21 @@ function markRead() {
 formatAllTimes(document);
 messages.adoptServerRendered();
 if (room.lastReadSeq < timeline.contiguous) messages.placeDivider(room.lastReadSeq);
+// More unread than the page holds: page back to the first one once connected.
+if (unreadAboveLoaded()) unreadPagesLeft = UNREAD_PAGES_MAX;
 messages.initialScroll();
 showOlderButton();
+showJumps();
 el.list.addEventListener("scroll", () => {
   if (el.list.scrollTop < LOAD_OLDER_WITHIN_PX) loadOlder();
   scheduleRead();
+  showJumps();
 }, { passive: true });
+el.jumpLatest.addEventListener("click", () => {
+  messages.scrollToBottom();
+  el.list.focus({ preventScroll: true });
+});
+el.jumpUnread.addEventListener("click", () => messages.scrollToDivider());
 if (el.older) el.older.addEventListener("click", loadOlder);
 el.retry.addEventListener("click", () => socket.reconnectNow());
 window.addEventListener("offline", showWaiting);

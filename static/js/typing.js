@@ -26,6 +26,12 @@ export class TypingThrottle {
   sent() {
     this.lastSent = this.now();
   }
+
+  // A message went out: the server stops showing us as typing, so the next
+  // keystroke says so again at once.
+  reset() {
+    this.lastSent = -Infinity;
+  }
 }
 
 export class TypingIndicator {

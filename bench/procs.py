@@ -102,6 +102,13 @@ def child_pids(pid: int) -> list[int]:
     return sorted(children)
 
 
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
 def pids_named(name: str) -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -319,7 +326,10 @@ class OursServer(Server):
         return self
 
     def worker_pids(self) -> list[int]:
-        return child_pids(self.processes[0].pid) if self.processes else []
+        if not self.processes:
+            return []
+        # Its Daphne workers, not the task worker it also runs.
+        return [pid for pid in child_pids(self.processes[0].pid) if b"--worker-fd" in _cmdline(pid)]
 
 
 class StockServer(Server):

@@ -80,6 +80,10 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "channels",
+    # Background tasks (email, Web Push) stored in the database, run by `db_worker`,
+    # which `manage.py serve` and scripts/start supervise.
+    "django_tasks",
+    "django_tasks_db",
     "realtime",
     "accounts",
     "chat",
@@ -345,6 +349,47 @@ REALTIME_MAX_SOCKETS_PER_USER = env_int("REALTIME_MAX_SOCKETS_PER_USER", 60)
 # Seconds between a socket's checks that its login session still holds (it can
 # end without the logout view: expiry, deletion on the server).
 REALTIME_SESSION_RECHECK = env_int("REALTIME_SESSION_RECHECK", 300)
+
+# --- Background tasks and email -------------------------------------------
+
+# Tasks are rows in the database (no other service to run); the worker is
+# `manage.py db_worker`, started and restarted by `manage.py serve` and scripts/start.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+# Management commands `manage.py serve` runs beside its Daphne workers and restarts
+# when they die. DJANGO_TASK_WORKER=0 where the task worker runs on its own
+# (`manage.py db_worker`, any number of them, on other machines).
+SERVE_SUPERVISED_COMMANDS: list[list[str]] = (
+    [["db_worker", "--no-reload", "--queue-name", "*"]]
+    if env_bool("DJANGO_TASK_WORKER", True)
+    else []
+)
+
+# Django's own email settings, from the environment. Development prints emails on
+# the console; production sets DJANGO_EMAIL_BACKEND to Django's SMTP backend.
+EMAIL_BACKEND = os.environ.get(
+    "DJANGO_EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+# A task sends while it holds its user's lock: a stuck mail server must not hold it long.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Relay <relay@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# Seconds an unread mention, reply or direct message waits before it is emailed.
+NOTIFY_EMAIL_DELAY = env_int("NOTIFY_EMAIL_DELAY", 300)
+# The site's address for links in emails: "https://chat.example.com".
+SITE_URL = (
+    os.environ.get("DJANGO_SITE_URL", "").rstrip("/")
+    or f"https://{ALLOWED_HOSTS[0] if ALLOWED_HOSTS else 'localhost'}"
+)
+# Links in password-reset emails are valid this long (seconds; Django's default is 3 days).
+PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600 * 24)
 
 # --- I18N, static ---------------------------------------------------------
 

@@ -111,6 +111,21 @@ def child_pids(pid: int) -> list[int]:
     return sorted(child for child, fields in _processes() if int(fields[1]) == pid)
 
 
+def serve_worker_pids(pid: int) -> list[int]:
+    """Return the Daphne workers among the children of `manage.py serve` process
+    `pid` (it runs the task worker beside them)."""
+    return [child for child in child_pids(pid) if "--worker-fd" in cmdline(child)]
+
+
+def cmdline(pid: int) -> list[str]:
+    """Return the command line of process `pid` (empty once it is gone)."""
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return []
+    return raw.decode(errors="replace").split("\0")[:-1]
+
+
 def session_pids(sid: int) -> list[int]:
     """Return the ids of the live (not zombie) processes in session `sid`:
     everything a process started with `start_new_session` left running."""

@@ -35,10 +35,10 @@ from harness.processes import (
     PYTHON,
     STARTUP_TIMEOUT,
     ServerError,
-    child_pids,
     free_port,
     log_tail,
     proc_rss_kib,
+    serve_worker_pids,
     spawn,
     stop_process,
 )
@@ -248,7 +248,7 @@ class ServeWorker(Worker):
         """The pid of the Daphne child (None when it is not running)."""
         if not self.alive():
             return None
-        children = child_pids(self.process.pid)
+        children = serve_worker_pids(self.process.pid)
         return children[0] if children else None
 
     def rss_kib(self) -> int:

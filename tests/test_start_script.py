@@ -1,6 +1,6 @@
 """scripts/start for real: a busy port is refused before anything starts, a port
 taken while it sets up is caught before it says "running", and whatever it
-started (its private redis-server, the server) is gone when it exits."""
+started (its private redis-server, the server, the task worker) is gone when it exits."""
 
 import os
 import signal
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.processes import free_port, log_tail, session_pids, spawn, stop_process
+from harness.processes import cmdline, free_port, log_tail, session_pids, spawn, stop_process
 from harness.stack import healthz_status
 
 pytestmark = pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
@@ -97,7 +97,9 @@ def test_start_says_running_once_it_serves_and_stops_everything_on_sigterm(tmp_p
     try:
         wait_for_line(process, log, RUNNING)
         assert healthz_status(f"http://127.0.0.1:{port}") == 200
-        assert len(session_pids(process.pid)) >= 3  # the script, Redis, the server
+        pids = session_pids(process.pid)
+        assert len(pids) >= 4  # the script, Redis, the server, the task worker
+        assert any("db_worker" in cmdline(pid) for pid in pids), "no task worker running"
         os.kill(process.pid, signal.SIGTERM)  # the script alone, as a process manager would
         code, _ = finish(process, log)
     finally:

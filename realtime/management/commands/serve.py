@@ -3,6 +3,10 @@
 The parent binds the address once and hands the socket to every worker, so the
 kernel spreads connections across them; it restarts a worker that dies and, on
 SIGTERM or SIGINT, stops them all gracefully (sockets closed with 1001).
+
+Beside the workers it runs the management commands of
+settings.SERVE_SUPERVISED_COMMANDS (the background task worker), restarted the
+same way, so one command runs everything the app needs.
 """
 
 import os
@@ -15,6 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from prometheus_client import multiprocess
 
@@ -36,6 +41,12 @@ class Command(BaseCommand):
             "--proxy-headers",
             action="store_true",
             help="trust X-Forwarded-For/-Proto from the proxy in front",
+        )
+        parser.add_argument(
+            "--no-supervised",
+            action="store_true",
+            help="run only the Daphne workers, not settings.SERVE_SUPERVISED_COMMANDS "
+            "(e.g. when the task worker runs elsewhere)",
         )
         # Internal: run one worker on an inherited socket.
         parser.add_argument("--worker-fd", type=int, help="(internal)")
@@ -80,12 +91,9 @@ class Command(BaseCommand):
         hostname = socket.gethostname()
         host, port = listener.getsockname()[:2]
 
-        def start(n: int) -> subprocess.Popen:
-            env = {
-                **os.environ,
-                "PROMETHEUS_MULTIPROC_DIR": metrics_dir,
-                "REALTIME_WORKER_NAME": f"{hostname}:{port}/worker-{n}",
-            }
+        env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": metrics_dir}
+
+        def worker(n: int) -> list[str]:
             command = [
                 sys.executable,
                 sys.argv[0],
@@ -99,14 +107,30 @@ class Command(BaseCommand):
             ]
             if options["proxy_headers"]:
                 command.append("--proxy-headers")
-            return subprocess.Popen(command, pass_fds=(fd,), env=env)
+            return command
 
-        workers = {n: start(n) for n in range(options["workers"])}
-        started = {n: time.monotonic() for n in workers}
+        # name -> command line; every one is started, watched and restarted alike.
+        commands = {f"worker-{n}": worker(n) for n in range(options["workers"])}
+        if not options["no_supervised"]:
+            for line in settings.SERVE_SUPERVISED_COMMANDS:
+                commands[line[0]] = [sys.executable, sys.argv[0], *line]
+
+        def start(name: str) -> subprocess.Popen:
+            if name.startswith("worker-"):
+                worker_env = {**env, "REALTIME_WORKER_NAME": f"{hostname}:{port}/{name}"}
+                return subprocess.Popen(commands[name], pass_fds=(fd,), env=worker_env)
+            # The listening socket is closed in the others (close_fds).
+            return subprocess.Popen(commands[name], env=env)
+
+        children = {name: start(name) for name in commands}
+        started = {name: time.monotonic() for name in children}
         quick_deaths = 0
+        workers = [p for name, p in children.items() if name.startswith("worker-")]
+        others = [f"{name} (pid {p.pid})" for name, p in children.items() if p not in workers]
         self.stdout.write(
             f"Serving http://{host}:{port}/ with {len(workers)} Daphne workers "
-            f"(pids {', '.join(str(p.pid) for p in workers.values())})",
+            f"(pids {', '.join(str(p.pid) for p in workers)})"
+            + (f"; also running {', '.join(others)}" if others else ""),
         )
         self.stdout.flush()
 
@@ -120,23 +144,23 @@ class Command(BaseCommand):
         signal.signal(signal.SIGINT, stop)
         while not stopping:
             time.sleep(0.2)
-            for n, process in list(workers.items()):
+            for name, process in list(children.items()):
                 if process.poll() is not None and not stopping:
                     multiprocess.mark_process_dead(process.pid, metrics_dir)
-                    # A worker that dies at start will die again: give up then.
-                    quick_deaths = quick_deaths + 1 if time.monotonic() - started[n] < 5 else 0
+                    # A child that dies at start will die again: give up then.
+                    quick_deaths = quick_deaths + 1 if time.monotonic() - started[name] < 5 else 0
                     if quick_deaths >= 5:
-                        self.stderr.write("workers keep dying at start; stopping")
+                        self.stderr.write(f"{name} keeps dying at start; stopping")
                         stopping = True
                         break
-                    self.stderr.write(f"worker-{n} exited ({process.returncode}); restarting")
-                    workers[n] = start(n)
-                    started[n] = time.monotonic()
-        for process in workers.values():
+                    self.stderr.write(f"{name} exited ({process.returncode}); restarting")
+                    children[name] = start(name)
+                    started[name] = time.monotonic()
+        for process in children.values():
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + options["grace"] + 10
-        for process in workers.values():
+        for process in children.values():
             try:
                 process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:

@@ -4,3 +4,8 @@ from django.dispatch import Signal
 
 # Sent after the transaction that stored a new message commits; kwargs: message.
 message_posted = Signal()
+
+# Sent to ask which of some users keep how far they have read to themselves
+# (never shown in "Seen by"); kwargs: user_ids. Each receiver returns a set of
+# those ids.
+read_positions_hidden = Signal()

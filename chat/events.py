@@ -3,8 +3,11 @@
 
 from typing import Any
 
-from realtime.events import STREAM_FRAME, STREAM_REVOKED, stream_groups_changed
+from realtime.groups import user_group
 from realtime.push import Push, send_all_on_commit, send_now, send_on_commit
+from realtime.userstream import FRAME as STREAM_FRAME
+from realtime.userstream import GROUPS_CHANGED as STREAM_GROUPS_CHANGED
+from realtime.userstream import REVOKED as STREAM_REVOKED
 
 from . import frames, live_frames, selectors
 from .models import Message
@@ -76,7 +79,7 @@ async def presence_changed(*, room_id: int, online: list[dict], count: int) -> N
 
 
 # The pages around a room: the room list on the user's own stream (joined
-# through realtime.signals.user_stream_groups: chat.receivers), and read positions.
+# through realtime.userstream: chat.receivers), and read positions.
 
 READ = "chat.read"
 
@@ -120,7 +123,7 @@ def read_moved(*, room_id: int, user: Any, seq: int) -> None:
 
 def rooms_changed(*, user_id: int) -> None:
     """After commit, make the user's own streams follow the activity of their rooms now."""
-    stream_groups_changed(user_id)
+    send_on_commit(user_group(user_id), {"type": STREAM_GROUPS_CHANGED})
 
 
 def activity_revoked(*, room_id: int, user_id: int) -> None:

@@ -5,7 +5,7 @@ activity, whichever path changes their memberships."""
 
 from django.db.models.signals import post_delete, post_save
 
-from realtime.signals import user_stream_groups
+from realtime.userstream import user_stream_groups
 
 from . import events, selectors
 from .models import Membership, Message, Room

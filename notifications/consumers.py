@@ -2,8 +2,8 @@
 
 It is the one socket every page has, so it also carries what other apps send a
 user wherever they are (chat: the room list's activity): it joins the groups
-they name through realtime.signals.user_stream_groups and forwards their
-`stream.frame` events as they are, without knowing those apps.
+they name and forwards their frames as they are, without knowing those apps
+(realtime.userstream).
 """
 
 import logging
@@ -13,13 +13,13 @@ from typing import Any
 
 from django.conf import settings
 
-from realtime import events as realtime_events
 from realtime import ratelimit, tally
 from realtime.db import db_call
 from realtime.errors import Refused
-from realtime.signals import user_stream_groups
 from realtime.stream import Item, Snapshot, SparseCursor, StreamConsumer
 from realtime.transport import whole_number
+from realtime.userstream import FRAME as STREAM_FRAME
+from realtime.userstream import user_stream_groups
 from realtime.wire import dumps
 
 from . import events, frames, metrics, selectors, services
@@ -118,7 +118,7 @@ class NotificationConsumer(StreamConsumer):
     event_forwarders = {
         events.BATCH: "forward_notification",
         events.UNREAD: "forward_unread",
-        realtime_events.STREAM_FRAME: "forward_stream_frame",
+        STREAM_FRAME: "forward_stream_frame",
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -251,13 +251,13 @@ class NotificationConsumer(StreamConsumer):
         if self.ready:
             await self._join_audiences(await _group_ids(self.user))
 
-    # Other apps' events (realtime.events).
+    # Other apps' events (realtime.userstream).
 
     def forward_stream_frame(self, event: dict) -> str | None:
         # A group just left may still have frames on their way.
         return event["text"] if event["group"] in self.extra_groups else None
 
-    async def realtime_stream_groups_changed(self, event: dict) -> None:
+    async def stream_groups_changed(self, event: dict) -> None:
         if self.ready:
             await self._join_extras(await _extra_groups(self.user))
 

@@ -16,7 +16,7 @@ from realtime.stream import Item, Snapshot, StreamConsumer
 from realtime.transport import whole_number
 from realtime.wire import Close, user_dict, with_encoded
 
-from . import events, frames, selectors, services
+from . import events, frames, live_frames, selectors, services
 from .exceptions import RoomForbidden, RoomNotFound
 from .models import Room
 
@@ -97,6 +97,16 @@ def _hello_messages(room: Room, after: int | None) -> LatestMessages:
     return LatestMessages(last_seq, encoded.json, encoded.count, cut)
 
 
+@db_call
+def _read_positions(room: Room) -> dict[str, Any]:
+    """The hello's `read_positions` in a room small enough for "Seen by"; else nothing."""
+    shared = selectors.read_positions(room_id=room.pk)
+    if shared is None:
+        return {}
+    positions = [live_frames.read_position_dict(m.user, m.last_read_seq) for m in shared]
+    return {"read_positions": positions}
+
+
 @dataclass(frozen=True)
 class Sent:
     seq: int
@@ -154,6 +164,7 @@ class ChatConsumer(StreamConsumer):
         events.MESSAGE: "forward_message",
         events.PRESENCE: "forward_text",
         events.TYPING: "forward_typing",
+        events.READ: "forward_text",
     }
     counted_online = False
     last_typing = 0.0
@@ -182,6 +193,7 @@ class ChatConsumer(StreamConsumer):
             "online": self.here.users,
             "online_count": self.here.count,
         }
+        hello.update(await _read_positions(self.room))
         if latest.truncated:
             hello["truncated"] = True
         text = with_encoded(hello, messages=latest.json)

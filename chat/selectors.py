@@ -228,6 +228,12 @@ def room_members(*, room: Room) -> QuerySet[Membership]:
     return room.memberships.select_related("user").order_by("user__username")
 
 
+def first_member_ids(*, room_id: int, limit: int) -> list[int]:
+    """Return the ids of a room's first `limit` members, in the members panel's order."""
+    members = Membership.objects.filter(room_id=room_id).order_by("user__username")
+    return list(members.values_list("user_id", flat=True)[:limit])
+
+
 def membership(*, room: Room, user: "User") -> Membership | None:
     try:
         return Membership.objects.get(room=room, user=user)

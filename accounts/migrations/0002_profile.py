@@ -6,18 +6,33 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('accounts', '0001_initial'),
+        ("accounts", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Profile',
+            name="Profile",
             fields=[
-                ('user', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, primary_key=True, related_name='profile', serialize=False, to=settings.AUTH_USER_MODEL)),
-                ('share_read_position', models.BooleanField(default=True, help_text='Others see "Seen by" with your name under the messages you have read.', verbose_name='Show others how far I have read')),
+                (
+                    "user",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        primary_key=True,
+                        related_name="profile",
+                        serialize=False,
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "share_read_position",
+                    models.BooleanField(
+                        default=True,
+                        help_text='Others see "Seen by" with your name under the messages you have read.',
+                        verbose_name="Show others how far I have read",
+                    ),
+                ),
             ],
         ),
     ]

@@ -212,7 +212,7 @@ class ChatConsumer(StreamConsumer):
         events.MESSAGE: "forward_message",
         events.PRESENCE: "forward_text",
         events.TYPING: "forward_typing",
-        events.READ: "forward_text",
+        events.READ: "forward_read",
     }
     counted_online = False
     last_typing = 0.0
@@ -379,6 +379,10 @@ class ChatConsumer(StreamConsumer):
 
     def forward_typing(self, event: dict) -> str | None:
         return event["text"] if event["sender"] != self.channel_name else None
+
+    def forward_read(self, event: dict) -> str | None:
+        # The reader knows how far they read: their own sockets are not told.
+        return event["text"] if event["user_id"] != self.user.pk else None
 
     async def chat_access_revoked(self, event: dict) -> None:
         # chat.events decided on the committed data who lost access: no database

@@ -116,7 +116,8 @@ def read_moved(*, room_id: int, user: Any, seq: int) -> None:
     def position() -> dict[str, Any] | None:
         if not selectors.shares_read_position(room_id=room_id, user_id=user.pk):
             return None
-        return {"type": READ, "text": live_frames.read_frame_text(user, seq)}
+        text = live_frames.read_frame_text(user, seq)
+        return {"type": READ, "text": text, "user_id": user.pk}
 
     send_all_on_commit([(group, count), (room_group(room_id), position)])
 

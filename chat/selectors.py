@@ -205,11 +205,14 @@ def public_rooms_to_join(*, user: "User") -> QuerySet[Room]:
 
 
 def _last_messages(rooms: list[Room]) -> dict[int, Message]:
-    """Return each room's newest message (the room's last seq may be an edit's)."""
+    """Return each room's newest message that is not deleted (the room's last seq
+    may be an edit's)."""
     if not rooms:
         return {}
     newest = (
-        Message.objects.filter(room__in=[room for room in rooms if room.last_seq])
+        Message.objects.filter(
+            room__in=[room for room in rooms if room.last_seq], deleted_at__isnull=True
+        )
         .values("room_id")
         .annotate(seq=Max("seq"))
     )

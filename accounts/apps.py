@@ -14,3 +14,4 @@ class AccountsConfig(AppConfig):
             sender=settings.AUTH_USER_MODEL,
             dispatch_uid="accounts.username_key",
         )
+        receivers.connect()

@@ -1,5 +1,7 @@
+from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
+from .models import Profile
 from .validators import validate_signup_username
 
 
@@ -12,3 +14,11 @@ class SignupForm(UserCreationForm):
         if username:  # None when Django already found the same name in another case
             validate_signup_username(username)
         return username
+
+
+class SettingsForm(forms.ModelForm):
+    """The settings page: one field per setting (more come with their features)."""
+
+    class Meta:
+        model = Profile
+        fields = ["share_read_position"]

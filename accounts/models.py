@@ -23,3 +23,20 @@ class UsernameKey(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.key}"
+
+
+class Profile(models.Model):
+    """A user's settings (the settings page). A user without a row has the defaults."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="profile"
+    )
+    # Whether the rooms' "Seen by" may name this user (chat asks through a signal).
+    share_read_position = models.BooleanField(
+        "Show others how far I have read",
+        default=True,
+        help_text='Others see "Seen by" with your name under the messages you have read.',
+    )
+
+    def __str__(self) -> str:
+        return f"settings of {self.user_id}"

@@ -1,4 +1,6 @@
-from . import services
+from chat.signals import read_positions_hidden
+
+from . import selectors, services
 
 
 def username_saved(sender, instance, created, update_fields=None, **kwargs) -> None:
@@ -7,3 +9,14 @@ def username_saved(sender, instance, created, update_fields=None, **kwargs) -> N
     if update_fields is not None and "username" not in update_fields:
         return
     services.username_key_sync(user=instance)
+
+
+def read_positions_hidden_among(sender, user_ids, **kwargs) -> set[int]:
+    """Answer chat: who among these users switched off sharing their read position."""
+    return selectors.hiding_read_position(user_ids=user_ids)
+
+
+def connect() -> None:
+    read_positions_hidden.connect(
+        read_positions_hidden_among, dispatch_uid="accounts.read_positions_hidden"
+    )

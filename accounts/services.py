@@ -4,7 +4,7 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 
-from .models import UsernameKey
+from .models import Profile, UsernameKey
 from .usernames import username_key
 from .validators import LOOKS_TAKEN
 
@@ -38,3 +38,12 @@ def account_create(*, username: str, password: str) -> "User":
     if UsernameKey.objects.get(user=user).key is None:
         raise ValidationError(LOOKS_TAKEN, code="look_alike")
     return user
+
+
+@transaction.atomic
+def profile_update(*, user: "User", share_read_position: bool) -> Profile:
+    """Store the user's settings."""
+    row, _ = Profile.objects.update_or_create(
+        user=user, defaults={"share_read_position": share_read_position}
+    )
+    return row

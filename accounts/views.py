@@ -3,12 +3,13 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from . import services
-from .forms import SignupForm
+from . import selectors, services
+from .forms import SettingsForm, SignupForm
 from .throttle import Refusal, client_address, login_attempt, signup_refusal
 
 
@@ -88,3 +89,17 @@ class LogoutView(auth_views.LogoutView):
         response = super().post(request, *args, **kwargs)
         messages.info(request, "You have been logged out.")
         return response
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def settings_view(request):
+    """The user's own settings."""
+    # Not `request.POST or None`: a form of unticked boxes posts nothing, and is bound.
+    data = request.POST if request.method == "POST" else None
+    form = SettingsForm(data, instance=selectors.profile(user=request.user))
+    if request.method == "POST" and form.is_valid():
+        services.profile_update(user=request.user, **form.cleaned_data)
+        messages.success(request, "Settings saved.")
+        return redirect("settings")
+    return render(request, "accounts/settings.html", {"form": form})

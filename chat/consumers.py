@@ -1,5 +1,6 @@
 """`/ws/chat/<slug>/`: one room's live socket (docs/protocol.md)."""
 
+import asyncio
 import logging
 import time
 from bisect import bisect_left
@@ -9,15 +10,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from redis.exceptions import RedisError
 
-from realtime import presence, ratelimit
+from realtime import presence, ratelimit, registry
 from realtime.db import db_call
 from realtime.errors import Refused
 from realtime.stream import Item, Snapshot, StreamConsumer
 from realtime.transport import whole_number
 from realtime.wire import Close, user_dict, with_encoded
 
-from . import events, frames, selectors, services
+from . import events, frames, live_frames, selectors, services
 from .exceptions import RoomForbidden, RoomNotFound
 from .models import Room
 
@@ -104,6 +106,62 @@ def _hello_messages(room: Room, after: int | None) -> LatestMessages:
     cut = page.more or updates.more or encoded.count < len(page.messages)
     texts = tuple(event.text for event in updates.events)
     return LatestMessages(last_seq, encoded.json, encoded.count, cut, texts)
+
+
+@db_call
+def _read_positions(room: Room) -> dict[str, Any]:
+    """The hello's `read_positions` in a room small enough for "Seen by"; else nothing."""
+    shared = selectors.read_positions(room_id=room.pk)
+    if shared is None:
+        return {}
+    positions = [live_frames.read_position_dict(m.user, m.last_read_seq) for m in shared]
+    return {"read_positions": positions}
+
+
+class MembersOnline:
+    """Which of a room's members have a socket open anywhere ("online anywhere",
+    beside `presence`'s "here now"), for the members panel.
+
+    Cost: a lookup reads the room's first MEMBERS_MAX member ids (one indexed
+    query) and asks the socket registry about each (one pipelined ZCOUNT per
+    member: about 0.1 ms of Redis for 100). It is kept per room for `ttl` s in
+    each worker, so a crowd in one room costs one lookup per worker per `ttl`,
+    and each socket looks again every `refresh` s: a room with sockets open
+    costs at most one lookup per worker every 10 s, whatever its size. Events
+    when a user's first or last socket anywhere opens or closes would be
+    quicker, but would need every socket to know the user's rooms (a database
+    read per connect and per disconnect, and one publish per room); "online
+    elsewhere" may be up to `refresh + ttl` s late, which a hint can afford.
+    """
+
+    MEMBERS_MAX = 100
+
+    def __init__(self, ttl: float = 10.0, refresh: float = 30.0, rooms: int = 1000) -> None:
+        self.ttl = ttl
+        self.refresh = refresh
+        self.rooms = rooms
+        self.entries: OrderedDict[int, tuple[float, list[int]]] = OrderedDict()
+
+    async def of(self, room_id: int) -> list[int]:
+        """Return the sorted ids of the room's first members online anywhere."""
+        entry = self.entries.get(room_id)
+        if entry is not None and time.monotonic() - entry[0] < self.ttl:
+            return entry[1]
+        member_ids = await _first_member_ids(room_id, self.MEMBERS_MAX)
+        online = sorted(await registry.users_online(member_ids))
+        self.entries[room_id] = (time.monotonic(), online)
+        self.entries.move_to_end(room_id)
+        if len(self.entries) > self.rooms:
+            self.entries.popitem(last=False)
+        return online
+
+
+@db_call
+def _first_member_ids(room_id: int, limit: int) -> list[int]:
+    return selectors.first_member_ids(room_id=room_id, limit=limit)
+
+
+members_online = MembersOnline()
 
 
 @dataclass(frozen=True)
@@ -219,6 +277,7 @@ class ChatConsumer(StreamConsumer):
         events.UPDATE: "forward_message",
         events.PRESENCE: "forward_text",
         events.TYPING: "forward_typing",
+        events.READ: "forward_read",
     }
     counted_online = False
     last_typing = 0.0
@@ -247,6 +306,8 @@ class ChatConsumer(StreamConsumer):
             "online": self.here.users,
             "online_count": self.here.count,
         }
+        hello.update(await _read_positions(self.room))
+        hello.update(await self._members_online_fields())
         if latest.truncated:
             hello["truncated"] = True
         text = with_encoded(hello, messages=latest.json)
@@ -267,6 +328,40 @@ class ChatConsumer(StreamConsumer):
 
     def log_fields(self) -> dict:
         return {"room_id": self.room.pk}
+
+    # "Online anywhere" (MembersOnline): in hello, then a frame when it changes.
+
+    members_online_sent: list[int] | None = None
+
+    async def _members_online_fields(self) -> dict[str, Any]:
+        try:
+            self.members_online_sent = await members_online.of(self.room.pk)
+        except (OSError, RedisError):
+            logger.warning("online anywhere unavailable (redis)")
+            return {}
+        return {"members_online": self.members_online_sent}
+
+    async def mark_ready(self) -> None:
+        await super().mark_ready()
+        self._schedule_members_online()
+
+    def _schedule_members_online(self) -> None:
+        if not self.released:
+            asyncio.get_running_loop().call_later(
+                members_online.refresh, self.deliver, {"type": "chat.members_online_check"}
+            )
+
+    async def chat_members_online_check(self, event: dict) -> None:
+        if not self.ready:
+            return
+        self._schedule_members_online()
+        try:
+            online = await members_online.of(self.room.pk)
+        except (OSError, RedisError):
+            return  # the next look may find Redis back
+        if online != self.members_online_sent:
+            self.members_online_sent = online
+            await self.send_frame({"type": "members_online", "online": online})
 
     async def _announce_online(self, here: presence.Online) -> None:
         await events.presence_changed(room_id=self.room.pk, online=here.users, count=here.count)
@@ -416,6 +511,10 @@ class ChatConsumer(StreamConsumer):
 
     def forward_typing(self, event: dict) -> str | None:
         return event["text"] if event["sender"] != self.channel_name else None
+
+    def forward_read(self, event: dict) -> str | None:
+        # The reader knows how far they read: their own sockets are not told.
+        return event["text"] if event["user_id"] != self.user.pk else None
 
     async def chat_access_revoked(self, event: dict) -> None:
         # chat.events decided on the committed data who lost access: no database

@@ -3,10 +3,14 @@
 
 from typing import Any
 
-from realtime.push import Push, send_now, send_on_commit
+from realtime.groups import user_group
+from realtime.push import Push, send_all_on_commit, send_now, send_on_commit
+from realtime.userstream import FRAME as STREAM_FRAME
+from realtime.userstream import GROUPS_CHANGED as STREAM_GROUPS_CHANGED
+from realtime.userstream import REVOKED as STREAM_REVOKED
 
-from . import frames, selectors
-from .models import RoomEvent
+from . import frames, live_frames, selectors
+from .models import Message, RoomEvent
 
 MESSAGE = "chat.message"
 UPDATE = "chat.update"
@@ -72,3 +76,75 @@ async def typing(*, room_id: int, user: Any, sender_channel: str) -> None:
 async def presence_changed(*, room_id: int, online: list[dict], count: int) -> None:
     text = frames.presence_frame_text(online, count)
     await send_now(room_group(room_id), {"type": PRESENCE, "text": text})
+
+
+# The pages around a room: the room list on the user's own stream (joined
+# through realtime.userstream: chat.receivers), and read positions.
+
+READ = "chat.read"
+
+
+def activity_group(room_id: int) -> str:
+    """The own streams of every member of a room: one publish per message, not one per member."""
+    return f"chat.activity.{room_id}"
+
+
+def reader_group(user_id: int) -> str:
+    """The own streams of one user, for their read marks."""
+    return f"chat.reader.{user_id}"
+
+
+def room_activity(message: Message) -> Push:
+    """Tell the room lists of the room's members about a new message, after commit."""
+    group = activity_group(message.room_id)
+    text = live_frames.room_activity_frame_text(message, message.room.slug)
+    return send_on_commit(group, {"type": STREAM_FRAME, "group": group, "text": text})
+
+
+def read_moved(*, room_id: int, user: Any, seq: int) -> None:
+    """After commit: the user's room lists get their new unread count; the room
+    gets their read position if they share it and the room is small."""
+    group = reader_group(user.pk)
+
+    def count() -> dict[str, Any] | None:
+        state = selectors.read_state(room_id=room_id, user_id=user.pk)
+        if state is None:
+            return None
+        text = live_frames.room_read_frame_text(state)
+        return {"type": STREAM_FRAME, "group": group, "text": text}
+
+    def position() -> dict[str, Any] | None:
+        if not selectors.shares_read_position(room_id=room_id, user_id=user.pk):
+            return None
+        text = live_frames.read_frame_text(user, seq)
+        return {"type": READ, "text": text, "user_id": user.pk}
+
+    send_all_on_commit([(group, count), (room_group(room_id), position)])
+
+
+def rooms_changed(*, user_id: int) -> None:
+    """After commit, make the user's own streams follow the activity of their rooms now."""
+    send_on_commit(user_group(user_id), {"type": STREAM_GROUPS_CHANGED})
+
+
+def activity_revoked(*, room_id: int, user_id: int) -> None:
+    """After commit, take the user's own streams out of the room's activity if
+    they lost access (their membership deleted: they follow members' rooms only)."""
+
+    def event() -> dict[str, Any] | None:
+        if selectors.is_member_by_id(room_id=room_id, user_id=user_id):
+            return None
+        return {"type": STREAM_REVOKED, "group": activity_group(room_id), "user_id": user_id}
+
+    send_on_commit(activity_group(room_id), event)
+
+
+def activity_members_only(*, room_id: int) -> None:
+    """After commit, take everyone's own streams but the members' out of the
+    room's activity (a membership given to someone else)."""
+
+    def event() -> dict[str, Any] | None:
+        keep = selectors.member_ids(room_id=room_id)
+        return {"type": STREAM_REVOKED, "group": activity_group(room_id), "keep": keep}
+
+    send_on_commit(activity_group(room_id), event)

@@ -1,25 +1,47 @@
 """Every read of chat data, and every rule of who may see what."""
 
+import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, F, Max, Q, QuerySet
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 
 from .exceptions import MessageNotFound, RoomForbidden, RoomNotFound
 from .models import Membership, Message, Room, RoomEvent
+from .signals import read_positions_hidden
 
 if TYPE_CHECKING:
     # The model get_user_model() returns (AUTH_USER_MODEL is Django's own).
     from django.contrib.auth.models import User
 
+logger = logging.getLogger(__name__)
+
 HELLO_LATEST = 50
 RESUME_MAX = 500
 HISTORY_MAX = 100
+# Unread counts past this show as "999+": a count never walks further.
+UNREAD_SHOWN_MAX = 999
+# A user's own stream follows the activity of this many of their rooms (the
+# busiest, by seq): each is one channel-layer group it joins.
+ACTIVITY_ROOMS_MAX = 500
+# Rooms of at most this many members show who has read their newest message.
+READ_RECEIPTS_MEMBERS_MAX = 50
 
 
 def is_member(*, room: Room, user: "User") -> bool:
     return Membership.objects.filter(room=room, user=user).exists()
+
+
+def is_member_by_id(*, room_id: int, user_id: int) -> bool:
+    return Membership.objects.filter(room_id=room_id, user_id=user_id).exists()
+
+
+def member_ids(*, room_id: int) -> list[int]:
+    """Return the sorted ids of a room's members."""
+    return sorted(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
 
 
 def room_for_reader(*, slug: str, user: "User") -> Room:
@@ -85,25 +107,30 @@ def readers_if_members_only(*, room_id: int) -> list[int] | None:
 class RoomSummary:
     room: Room
     display_name: str
-    unread: int
+    unread: int  # messages after read_seq
     last_message: Message | None
     joined: bool
+    read_seq: int
 
 
 def rooms_for_user(*, user: "User") -> list[RoomSummary]:
     """Return the rooms `user` belongs to, most recently active first, with unread counts."""
-    memberships = list(Membership.objects.filter(user=user).select_related("room"))
+    memberships = list(
+        Membership.objects.filter(user=user)
+        .select_related("room")
+        .annotate(unread_messages=_unread_messages())
+    )
     rooms = [m.room for m in memberships]
     last_messages = _last_messages(rooms)
-    unread = _unread_counts(user)
     peers = _direct_peers(rooms, user)
     summaries = [
         RoomSummary(
             room=m.room,
             display_name=peers.get(m.room.pk, m.room.name),
-            unread=unread.get(m.room.pk, 0),
+            unread=m.unread_messages,
             last_message=last_messages.get(m.room.pk),
             joined=True,
+            read_seq=m.last_read_seq,
         )
         for m in memberships
     ]
@@ -115,31 +142,77 @@ def rooms_for_user(*, user: "User") -> list[RoomSummary]:
     return summaries
 
 
+def _unread_messages() -> Coalesce:
+    """The messages after a membership's read position: messages, not seqs (edits
+    and reactions take seqs too), and never a deleted one; one range of the
+    (room, seq) index each."""
+    count = (
+        Message.objects.filter(
+            room_id=OuterRef("room_id"),
+            seq__gt=OuterRef("last_read_seq"),
+            deleted_at__isnull=True,
+        )
+        .order_by()
+        .values("room_id")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    return Coalesce(Subquery(count, output_field=IntegerField()), 0)
+
+
+def activity_room_ids(*, user: "User") -> list[int]:
+    """Return the rooms whose activity the user's own stream follows: their
+    rooms (every one they can read), the busiest first."""
+    return list(
+        Membership.objects.filter(user=user)
+        .order_by("-room__last_seq", "-room_id")
+        .values_list("room_id", flat=True)[:ACTIVITY_ROOMS_MAX]
+    )
+
+
+@dataclass(frozen=True)
+class ReadState:
+    """How far a member has read, and how many messages are left, as of `through_seq`."""
+
+    room_slug: str
+    read_seq: int
+    unread: int  # at most UNREAD_SHOWN_MAX + 1
+    through_seq: int
+
+
+def read_state(*, room_id: int, user_id: int) -> ReadState | None:
+    """Return the member's read state in the room; None for a non-member."""
+    row = (
+        Membership.objects.filter(room_id=room_id, user_id=user_id)
+        .values_list("room__slug", "last_read_seq", "room__last_seq")
+        .first()
+    )
+    if row is None:
+        return None
+    slug, read_seq, through_seq = row
+    unread = (
+        Message.objects.filter(
+            room_id=room_id, seq__gt=read_seq, seq__lte=through_seq, deleted_at__isnull=True
+        )
+        .order_by()[: UNREAD_SHOWN_MAX + 1]
+        .count()
+    )
+    return ReadState(slug, read_seq, unread, through_seq)
+
+
 def public_rooms_to_join(*, user: "User") -> QuerySet[Room]:
     return Room.objects.filter(kind=Room.Kind.PUBLIC).exclude(memberships__user=user)
 
 
-def _unread_counts(user: "User") -> dict[int, int]:
-    """Count, per room, the messages after the user's read position: messages
-    only (an edit or a reaction is never unread), and never a deleted one."""
-    rows = (
-        Message.objects.filter(
-            room__memberships__user=user,
-            seq__gt=F("room__memberships__last_read_seq"),
-            deleted_at__isnull=True,
-        )
-        .values("room_id")
-        .annotate(unread=Count("pk"))
-    )
-    return {row["room_id"]: row["unread"] for row in rows}
-
-
 def _last_messages(rooms: list[Room]) -> dict[int, Message]:
-    """Return each room's newest message (the room's last seq may be an edit's)."""
+    """Return each room's newest message that is not deleted (the room's last seq
+    may be an edit's)."""
     if not rooms:
         return {}
     newest = (
-        Message.objects.filter(room__in=[room for room in rooms if room.last_seq])
+        Message.objects.filter(
+            room__in=[room for room in rooms if room.last_seq], deleted_at__isnull=True
+        )
         .values("room_id")
         .annotate(seq=Max("seq"))
     )
@@ -168,6 +241,12 @@ def room_display_name(*, room: Room, user: "User") -> str:
 
 def room_members(*, room: Room) -> QuerySet[Membership]:
     return room.memberships.select_related("user").order_by("user__username")
+
+
+def first_member_ids(*, room_id: int, limit: int) -> list[int]:
+    """Return the ids of a room's first `limit` members, in the members panel's order."""
+    members = Membership.objects.filter(room_id=room_id).order_by("user__username")
+    return list(members.values_list("user_id", flat=True)[:limit])
 
 
 def membership(*, room: Room, user: "User") -> Membership | None:
@@ -293,3 +372,40 @@ def user_by_username(username: str) -> "User | None":
         .objects.filter(username__iexact=username.strip().lstrip("@"), is_active=True)
         .first()
     )
+
+
+def _hidden_read_positions(user_ids: Iterable[int]) -> set[int]:
+    """Return the users among `user_ids` who keep their read position to themselves."""
+    user_ids = set(user_ids)
+    hidden: set[int] = set()
+    for receiver, answer in read_positions_hidden.send_robust(sender=Membership, user_ids=user_ids):
+        if isinstance(answer, Exception):
+            # Nobody's position is shown rather than one that should not be.
+            logger.error("read_positions_hidden receiver %r failed", receiver, exc_info=answer)
+            return user_ids
+        hidden |= answer
+    return hidden
+
+
+def _small(room_id: int) -> bool:
+    members = Membership.objects.filter(room_id=room_id)[: READ_RECEIPTS_MEMBERS_MAX + 1]
+    return members.count() <= READ_RECEIPTS_MEMBERS_MAX
+
+
+def read_positions(*, room_id: int) -> list[Membership] | None:
+    """Return the memberships (with users) of those who share how far they have
+    read, in a room of at most READ_RECEIPTS_MEMBERS_MAX members; None for a larger one."""
+    members = list(
+        Membership.objects.filter(room_id=room_id)
+        .select_related("user")
+        .order_by("user_id")[: READ_RECEIPTS_MEMBERS_MAX + 1]
+    )
+    if len(members) > READ_RECEIPTS_MEMBERS_MAX:
+        return None
+    hidden = _hidden_read_positions(m.user_id for m in members)
+    return [m for m in members if m.user_id not in hidden]
+
+
+def shares_read_position(*, room_id: int, user_id: int) -> bool:
+    """Return whether the room shows this member's read position to the others."""
+    return _small(room_id) and user_id not in _hidden_read_positions([user_id])

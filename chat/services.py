@@ -276,6 +276,8 @@ def room_mark_read(*, room: Room, user, seq: int) -> bool:
     updated = Membership.objects.filter(room=room, user=user, last_read_seq__lt=seq).update(
         last_read_seq=seq
     )
+    if updated:
+        events.read_moved(room_id=room.pk, user=user, seq=seq)
     return bool(updated)
 
 

@@ -11,3 +11,8 @@ message_edited = Signal()
 # Sent after the transaction that deleted a message commits; kwargs: message
 # (its body gone): whatever other apps copied of it should go too.
 message_deleted = Signal()
+
+# Sent to ask which of some users keep how far they have read to themselves
+# (never shown in "Seen by"); kwargs: user_ids. Each receiver returns a set of
+# those ids.
+read_positions_hidden = Signal()

@@ -1,5 +1,12 @@
-"""`/ws/notifications/`: the user's own notification stream (docs/protocol.md)."""
+"""`/ws/notifications/`: the user's own notification stream (docs/protocol.md).
 
+It is the one socket every page has, so it also carries what other apps send a
+user wherever they are (chat: the room list's activity): it joins the groups
+they name and forwards their frames as they are, without knowing those apps
+(realtime.userstream).
+"""
+
+import logging
 from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from typing import Any
@@ -11,9 +18,13 @@ from realtime.db import db_call
 from realtime.errors import Refused
 from realtime.stream import Item, Snapshot, SparseCursor, StreamConsumer
 from realtime.transport import whole_number
+from realtime.userstream import FRAME as STREAM_FRAME
+from realtime.userstream import user_stream_groups
 from realtime.wire import dumps
 
 from . import events, frames, metrics, selectors, services
+
+logger = logging.getLogger(__name__)
 
 # Notification ids a socket remembers having forwarded since hello (a user in
 # two audience groups of one broadcast hears it twice).
@@ -51,6 +62,19 @@ def _hello(user: Any, after: int | None) -> dict[str, Any]:
             hello["truncated"] = True
     hello["notifications"] = [frames.notification_dict(row) for row in rows]
     return hello
+
+
+@db_call
+def _extra_groups(user: Any) -> set[str]:
+    """Return the groups other apps want this user's stream in."""
+    groups: set[str] = set()
+    for receiver, answer in user_stream_groups.send_robust(sender=NotificationConsumer, user=user):
+        if isinstance(answer, Exception):
+            # That app's live updates stop for this socket; notifications go on.
+            logger.error("user_stream_groups receiver %r failed", receiver, exc_info=answer)
+        else:
+            groups.update(answer)
+    return groups
 
 
 @dataclass(frozen=True)
@@ -94,11 +118,13 @@ class NotificationConsumer(StreamConsumer):
     event_forwarders = {
         events.BATCH: "forward_notification",
         events.UNREAD: "forward_unread",
+        STREAM_FRAME: "forward_stream_frame",
     }
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.audience_groups: set[str] = set()
+        self.extra_groups: set[str] = set()
         self.unread = 0
         self.counted_through = 0
         self.read_through = 0
@@ -114,6 +140,7 @@ class NotificationConsumer(StreamConsumer):
         # Audience groups too, before reading: a notification committed in
         # between arrives in hello, live, or both (then dropped by id).
         await self._join_audiences(await _group_ids(self.user))
+        await self._join_extras(await _extra_groups(self.user))
 
     async def snapshot(self, after: int | None) -> Snapshot:
         hello = await _hello(self.user, after)
@@ -140,6 +167,7 @@ class NotificationConsumer(StreamConsumer):
     async def resynced(self) -> None:
         await self.send_frame({"type": "unread", "count": self.unread})
         await self._join_audiences(self.group_ids)
+        await self._join_extras(await _extra_groups(self.user))
 
     async def _join_audiences(self, group_ids: list[int]) -> None:
         wanted = {events.audience_group(group_id) for group_id in group_ids}
@@ -148,6 +176,14 @@ class NotificationConsumer(StreamConsumer):
         for group in sorted(self.audience_groups - wanted):
             await self.leave_group(group)
         self.audience_groups = wanted
+
+    async def _join_extras(self, wanted: set[str]) -> None:
+        # The set changes before the awaits: a frame of a group left is dropped at once.
+        joined, self.extra_groups = self.extra_groups, wanted
+        for group in sorted(wanted - joined):
+            await self.join_group(group)
+        for group in sorted(joined - wanted):
+            await self.leave_group(group)
 
     def _counted(self, count: int, last_id: int) -> None:
         """Take a count read from the database, exact up to `last_id`."""
@@ -214,3 +250,26 @@ class NotificationConsumer(StreamConsumer):
     async def notifications_groups_changed(self, event: dict) -> None:
         if self.ready:
             await self._join_audiences(await _group_ids(self.user))
+
+    # Other apps' events (realtime.userstream).
+
+    def forward_stream_frame(self, event: dict) -> str | None:
+        # A group just left may still have frames on their way.
+        return event["text"] if event["group"] in self.extra_groups else None
+
+    async def stream_groups_changed(self, event: dict) -> None:
+        if self.ready:
+            await self._join_extras(await _extra_groups(self.user))
+
+    async def stream_revoked(self, event: dict) -> None:
+        group = event["group"]
+        if group not in self.extra_groups:
+            return
+        if "keep" in event:  # sorted user ids: everyone else leaves
+            keep = event["keep"]
+            at = bisect_left(keep, self.user.pk)
+            revoked = at == len(keep) or keep[at] != self.user.pk
+        else:
+            revoked = event["user_id"] == self.user.pk
+        if revoked:
+            await self._join_extras(self.extra_groups - {group})

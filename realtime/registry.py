@@ -1,5 +1,5 @@
 """Every open socket of every user, across all workers: the cap on sockets per
-user and the admin's Live page read it. (Who is online in a room, as the
+user, the admin's Live page and a room's "online anywhere" read it. (Who is online in a room, as the
 contract's `presence` frames say, is realtime.presence.)
 
 Each socket is a member `<channel>|<worker>|<user id>|<username>` of a sorted
@@ -19,6 +19,7 @@ from django.conf import settings
 from redis.exceptions import RedisError
 
 from . import metrics
+from .groups import user_group
 from .heartbeat import Heartbeat
 from .store import get_store
 
@@ -42,6 +43,11 @@ def forget_local() -> None:
 
 def _key(group: str) -> str:
     return f"registry:{group}"
+
+
+def user_sockets_group(user_id: int) -> str:
+    """Every socket of one user, whatever it is of (the cap counts them)."""
+    return f"sockets.{user_group(user_id)}"
 
 
 def _member(channel_name: str, user) -> str:
@@ -82,6 +88,14 @@ async def untrack(group: str, channel_name: str, user) -> None:
     except (OSError, RedisError):
         # The entry expires by itself (PRESENCE_TTL).
         logger.warning("socket registry unavailable (redis): entry left to expire")
+
+
+async def users_online(user_ids: list[int]) -> set[int]:
+    """Return those of `user_ids` with a socket open anywhere (any page, any
+    worker): one ZCOUNT each, pipelined; the caller caps how many it asks about."""
+    keys = {_key(user_sockets_group(user_id)): user_id for user_id in user_ids}
+    counts = await get_store().zset_live_counts(list(keys))
+    return {keys[key] for key, count in counts.items() if count}
 
 
 async def all_groups(prefix: str) -> dict[str, list[str]]:

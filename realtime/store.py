@@ -151,6 +151,18 @@ class RedisStore:
             pruned.update({key: int(results[3 * i + 2]) for i, key in enumerate(keys)})
         return pruned
 
+    async def zset_live_counts(self, keys: list[str]) -> dict[str, int]:
+        """Return how many live members each key has: one pipeline per shard."""
+        now = time.time()
+        counts = {}
+        for shard, shard_keys in self._by_shard(keys).items():
+            async with self.clients[shard].pipeline(transaction=False) as pipe:
+                for key in shard_keys:
+                    pipe.zcount(key, now, "+inf")
+                results = await pipe.execute()
+            counts.update({key: int(n) for key, n in zip(shard_keys, results, strict=True)})
+        return counts
+
     async def ping(self) -> bool:
         """Whether every shard answers (asked side by side: one round trip)."""
         # redis-py types its asyncio commands as `Awaitable[T] | T` (shared with the sync client).
@@ -320,6 +332,9 @@ class MemoryStore:
             size = len(self.zsets[key])
             pruned[key] = size - len(self._live(key))
         return pruned
+
+    async def zset_live_counts(self, keys: list[str]) -> dict[str, int]:
+        return {key: len(self._live(key)) for key in keys}
 
     async def ping(self) -> bool:
         return True

@@ -86,7 +86,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             await self.refuse(Close.NOT_LOGGED_IN)
             return
         # Every socket of the user, on every worker, counts towards the cap.
-        self.sockets_group = f"sockets.{user_group(self.user.pk)}"
+        self.sockets_group = registry.user_sockets_group(self.user.pk)
         sockets = await registry.track(self.sockets_group, self.channel_name, self.user, self)
         if sockets > settings.REALTIME_MAX_SOCKETS_PER_USER:
             await self.refuse(Close.FLOODING)

@@ -50,6 +50,8 @@ const socket = new ReconnectingSocket({
   backoffFirstMs: BACKOFF_FIRST_MS,
   onFrame: (frame) => {
     if (Object.hasOwn(handlers, frame.type)) handlers[frame.type](frame);
+    // This is the user's own stream: other modules of the page hear it too (room-list.js).
+    document.dispatchEvent(new CustomEvent("userstream:frame", { detail: frame }));
   },
   onClose: (code, decision) => {
     if (decision.reason === "signed-out") {

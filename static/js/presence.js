@@ -1,5 +1,8 @@
-// Who is online in the room: members are marked, visitors (reading a public
-// room without being members) are added while online.
+// Who is online, for the members panel: "here now" (connected to this room:
+// `presence` frames) and "online elsewhere" (a socket open anywhere else:
+// hello's `members_online` and `members_online` frames, which room.js passes
+// on as `room:frame` events). Members are marked, visitors (reading a public
+// room without being members) are added while here.
 
 import { cloneTemplate, setText } from "./dom.js";
 
@@ -8,10 +11,28 @@ export function onlineCount(count, listed) {
   return typeof count === "number" && count >= listed ? count : listed;
 }
 
+// A member's state: "here" beats "elsewhere".
+export function presenceOf(id, here, anywhere) {
+  if (here.has(id)) return "here";
+  return anywhere.has(id) ? "elsewhere" : "offline";
+}
+
+const STATUS_TEXT = { here: " (here now)", elsewhere: " (online elsewhere)", offline: " (offline)" };
+
 export class Presence {
   constructor({ members, counter }) {
     this.members = members;
     this.counter = counter;
+    this.here = new Set();
+    this.anywhere = new Set();
+    document.addEventListener("room:frame", (event) => {
+      const frame = event.detail;
+      if (frame.type === "hello" || frame.type === "members_online") {
+        const ids = frame.type === "hello" ? frame.members_online : frame.online;
+        this.anywhere = new Set((ids || []).map(String));
+        this.mark();
+      }
+    });
   }
 
   memberItem(user) {
@@ -25,30 +46,35 @@ export class Presence {
   }
 
   show(online, count) {
-    const ids = new Set();
+    this.here = new Set();
     online.forEach((user) => {
-      ids.add(String(user.id));
+      this.here.add(String(user.id));
       this.memberItem(user);
     });
+    this.mark();
+    if (this.counter) {
+      this.counter.textContent = `${onlineCount(count, this.here.size)} here`;
+      this.counter.removeAttribute("title");
+    }
+  }
+
+  mark() {
     this.members.querySelectorAll("li[data-user-id]").forEach((li) => {
-      const isOnline = ids.has(li.dataset.userId);
-      if (!isOnline && li.classList.contains("visitor")) {
+      const state = presenceOf(li.dataset.userId, this.here, this.anywhere);
+      if (state !== "here" && li.classList.contains("visitor")) {
         li.remove();
         return;
       }
-      li.classList.toggle("online", isOnline);
+      li.classList.toggle("online", state === "here");
+      li.classList.toggle("elsewhere", state === "elsewhere");
       let status = li.querySelector(".presence");
       if (!status) {
         status = document.createElement("span");
         status.className = "presence visually-hidden";
         li.appendChild(status);
       }
-      status.textContent = isOnline ? " (online)" : " (offline)";
+      status.textContent = STATUS_TEXT[state];
     });
-    if (this.counter) {
-      this.counter.textContent = `${onlineCount(count, ids.size)} online`;
-      this.counter.removeAttribute("title");
-    }
   }
 
   // While the server can't be reached nobody's presence is known: say so
@@ -58,7 +84,7 @@ export class Presence {
     this.members.classList.toggle("stale", isStale);
     if (!isStale || was) return;
     this.members.querySelectorAll("li[data-user-id]").forEach((li) => {
-      li.classList.remove("online");
+      li.classList.remove("online", "elsewhere");
       const status = li.querySelector(".presence");
       if (status) status.textContent = " (status unknown)";
     });

@@ -114,6 +114,8 @@ const socket = new ReconnectingSocket({
   },
   onFrame: (frame) => {
     if (Object.hasOwn(handlers, frame.type)) handlers[frame.type](frame);
+    // Modules beside this one hear the room's socket too (seen-by.js).
+    document.dispatchEvent(new CustomEvent("room:frame", { detail: frame }));
   },
   onClose,
   onWaiting: () => setPhase("waiting"),

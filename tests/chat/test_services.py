@@ -96,9 +96,10 @@ def test_commit_pushes_once_after_commit(public_room, alice, monkeypatch):
     with transaction.atomic():
         services.message_create(room=public_room, author=alice, body="x", client_id="c-1")
         assert pushed == []
-    assert len(pushed) == 1
-    group, event = pushed[0]
-    assert group == f"chat.room.{public_room.pk}"
+    # One push to the room, and one to the room lists of its members (chat.receivers).
+    groups = [group for group, _ in pushed]
+    assert groups == [f"chat.room.{public_room.pk}", f"chat.activity.{public_room.pk}"]
+    _, event = pushed[0]
     assert event["type"] == "chat.message" and '"seq":1' in event["text"]
 
 

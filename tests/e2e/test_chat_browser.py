@@ -1,7 +1,6 @@
 """The room page in a real browser: live chat, hostile text, server restarts and
 the outbox, each user in their own browser context, logged in through the form."""
 
-import json
 import re
 import signal
 import time
@@ -10,53 +9,24 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from harness.browser import (
+    MESSAGE_AUTHORS,
+    MESSAGE_BODIES,
+    RECONNECT_TIMEOUT_MS,
+    assert_in_order_without_duplicates,
+    assert_nothing_went_wrong,
+    count_messages,
+    frames_of_type,
+    mark_all_read,
+    post_messages,
+    say,
+    shown,
+)
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
 pytestmark = pytest.mark.e2e
-
-RECONNECT_TIMEOUT_MS = 45_000
-MESSAGE_BODIES = "#messages li.message:not(.pending) .body"
-MESSAGE_AUTHORS = "#messages li.message:not(.pending) .author"
-
-
-def say(user, text: str) -> None:
-    """Type `text` into the composer and press Enter."""
-    box = user.page.locator("#composer-body")
-    box.fill(text)
-    box.press("Enter")
-
-
-def shown(user) -> list[tuple[int, str, str]]:
-    """Return (seq, author, body) of every confirmed message on the page, in page order."""
-    return [
-        (int(seq), author, body)
-        for seq, author, body in user.page.eval_on_selector_all(
-            "#messages li.message:not(.pending)",
-            "items => items.map(li => [li.dataset.seq, li.querySelector('.author').textContent,"
-            " li.querySelector('.body').textContent])",
-        )
-    ]
-
-
-def assert_in_order_without_duplicates(user) -> None:
-    seqs = [seq for seq, _, _ in shown(user)]
-    assert seqs == sorted(set(seqs)), seqs
-
-
-def assert_nothing_went_wrong(*users) -> None:
-    for user in users:
-        assert user.errors == [], user.errors
-        assert user.dialogs == [], user.dialogs
-
-
-def count_messages(stack, slug: str, body: str) -> int:
-    return stack.shell(
-        "from chat.models import Message\n"
-        "print(Message.objects.filter(room__slug=args['slug'], body=args['body']).count())",
-        slug=slug,
-        body=body,
-    )
 
 
 def test_two_users_see_each_others_messages_live(stack, users, room, open_room, screenshot):
@@ -178,39 +148,6 @@ def test_message_typed_offline_is_sent_once_when_back(stack, room, open_room, sc
     assert_nothing_went_wrong(alice, bob)
 
 
-def post_messages(stack, slug: str, author: str, bodies: list[str]) -> None:
-    """Store messages straight through the service, as another worker would."""
-    stack.shell(
-        "from django.contrib.auth import get_user_model\n"
-        "from chat import services\n"
-        "from chat.models import Room\n"
-        "room = Room.objects.get(slug=args['slug'])\n"
-        "author = get_user_model().objects.get(username=args['author'])\n"
-        "for n, body in enumerate(args['bodies']):\n"
-        "    services.message_create(room=room, author=author, body=body,"
-        " client_id=f\"{args['slug'][:40]}-{n}\")\n"
-        "print(json.dumps(len(args['bodies'])))",
-        slug=slug,
-        author=author,
-        bodies=bodies,
-    )
-
-
-def mark_all_read(stack, slug: str, username: str) -> None:
-    """Set `username`'s read position to the room's latest message (the page then
-    pages back only when asked: it loads older pages by itself to reach the
-    first unread message)."""
-    stack.shell(
-        "from chat.models import Membership, Room\n"
-        "room = Room.objects.get(slug=args['slug'])\n"
-        "Membership.objects.filter(room=room, user__username=args['username'])"
-        ".update(last_read_seq=room.last_seq)\n"
-        "print(json.dumps(room.last_seq))",
-        slug=slug,
-        username=username,
-    )
-
-
 def test_older_messages_load_from_the_button_and_by_scrolling_up(
     stack, room, open_room, screenshot
 ):
@@ -255,11 +192,6 @@ def test_long_outage_resume_fills_everything_past_truncation(stack, room, open_r
 
 
 RATE_LIMIT, RATE_WINDOW = 20, 10  # the server's default: 20 sends per 10 s per user
-
-
-def frames_of_type(frames: list[tuple[str, str]], frame_type: str) -> list[dict]:
-    parsed = (json.loads(text) for _, text in frames if isinstance(text, str))
-    return [frame for frame in parsed if frame.get("type") == frame_type]
 
 
 def test_sends_over_the_rate_limit_wait_retry_after_then_go_in_order(

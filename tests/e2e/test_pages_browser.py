@@ -249,7 +249,7 @@ def test_mentions_autocomplete_from_the_members(stack, users, room, open_room):
 
 
 def test_first_unread_divider_sits_above_the_first_of_sixty_unread(stack, users, room, open_room):
-    from tests.e2e.test_chat_browser import post_messages
+    from harness.browser import post_messages
 
     # One call: post_messages numbers its client_ids from 0 each time.
     post_messages(

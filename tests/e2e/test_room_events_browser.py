@@ -5,7 +5,7 @@ import re
 
 import pytest
 
-from tests.e2e.test_chat_browser import (
+from harness.browser import (
     MESSAGE_BODIES,
     RECONNECT_TIMEOUT_MS,
     assert_nothing_went_wrong,

@@ -60,7 +60,7 @@ def test_room_page_for_the_readme(stack, users, general, open_room, results_dir)
 
     expect(alice.page.locator("#notif-count-n")).to_have_text("2")
     expect(alice.page.locator("#members li.online")).to_have_count(3)
-    expect(alice.page.locator("#online-count")).to_have_text("3 online")
+    expect(alice.page.locator("#online-count")).to_have_text("3 here")
     # Toasts come and go; the picture shows the bell's count instead.
     toasts = alice.page.locator(".notif-toast")
     while toasts.count():

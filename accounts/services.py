@@ -28,22 +28,28 @@ def username_key_sync(*, user: "User") -> UsernameKey:
 
 
 @transaction.atomic
-def account_create(*, username: str, password: str) -> "User":
+def account_create(*, username: str, password: str, email: str = "") -> "User":
     """Create an account from signup; raise ValidationError if its look is taken.
 
     The form checked the name already; this catches a look-alike signed up in
     between (the unique key decides), and rolls the account back.
     """
-    user = get_user_model().objects.create_user(username=username, password=password)
+    user = get_user_model().objects.create_user(
+        username=username, password=password, email=email
+    )
     if UsernameKey.objects.get(user=user).key is None:
         raise ValidationError(LOOKS_TAKEN, code="look_alike")
     return user
 
 
 @transaction.atomic
-def profile_update(*, user: "User", share_read_position: bool) -> Profile:
+def profile_update(*, user: "User", share_read_position: bool, email: str) -> Profile:
     """Store the user's settings."""
     row, _ = Profile.objects.update_or_create(
         user=user, defaults={"share_read_position": share_read_position}
     )
+    email = get_user_model().objects.normalize_email(email)
+    if user.email != email:
+        user.email = email
+        user.save(update_fields=["email"])
     return row

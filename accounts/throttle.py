@@ -62,6 +62,7 @@ MESSAGES = {
     "account": "This account has had many failed logins, so its logins are slowed down.",
     "in_flight": "A login for this account from your network is still being checked.",
     "signup": "Too many signups from your network.",
+    "password_reset": "Too many password reset requests.",
 }
 
 
@@ -250,19 +251,38 @@ def _refused(reason: str, retry_after: int) -> LoginAttempt:
 
 def signup_refusal(*, address: str) -> Refusal | None:
     """Count a signup attempt from `address`; refuse past AUTH_RATE_LIMIT per window."""
+    return _counted_refusal("signup", [("signup", address)])
+
+
+def password_reset_refusal(*, address: str, email: str) -> Refusal | None:
+    """Count a password reset request from `address` for `email`; refuse past
+    AUTH_RATE_LIMIT per window for either (the second keeps one inbox from being
+    flooded from many addresses)."""
+    return _counted_refusal(
+        "password_reset",
+        [("reset-address", address), ("reset-email", email.strip().lower()[:254])],
+    )
+
+
+def _counted_refusal(reason: str, scopes: list[tuple[str, str]]) -> Refusal | None:
+    """Count one attempt in each (scope, ident); refuse, counting none, when one is full."""
     rate = Rate.parse(settings.AUTH_RATE_LIMIT)
     if rate is None:
         return None
-    counter = _Counter("signup", address, rate, clock())
+    now = clock()
+    counters = [_Counter(scope, ident, rate, now) for scope, ident in scopes]
     try:
-        _load(counter)
-        if counter.add() <= rate.count:
-            return None
-        counter.take_back()
+        _load(*counters)
+        counted = []
+        for counter in counters:
+            counted.append(counter)
+            if counter.add() > rate.count:
+                for each in counted:
+                    each.take_back()
+                return Refusal(reason, counter.seconds_until_below(rate.count))
     except (OSError, RedisError):
-        logger.warning("signup throttling unavailable (redis): allowing")
-        return None
-    return Refusal("signup", counter.seconds_until_below(rate.count))
+        logger.warning("%s throttling unavailable (redis): allowing", reason)
+    return None
 
 
 def client_address(request) -> str:

@@ -9,8 +9,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from . import selectors, services
-from .forms import SettingsForm, SignupForm
-from .throttle import Refusal, client_address, login_attempt, signup_refusal
+from .forms import PasswordResetForm, SettingsForm, SignupForm
+from .throttle import (
+    Refusal,
+    client_address,
+    login_attempt,
+    password_reset_refusal,
+    signup_refusal,
+)
 
 
 def guard_login(view):
@@ -73,6 +79,7 @@ def signup(request):
                 user = services.account_create(
                     username=form.cleaned_data["username"],
                     password=form.cleaned_data["password1"],
+                    email=form.cleaned_data["email"],
                 )
             except ValidationError as error:
                 form.add_error("username", error)
@@ -97,9 +104,26 @@ def settings_view(request):
     """The user's own settings."""
     # Not `request.POST or None`: a form of unticked boxes posts nothing, and is bound.
     data = request.POST if request.method == "POST" else None
-    form = SettingsForm(data, instance=selectors.profile(user=request.user))
+    form = SettingsForm(
+        data, instance=selectors.profile(user=request.user), initial={"email": request.user.email}
+    )
     if request.method == "POST" and form.is_valid():
         services.profile_update(user=request.user, **form.cleaned_data)
         messages.success(request, "Settings saved.")
         return redirect("settings")
     return render(request, "accounts/settings.html", {"form": form})
+
+
+_password_reset = auth_views.PasswordResetView.as_view(form_class=PasswordResetForm)
+
+
+def password_reset(request, *args, **kwargs):
+    """Django's password reset form, throttled per address and per email address
+    like signups (accounts.throttle), so no one floods an inbox with reset links."""
+    if request.method == "POST":
+        refusal = password_reset_refusal(
+            address=client_address(request), email=str(request.POST.get("email", ""))
+        )
+        if refusal is not None:
+            return too_many(request, refusal)
+    return _password_reset(request, *args, **kwargs)

@@ -64,6 +64,36 @@ def _fresh_realtime_state(redis_url):
 
 
 @pytest.fixture
+def run_tasks(monkeypatch):
+    """Run the background tasks that are due, here, with the database backend's own
+    worker loop (`manage.py db_worker --batch`); return how many ran. Tests enqueue
+    them after commit: `django_capture_on_commit_callbacks(execute=True)`."""
+    from django_tasks_db.management.commands import db_worker
+    from django_tasks_db.management.commands.db_worker import Worker
+    from django_tasks_db.models import DBTaskResult
+
+    # The worker closes the database connection between tasks; here it is the
+    # test's own, inside the test's transaction (Django's test client skips it too).
+    monkeypatch.setattr(db_worker, "close_old_connections", lambda: None)
+
+    def run() -> int:
+        before = DBTaskResult.objects.finished().count()
+        Worker(
+            queue_names=["*"],
+            interval=0,
+            batch=True,
+            backend_name="default",
+            startup_delay=False,
+            max_tasks=None,
+            worker_id="tests",
+            excluded_queue_names=[],
+        ).run()
+        return DBTaskResult.objects.finished().count() - before
+
+    return run
+
+
+@pytest.fixture
 def make_user(django_user_model):
     def make(username: str, **extra):
         return django_user_model.objects.create_user(

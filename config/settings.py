@@ -257,6 +257,14 @@ CHAT_ROOM_NAME_MAX_CHARS = 80
 CHAT_MESSAGE_EMOJI_MAX = 20
 CHAT_EMOJI_MAX_BYTES = 32
 
+# --- Notifications -----------------------------------------------------------
+
+# Seconds within which an unread notification with the same collapse key (reactions
+# to one message, mentions in one room) grows instead of a new one arriving.
+NOTIFY_GROUP_WINDOW = env_int("NOTIFY_GROUP_WINDOW", 600)
+# Seconds an unread mention, reply or direct message waits before it is emailed.
+NOTIFY_EMAIL_DELAY = env_int("NOTIFY_EMAIL_DELAY", 300)
+
 # --- Every socket -----------------------------------------------------------
 
 # The largest client frame any socket takes (4413 above it).
@@ -381,8 +389,8 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "Relay <relay@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
-# Seconds an unread mention, reply or direct message waits before it is emailed.
-NOTIFY_EMAIL_DELAY = env_int("NOTIFY_EMAIL_DELAY", 300)
+# (NOTIFY_EMAIL_DELAY, how long an unread notification waits before it is
+# emailed, is with the notification settings above.)
 # The site's address for links in emails: "https://chat.example.com".
 SITE_URL = (
     os.environ.get("DJANGO_SITE_URL", "").rstrip("/")

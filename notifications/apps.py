@@ -5,6 +5,7 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from . import receivers
+        from . import email_receivers, receivers
 
         receivers.connect()
+        email_receivers.connect()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import email_views, views
 
 app_name = "notifications"
 
@@ -8,4 +8,5 @@ urlpatterns = [
     path("", views.notification_list, name="list"),
     path("<int:notification_id>/read/", views.notification_read, name="read"),
     path("read-all/", views.notification_read_all, name="read_all"),
+    path("unsubscribe/<str:token>/", email_views.email_unsubscribe, name="email_unsubscribe"),
 ]

@@ -48,7 +48,9 @@ def post(committing, room, author, body, reply_to=None, client_id=None):
 
 
 def react(committing, room, user, message, emoji="👍"):
-    committing(chat.message_react, room=room, actor=user, message_id=message.pk, emoji=emoji, on=True)
+    committing(
+        chat.message_react, room=room, actor=user, message_id=message.pk, emoji=emoji, on=True
+    )
 
 
 def only(user) -> Notification:
@@ -176,7 +178,9 @@ def test_mentions_in_one_room_group(committing, room, alice, bob, carol):
 
 def test_an_edit_notifies_only_the_newly_mentioned(committing, room, alice, bob, carol):
     message = post(committing, room, alice, "hi @bob")
-    committing(chat.message_edit, room=room, actor=alice, message_id=message.pk, body="hi @bob @carol")
+    committing(
+        chat.message_edit, room=room, actor=alice, message_id=message.pk, body="hi @bob @carol"
+    )
     assert Notification.objects.filter(recipient=bob).count() == 1
     assert only(carol).kind == "mention"
 
@@ -267,9 +271,7 @@ async def test_grouped_notifications_reach_the_socket_replacing_the_old_one(
     assert first["notification"]["kind"] == "reaction"
     assert first["notification"]["actor"] == {"id": bob.pk, "username": "bob"}
     assert first["notification"]["count"] == 1 and "replaces" not in first["notification"]
-    await db(chat.message_react)(
-        room=room, actor=carol, message_id=message.pk, emoji="👍", on=True
-    )
+    await db(chat.message_react)(room=room, actor=carol, message_id=message.pk, emoji="👍", on=True)
     grown = await receive(stream, "notification")
     assert grown["notification"]["replaces"] == first["notification"]["id"]
     assert grown["notification"]["id"] > first["notification"]["id"]
@@ -297,9 +299,7 @@ async def test_a_grouped_notification_counted_at_hello_keeps_the_count(
     await db(chat.message_react)(room=room, actor=bob, message_id=message.pk, emoji="👍", on=True)
     stream, hello = await open_stream(alice)
     assert hello["unread"] == 1
-    await db(chat.message_react)(
-        room=room, actor=carol, message_id=message.pk, emoji="👍", on=True
-    )
+    await db(chat.message_react)(room=room, actor=carol, message_id=message.pk, emoji="👍", on=True)
     grown = await receive(stream, "notification")
     assert grown["notification"]["replaces"] == hello["notifications"][0]["id"]
     assert grown["unread"] == 1

@@ -347,12 +347,16 @@ def broadcast(
     url: str = "",
     audience=None,
     created_by=None,
+    critical: bool = False,
 ) -> Broadcast:
     """Record a Broadcast and send it: `audience` None is every active user, else
-    some groups or some users."""
+    some groups or some users. A `critical` one is pushed even in quiet hours
+    and to those who switched announcements off."""
     content = clean_content(title=title, body=body, level=level, url=url)
     kind, groups, users = _audience(audience)
-    record = Broadcast.objects.create(**asdict(content), audience=kind, created_by=created_by)
+    record = Broadcast.objects.create(
+        **asdict(content), audience=kind, created_by=created_by, critical=critical
+    )
     if groups:
         record.groups.set(groups)
     if users:

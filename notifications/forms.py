@@ -7,7 +7,7 @@ from .models import Broadcast
 class BroadcastForm(forms.ModelForm):
     class Meta:
         model = Broadcast
-        fields = ["title", "body", "level", "url", "audience", "groups", "users"]
+        fields = ["title", "body", "level", "url", "audience", "groups", "users", "critical"]
 
     def clean(self):
         super().clean()

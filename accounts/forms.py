@@ -8,7 +8,9 @@ from . import tasks
 from .models import Profile
 from .validators import validate_signup_username
 
-EMAIL_HELP = "Optional. For resetting your password, and the notifications you choose to get by email."
+EMAIL_HELP = (
+    "Optional. For resetting your password, and the notifications you choose to get by email."
+)
 
 
 def email_field() -> forms.EmailField:

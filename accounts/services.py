@@ -34,9 +34,7 @@ def account_create(*, username: str, password: str, email: str = "") -> "User":
     The form checked the name already; this catches a look-alike signed up in
     between (the unique key decides), and rolls the account back.
     """
-    user = get_user_model().objects.create_user(
-        username=username, password=password, email=email
-    )
+    user = get_user_model().objects.create_user(username=username, password=password, email=email)
     if UsernameKey.objects.get(user=user).key is None:
         raise ValidationError(LOOKS_TAKEN, code="look_alike")
     return user

@@ -49,9 +49,7 @@ def enqueue_on_commit(
     transaction.on_commit(enqueue, robust=True)
 
 
-def retry(
-    task: Task, *args: Any, attempt: int, now: datetime | None = None, **kwargs: Any
-) -> bool:
+def retry(task: Task, *args: Any, attempt: int, now: datetime | None = None, **kwargs: Any) -> bool:
     """Enqueue attempt `attempt + 1` of `task` after the backoff; return False,
     enqueuing nothing, when `attempt` was the last one allowed."""
     if attempt >= MAX_ATTEMPTS:

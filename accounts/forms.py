@@ -1,6 +1,7 @@
 from django import forms
 from django.contrib.auth import forms as auth_forms
-from django.contrib.auth.forms import UserCreationForm
+from django.contrib.auth.forms import UserCreationForm, UsernameField
+from django.contrib.auth.models import User
 
 from realtime.tasks import enqueue_on_commit
 
@@ -29,8 +30,11 @@ class SignupForm(UserCreationForm):
 
     email = email_field()
 
-    class Meta(UserCreationForm.Meta):
+    class Meta:
+        # UserCreationForm.Meta, plus the optional address.
+        model = User
         fields = ("username", "email")
+        field_classes = {"username": UsernameField}
 
     def clean_username(self):
         username = super().clean_username()

@@ -41,11 +41,13 @@ def account_create(*, username: str, password: str, email: str = "") -> "User":
 
 
 @transaction.atomic
-def profile_update(*, user: "User", share_read_position: bool, email: str) -> Profile:
-    """Store the user's settings."""
+def profile_update(*, user: "User", share_read_position: bool, email: str | None = None) -> Profile:
+    """Store the user's settings (`email` None: the address stays as it is)."""
     row, _ = Profile.objects.update_or_create(
         user=user, defaults={"share_read_position": share_read_position}
     )
+    if email is None:
+        return row
     email = get_user_model().objects.normalize_email(email)
     if user.email != email:
         user.email = email

@@ -28,7 +28,7 @@ def email_unsubscribe(request, token: str):
     labels = dict(Kind.choices)
     context = {
         "kinds": [labels[kind].lower() for kind in wanted.kinds],
-        "settings_url": reverse("notifications:list"),
+        "settings_url": reverse("notification_settings"),
     }
     if request.method == "POST":
         emails.email_unsubscribe(user=user, kinds=wanted.kinds)

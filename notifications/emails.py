@@ -181,7 +181,7 @@ def message_for(user, notifications: list[Notification], *, digest: bool) -> Ema
         "digest": digest,
         "zone": policy.settings_for(user).zone,
         "site_url": settings.SITE_URL,
-        "settings_url": absolute(reverse("notifications:list")),
+        "settings_url": absolute(reverse("notification_settings")),
         "unsubscribe_links": [
             KindLink(labels.get(kind, kind).lower(), unsubscribe_url(user_id=user.pk, kinds=[kind]))
             for kind in kinds

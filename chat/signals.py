@@ -16,3 +16,11 @@ message_deleted = Signal()
 # (never shown in "Seen by"); kwargs: user_ids. Each receiver returns a set of
 # those ids.
 read_positions_hidden = Signal()
+
+# Sent after the transaction that stored a new reaction commits; kwargs:
+# message (reacted to), user (who reacted), emoji.
+reaction_added = Signal()
+
+# Sent after a member's read mark moved forward (after commit); kwargs: room,
+# user, seq (the messages up to it are read).
+room_read = Signal()

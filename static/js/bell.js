@@ -5,7 +5,7 @@
 
 import { clientConfig } from "./config.js";
 import { cloneTemplate, setText } from "./dom.js";
-import { countLabel, Inbox, levelOf, shorten, sitePath } from "./inbox.js";
+import { countLabel, Inbox, isAboutRoom, levelOf, shorten, sitePath } from "./inbox.js";
 import { NotificationPage } from "./notification-page.js";
 import { ReconnectingSocket } from "./socket.js";
 import { relativeTime } from "./times.js";
@@ -27,6 +27,8 @@ const el = {
   readAll: document.getElementById("notif-read-all"),
 };
 const listUrl = root.dataset.listUrl;
+// The room in front of the user, if this page is one: nothing toasts for it.
+const currentRoom = document.getElementById("room")?.dataset.roomPath || "";
 const seenKey = `notifications.seen.${root.dataset.userId}`;
 
 const inbox = new Inbox(clientConfig.NOTIFICATIONS_LATEST);
@@ -155,12 +157,13 @@ const handlers = {
     setCount(frame.unread);
     setStatus("");
     render();
-    toasts.showAll(fresh);
+    toasts.showAll(fresh.filter((notification) => !isAboutRoom(notification, currentRoom)));
     storeSeen(inbox.lastId);
   },
   notification(frame) {
     const notification = frame.notification;
-    if (inbox.remember(notification) && !notification.read) toasts.show(notification);
+    if (inbox.remember(notification) && !notification.read &&
+        !isAboutRoom(notification, currentRoom)) toasts.show(notification);
     page.add(notification);
     setCount(frame.unread);
     render();

@@ -49,7 +49,7 @@ def test_login_required(client):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_the_header_links_to_it(alice):
+def test_the_notifications_page_links_to_it(alice):
     html = client_for(alice).get("/notifications/").content.decode()
     assert f'href="{URL}"' in html
 

@@ -23,10 +23,13 @@ export function countLabel(count) {
   return count > COUNT_SHOWN_UP_TO ? `${COUNT_SHOWN_UP_TO}+` : String(count);
 }
 
-// Whether a notification opens the room at `roomPath` (the page in front of the
-// user): "/chat/general/?at=12" is about "/chat/general/".
+// What a room's messages cause; an announcement that links to a room is not one.
+const ROOM_KINDS = ["mention", "reply", "reaction", "direct"];
+
+// Whether a notification is about the room at `roomPath` (the page in front of
+// the user): a mention at "/chat/general/?at=12" is about "/chat/general/".
 export function isAboutRoom(notification, roomPath) {
-  if (!roomPath || !notification) return false;
+  if (!roomPath || !notification || !ROOM_KINDS.includes(notification.kind)) return false;
   return sitePath(notification.url).split(/[?#]/)[0] === roomPath;
 }
 

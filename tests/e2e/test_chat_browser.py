@@ -43,6 +43,10 @@ def test_two_users_see_each_others_messages_live(stack, users, room, open_room, 
     alice.page.locator("#composer-body").press("Enter")
     expect(bob.page.locator(MESSAGE_BODIES)).to_have_text(["Hi Bob"])
     say(bob, "Hello Alice!\nTwo lines here.")
+    # Alice answers what she has read: her send must not race bob's for the next seq.
+    expect(alice.page.locator(MESSAGE_BODIES)).to_have_text(
+        ["Hi Bob", "Hello Alice!\nTwo lines here."]
+    )
     say(alice, "How are you?")
 
     conversation = ["Hi Bob", "Hello Alice!\nTwo lines here.", "How are you?"]

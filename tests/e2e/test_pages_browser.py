@@ -195,7 +195,7 @@ def test_presence_is_unknown_while_the_server_is_away(stack, users, room, open_r
     a, b = stack.workers
     alice = open_room("alice", room, a)
     bob = open_room("bob", room, b)
-    expect(alice.page.locator("#online-count")).to_have_text("2 online")
+    expect(alice.page.locator("#online-count")).to_have_text("2 here")
     a.stop()
     try:
         expect(alice.page.locator("#online-count")).to_have_text("Online: unknown", timeout=45_000)
@@ -203,7 +203,7 @@ def test_presence_is_unknown_while_the_server_is_away(stack, users, room, open_r
         expect(bob_item).not_to_have_class(re.compile(r"\bonline\b"))
     finally:
         a.start()
-    expect(alice.page.locator("#online-count")).to_have_text("2 online", timeout=45_000)
+    expect(alice.page.locator("#online-count")).to_have_text("2 here", timeout=45_000)
     assert bob.errors == []
 
 

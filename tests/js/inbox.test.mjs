@@ -127,7 +127,7 @@ describe("Inbox grouped notifications", () => {
 
 describe("isAboutRoom", () => {
   it("matches the room a notification opens, whatever the message", () => {
-    const mention = { ...notification(1), url: "/chat/general/?at=12" };
+    const mention = { ...notification(1), kind: "mention", url: "/chat/general/?at=12" };
     assert.equal(isAboutRoom(mention, "/chat/general/"), true);
     assert.equal(isAboutRoom({ ...mention, url: "/chat/general/" }, "/chat/general/"), true);
     assert.equal(isAboutRoom(mention, "/chat/general-2/"), false);
@@ -135,11 +135,17 @@ describe("isAboutRoom", () => {
   });
 
   it("is false off a room page, without a url, or for another site", () => {
-    assert.equal(isAboutRoom({ ...notification(1), url: "/chat/general/" }, ""), false);
-    assert.equal(isAboutRoom(notification(1), "/chat/general/"), false);
+    const direct = { ...notification(1), kind: "direct" };
+    assert.equal(isAboutRoom({ ...direct, url: "/chat/general/" }, ""), false);
+    assert.equal(isAboutRoom(direct, "/chat/general/"), false);
     assert.equal(
-      isAboutRoom({ ...notification(1), url: "//evil.example/chat/general/" }, "/chat/general/"),
+      isAboutRoom({ ...direct, url: "//evil.example/chat/general/" }, "/chat/general/"),
       false,
     );
+  });
+
+  it("an announcement linking to the room still toasts", () => {
+    const broadcast = { ...notification(1), kind: "broadcast", url: "/chat/general/" };
+    assert.equal(isAboutRoom(broadcast, "/chat/general/"), false);
   });
 });

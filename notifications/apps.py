@@ -5,6 +5,7 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from . import receivers
+        from . import push_receivers, receivers
 
         receivers.connect()
+        push_receivers.connect()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import push_views, views
 
 app_name = "notifications"
 
@@ -8,4 +8,6 @@ urlpatterns = [
     path("", views.notification_list, name="list"),
     path("<int:notification_id>/read/", views.notification_read, name="read"),
     path("read-all/", views.notification_read_all, name="read_all"),
+    path("push/subscribe/", push_views.push_subscribe, name="push_subscribe"),
+    path("push/unsubscribe/", push_views.push_unsubscribe, name="push_unsubscribe"),
 ]

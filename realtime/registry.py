@@ -84,6 +84,11 @@ async def untrack(group: str, channel_name: str, user) -> None:
         logger.warning("socket registry unavailable (redis): entry left to expire")
 
 
+async def live_members(group: str) -> list[str]:
+    """Return the live members of `group`, on every worker."""
+    return await get_store().zset_members(_key(group))
+
+
 async def all_groups(prefix: str) -> dict[str, list[str]]:
     """Return the live members of every group whose name starts with `prefix`."""
     found = await get_store().scan_zset_members(_key(prefix) + "*")

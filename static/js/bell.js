@@ -4,6 +4,7 @@
 // connecting, connected, reconnecting or signed-out.
 
 import { clientConfig } from "./config.js";
+import { offerDesktop } from "./desktop-notify.js";
 import { cloneTemplate, setText } from "./dom.js";
 import { countLabel, Inbox, levelOf, shorten, sitePath } from "./inbox.js";
 import { NotificationPage } from "./notification-page.js";
@@ -159,6 +160,7 @@ const handlers = {
   notification(frame) {
     const notification = frame.notification;
     if (inbox.remember(notification) && !notification.read) toasts.show(notification);
+    offerDesktop(notification);
     page.add(notification);
     setCount(frame.unread);
     render();

@@ -12,7 +12,8 @@ class MembershipInline(admin.TabularInline):
     model = Membership
     extra = 0
     autocomplete_fields = ["user"]
-    readonly_fields = ["joined_at", "last_read_seq"]
+    # The notification level and mute are the member's own choice.
+    readonly_fields = ["joined_at", "last_read_seq", "notify_level", "muted_until"]
 
 
 @admin.register(Room)

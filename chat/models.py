@@ -101,6 +101,11 @@ class Membership(models.Model):
         OWNER = "owner", "Owner"
         MEMBER = "member", "Member"
 
+    class NotifyLevel(models.TextChoices):
+        ALL = "all", "Everything"
+        MENTIONS = "mentions", "Mentions only"
+        NONE = "none", "Nothing"
+
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
@@ -108,6 +113,10 @@ class Membership(models.Model):
     role = models.CharField(max_length=10, choices=Role, default=Role.MEMBER)
     joined_at = models.DateTimeField(auto_now_add=True)
     last_read_seq = models.PositiveBigIntegerField(default=0)
+    # Which notifications the room may cause its member (notifications reads these).
+    notify_level = models.CharField(max_length=10, choices=NotifyLevel, default=NotifyLevel.ALL)
+    # Until then nothing from the room goes beyond the inbox (no email, no push).
+    muted_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [

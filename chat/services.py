@@ -16,9 +16,11 @@ from realtime.errors import Refused
 from . import events, frames, metrics, rendering, selectors, slugs
 from .exceptions import MessageForbidden, RoomForbidden, RoomNotFound
 from .models import Membership, Message, MessageEdit, Reaction, Room, RoomEvent
-from .signals import message_deleted, message_edited, message_posted
+from .signals import message_deleted, message_edited, message_posted, reaction_added, room_read
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from realtime.push import Push
 
 logger = logging.getLogger(__name__)
@@ -120,10 +122,10 @@ def _store_event(locked: Room, kind: str, message: Message) -> RoomEvent:
     )
 
 
-def _send_on_commit(signal: Signal, message: Message) -> None:
+def _send_on_commit(signal: Signal, **kwargs: Any) -> None:
     # send_robust: a failing receiver (another app) must not fail a stored change.
     transaction.on_commit(
-        lambda: _log_receiver_errors(signal.send_robust(sender=Message, message=message))
+        lambda: _log_receiver_errors(signal.send_robust(sender=Message, **kwargs))
     )
 
 
@@ -175,7 +177,7 @@ def message_create(
     Membership.objects.filter(pk=membership.pk).update(last_read_seq=locked.last_seq)
     metrics.messages_stored.labels(metrics.WORKER).inc()
     push = events.room_event(event)
-    _send_on_commit(message_posted, message)
+    _send_on_commit(message_posted, message=message)
     return MessageStored(message, created=True, push=push)
 
 
@@ -202,7 +204,7 @@ def message_edit(*, room: Room, actor, message_id: int, body: str) -> EventStore
     message.save(update_fields=["body", "html", "edited_at"])
     event = _store_event(locked, RoomEvent.Kind.EDIT, message)
     push = events.room_event(event)
-    _send_on_commit(message_edited, message)
+    _send_on_commit(message_edited, message=message)
     return EventStored(event, push)
 
 
@@ -226,7 +228,7 @@ def message_delete(*, room: Room, actor, message_id: int) -> EventStored:
     event = _store_event(locked, RoomEvent.Kind.DELETE, message)
     _redact_earlier_events(locked, message, before_seq=event.seq)
     push = events.room_event(event)
-    _send_on_commit(message_deleted, message)
+    _send_on_commit(message_deleted, message=message)
     return EventStored(event, push)
 
 
@@ -260,6 +262,7 @@ def message_react(*, room: Room, actor, message_id: int, emoji: str, on: bool) -
                 f"A message has at most {settings.CHAT_MESSAGE_EMOJI_MAX} different emoji."
             )
         Reaction.objects.create(message=message, user=actor, emoji=emoji)
+        _send_on_commit(reaction_added, message=message, user=actor, emoji=emoji)
     elif not mine.delete()[0]:
         return NOTHING_CHANGED
     event = _store_event(locked, RoomEvent.Kind.REACTION, message)
@@ -276,7 +279,27 @@ def room_mark_read(*, room: Room, user, seq: int) -> bool:
     updated = Membership.objects.filter(room=room, user=user, last_read_seq__lt=seq).update(
         last_read_seq=seq
     )
+    if updated:
+        _send_on_commit(room_read, room=room, user=user, seq=seq)
     return bool(updated)
+
+
+@transaction.atomic
+def membership_notify_set(
+    *, room: Room, user, level: str, muted_until: "datetime | None" = None
+) -> Membership:
+    """Set which notifications `room` causes its member `user`, and until when
+    nothing from it goes beyond the inbox (`muted_until`, None: not muted)."""
+    if level not in Membership.NotifyLevel.values:
+        raise Refused(
+            f"A room's notification level is one of {', '.join(Membership.NotifyLevel.values)}."
+        )
+    updated = Membership.objects.filter(room=room, user=user).update(
+        notify_level=level, muted_until=muted_until
+    )
+    if not updated:
+        raise RoomNotFound()
+    return Membership.objects.get(room=room, user=user)
 
 
 def _unique_slug(name: str) -> str:

@@ -11,3 +11,11 @@ message_edited = Signal()
 # Sent after the transaction that deleted a message commits; kwargs: message
 # (its body gone): whatever other apps copied of it should go too.
 message_deleted = Signal()
+
+# Sent after the transaction that stored a new reaction commits; kwargs:
+# message (reacted to), user (who reacted), emoji.
+reaction_added = Signal()
+
+# Sent after a member's read mark moved forward (after commit); kwargs: room,
+# user, seq (the messages up to it are read).
+room_read = Signal()

@@ -253,6 +253,14 @@ CHAT_ROOM_NAME_MAX_CHARS = 80
 CHAT_MESSAGE_EMOJI_MAX = 20
 CHAT_EMOJI_MAX_BYTES = 32
 
+# --- Notifications -----------------------------------------------------------
+
+# Seconds within which an unread notification with the same collapse key (reactions
+# to one message, mentions in one room) grows instead of a new one arriving.
+NOTIFY_GROUP_WINDOW = env_int("NOTIFY_GROUP_WINDOW", 600)
+# Seconds an unread mention, reply or direct message waits before it is emailed.
+NOTIFY_EMAIL_DELAY = env_int("NOTIFY_EMAIL_DELAY", 300)
+
 # --- Every socket -----------------------------------------------------------
 
 # The largest client frame any socket takes (4413 above it).

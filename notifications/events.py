@@ -94,6 +94,19 @@ def notifications_created(
     return send_all_on_commit(messages)
 
 
+def notification_grown(*, content: str, user_id: int, notification_id: int, replaces: int) -> Push:
+    """Deliver, after commit, a grouped notification that replaces `replaces`:
+    a batch of one whose `replaces` tells sockets the unread count stays."""
+    event = {
+        "type": BATCH,
+        "content": content,
+        "users": [user_id],
+        "ids": [[0, notification_id]],
+        "replaces": replaces,
+    }
+    return send_all_on_commit([(recipient_group(user_id), event)])
+
+
 def unread_changed(
     *, user_id: int, count: int, last_id: int, read: list[int] | None = None, read_all: bool = False
 ) -> None:

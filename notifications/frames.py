@@ -3,28 +3,84 @@
 from datetime import datetime
 from typing import Any
 
-from realtime.wire import dumps, iso, prepend_fields, with_encoded
+from realtime.wire import dumps, iso, prepend_fields, user_dict, with_encoded
 
 from .models import Notification
 
 
 def notification_dict(notification: Notification) -> dict[str, Any]:
-    return {
+    """A notification object (select_related("actor") where there are many)."""
+    data = {
         "id": notification.pk,
-        "title": notification.title,
-        "body": notification.body,
-        "level": notification.level,
-        "url": notification.url,
-        "created_at": iso(notification.created_at),
         "read": notification.read_at is not None,
+        **_content(
+            title=notification.title,
+            body=notification.body,
+            level=notification.level,
+            url=notification.url,
+            created_at=notification.created_at,
+            kind=notification.kind,
+            actor=notification.actor,
+            count=notification.count,
+            replaces=notification.replaces,
+        ),
     }
+    return data
 
 
-def content_text(*, title: str, body: str, level: str, url: str, created_at: datetime) -> str:
+def _content(
+    *,
+    title: str,
+    body: str,
+    level: str,
+    url: str,
+    created_at: datetime,
+    kind: str,
+    actor: Any,
+    count: int,
+    replaces: int | None,
+) -> dict[str, Any]:
+    content: dict[str, Any] = {
+        "title": title,
+        "body": body,
+        "level": level,
+        "url": url,
+        "created_at": iso(created_at),
+        "kind": kind,
+        "actor": user_dict(actor) if actor is not None else None,
+        "count": count,
+    }
+    if replaces is not None:
+        content["replaces"] = replaces
+    return content
+
+
+def content_text(
+    *,
+    title: str,
+    body: str,
+    level: str,
+    url: str,
+    created_at: datetime,
+    kind: str,
+    actor: Any = None,
+    count: int = 1,
+    replaces: int | None = None,
+) -> str:
     """Serialize the fields every recipient of one batch shares, once; each
     socket adds its own `id` and `read` (notification_frame_text)."""
     return dumps(
-        {"title": title, "body": body, "level": level, "url": url, "created_at": iso(created_at)}
+        _content(
+            title=title,
+            body=body,
+            level=level,
+            url=url,
+            created_at=created_at,
+            kind=kind,
+            actor=actor,
+            count=count,
+            replaces=replaces,
+        )
     )
 
 

@@ -1,7 +1,10 @@
+import zoneinfo
+from datetime import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -17,6 +20,17 @@ class Level(models.TextChoices):
     SUCCESS = "success", "Success"
     WARNING = "warning", "Warning"
     ERROR = "error", "Error"
+
+
+class Kind(models.TextChoices):
+    """What a notification is about; the preferences switch email and push per kind."""
+
+    MENTION = "mention", "Mentions"
+    REPLY = "reply", "Replies to my messages"
+    REACTION = "reaction", "Reactions to my messages"
+    DIRECT = "direct", "Direct messages"
+    BROADCAST = "broadcast", "Announcements"
+    SYSTEM = "system", "System"
 
 
 class Broadcast(models.Model):
@@ -37,6 +51,10 @@ class Broadcast(models.Model):
         help_text="A path on this site, like /chat/general/.",
     )
     audience = models.CharField(max_length=10, choices=Audience, default=Audience.ALL)
+    critical = models.BooleanField(
+        default=False,
+        help_text="Pushed even in quiet hours and to people who switched announcements off.",
+    )
     groups = models.ManyToManyField(
         "auth.Group",
         blank=True,
@@ -93,6 +111,19 @@ class Notification(models.Model):
     # What the notification is about, for the app that caused it to find it
     # again without this app knowing that one's models: "chat.message:8812".
     target = models.CharField(max_length=100, blank=True, default="")
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.SYSTEM)
+    # Who caused it (the newest of them when grouped); null for the system.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # How many events it stands for, and the distinct actors among them, newest
+    # first (the title names the newest and counts the others).
+    count = models.PositiveIntegerField(default=1)
+    actor_ids = models.JSONField(default=list, blank=True, editable=False)
+    # The id of the unread notification this one grew from (that row is gone).
+    replaces = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    # Unread notifications of one recipient that share it become one (grouping).
+    collapse_key = models.CharField(max_length=120, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     read_at = models.DateTimeField(null=True, blank=True)
 
@@ -109,6 +140,12 @@ class Notification(models.Model):
             ),
             # Notifications about one thing (a message deleted, mentions made once).
             models.Index(fields=["target"], condition=~Q(target=""), name="notif_target"),
+            # The unread notification a new one groups with.
+            models.Index(
+                fields=["recipient", "collapse_key"],
+                condition=Q(read_at__isnull=True) & ~Q(collapse_key=""),
+                name="notif_unread_collapse",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -120,6 +157,98 @@ class Notification(models.Model):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+def validate_time_zone(value: str) -> None:
+    if value not in zoneinfo.available_timezones():
+        raise ValidationError("“%(value)s” is not a known time zone.", params={"value": value})
+
+
+def default_email_kinds() -> list[str]:
+    return [Kind.MENTION, Kind.REPLY, Kind.DIRECT]
+
+
+def default_push_kinds() -> list[str]:
+    return [Kind.MENTION, Kind.REPLY, Kind.DIRECT, Kind.BROADCAST]
+
+
+def default_time_zone() -> str:
+    return settings.TIME_ZONE
+
+
+class NotificationSettings(models.Model):
+    """One user's delivery preferences beyond the open tab; a user without a
+    row has the defaults (notifications.policy.settings_for)."""
+
+    class EmailTiming(models.TextChoices):
+        OFF = "off", "Never"
+        SOON = "soon", "Soon, when I haven't read it"
+        DAILY = "daily", "Once a day, a digest"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+    )
+    email_kinds = models.JSONField(default=default_email_kinds, blank=True)
+    push_kinds = models.JSONField(default=default_push_kinds, blank=True)
+    email_timing = models.CharField(max_length=5, choices=EmailTiming, default=EmailTiming.SOON)
+    digest_hour = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
+    time_zone = models.CharField(
+        max_length=64, default=default_time_zone, validators=[validate_time_zone]
+    )
+    # Local times in `time_zone`; start after end wraps midnight (22:00 to 07:00).
+    quiet_start = models.TimeField(null=True, blank=True)
+    quiet_end = models.TimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "notification settings"
+
+    def __str__(self) -> str:
+        return f"Notification settings of {self.user_id}"
+
+    @property
+    def zone(self) -> zoneinfo.ZoneInfo:
+        try:
+            return zoneinfo.ZoneInfo(self.time_zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            # A zone the system no longer knows: fall back rather than fail a send.
+            return zoneinfo.ZoneInfo(settings.TIME_ZONE)
+
+    @property
+    def quiet_hours(self) -> tuple[time, time] | None:
+        if self.quiet_start is None or self.quiet_end is None:
+            return None
+        if self.quiet_start == self.quiet_end:
+            return None
+        return self.quiet_start, self.quiet_end
+
+
+class Delivery(models.Model):
+    """One channel's attempt at bringing a notification to its recipient."""
+
+    class Channel(models.TextChoices):
+        SOCKET = "socket", "Open tabs"
+        EMAIL = "email", "Email"
+        PUSH = "push", "Web Push"
+
+    class Status(models.TextChoices):
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        SKIPPED = "skipped", "Skipped"
+
+    notification = models.ForeignKey(
+        Notification, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(max_length=10, choices=Channel)
+    status = models.CharField(max_length=10, choices=Status)
+    detail = models.TextField(blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["notification", "created_at", "id"]
+        verbose_name_plural = "deliveries"
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.status} for {self.notification_id}"
 
 
 class PushSubscription(models.Model):

@@ -27,7 +27,7 @@ class UnreadState:
 
 def notifications_for(*, user: "User") -> QuerySet[Notification]:
     """Return the user's notifications, newest first."""
-    return Notification.objects.filter(recipient=user).order_by("-id")
+    return Notification.objects.filter(recipient=user).select_related("actor").order_by("-id")
 
 
 def last_id(*, user: "User") -> int:

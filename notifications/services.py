@@ -4,8 +4,11 @@
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from channels.db import database_sync_to_async
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
@@ -14,11 +17,14 @@ from django.utils import timezone
 
 from realtime.errors import Refused
 
-from . import events, frames, metrics, selectors
+from . import deliveries, events, frames, metrics, selectors, signals
 from .exceptions import NotificationNotFound
-from .models import Broadcast, Notification
+from .models import Broadcast, Delivery, Kind, Notification
 from .selectors import UnreadState
-from .validation import Content, clean_content
+from .validation import TITLE_MAX, Content, clean_content
+
+if TYPE_CHECKING:
+    from realtime.push import Push
 
 logger = logging.getLogger(__name__)
 
@@ -26,6 +32,8 @@ User = get_user_model()
 
 # Rows per INSERT at most; the database may lower it (SQLite's parameter limit).
 BATCH_SIZE = 1000
+# The distinct actors a grouped notification remembers (the title counts them).
+ACTORS_KEPT = 100
 
 
 def _user_ids(recipients) -> list[int]:
@@ -56,6 +64,36 @@ def _active_members(group_ids: list[int]) -> list[int]:
     return sorted(set(members))
 
 
+def _stored_on_commit(rows: list[Notification]) -> None:
+    """Tell the delivery channels (email, push) about stored rows, after commit."""
+    if not rows:
+        return
+
+    def send() -> None:
+        for receiver, error in signals.notifications_stored.send_robust(
+            sender=Notification, notifications=rows
+        ):
+            if isinstance(error, Exception):
+                logger.error("a notifications_stored receiver failed: %r", receiver, exc_info=error)
+
+    transaction.on_commit(send, robust=True)
+
+
+def _socket_delivery_on_commit(push: "Push | None", rows: list[Notification]) -> None:
+    """Record, after the push (on_commit runs in order), whether the channel
+    layer took the rows' event: one row per notification, not per socket."""
+    if push is None:
+        return
+
+    def record() -> None:
+        if not push.done:
+            return
+        status = Delivery.Status.SENT if push.delivered else Delivery.Status.FAILED
+        deliveries.record(rows, channel=Delivery.Channel.SOCKET, status=status)
+
+    transaction.on_commit(record, robust=True)
+
+
 def _store(
     *,
     user_ids: list[int],
@@ -64,29 +102,165 @@ def _store(
     everyone: bool = False,
     group_ids: Iterable[int] = (),
     target: str = "",
+    kind: str = Kind.SYSTEM,
+    actor=None,
+    collapse_key: str = "",
 ) -> list[Notification]:
-    """Insert one row per recipient in bulk and push them after commit."""
+    """Insert one row per recipient in bulk and push them after commit; a
+    recipient with a recent unread row of the same collapse key gets that one
+    grown instead (grouping)."""
     if not user_ids:
         return []
     now = timezone.now()
     fields = asdict(content)
+    grown: list[Notification] = []
+    if collapse_key:
+        grown = _grow(
+            user_ids=user_ids,
+            collapse_key=collapse_key,
+            content=content,
+            kind=kind,
+            actor=actor,
+            target=target,
+            now=now,
+        )
+        if grown:
+            taken = {row.recipient_id for row in grown}
+            user_ids = [user_id for user_id in user_ids if user_id not in taken]
+    actor_id = actor.pk if actor is not None else None
     rows = Notification.objects.bulk_create(
         [
             Notification(
-                recipient_id=user_id, broadcast=broadcast, created_at=now, target=target, **fields
+                recipient_id=user_id,
+                broadcast=broadcast,
+                created_at=now,
+                target=target,
+                kind=kind,
+                actor_id=actor_id,
+                actor_ids=[actor_id] if actor_id is not None else [],
+                collapse_key=collapse_key,
+                **fields,
             )
             for user_id in user_ids
         ],
         batch_size=BATCH_SIZE,
     )
-    events.notifications_created(
-        content=frames.content_text(**fields, created_at=now),
-        pairs=[(row.recipient_id, row.pk) for row in rows],
-        everyone=everyone,
-        group_ids=group_ids,
-        broadcast_id=broadcast.pk if broadcast is not None else None,
+    if rows:
+        push = events.notifications_created(
+            content=frames.content_text(**fields, created_at=now, kind=kind, actor=actor, count=1),
+            pairs=[(row.recipient_id, row.pk) for row in rows],
+            everyone=everyone,
+            group_ids=group_ids,
+            broadcast_id=broadcast.pk if broadcast is not None else None,
+        )
+        _socket_delivery_on_commit(push, rows)
+    stored = rows + grown
+    _stored_on_commit(stored)
+    return stored
+
+
+def _grown_title(title: str, actor, names: list[str], others: int) -> str:
+    """ "alice and 3 others reacted to your message" from "alice reacted to your
+    message": the single title starts with the newest actor's name."""
+    name = actor.get_username() if actor is not None else ""
+    if not name or not title.startswith(name) or others <= 0:
+        return title
+    if others == 1 and len(names) == 2:
+        who = f"{names[0]} and {names[1]}"
+    else:
+        who = f"{name} and {others} other{'s' if others != 1 else ''}"
+    return f"{who}{title[len(name) :]}"[:TITLE_MAX]
+
+
+def _grow(
+    *,
+    user_ids: list[int],
+    collapse_key: str,
+    content: Content,
+    kind: str,
+    actor,
+    target: str,
+    now,
+) -> list[Notification]:
+    """Replace each recipient's unread row of `collapse_key` from the last
+    NOTIFY_GROUP_WINDOW seconds by a new row (a new id, `replaces` the old one)
+    that counts one more; return the new rows. Each goes to its own recipient's
+    sockets as a usual notification: their unread count does not change."""
+    since = now - timedelta(seconds=settings.NOTIFY_GROUP_WINDOW)
+    previous = list(
+        Notification.objects.select_for_update()
+        .filter(
+            recipient_id__in=user_ids,
+            collapse_key=collapse_key,
+            read_at__isnull=True,
+            created_at__gte=since,
+        )
+        .order_by("recipient_id", "-id")
     )
-    return rows
+    latest: dict[int, Notification] = {}
+    for row in previous:
+        latest.setdefault(row.recipient_id, row)
+    if not latest:
+        return []
+    actor_id = actor.pk if actor is not None else None
+    grown = []
+    for old in latest.values():
+        actor_ids = [actor_id] if actor_id is not None else []
+        actor_ids += [pk for pk in old.actor_ids if pk != actor_id]
+        # The newest actors' names, for "alice and bob"; only two are ever shown.
+        names = _usernames(actor_ids[:2])
+        fields = asdict(content)
+        fields["title"] = _grown_title(content.title, actor, names, len(actor_ids) - 1)
+        grown.append(
+            Notification(
+                recipient_id=old.recipient_id,
+                created_at=now,
+                target=target,
+                kind=kind,
+                actor_id=actor_id,
+                actor_ids=actor_ids[:ACTORS_KEPT],
+                count=old.count + 1,
+                replaces=old.pk,
+                collapse_key=collapse_key,
+                **fields,
+            )
+        )
+    old_ids = {user_id: old.pk for user_id, old in latest.items()}
+    Notification.objects.filter(pk__in=old_ids.values()).delete()
+    # One INSERT per row: each needs its id before its event, and they are few
+    # (a reaction or a reply notifies one person).
+    for row in grown:
+        row.save(force_insert=True)
+        push = events.notification_grown(
+            content=frames.content_text(
+                title=row.title,
+                body=row.body,
+                level=row.level,
+                url=row.url,
+                created_at=now,
+                kind=kind,
+                actor=actor,
+                count=row.count,
+                replaces=row.replaces,
+            ),
+            user_id=row.recipient_id,
+            notification_id=row.pk,
+            replaces=old_ids[row.recipient_id],
+        )
+        _socket_delivery_on_commit(push, [row])
+    return grown
+
+
+def _usernames(user_ids: list[int]) -> list[str]:
+    found = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "username"))
+    return [found[pk] for pk in user_ids if pk in found]
+
+
+def collapse_key_for(kind: str, target: str) -> str:
+    """The default collapse key: the same kind about the same thing."""
+    if not target or kind in {Kind.SYSTEM, Kind.BROADCAST}:
+        return ""
+    return f"{kind}:{target}"
 
 
 @transaction.atomic
@@ -97,24 +271,39 @@ def notify(
     body: str = "",
     level: str = "info",
     url: str = "",
+    kind: str = Kind.SYSTEM,
+    actor=None,
     target: str = "",
+    collapse_key: str | None = None,
 ) -> list[Notification]:
     """Store a notification for each recipient and push it live after commit.
 
     `recipients`: a user, an iterable or queryset of users, or a Group (its active
-    members). `target` names what it is about ("chat.message:8812") for
-    `notifications_withdraw_body`. Raise Refused for content the contract
-    refuses, storing nothing.
+    members). `kind` says what it is (models.Kind), `actor` who caused it (a
+    user, never notified of their own action: left out of the recipients).
+    `target` names what it is about ("chat.message:8812") for
+    `notifications_withdraw_body`. A recipient's unread notification with the
+    same `collapse_key` (default: kind and target; "" never groups) grows into a
+    new one instead of a second one arriving. Raise Refused for content the
+    contract refuses, storing nothing.
     """
     content = clean_content(title=title, body=body, level=level, url=url)
+    if kind not in Kind.values:
+        raise Refused(f"kind must be one of {', '.join(Kind.values)}.")
+    if collapse_key is None:
+        collapse_key = collapse_key_for(kind, target)
+    options = {"target": target, "kind": kind, "actor": actor, "collapse_key": collapse_key}
     if isinstance(recipients, Group):
-        return _store(
-            user_ids=_active_members([recipients.pk]),
-            content=content,
-            group_ids=[recipients.pk],
-            target=target,
-        )
-    return _store(user_ids=_user_ids(recipients), content=content, target=target)
+        user_ids = _active_members([recipients.pk])
+        if actor is not None and actor.pk in user_ids:
+            # Without the actor the audience is no longer the whole group.
+            user_ids.remove(actor.pk)
+            return _store(user_ids=user_ids, content=content, **options)
+        return _store(user_ids=user_ids, content=content, group_ids=[recipients.pk], **options)
+    user_ids = _user_ids(recipients)
+    if actor is not None:
+        user_ids = [user_id for user_id in user_ids if user_id != actor.pk]
+    return _store(user_ids=user_ids, content=content, **options)
 
 
 @transaction.atomic
@@ -190,7 +379,13 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
     if locked.audience == Broadcast.Audience.ALL:
         active = User.objects.filter(is_active=True).order_by("pk")
         user_ids = list(active.values_list("pk", flat=True))
-        rows = _store(user_ids=user_ids, content=content, broadcast=locked, everyone=True)
+        rows = _store(
+            user_ids=user_ids,
+            content=content,
+            broadcast=locked,
+            everyone=True,
+            kind=Kind.BROADCAST,
+        )
     elif locked.audience == Broadcast.Audience.GROUPS:
         group_ids = sorted(locked.groups.values_list("pk", flat=True))
         rows = _store(
@@ -198,10 +393,11 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
             content=content,
             broadcast=locked,
             group_ids=group_ids,
+            kind=Kind.BROADCAST,
         )
     else:
         user_ids = sorted(locked.users.filter(is_active=True).values_list("pk", flat=True))
-        rows = _store(user_ids=user_ids, content=content, broadcast=locked)
+        rows = _store(user_ids=user_ids, content=content, broadcast=locked, kind=Kind.BROADCAST)
     locked.sent_at = timezone.now()
     locked.recipient_count = len(rows)
     locked.save(update_fields=["sent_at", "recipient_count"])

@@ -11,10 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from harness.permissions import broadcast_permissions
 from harness.sockets import assert_silent, db, receive
 from notifications import events, services
-from notifications.models import Broadcast, Notification
+from notifications.models import Broadcast, Delivery, Notification
 
 ADD_URL = "/admin/notifications/broadcast/add/"
 INSERT_ROWS = 'INSERT INTO "notifications_notification"'
+INSERT_DELIVERIES = 'INSERT INTO "notifications_delivery"'
 
 
 def logged_in(user) -> Client:
@@ -157,8 +158,12 @@ def test_broadcast_to_10000_users_is_stored_in_bulk_and_pushed_once(
     per_insert = min(services.BATCH_SIZE, connection.ops.bulk_batch_size(fields, [None] * 10_001))
     inserts = [q for q in context.captured_queries if q["sql"].startswith(INSERT_ROWS)]
     assert len(inserts) == math.ceil(10_001 / per_insert)
+    # One socket delivery per notification is recorded after the push, in bulk too.
+    assert Delivery.objects.filter(channel="socket", status="sent").count() == 10_001
+    recorded = [q for q in context.captured_queries if q["sql"].startswith(INSERT_DELIVERIES)]
+    assert len(recorded) <= 2 * len(inserts)
     # Apart from the row inserts, the save is a handful of queries, not one per user.
-    assert len(context.captured_queries) - len(inserts) < 30
+    assert len(context.captured_queries) - len(inserts) - len(recorded) < 30
 
     # One channel-layer message for every socket, small enough to copy per worker.
     [(group, event)] = sent_events

@@ -44,7 +44,18 @@ async def test_hello_has_unread_last_id_and_latest_20_oldest_first(open_stream, 
     assert hello["last_id"] == rows[-1].pk
     assert [n["id"] for n in hello["notifications"]] == [r.pk for r in rows[5:]]
     latest = hello["notifications"][-1]
-    assert set(latest) == {"id", "title", "body", "level", "url", "created_at", "read"}
+    assert set(latest) == {
+        "id",
+        "title",
+        "body",
+        "level",
+        "url",
+        "created_at",
+        "read",
+        "kind",
+        "actor",
+        "count",
+    }
     assert latest["read"] is True and latest["created_at"].endswith("Z")
     assert hello["notifications"][0]["read"] is False
 
@@ -101,6 +112,9 @@ async def test_notify_reaches_every_socket_of_the_user_and_nobody_else(open_stre
             "url": "/chat/general/",
             "created_at": frame["notification"]["created_at"],
             "read": False,
+            "kind": "system",
+            "actor": None,
+            "count": 1,
         }
     await assert_silent(b)
 

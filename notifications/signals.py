@@ -1,0 +1,9 @@
+"""Signals of this app for the delivery channels beyond the open tab (email,
+Web Push): each connects a receiver in its own module (NotificationsConfig.ready)."""
+
+from django.dispatch import Signal
+
+# Sent (robustly) after the transaction that stored notifications commits, once
+# per stored batch; kwargs: notifications (list[Notification]). A grouped
+# notification that grew is stored anew and sent here too (its `replaces` set).
+notifications_stored = Signal()

@@ -31,7 +31,9 @@ def on_logged_out(sender, request, user, **kwargs) -> None:
         session_key=session.session_key if session is not None else None
     )
     if forgotten:
-        logger.info("logout ended %s push subscriptions of user %s", forgotten, getattr(user, "pk", None))
+        logger.info(
+            "logout ended %s push subscriptions of user %s", forgotten, getattr(user, "pk", None)
+        )
 
 
 def connect() -> None:

@@ -57,7 +57,7 @@ def push_unsubscribe(request):
         return _refused(error.detail)
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
     if not isinstance(endpoint, str) or not endpoint:
-        return _refused("Send {\"endpoint\": …} with the subscription's endpoint.")
+        return _refused('Send {"endpoint": …} with the subscription\'s endpoint.')
     push_services.push_unsubscribe(user=request.user, endpoint=endpoint)
     return HttpResponse(status=204)
 

@@ -296,7 +296,7 @@ def push_notifications(notification_ids: list[int]) -> None:
     notifications = list(
         Notification.objects.filter(
             pk__in=notification_ids, kind__in=PUSH_KINDS, read_at__isnull=True
-        ).select_related("recipient")
+        ).select_related("recipient", "recipient__notification_settings", "broadcast")
     )
     wanted = [n for n in notifications if policy.push_wanted(n, now=now)]
     subscriptions: dict[int, list[PushSubscription]] = defaultdict(list)
@@ -340,9 +340,7 @@ def _push_one(notification: Notification, devices: list[PushSubscription], *, se
     deliveries.record(
         [notification], channel="push", status="sent" if sent else "failed", detail=detail
     )
-    logger.info(
-        "push for notification %s: %s of %s browsers", notification.pk, sent, len(results)
-    )
+    logger.info("push for notification %s: %s of %s browsers", notification.pk, sent, len(results))
 
 
 def _remember(device: PushSubscription, result: Sent) -> None:

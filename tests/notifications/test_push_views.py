@@ -217,9 +217,7 @@ def test_service_worker_is_served_at_the_root():
 
 def test_vapid_keys_prints_a_matching_pair(capsys):
     call_command("vapid_keys")
-    lines = dict(
-        line.split("=", 1) for line in capsys.readouterr().out.splitlines() if "=" in line
-    )
+    lines = dict(line.split("=", 1) for line in capsys.readouterr().out.splitlines() if "=" in line)
     public, private = lines["WEBPUSH_VAPID_PUBLIC_KEY"], lines["WEBPUSH_VAPID_PRIVATE_KEY"]
     assert len(b64url_decode(public)) == 65 and len(b64url_decode(private)) == 32
     assert public_key_of(Vapid.from_string(private_key=private)) == public

@@ -19,6 +19,7 @@ import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
@@ -185,7 +186,7 @@ def parse_subscription(data: object) -> SubscriptionInfo:
 def payload_for(notification: Notification) -> bytes:
     """Return the contract's push payload for `notification`, at most 3 KB of JSON."""
     url = notification.url if notification.url and is_site_path(notification.url) else ""
-    data = {
+    data: dict[str, Any] = {
         "title": notification.title,
         "body": notification.body,
         "url": url or reverse("notifications:list"),
@@ -196,13 +197,13 @@ def payload_for(notification: Notification) -> bytes:
         "tag": notification.collapse_key or f"notification-{notification.pk}",
     }
     encoded = json.dumps(data, ensure_ascii=False).encode()
-    while len(encoded) > PAYLOAD_MAX_BYTES:
+    for field in ("body", "title"):
         # Shorten the body (then the title) by what is over, in characters;
-        # multi-byte text may need a second round.
-        over = len(encoded) - PAYLOAD_MAX_BYTES
-        field = "body" if data["body"] else "title"
-        data[field] = data[field][: max(0, len(data[field]) - over - 1)] + "…"
-        encoded = json.dumps(data, ensure_ascii=False).encode()
+        # multi-byte text may need another round. Each round makes it shorter.
+        while len(encoded) > PAYLOAD_MAX_BYTES and data[field]:
+            keep = len(data[field]) - (len(encoded) - PAYLOAD_MAX_BYTES) - 1
+            data[field] = data[field][:keep] + "…" if keep > 0 else ""
+            encoded = json.dumps(data, ensure_ascii=False).encode()
     return encoded
 
 
@@ -216,7 +217,7 @@ class _NoRedirects(requests.Session):
     """A session that never follows a redirect: an allowed push service host
     must not be able to send the server somewhere else."""
 
-    def post(self, url, data=None, json=None, **kwargs):  # type: ignore[override]
+    def post(self, url, data=None, json=None, **kwargs):
         kwargs["allow_redirects"] = False
         return super().post(url, data=data, json=json, **kwargs)
 

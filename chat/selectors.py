@@ -160,6 +160,12 @@ def _direct_peers(rooms: list[Room], user: "User") -> dict[int, str]:
     return {row.room_id: f"@{row.user.username}" for row in rows.select_related("user")}
 
 
+def room_display_names(*, rooms: list[Room], user: "User") -> dict[int, str]:
+    """Name each room as `user` sees it (a direct room after the other person)."""
+    peers = _direct_peers(rooms, user)
+    return {room.pk: peers.get(room.pk, room.name) for room in rooms}
+
+
 def room_display_name(*, room: Room, user: "User") -> str:
     if room.kind == Room.Kind.DIRECT:
         return _direct_peers([room], user).get(room.pk, room.name)

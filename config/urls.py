@@ -5,6 +5,7 @@ from django.views.generic import RedirectView
 from accounts.views import guard_login
 from notifications.live import live
 from notifications.push_views import service_worker
+from notifications.views import notification_settings
 from realtime.views import healthz, metrics
 
 urlpatterns = [
@@ -12,6 +13,7 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("chat/", include("chat.urls")),
     path("notifications/", include("notifications.urls")),
+    path("settings/notifications/", notification_settings, name="notification_settings"),
     # The admin's login is throttled like the site's (accounts.throttle); this
     # pattern comes before admin.site.urls, which would otherwise answer it.
     path("admin/login/", guard_login(admin.site.login), name="admin_login"),

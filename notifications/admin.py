@@ -3,9 +3,9 @@ from django.db.models import Count, Q
 
 from . import services
 from .forms import BroadcastForm
-from .models import Broadcast, Notification
+from .models import Broadcast, Delivery, Notification
 
-CONTENT_FIELDS = ["title", "body", "level", "url", "audience", "groups", "users"]
+CONTENT_FIELDS = ["title", "body", "level", "url", "audience", "groups", "users", "critical"]
 RECORD_FIELDS = ["created_by", "created_at", "sent_at", "recipient_count", "read_count"]
 
 
@@ -18,13 +18,14 @@ class BroadcastAdmin(admin.ModelAdmin):
         "title",
         "level",
         "audience",
+        "critical",
         "created_by",
         "created_at",
         "sent_at",
         "recipient_count",
         "read_count",
     ]
-    list_filter = ["level", "audience"]
+    list_filter = ["level", "audience", "critical"]
     list_select_related = ["created_by"]
     search_fields = ["title", "body"]
     autocomplete_fields = ["groups", "users"]
@@ -75,24 +76,48 @@ class ReadFilter(admin.SimpleListFilter):
         return queryset
 
 
+class DeliveryInline(admin.TabularInline):
+    """Where the notification went (open tabs, email, push) and when: a record, read-only."""
+
+    model = Delivery
+    fields = ["channel", "status", "created_at", "detail"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+
 @admin.register(Notification)
 class NotificationAdmin(admin.ModelAdmin):
     """Stored notifications, for looking up; they are made by `notify` and broadcasts."""
 
-    list_display = ["title", "recipient", "level", "created_at", "read_at", "broadcast"]
-    list_filter = ["level", ReadFilter]
-    list_select_related = ["recipient", "broadcast"]
+    list_display = ["title", "recipient", "kind", "level", "count", "created_at", "read_at"]
+    list_filter = ["kind", "level", ReadFilter]
+    list_select_related = ["recipient"]
     search_fields = ["title", "recipient__username"]
     readonly_fields = [
         "recipient",
+        "kind",
+        "actor",
         "title",
         "body",
         "level",
         "url",
+        "target",
+        "count",
+        "replaces",
+        "collapse_key",
         "broadcast",
         "created_at",
         "read_at",
     ]
+    inlines = [DeliveryInline]
     show_full_result_count = False
 
     def has_add_permission(self, request) -> bool:

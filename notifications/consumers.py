@@ -185,7 +185,14 @@ class NotificationConsumer(StreamConsumer):
         notification_id = notification_id_in(event, self.user.pk)
         if notification_id is None or not self.cursor.take(notification_id):
             return None
-        if notification_id > self.counted_through:
+        replaces = event.get("replaces")
+        if replaces is not None and (replaces in self.pending or replaces <= self.counted_through):
+            # A grouped notification grew: the one it replaces was counted
+            # (forwarded, or in the database count), so the count stays.
+            if replaces in self.pending:
+                self.pending.discard(replaces)
+                self.pending.add(notification_id)
+        elif notification_id > self.counted_through:
             self.pending.add(notification_id)
             self.unread += 1
         metrics.notifications_pushed.labels(metrics.WORKER).inc()

@@ -1,13 +1,19 @@
+import zoneinfo
+from datetime import datetime
+
 from django import forms
 from django.core.exceptions import ValidationError
 
-from .models import Broadcast
+from chat.models import Membership
+
+from . import policy
+from .models import Broadcast, Kind, NotificationSettings
 
 
 class BroadcastForm(forms.ModelForm):
     class Meta:
         model = Broadcast
-        fields = ["title", "body", "level", "url", "audience", "groups", "users"]
+        fields = ["title", "body", "level", "url", "audience", "groups", "users", "critical"]
 
     def clean(self):
         super().clean()
@@ -25,3 +31,103 @@ class BroadcastForm(forms.ModelForm):
                 }
             )
         return cleaned
+
+
+def time_zone_choices() -> list[tuple[str, str]]:
+    return [(name, name.replace("_", " ")) for name in sorted(zoneinfo.available_timezones())]
+
+
+class PreferencesForm(forms.ModelForm):
+    """The user's own delivery preferences (the /settings/notifications/ page)."""
+
+    email_kinds = forms.MultipleChoiceField(
+        label="Email me about",
+        choices=[(kind.value, kind.label) for kind in Kind if kind in policy.EMAIL_KINDS],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+    push_kinds = forms.MultipleChoiceField(
+        label="Push to my devices",
+        choices=[(kind.value, kind.label) for kind in Kind if kind != Kind.SYSTEM],
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+        help_text="Critical announcements always come through, even in quiet hours.",
+    )
+    digest_hour = forms.TypedChoiceField(
+        label="Daily digest at",
+        choices=[(hour, f"{hour:02d}:00") for hour in range(24)],
+        coerce=int,
+    )
+    time_zone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
+    quiet_start = forms.TimeField(
+        label="Quiet from",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    quiet_end = forms.TimeField(
+        label="until",
+        required=False,
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text="No pushes in between, and emails wait until it ends; 22:00 to 07:00 "
+        "spans midnight.",
+    )
+
+    class Meta:
+        model = NotificationSettings
+        fields = [
+            "email_kinds",
+            "email_timing",
+            "digest_hour",
+            "push_kinds",
+            "time_zone",
+            "quiet_start",
+            "quiet_end",
+        ]
+        widgets = {"email_timing": forms.RadioSelect}
+        labels = {"email_timing": "Send emails"}
+
+    def clean(self):
+        cleaned = super().clean()
+        start, end = cleaned.get("quiet_start"), cleaned.get("quiet_end")
+        if "quiet_start" in cleaned and "quiet_end" in cleaned:
+            if (start is None) != (end is None):
+                raise ValidationError(
+                    {"quiet_end": "Give both times for quiet hours, or neither to have none."}
+                )
+            if start is not None and start == end:
+                raise ValidationError(
+                    {"quiet_end": "Quiet hours must end at another time than they start."}
+                )
+        return cleaned
+
+
+class RoomPreferenceForm(forms.Form):
+    """One of the user's rooms: its level and mute (times in the user's zone)."""
+
+    level = forms.ChoiceField(label="Notify me about", choices=Membership.NotifyLevel.choices)
+    muted_until = forms.DateTimeField(
+        label="Mute until",
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
+    )
+
+    def __init__(self, *args, membership: Membership, now: datetime, **kwargs) -> None:
+        self.membership = membership
+        self.now = now
+        muted = membership.muted_until
+        kwargs.setdefault(
+            "initial",
+            {
+                "level": membership.notify_level,
+                # An ended mute shows as none.
+                "muted_until": muted if muted is not None and muted > now else None,
+            },
+        )
+        super().__init__(*args, prefix=f"room-{membership.room_id}", **kwargs)
+
+    def clean_muted_until(self):
+        value = self.cleaned_data["muted_until"]
+        if value is not None and value <= self.now and value != self.initial.get("muted_until"):
+            raise ValidationError("Choose a time in the future, or leave it empty to unmute.")
+        return value

@@ -22,6 +22,15 @@ class Level(models.TextChoices):
     ERROR = "error", "Error"
 
 
+# Targets of notifications about chat: "chat.message:8812", "chat.room:12".
+MESSAGE_TARGET = "chat.message:"
+ROOM_TARGET = "chat.room:"
+
+
+def message_target(message_id: int) -> str:
+    return f"{MESSAGE_TARGET}{message_id}"
+
+
 class Kind(models.TextChoices):
     """What a notification is about; the preferences switch email and push per kind."""
 

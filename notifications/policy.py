@@ -15,15 +15,12 @@ from django.utils import timezone
 
 from chat.models import Membership
 
-from .models import Kind, Notification, NotificationSettings
+from .models import MESSAGE_TARGET, ROOM_TARGET, Kind, Notification, NotificationSettings
 
 # What may be emailed at all: things addressed to one person.
 EMAIL_KINDS = frozenset({Kind.MENTION, Kind.REPLY, Kind.DIRECT})
 # What a room set to "mentions only" still causes: what names or answers you.
 MENTIONS_LEVEL_KINDS = frozenset({Kind.MENTION, Kind.REPLY, Kind.DIRECT})
-
-MESSAGE_TARGET = "chat.message:"
-ROOM_TARGET = "chat.room:"
 
 
 def settings_for(user) -> NotificationSettings:

@@ -1,16 +1,31 @@
-"""Notifications other apps cause without knowing this one: chat mentions, and
-group changes that move a user's sockets between broadcast audiences."""
+"""Notifications other apps cause without knowing this one: chat's direct
+messages, mentions, replies and reactions (nobody is notified of their own
+action), reading a room; and group changes that move a user's sockets between
+broadcast audiences."""
 
+import functools
 import logging
 import re
 
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.db.models.signals import m2m_changed
 
-from chat.signals import message_deleted, message_edited, message_posted
+from chat import events as chat_events
+from chat.models import Membership, Message, Room
+from chat.signals import (
+    message_deleted,
+    message_edited,
+    message_posted,
+    reaction_added,
+    room_read,
+)
+from realtime import presence
 
-from . import events, services
+from . import events, policy, services
+from .models import Kind, Notification, message_target
+from .validation import TITLE_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -33,53 +48,200 @@ def mentioned_names(body: str) -> set[str]:
     return names
 
 
-def message_target(message_id: int) -> str:
-    """Return the target of a notification about a chat message."""
-    return f"chat.message:{message_id}"
+def excerpt(body: str) -> str:
+    return body if len(body) <= EXCERPT_MAX else body[: EXCERPT_MAX - 1] + "…"
 
 
-def on_message_posted(sender, message, **kwargs) -> None:
-    """Notify each member of the room that the message mentions by @username,
-    once per message: an edit notifies only those it newly mentions."""
+def message_url(message: Message) -> str:
+    """The room, opened at the message."""
+    return f"{message.room.get_absolute_url()}?at={message.seq}"
+
+
+def _allowed(room: Room, user_ids: set[int], kind: str) -> set[int]:
+    """Those of `user_ids` who are members of `room` and whose level for it
+    lets it cause a notification of `kind` (a muted room still does: muting
+    only stops email and push)."""
+    levels = Membership.objects.filter(room=room, user_id__in=user_ids).values_list(
+        "user_id", "notify_level"
+    )
+    return {user_id for user_id, level in levels if policy.room_level_allows(level, kind)}
+
+
+def _active(user_ids: set[int]) -> list:
+    return list(get_user_model().objects.filter(pk__in=user_ids, is_active=True).order_by("pk"))
+
+
+def _mentioned_ids(message: Message) -> set[int]:
+    """Members of the message's room it mentions by @username, not its author."""
     if "@" not in message.body:
-        return
-    try:
-        names = mentioned_names(message.body)
-        if not names:
-            return
-        wanted = Q()
-        for name in names:
-            wanted |= Q(username__iexact=name)
-        room = message.room
-        target = message_target(message.pk)
-        mentioned = list(
-            get_user_model()
-            .objects.filter(wanted, is_active=True, chat_memberships__room=room)
-            .exclude(pk=message.author_id)
-            .exclude(notifications__target=target)
-            .distinct()
-        )
-        if not mentioned:
-            return
-        body = message.body
-        if len(body) > EXCERPT_MAX:
-            body = body[: EXCERPT_MAX - 1] + "…"
-        where = "a direct message" if room.kind == room.Kind.DIRECT else room.name
+        return set()
+    names = mentioned_names(message.body)
+    if not names:
+        return set()
+    wanted = Q()
+    for name in names:
+        wanted |= Q(username__iexact=name)
+    return set(
+        get_user_model()
+        .objects.filter(wanted, is_active=True, chat_memberships__room=message.room)
+        .exclude(pk=message.author_id)
+        .values_list("pk", flat=True)
+    )
+
+
+def _in_the_room(room: Room, user_id: int) -> bool:
+    """Whether the user has the room open now (a socket in it, on any worker)."""
+    return async_to_sync(presence.is_here)(chat_events.room_group(room.pk), user_id)
+
+
+def _notify_direct(message: Message) -> set[int]:
+    """Notify the other person of a direct message unless they are looking at
+    the conversation; return who was considered (they get nothing else)."""
+    room = message.room
+    others = set(
+        Membership.objects.filter(room=room)
+        .exclude(user=message.author_id)
+        .values_list("user_id", flat=True)
+    )
+    recipients = [
+        user_id
+        for user_id in _allowed(room, others, Kind.DIRECT)
+        if not _in_the_room(room, user_id)
+    ]
+    users = _active(set(recipients))
+    if users:
         services.notify(
-            mentioned,
-            title=f"{message.author.get_username()} mentioned you in {where}"[:200],
-            body=body,
-            url=room.get_absolute_url(),
-            target=target,
+            users,
+            title=f"{message.author.get_username()} sent you a message"[:TITLE_MAX],
+            body=excerpt(message.body),
+            url=message_url(message),
+            kind=Kind.DIRECT,
+            actor=message.author,
+            target=message_target(message.pk),
+            collapse_key=f"direct:chat.room:{room.pk}",
         )
-    except Exception:
-        # The message is stored and sent already; a lost mention must not fail it.
-        logger.exception("mention notifications failed for message %s", message.pk)
+    return others
+
+
+def _notify_mentions(message: Message, mentioned: set[int], *, edited: bool) -> None:
+    if not mentioned:
+        return
+    room = message.room
+    target = message_target(message.pk)
+    user_ids = _allowed(room, mentioned, Kind.MENTION)
+    if edited:
+        # Mentioned once per message: an edit notifies only those it newly mentions.
+        already = Notification.objects.filter(
+            target=target, kind=Kind.MENTION, recipient_id__in=user_ids
+        ).values_list("recipient_id", flat=True)
+        user_ids -= set(already)
+    users = _active(user_ids)
+    if not users:
+        return
+    services.notify(
+        users,
+        title=f"{message.author.get_username()} mentioned you in {room.name}"[:TITLE_MAX],
+        body=excerpt(message.body),
+        url=message_url(message),
+        kind=Kind.MENTION,
+        actor=message.author,
+        target=target,
+        # Mentions in one room group, whichever message made them.
+        collapse_key=f"mention:chat.room:{room.pk}",
+    )
+
+
+def _notify_reply(message: Message, skip: set[int]) -> None:
+    parent = message.reply_to
+    if parent is None or parent.deleted:
+        return
+    author_id = parent.author_id
+    if author_id == message.author_id or author_id in skip:
+        return
+    users = _active(_allowed(message.room, {author_id}, Kind.REPLY))
+    if not users:
+        return
+    services.notify(
+        users,
+        title=f"{message.author.get_username()} replied to your message"[:TITLE_MAX],
+        body=excerpt(message.body),
+        url=message_url(message),
+        kind=Kind.REPLY,
+        actor=message.author,
+        target=message_target(message.pk),
+        # Replies to one message group.
+        collapse_key=f"reply:{message_target(parent.pk)}",
+    )
+
+
+def _guarded(what: str):
+    """The chat change is stored and sent already: a lost notification must not fail it."""
+
+    def wrap(receiver):
+        @functools.wraps(receiver)
+        def guarded(sender, **kwargs) -> None:
+            try:
+                receiver(sender, **kwargs)
+            except Exception:
+                logger.exception("%s notifications failed", what)
+
+        return guarded
+
+    return wrap
+
+
+@_guarded("message")
+def on_message_posted(sender, message, **kwargs) -> None:
+    """Notify about a new message: the other person of a direct room (unless
+    they have it open), members it @mentions, the author of the message it
+    replies to; one notification per person, in that order of precedence."""
+    room = message.room
+    done: set[int] = set()
+    if room.kind == Room.Kind.DIRECT:
+        done = _notify_direct(message)
+    mentioned = _mentioned_ids(message) - done
+    _notify_mentions(message, mentioned, edited=False)
+    _notify_reply(message, done | mentioned)
+
+
+@_guarded("edit")
+def on_message_edited(sender, message, **kwargs) -> None:
+    """An edit notifies only those it newly mentions (never in a direct room:
+    the other person was told of the message itself)."""
+    if message.room.kind == Room.Kind.DIRECT:
+        return
+    _notify_mentions(message, _mentioned_ids(message), edited=True)
+
+
+@_guarded("reaction")
+def on_reaction_added(sender, message, user, emoji, **kwargs) -> None:
+    """Tell a message's author that someone reacted to it; reactions to one
+    message group ("alice and 3 others reacted to your message")."""
+    if message.author_id == user.pk or message.deleted:
+        return
+    users = _active(_allowed(message.room, {message.author_id}, Kind.REACTION))
+    if not users:
+        return
+    services.notify(
+        users,
+        title=f"{user.get_username()} reacted to your message"[:TITLE_MAX],
+        body=f"{emoji} {excerpt(message.body)}",
+        url=message_url(message),
+        kind=Kind.REACTION,
+        actor=user,
+        target=message_target(message.pk),
+    )
 
 
 def on_message_deleted(sender, message, **kwargs) -> None:
     """A deleted message's body goes from the notifications that quoted it."""
     services.notifications_withdraw_body(target=message_target(message.pk))
+
+
+@_guarded("room read")
+def on_room_read(sender, room, user, seq, **kwargs) -> None:
+    """Reading a room reads the notifications about its messages up to `seq`."""
+    services.notifications_mark_read_in_room(user=user, room=room, seq=seq)
 
 
 def on_groups_changed(sender, instance, action, reverse, pk_set, **kwargs) -> None:
@@ -102,8 +264,10 @@ def on_groups_changed(sender, instance, action, reverse, pk_set, **kwargs) -> No
 
 def connect() -> None:
     message_posted.connect(on_message_posted, dispatch_uid="notifications.on_message_posted")
-    message_edited.connect(on_message_posted, dispatch_uid="notifications.on_message_edited")
+    message_edited.connect(on_message_edited, dispatch_uid="notifications.on_message_edited")
     message_deleted.connect(on_message_deleted, dispatch_uid="notifications.on_message_deleted")
+    reaction_added.connect(on_reaction_added, dispatch_uid="notifications.on_reaction_added")
+    room_read.connect(on_room_read, dispatch_uid="notifications.on_room_read")
     m2m_changed.connect(
         on_groups_changed,
         sender=get_user_model().groups.through,

@@ -15,15 +15,17 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from chat.models import Message
 from realtime.errors import Refused
 
 from . import deliveries, events, frames, metrics, selectors, signals
 from .exceptions import NotificationNotFound
-from .models import Broadcast, Delivery, Kind, Notification
+from .models import MESSAGE_TARGET, Broadcast, Delivery, Kind, Notification
 from .selectors import UnreadState
 from .validation import TITLE_MAX, Content, clean_content
 
 if TYPE_CHECKING:
+    from chat.models import Room
     from realtime.push import Push
 
 logger = logging.getLogger(__name__)
@@ -345,12 +347,16 @@ def broadcast(
     url: str = "",
     audience=None,
     created_by=None,
+    critical: bool = False,
 ) -> Broadcast:
     """Record a Broadcast and send it: `audience` None is every active user, else
-    some groups or some users."""
+    some groups or some users. A `critical` one is pushed even in quiet hours
+    and to those who switched announcements off."""
     content = clean_content(title=title, body=body, level=level, url=url)
     kind, groups, users = _audience(audience)
-    record = Broadcast.objects.create(**asdict(content), audience=kind, created_by=created_by)
+    record = Broadcast.objects.create(
+        **asdict(content), audience=kind, created_by=created_by, critical=critical
+    )
     if groups:
         record.groups.set(groups)
     if users:
@@ -440,6 +446,36 @@ def notification_mark_read(*, user, notification_id: int) -> ReadMarked:
 
 
 @transaction.atomic
+def notifications_mark_read_in_room(*, user, room: "Room", seq: int) -> list[int]:
+    """Mark read the user's notifications about messages of `room` up to `seq`
+    (the user read the room that far); return their ids. Every socket of the
+    user hears the new count."""
+    unread = Notification.objects.filter(
+        recipient=user, read_at__isnull=True, target__startswith=MESSAGE_TARGET
+    ).values_list("pk", "target")
+    by_message: dict[int, list[int]] = {}
+    for pk, target in unread:
+        message_id = target.removeprefix(MESSAGE_TARGET)
+        if message_id.isdigit():
+            by_message.setdefault(int(message_id), []).append(pk)
+    if not by_message:
+        return []
+    read_messages = Message.objects.filter(
+        pk__in=by_message.keys(), room=room, seq__lte=seq
+    ).values_list("pk", flat=True)
+    ids = sorted(pk for message_id in read_messages for pk in by_message[message_id])
+    if not ids:
+        return []
+    updated = Notification.objects.filter(pk__in=ids, read_at__isnull=True).update(
+        read_at=timezone.now()
+    )
+    if updated:
+        state = selectors.unread_state(user=user)
+        events.unread_changed(user_id=user.pk, count=state.count, last_id=state.last_id, read=ids)
+    return ids
+
+
+@transaction.atomic
 def notification_mark_all_read(*, user) -> ReadMarked:
     """Mark every notification of the user read."""
     newest = selectors.last_id(user=user)
@@ -463,5 +499,6 @@ __all__ = [
     "broadcast_send",
     "notification_mark_all_read",
     "notification_mark_read",
+    "notifications_mark_read_in_room",
     "notify",
 ]

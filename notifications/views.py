@@ -1,12 +1,20 @@
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import selectors, services
+from chat import selectors as chat_selectors
+from chat import services as chat_services
+from chat.models import Membership
+
+from . import policy, selectors, services
 from .exceptions import NotificationNotFound
+from .forms import PreferencesForm, RoomPreferenceForm
 
 
 def _wants_json(request) -> bool:
@@ -50,3 +58,48 @@ def notification_read(request, notification_id: int):
 def notification_read_all(request):
     state = services.notification_mark_all_read(user=request.user).state
     return _done(request, state)
+
+
+@require_http_methods(["GET", "POST"])
+@login_required
+def notification_settings(request):
+    """The user's notification preferences and their rooms' levels and mutes;
+    a POST stores everything or, with any error, nothing."""
+    row = policy.settings_for(request.user)
+    memberships = list(
+        Membership.objects.filter(user=request.user).select_related("room").order_by("room__name")
+    )
+    names = chat_selectors.room_display_names(
+        rooms=[m.room for m in memberships], user=request.user
+    )
+    memberships.sort(key=lambda m: names[m.room_id].lower())
+    now = timezone.now()
+    data = request.POST if request.method == "POST" else None
+    # Mute times are entered and shown in the user's (saved) time zone.
+    with timezone.override(row.zone):
+        form = PreferencesForm(data, instance=row)
+        rooms = [RoomPreferenceForm(data, membership=m, now=now) for m in memberships]
+        if data is not None and form.is_valid() and all(room.is_valid() for room in rooms):
+            with transaction.atomic():
+                form.save()
+                for room in rooms:
+                    if room.has_changed():
+                        chat_services.membership_notify_set(
+                            room=room.membership.room,
+                            user=request.user,
+                            level=room.cleaned_data["level"],
+                            muted_until=room.cleaned_data["muted_until"],
+                        )
+            messages.success(request, "Your notification settings are saved.")
+            return redirect("notification_settings")
+        status = 400 if data is not None else 200
+        return render(
+            request,
+            "notifications/settings.html",
+            {
+                "form": form,
+                "rooms": [(names[room.membership.room_id], room) for room in rooms],
+                "time_zone": row.time_zone,
+            },
+            status=status,
+        )

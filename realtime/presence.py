@@ -144,6 +144,16 @@ async def online(group: str) -> Online:
     return Online(_users(first), count)
 
 
+async def is_here(group: str, user_id: int) -> bool:
+    """Whether `user_id` has a socket in `group` now, on any worker; False when
+    Redis does not answer (not knowing, a notification is better than none)."""
+    try:
+        return await get_store().online_here(_room_key(group), _user_key(group, user_id))
+    except (OSError, RedisError):
+        logger.warning("presence unavailable (redis): user taken as away")
+        return False
+
+
 def changed(group: str) -> None:
     """Announce who is online in `group` soon, once for any number of changes."""
     local = _groups.get(group)

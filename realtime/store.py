@@ -242,6 +242,12 @@ class RedisStore:
                 position += 1
         return pruned
 
+    async def online_here(self, room_key: str, user_key: str) -> bool:
+        """Whether a live worker holds a socket of the user in the room."""
+        # The user's key lives on the room key's shard (online_join).
+        client = self._shard(room_key)
+        return bool(await client.zcount(user_key, time.time(), "+inf"))
+
     async def online_list(self, room_key: str, limit: int) -> tuple[int, list[str]]:
         now = time.time()
         async with self._shard(room_key).pipeline(transaction=False) as pipe:
@@ -367,6 +373,9 @@ class MemoryStore:
             size = len(self.zsets[room_key])
             pruned[room_key] = size - len(self._live(room_key))
         return pruned
+
+    async def online_here(self, room_key: str, user_key: str) -> bool:
+        return bool(self._live(user_key))
 
     async def online_list(self, room_key: str, limit: int) -> tuple[int, list[str]]:
         live = self._live(room_key)

@@ -10,7 +10,7 @@ from django.test.utils import CaptureQueriesContext
 
 from harness.permissions import broadcast_permissions
 from harness.sockets import assert_silent, db, receive
-from notifications import events, services
+from notifications import deliveries, events, services
 from notifications.models import Broadcast, Delivery, Notification
 
 ADD_URL = "/admin/notifications/broadcast/add/"
@@ -169,3 +169,40 @@ def test_broadcast_to_10000_users_is_stored_in_bulk_and_pushed_once(
     [(group, event)] = sent_events
     assert group == events.ALL_USERS_GROUP
     assert len(event["users"]) == 10_001 and len(event["ids"]) <= len(inserts)
+
+
+@pytest.mark.django_db
+def test_staff_marks_a_broadcast_critical_in_the_admin_form(broadcaster, alice):
+    client = logged_in(broadcaster)
+    assert 'name="critical"' in client.get(ADD_URL).content.decode()
+    response = client.post(ADD_URL, form(title="Outage", critical="on"))
+    assert response.status_code == 302
+    record = Broadcast.objects.get()
+    assert record.critical
+    assert Notification.objects.filter(broadcast=record, kind="broadcast").count() == 2
+
+
+@pytest.mark.django_db
+def test_a_notification_shows_where_it_went_read_only(
+    admin_user, alice, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        [row] = services.notify(alice, title="Deploy done")
+    deliveries.record([row], channel="email", status="failed", detail="550 <no such user>")
+    client = logged_in(admin_user)
+    html = client.get(f"/admin/notifications/notification/{row.pk}/change/").content.decode()
+    # The push to the layer, once per notification, and what email did.
+    assert "Open tabs" in html and "Email" in html and "Failed" in html
+    assert "550 &lt;no such user&gt;" in html
+    assert 'name="deliveries-0-status"' not in html  # nothing to edit
+    assert list(Delivery.objects.filter(notification=row).values_list("channel", "status")) == [
+        ("socket", "sent"),
+        ("email", "failed"),
+    ]
+
+
+@pytest.mark.django_db
+def test_record_refuses_an_unknown_channel(alice):
+    [row] = services.notify(alice, title="x")
+    with pytest.raises(ValueError):
+        deliveries.record([row], channel="pigeon", status="sent")

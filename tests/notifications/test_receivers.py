@@ -1,4 +1,5 @@
-"""Chat mentions become notifications for members of the room, through a signal."""
+"""Chat mentions become notifications for members of the room, through a signal
+(replies, reactions, direct messages and reading a room: test_chat_receivers)."""
 
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def test_mention_of_a_member_notifies_them_with_a_link_to_the_room(
     assert notification.recipient == bob
     assert notification.title == "alice mentioned you in General"
     assert notification.body == "hey @bob, look at this"
-    assert notification.url == "/chat/general/"
+    # The room, opened at the message.
+    assert notification.url == "/chat/general/?at=1"
+    assert notification.kind == "mention" and notification.actor == alice
 
 
 def test_mention_of_a_non_member_or_nobody_notifies_nobody(

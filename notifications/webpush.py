@@ -196,14 +196,26 @@ def payload_for(notification: Notification) -> bytes:
         # on the screen instead of stacking.
         "tag": notification.collapse_key or f"notification-{notification.pk}",
     }
-    encoded = json.dumps(data, ensure_ascii=False).encode()
+    def encode() -> bytes:
+        return json.dumps(data, ensure_ascii=False).encode()
+
+    encoded = encode()
     for field in ("body", "title"):
-        # Shorten the body (then the title) by what is over, in characters;
-        # multi-byte text may need another round. Each round makes it shorter.
-        while len(encoded) > PAYLOAD_MAX_BYTES and data[field]:
-            keep = len(data[field]) - (len(encoded) - PAYLOAD_MAX_BYTES) - 1
-            data[field] = data[field][:keep] + "…" if keep > 0 else ""
-            encoded = json.dumps(data, ensure_ascii=False).encode()
+        if len(encoded) <= PAYLOAD_MAX_BYTES:
+            break
+        # The longest prefix of the body (then the title) that fits, by
+        # bisection: escapes and multi-byte characters make bytes per
+        # character vary.
+        text, low, high = data[field], 0, len(data[field])
+        while low < high:
+            middle = (low + high + 1) // 2
+            data[field] = text[:middle] + "…"
+            if len(encode()) <= PAYLOAD_MAX_BYTES:
+                low = middle
+            else:
+                high = middle - 1
+        data[field] = text[:low] + "…" if low else ""
+        encoded = encode()
     return encoded
 
 

@@ -234,3 +234,11 @@ def test_the_payload_stays_within_3_kb(alice):
 def test_a_notification_without_a_link_opens_the_list(alice):
     [row] = services.notify(alice, title="hello", kind=Kind.MENTION)
     assert json.loads(webpush.payload_for(row))["url"] == "/notifications/"
+
+
+def test_a_body_of_quotes_and_newlines_is_cut_to_fit_too(alice):
+    # Each of these takes more room in JSON than in the text.
+    [row] = services.notify(alice, title="t", body='"\n\\' * 1300, kind=Kind.DIRECT)
+    payload = webpush.payload_for(row)
+    assert len(payload) <= webpush.PAYLOAD_MAX_BYTES
+    assert json.loads(payload)["body"].endswith("…")

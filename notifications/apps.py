@@ -5,7 +5,11 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from . import push_receivers, receivers
+        from . import (
+            checks,  # noqa: F401 (registers its system checks)
+            push_receivers,
+            receivers,
+        )
 
         receivers.connect()
         push_receivers.connect()

@@ -196,6 +196,7 @@ def payload_for(notification: Notification) -> bytes:
         # on the screen instead of stacking.
         "tag": notification.collapse_key or f"notification-{notification.pk}",
     }
+
     def encode() -> bytes:
         return json.dumps(data, ensure_ascii=False).encode()
 

@@ -221,3 +221,61 @@ def test_vapid_keys_prints_a_matching_pair(capsys):
     public, private = lines["WEBPUSH_VAPID_PUBLIC_KEY"], lines["WEBPUSH_VAPID_PRIVATE_KEY"]
     assert len(b64url_decode(public)) == 65 and len(b64url_decode(private)) == 32
     assert public_key_of(Vapid.from_string(private_key=private)) == public
+
+
+def test_the_settings_page_hands_the_widget_the_key_and_the_users_browsers(
+    webpush_on, client_as, alice, bob
+):
+    post_json(client_as(alice), SUBSCRIBE, subscription(FCM + "alice"))
+    post_json(client_as(bob), SUBSCRIBE, subscription(FCM + "bob"))
+    page = client_as(alice).get("/settings/notifications/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    config = json.loads(html.split('id="push-config" type="application/json">')[1].split("<")[0])
+    assert config == {
+        "enabled": True,
+        "publicKey": webpush_on,
+        "subscribeUrl": SUBSCRIBE,
+        "unsubscribeUrl": UNSUBSCRIBE,
+        "endpoints": [FCM + "alice"],
+    }
+    assert 'src="/static/js/push-settings.js"' in html
+
+
+def test_the_settings_page_says_when_push_is_off(client_as, alice):
+    html = client_as(alice).get("/settings/notifications/").content.decode()
+    assert "Push notifications are not set up on this server." in html
+    assert '{"enabled": false}' in html
+
+
+def run_checks() -> list[str]:
+    from notifications.checks import webpush_settings
+
+    return [message.id for message in webpush_settings(None)]
+
+
+def test_system_checks_catch_a_broken_key_pair(webpush_on, settings):
+    assert run_checks() == []
+    settings.WEBPUSH_VAPID_SUBJECT = ""
+    assert run_checks() == ["notifications.W001"]
+    settings.WEBPUSH_VAPID_SUBJECT = "ops@example.com"
+    assert run_checks() == ["notifications.E003"]
+    settings.WEBPUSH_VAPID_SUBJECT = "mailto:ops@example.com"
+    settings.WEBPUSH_VAPID_PUBLIC_KEY = public_key_of(Vapid.from_string(private_key="A" * 42 + "E"))
+    assert run_checks() == ["notifications.E002"]
+    settings.WEBPUSH_VAPID_PRIVATE_KEY = "not a key"
+    assert run_checks() == ["notifications.E001"]
+
+
+def test_push_subscriptions_are_listed_read_only_in_the_admin(
+    webpush_on, client_as, alice, make_user
+):
+    post_json(client_as(alice), SUBSCRIBE, subscription(FCM + "alice"))
+    admin = make_user("root", is_staff=True, is_superuser=True)
+    client = client_as(admin)
+    listing = client.get("/admin/notifications/pushsubscription/")
+    assert listing.status_code == 200 and "fcm.googleapis.com" in listing.content.decode()
+    row = PushSubscription.objects.get()
+    change = client.get(f"/admin/notifications/pushsubscription/{row.pk}/change/").content.decode()
+    assert row.p256dh not in change and row.auth not in change
+    assert client.get("/admin/notifications/pushsubscription/add/").status_code == 403

@@ -183,6 +183,12 @@ def parse_subscription(data: object) -> SubscriptionInfo:
 # ---- Sending -----------------------------------------------------------------------
 
 
+def tag_for(notification: Notification) -> str:
+    """Grouped notifications share a tag, so the newer one replaces the older on
+    the screen instead of stacking."""
+    return notification.collapse_key or f"notification-{notification.pk}"
+
+
 def payload_for(notification: Notification) -> bytes:
     """Return the contract's push payload for `notification`, at most 3 KB of JSON."""
     url = notification.url if notification.url and is_site_path(notification.url) else ""
@@ -192,9 +198,7 @@ def payload_for(notification: Notification) -> bytes:
         "url": url or reverse("notifications:list"),
         "kind": notification.kind,
         "id": notification.pk,
-        # Grouped notifications share a tag, so the newer one replaces the older
-        # on the screen instead of stacking.
-        "tag": notification.collapse_key or f"notification-{notification.pk}",
+        "tag": tag_for(notification),
     }
 
     def encode() -> bytes:
@@ -334,8 +338,7 @@ def push_notifications(notification_ids: list[int]) -> None:
 
 
 def _push_one(notification: Notification, devices: list[PushSubscription], *, session) -> None:
-    payload = payload_for(notification)
-    tag = json.loads(payload)["tag"]
+    payload, tag = payload_for(notification), tag_for(notification)
     urgency = "high" if notification.kind in {"mention", "direct"} else "normal"
     results = []
     for device in list(devices):
@@ -346,8 +349,8 @@ def _push_one(notification: Notification, devices: list[PushSubscription], *, se
             logger.exception("push to subscription %s failed", device.pk)
             result = Sent(device.pk, ok=False, gone=False, detail="error")
         results.append(result)
-        _remember(device, result)
-        if result.gone:
+        if _remember(device, result):
+            # Gone: the user's next notifications in this batch skip it.
             devices.remove(device)
     sent = sum(result.ok for result in results)
     detail = ", ".join(f"{r.subscription_id}: {r.detail}" for r in results)[:500]
@@ -357,15 +360,18 @@ def _push_one(notification: Notification, devices: list[PushSubscription], *, se
     logger.info("push for notification %s: %s of %s browsers", notification.pk, sent, len(results))
 
 
-def _remember(device: PushSubscription, result: Sent) -> None:
+def _remember(device: PushSubscription, result: Sent) -> bool:
+    """Record the answer on the subscription; return whether it was deleted."""
     rows = PushSubscription.objects.filter(pk=device.pk)
     if result.ok:
         rows.update(last_success_at=timezone.now(), failures=0)
-    elif result.gone:
+        return False
+    if result.gone:
         rows.delete()
-    else:
-        rows.update(failures=F("failures") + 1)
-        rows.filter(failures__gte=FAILURES_MAX).delete()
+        return True
+    rows.update(failures=F("failures") + 1)
+    deleted, _ = rows.filter(failures__gte=FAILURES_MAX).delete()
+    return bool(deleted)
 
 
 @task()

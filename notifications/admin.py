@@ -81,7 +81,7 @@ class DeliveryInline(admin.TabularInline):
 
     model = Delivery
     fields = ["channel", "status", "created_at", "detail"]
-    readonly_fields = fields
+    readonly_fields = ["channel", "status", "created_at", "detail"]
     extra = 0
     can_delete = False
     ordering = ["created_at", "id"]

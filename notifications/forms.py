@@ -87,7 +87,8 @@ class PreferencesForm(forms.ModelForm):
         labels = {"email_timing": "Send emails"}
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("quiet_start"), cleaned.get("quiet_end")
         if "quiet_start" in cleaned and "quiet_end" in cleaned:
             if (start is None) != (end is None):
@@ -112,22 +113,21 @@ class RoomPreferenceForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
     )
 
-    def __init__(self, *args, membership: Membership, now: datetime, **kwargs) -> None:
+    def __init__(self, data=None, *, membership: Membership, now: datetime) -> None:
         self.membership = membership
         self.now = now
         muted = membership.muted_until
-        kwargs.setdefault(
-            "initial",
-            {
-                "level": membership.notify_level,
-                # An ended mute shows as none.
-                "muted_until": muted if muted is not None and muted > now else None,
-            },
+        # An ended mute shows as none.
+        self.shown_mute = muted if muted is not None and muted > now else None
+        super().__init__(
+            data,
+            prefix=f"room-{membership.room_id}",
+            initial={"level": membership.notify_level, "muted_until": self.shown_mute},
         )
-        super().__init__(*args, prefix=f"room-{membership.room_id}", **kwargs)
 
     def clean_muted_until(self):
         value = self.cleaned_data["muted_until"]
-        if value is not None and value <= self.now and value != self.initial.get("muted_until"):
+        # The mute shown, sent back unchanged, may have ended meanwhile: not an error.
+        if value is not None and value <= self.now and value != self.shown_mute:
             raise ValidationError("Choose a time in the future, or leave it empty to unmute.")
         return value

@@ -205,12 +205,21 @@ def _grow(
     if not latest:
         return []
     actor_id = actor.pk if actor is not None else None
+    actors = {
+        user_id: ([actor_id] if actor_id is not None else [])
+        + [pk for pk in old.actor_ids if pk != actor_id]
+        for user_id, old in latest.items()
+    }
+    # The newest two actors' names, for "alice and bob"; no more are ever shown.
+    usernames = dict(
+        User.objects.filter(
+            pk__in={pk for actor_ids in actors.values() for pk in actor_ids[:2]}
+        ).values_list("pk", "username")
+    )
     grown = []
     for old in latest.values():
-        actor_ids = [actor_id] if actor_id is not None else []
-        actor_ids += [pk for pk in old.actor_ids if pk != actor_id]
-        # The newest actors' names, for "alice and bob"; only two are ever shown.
-        names = _usernames(actor_ids[:2])
+        actor_ids = actors[old.recipient_id]
+        names = [usernames[pk] for pk in actor_ids[:2] if pk in usernames]
         fields = asdict(content)
         fields["title"] = _grown_title(content.title, actor, names, len(actor_ids) - 1)
         grown.append(
@@ -251,11 +260,6 @@ def _grow(
         )
         _socket_delivery_on_commit(push, [row])
     return grown
-
-
-def _usernames(user_ids: list[int]) -> list[str]:
-    found = dict(User.objects.filter(pk__in=user_ids).values_list("pk", "username"))
-    return [found[pk] for pk in user_ids if pk in found]
 
 
 def collapse_key_for(kind: str, target: str) -> str:

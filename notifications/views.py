@@ -78,11 +78,20 @@ def notification_settings(request):
     # Mute times are entered and shown in the user's (saved) time zone.
     with timezone.override(row.zone):
         form = PreferencesForm(data, instance=row)
-        rooms = [RoomPreferenceForm(data, membership=m, now=now) for m in memberships]
-        if data is not None and form.is_valid() and all(room.is_valid() for room in rooms):
+        # A room joined since the page was shown is not in the post: left as it is.
+        rooms = [
+            RoomPreferenceForm(
+                data if data is not None and f"room-{m.room_id}-level" in data else None,
+                membership=m,
+                now=now,
+            )
+            for m in memberships
+        ]
+        posted = [room for room in rooms if room.is_bound]
+        if data is not None and form.is_valid() and all(room.is_valid() for room in posted):
             with transaction.atomic():
                 form.save()
-                for room in rooms:
+                for room in posted:
                     if room.has_changed():
                         chat_services.membership_notify_set(
                             room=room.membership.room,

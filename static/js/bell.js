@@ -6,7 +6,7 @@
 import { clientConfig } from "./config.js";
 import { offerDesktop } from "./desktop-notify.js";
 import { cloneTemplate, setText } from "./dom.js";
-import { countLabel, Inbox, levelOf, shorten, sitePath } from "./inbox.js";
+import { countLabel, Inbox, isAboutRoom, levelOf, shorten, sitePath } from "./inbox.js";
 import { NotificationPage } from "./notification-page.js";
 import { ReconnectingSocket } from "./socket.js";
 import { relativeTime } from "./times.js";
@@ -28,6 +28,8 @@ const el = {
   readAll: document.getElementById("notif-read-all"),
 };
 const listUrl = root.dataset.listUrl;
+// The room in front of the user, if this page is one: nothing toasts for it.
+const currentRoom = document.getElementById("room")?.dataset.roomPath || "";
 const seenKey = `notifications.seen.${root.dataset.userId}`;
 
 const inbox = new Inbox(clientConfig.NOTIFICATIONS_LATEST);
@@ -154,12 +156,13 @@ const handlers = {
     setCount(frame.unread);
     setStatus("");
     render();
-    toasts.showAll(fresh);
+    toasts.showAll(fresh.filter((notification) => !isAboutRoom(notification, currentRoom)));
     storeSeen(inbox.lastId);
   },
   notification(frame) {
     const notification = frame.notification;
-    if (inbox.remember(notification) && !notification.read) toasts.show(notification);
+    if (inbox.remember(notification) && !notification.read &&
+        !isAboutRoom(notification, currentRoom)) toasts.show(notification);
     offerDesktop(notification);
     page.add(notification);
     setCount(frame.unread);

@@ -23,6 +23,16 @@ export function countLabel(count) {
   return count > COUNT_SHOWN_UP_TO ? `${COUNT_SHOWN_UP_TO}+` : String(count);
 }
 
+// What a room's messages cause; an announcement that links to a room is not one.
+const ROOM_KINDS = ["mention", "reply", "reaction", "direct"];
+
+// Whether a notification is about the room at `roomPath` (the page in front of
+// the user): a mention at "/chat/general/?at=12" is about "/chat/general/".
+export function isAboutRoom(notification, roomPath) {
+  if (!roomPath || !notification || !ROOM_KINDS.includes(notification.kind)) return false;
+  return sitePath(notification.url).split(/[?#]/)[0] === roomPath;
+}
+
 export class Inbox {
   constructor(kept) {
     this.kept = kept; // how many of the latest are kept (the dropdown's length)
@@ -36,9 +46,11 @@ export class Inbox {
     this.unread = Math.max(0, Number(count) || 0);
   }
 
-  // Returns true when this page had not seen the notification before.
+  // Returns true when this page had not seen the notification before. A grouped
+  // one that grew (`replaces`) takes the place of the one it replaces.
   remember(notification) {
     if (!notification || typeof notification.id !== "number") return false;
+    if (typeof notification.replaces === "number") this.items.delete(notification.replaces);
     const fresh = !this.items.has(notification.id);
     this.items.set(notification.id, notification);
     this.lastId = Math.max(this.lastId, notification.id);

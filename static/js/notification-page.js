@@ -14,9 +14,13 @@ export class NotificationPage {
     if (this.readAll) this.readAll.disabled = count === 0;
   }
 
-  // Later pages stay as they were rendered.
+  // Later pages stay as they were rendered. A grouped notification that grew
+  // takes the place of the one it replaces.
   add(notification) {
     if (!this.list || this.list.dataset.live !== "true") return;
+    if (typeof notification.replaces === "number") {
+      this.list.querySelector(`[data-id="${Number(notification.replaces)}"]`)?.remove();
+    }
     if (this.list.querySelector(`[data-id="${Number(notification.id)}"]`)) return;
     this.list.insertBefore(this.entry(notification), this.list.firstChild);
     if (this.empty) this.empty.hidden = true;

@@ -797,6 +797,9 @@ if (room.lastReadSeq < timeline.contiguous) messages.placeDivider(room.lastReadS
 // More unread than the page holds: page back to the first one once connected.
 if (unreadAboveLoaded()) unreadPagesLeft = UNREAD_PAGES_MAX;
 messages.initialScroll();
+// A notification opens the room at its message (?at=<seq>): shown when the page holds it.
+const openAt = Number(new URLSearchParams(location.search).get("at"));
+if (Number.isSafeInteger(openAt) && openAt > 0) messages.reveal(openAt);
 showOlderButton();
 showJumps();
 el.list.addEventListener("scroll", () => {

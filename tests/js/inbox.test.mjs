@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { countLabel, Inbox, levelOf, shorten, sitePath } from "../../static/js/inbox.js";
+import { countLabel, Inbox, isAboutRoom, levelOf, shorten, sitePath } from "../../static/js/inbox.js";
 
 function notification(id, read = false) {
   return { id, title: `n${id}`, body: "", level: "info", url: "", created_at: "", read };
@@ -102,5 +102,50 @@ describe("notification fields", () => {
     assert.equal(shorten("abcdef", 4), "abc…");
     assert.equal(shorten("abc", 4), "abc");
     assert.equal(shorten(undefined, 4), "");
+  });
+});
+
+describe("Inbox grouped notifications", () => {
+  it("a notification that grew takes the place of the one it replaces", () => {
+    const inbox = new Inbox(20);
+    inbox.remember(notification(4));
+    inbox.remember(notification(5));
+    const grown = { ...notification(9), count: 2, replaces: 5 };
+    assert.equal(inbox.remember(grown), true);
+    assert.deepEqual(inbox.latest().map((n) => n.id), [9, 4]);
+    assert.equal(inbox.latest()[0].count, 2);
+    assert.equal(inbox.lastId, 9);
+  });
+
+  it("replacing one this page never saw keeps the others", () => {
+    const inbox = new Inbox(20);
+    inbox.remember(notification(4));
+    inbox.remember({ ...notification(9), replaces: 7 });
+    assert.deepEqual(inbox.latest().map((n) => n.id), [9, 4]);
+  });
+});
+
+describe("isAboutRoom", () => {
+  it("matches the room a notification opens, whatever the message", () => {
+    const mention = { ...notification(1), kind: "mention", url: "/chat/general/?at=12" };
+    assert.equal(isAboutRoom(mention, "/chat/general/"), true);
+    assert.equal(isAboutRoom({ ...mention, url: "/chat/general/" }, "/chat/general/"), true);
+    assert.equal(isAboutRoom(mention, "/chat/general-2/"), false);
+    assert.equal(isAboutRoom(mention, "/chat/gen/"), false);
+  });
+
+  it("is false off a room page, without a url, or for another site", () => {
+    const direct = { ...notification(1), kind: "direct" };
+    assert.equal(isAboutRoom({ ...direct, url: "/chat/general/" }, ""), false);
+    assert.equal(isAboutRoom(direct, "/chat/general/"), false);
+    assert.equal(
+      isAboutRoom({ ...direct, url: "//evil.example/chat/general/" }, "/chat/general/"),
+      false,
+    );
+  });
+
+  it("an announcement linking to the room still toasts", () => {
+    const broadcast = { ...notification(1), kind: "broadcast", url: "/chat/general/" };
+    assert.equal(isAboutRoom(broadcast, "/chat/general/"), false);
   });
 });

@@ -158,10 +158,13 @@ def test_only_your_own_rooms_are_listed_and_changed(alice, bob, carol, room):
     assert Membership.objects.get(room=other, user=carol).notify_level == "all"
 
 
-def test_a_room_left_out_of_the_post_is_refused(alice, room):
+def test_a_room_left_out_of_the_post_stays_as_it_was(alice, room):
+    # Joined in another tab after the page was shown.
+    chat.membership_notify_set(room=room, user=alice, level="mentions")
     response = client_for(alice).post(URL, valid())
-    assert response.status_code == 400
-    assert not NotificationSettings.objects.exists()
+    assert response.status_code == 302
+    assert NotificationSettings.objects.filter(user=alice).exists()
+    assert Membership.objects.get(room=room, user=alice).notify_level == "mentions"
 
 
 def test_room_names_are_escaped(alice):

@@ -399,6 +399,32 @@ SITE_URL = (
 # Links in password-reset emails are valid this long (seconds; Django's default is 3 days).
 PASSWORD_RESET_TIMEOUT = env_int("PASSWORD_RESET_TIMEOUT", 3600 * 24)
 
+# --- Web Push -------------------------------------------------------------
+
+# The VAPID key pair push services know this server by (`manage.py vapid_keys`
+# makes one): base64url, the public key as an uncompressed P-256 point, the
+# private key as its 32-byte number. The subject is how a push service reaches the
+# operator: "mailto:ops@example.com" or an https URL. Without all three, Web Push
+# is off (notifications.webpush.enabled) and the settings page says so.
+WEBPUSH_VAPID_PUBLIC_KEY = os.environ.get("WEBPUSH_VAPID_PUBLIC_KEY", "").strip()
+WEBPUSH_VAPID_PRIVATE_KEY = os.environ.get("WEBPUSH_VAPID_PRIVATE_KEY", "").strip()
+WEBPUSH_VAPID_SUBJECT = os.environ.get("WEBPUSH_VAPID_SUBJECT", "").strip()
+# A subscription's endpoint must be on one of these hosts (or a subdomain): the
+# push services of Chrome, Firefox, Edge and Safari. The server posts to every
+# stored endpoint, so anything else would let a user aim it at any address.
+WEBPUSH_ENDPOINT_HOSTS = [
+    host.lower().lstrip(".")
+    for host in env_list(
+        "WEBPUSH_ENDPOINT_HOSTS",
+        ["fcm.googleapis.com", "push.services.mozilla.com", "notify.windows.com", "push.apple.com"],
+    )
+]
+# Tests only: also accept plain-http endpoints on those hosts (a local stand-in
+# push service). Production never needs it: every real push service is https.
+WEBPUSH_ALLOW_HTTP = env_bool("WEBPUSH_ALLOW_HTTP", False)
+if WEBPUSH_ALLOW_HTTP and not DEBUG:
+    logger.warning("WEBPUSH_ALLOW_HTTP is on: push endpoints may be plain http (tests only).")
+
 # --- I18N, static ---------------------------------------------------------
 
 LANGUAGE_CODE = "en-us"

@@ -4,6 +4,7 @@ from django.views.generic import RedirectView
 
 from accounts.views import guard_login
 from notifications.live import live
+from notifications.push_views import service_worker
 from notifications.views import notification_settings
 from realtime.views import healthz, metrics
 
@@ -18,6 +19,8 @@ urlpatterns = [
     path("admin/login/", guard_login(admin.site.login), name="admin_login"),
     path("admin/live/", admin.site.admin_view(live), name="admin_live"),
     path("admin/", admin.site.urls),
+    # At the root: a service worker controls only the paths under its own.
+    path("sw.js", service_worker, name="service_worker"),
     path("healthz", healthz, name="healthz"),
     path("metrics", metrics, name="metrics"),
 ]

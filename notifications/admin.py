@@ -3,7 +3,7 @@ from django.db.models import Count, Q
 
 from . import services
 from .forms import BroadcastForm
-from .models import Broadcast, Delivery, Notification
+from .models import Broadcast, Delivery, Notification, PushSubscription
 
 CONTENT_FIELDS = ["title", "body", "level", "url", "audience", "groups", "users", "critical"]
 RECORD_FIELDS = ["created_by", "created_at", "sent_at", "recipient_count", "read_count"]
@@ -122,4 +122,26 @@ class NotificationAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         # A notification needs a push: it comes from notify() or a broadcast.
+        return False
+
+
+@admin.register(PushSubscription)
+class PushSubscriptionAdmin(admin.ModelAdmin):
+    """Browsers subscribed to Web Push: read and delete only (a browser makes them)."""
+
+    list_display = ["user", "host", "created_at", "last_success_at", "failures"]
+    list_select_related = ["user"]
+    search_fields = ["user__username"]
+    readonly_fields = [
+        "user",
+        "endpoint",
+        "created_at",
+        "updated_at",
+        "last_success_at",
+        "failures",
+    ]
+    # The browser's keys decrypt nothing on the server, but they are no one's business.
+    exclude = ["p256dh", "auth", "session_hash"]
+
+    def has_add_permission(self, request) -> bool:
         return False

@@ -5,7 +5,13 @@ class NotificationsConfig(AppConfig):
     name = "notifications"
 
     def ready(self) -> None:
-        from . import email_receivers, receivers
+        from . import (
+            checks,  # noqa: F401 (registers its system checks)
+            email_receivers,
+            push_receivers,
+            receivers,
+        )
 
         receivers.connect()
         email_receivers.connect()
+        push_receivers.connect()

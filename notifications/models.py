@@ -1,5 +1,6 @@
 import zoneinfo
 from datetime import time
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -257,3 +258,40 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} {self.status} for {self.notification_id}"
+
+
+class PushSubscription(models.Model):
+    """One browser's Web Push subscription (its `PushSubscription.toJSON()`).
+
+    An endpoint belongs to one browser profile, so it is one row: subscribing it
+    again updates the keys and may move it to whoever is logged in there now.
+    """
+
+    ENDPOINT_MAX = 1000
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+    )
+    endpoint = models.CharField(max_length=ENDPOINT_MAX, unique=True)
+    # The browser's P-256 public key and auth secret, base64url, to encrypt for it.
+    p256dh = models.CharField(max_length=100)
+    auth = models.CharField(max_length=50)
+    # Which login subscribed it (hashed like realtime's session groups): logging
+    # out there ends it, so the next person at a shared browser gets no pushes
+    # meant for the last one.
+    session_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    # Failed sends in a row (timeouts, 5xx); a 404 or 410 removes it at once.
+    failures = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"push {self.host} → {self.user_id}"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.endpoint).hostname or ""

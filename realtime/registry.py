@@ -98,6 +98,11 @@ async def users_online(user_ids: list[int]) -> set[int]:
     return {keys[key] for key, count in counts.items() if count}
 
 
+async def live_members(group: str) -> list[str]:
+    """Return the live members of `group`, on every worker."""
+    return await get_store().zset_members(_key(group))
+
+
 async def all_groups(prefix: str) -> dict[str, list[str]]:
     """Return the live members of every group whose name starts with `prefix`."""
     found = await get_store().scan_zset_members(_key(prefix) + "*")

@@ -4,6 +4,7 @@
 // connecting, connected, reconnecting or signed-out.
 
 import { clientConfig } from "./config.js";
+import { offerDesktop } from "./desktop-notify.js";
 import { cloneTemplate, setText } from "./dom.js";
 import { countLabel, Inbox, isAboutRoom, levelOf, shorten, sitePath } from "./inbox.js";
 import { NotificationPage } from "./notification-page.js";
@@ -164,6 +165,7 @@ const handlers = {
     const notification = frame.notification;
     if (inbox.remember(notification) && !notification.read &&
         !isAboutRoom(notification, currentRoom)) toasts.show(notification);
+    offerDesktop(notification);
     page.add(notification);
     setCount(frame.unread);
     render();

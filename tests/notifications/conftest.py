@@ -62,3 +62,30 @@ async def open_stream(connect_ws):
         return communicator, await receive(communicator, "hello")
 
     return open_
+
+
+@pytest.fixture
+def webpush_on(settings):
+    """Web Push switched on with a fresh VAPID key pair; returns the public key."""
+    from py_vapid import Vapid
+
+    from notifications.webpush import b64url, public_key_of
+
+    signer = Vapid()
+    signer.generate_keys()
+    private = signer.private_key.private_numbers().private_value.to_bytes(32, "big")
+    settings.WEBPUSH_VAPID_PUBLIC_KEY = public_key_of(signer)
+    settings.WEBPUSH_VAPID_PRIVATE_KEY = b64url(private)
+    settings.WEBPUSH_VAPID_SUBJECT = "mailto:ops@example.com"
+    return settings.WEBPUSH_VAPID_PUBLIC_KEY
+
+
+@pytest.fixture
+def push_service(settings):
+    """A stand-in push service on a loopback port, the only host endpoints may name."""
+    from harness.push_service import PushService
+
+    settings.WEBPUSH_ENDPOINT_HOSTS = ["127.0.0.1"]
+    settings.WEBPUSH_ALLOW_HTTP = True
+    with PushService() as service:
+        yield service

@@ -41,13 +41,15 @@ def subscribe(user, service, name: str) -> BrowserKeys:
 
 
 @pytest.fixture
-def notify(django_capture_on_commit_callbacks):
-    """Store a notification and run what its commit sets off (the push task)."""
+def notify(django_capture_on_commit_callbacks, run_tasks):
+    """Store a notification and run what its commit sets off: the push task, with
+    the database backend's own worker loop."""
 
     def notify_(user, **fields) -> Notification:
         fields = {"title": "bob mentioned you in General", "kind": Kind.MENTION, **fields}
         with django_capture_on_commit_callbacks(execute=True):
             [row] = services.notify(user, **fields)
+        run_tasks()
         return row
 
     return notify_
@@ -122,7 +124,7 @@ def test_a_dead_subscription_never_stops_the_live_ones(webpush_on, push_service,
 
 @pytest.mark.django_db(transaction=True)
 async def test_no_push_while_the_user_has_a_socket_open(
-    webpush_on, push_service, alice, connect_ws
+    webpush_on, push_service, alice, connect_ws, run_tasks
 ):
     await database_sync_to_async(subscribe)(alice, push_service, "phone")
     communicator, connected, _ = await connect_ws("/ws/notifications/", alice)
@@ -131,11 +133,13 @@ async def test_no_push_while_the_user_has_a_socket_open(
     notify = database_sync_to_async(services.notify)
     [seen] = await notify(alice, title="while looking", kind=Kind.MENTION)
     await receive(communicator, "notification")
+    await database_sync_to_async(run_tasks)()
     assert push_service.received == []
     skipped = await database_sync_to_async(push_deliveries)(seen)
     assert skipped == [("skipped", "a socket is open")]
     await communicator.disconnect()
     [missed] = await notify(alice, title="after leaving", kind=Kind.MENTION)
+    await database_sync_to_async(run_tasks)()
     assert len(push_service.to("phone")) == 1
     assert (await database_sync_to_async(push_deliveries)(missed))[0][0] == "sent"
 
@@ -159,13 +163,14 @@ def test_a_kind_switched_off_for_push_is_not_pushed(webpush_on, push_service, al
 
 
 def test_a_broadcast_is_pushed_as_the_users_preferences_say(
-    webpush_on, push_service, alice, bob, django_capture_on_commit_callbacks
+    webpush_on, push_service, alice, bob, django_capture_on_commit_callbacks, run_tasks
 ):
     subscribe(alice, push_service, "alice")
     subscribe(bob, push_service, "bob")
     NotificationSettings.objects.create(user=bob, push_kinds=[Kind.MENTION])
     with django_capture_on_commit_callbacks(execute=True):
         services.broadcast(title="Maintenance at 22:00", url="/chat/")
+    run_tasks()
     assert len(push_service.to("alice")) == 1 and push_service.to("bob") == []
     assert Broadcast.objects.get().recipient_count == 2
 

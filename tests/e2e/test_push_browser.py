@@ -86,7 +86,8 @@ def stack(push_service, vapid_keys):
         "WEBPUSH_ALLOW_HTTP": "1",
     }
     with Stack(collect_static=True, extra_env=env) as stack:
-        stack.start_worker()
+        # `manage.py serve`: its task worker sends the pushes, as in production.
+        stack.start_worker(serve=True)
         yield stack
 
 
@@ -115,6 +116,15 @@ def subscriptions(stack) -> list[str]:
         "print(json.dumps(list(PushSubscription.objects.filter(user__username='alice')"
         ".values_list('endpoint', flat=True))))"
     )
+
+
+def wait_for_pushes(push_service, name: str, timeout: float = 20) -> list:
+    """Wait for the task worker to post to the endpoint `name`; return what came."""
+    deadline = time.monotonic() + timeout
+    while not push_service.to(name):
+        assert time.monotonic() < deadline, f"no push to {name} in {timeout} s"
+        time.sleep(0.05)
+    return push_service.to(name)
 
 
 def wait_until_offline(stack, username: str, timeout: float = 15) -> None:
@@ -187,7 +197,7 @@ def test_a_browser_subscribes_and_then_receives_a_mention(
         " url='/chat/general/?at=7', kind='mention')\n"
         "print('null')"
     )
-    [push] = push_service.to("alice-browser")
+    [push] = wait_for_pushes(push_service, "alice-browser")
     payload = keys.decrypt(push)
     assert (payload["title"], payload["url"]) == (
         "bob mentioned you in General",

@@ -7,7 +7,7 @@ import contextlib
 import pytest
 import pytest_asyncio
 import redis
-from channels.layers import channel_layers
+from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core.cache import cache
@@ -17,6 +17,7 @@ from chat import services
 from chat.models import Room
 from config import settings as django_settings_module
 from harness.redis_server import RedisServer
+from harness.sockets import receive
 from realtime import presence, registry
 
 ORIGIN = "http://testserver"
@@ -163,3 +164,30 @@ async def connect_ws():
         # It may be closed by the server already, or crashed by a test on purpose.
         with contextlib.suppress(asyncio.CancelledError, TimeoutError, RuntimeError):
             await communicator.disconnect()
+
+
+@pytest.fixture
+def sent_events(monkeypatch):
+    """Record every (group, event) the channel layer is asked to deliver."""
+    sent: list[tuple[str, dict]] = []
+    layer = get_channel_layer()
+    original = layer.group_send
+
+    async def group_send(group, message):
+        sent.append((group, message))
+        await original(group, message)
+
+    monkeypatch.setattr(layer, "group_send", group_send)
+    return sent
+
+
+@pytest_asyncio.fixture
+async def open_stream(connect_ws):
+    """Open the user's own stream, `/ws/notifications/`; return (communicator, hello)."""
+
+    async def open_(user, query: str = ""):
+        communicator, connected, _ = await connect_ws(f"/ws/notifications/{query}", user)
+        assert connected
+        return communicator, await receive(communicator, "hello")
+
+    return open_

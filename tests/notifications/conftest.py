@@ -2,13 +2,10 @@
 `/ws/notifications/`, and a record of what reached the channel layer."""
 
 import pytest
-import pytest_asyncio
-from channels.layers import get_channel_layer
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from harness.permissions import broadcast_permissions
-from harness.sockets import receive
 
 
 @pytest.fixture
@@ -35,33 +32,6 @@ def broadcaster(make_user):
     user = make_user("announcer", is_staff=True)
     user.user_permissions.add(*broadcast_permissions("add", "view", "change"))
     return get_user_model().objects.get(pk=user.pk)
-
-
-@pytest.fixture
-def sent_events(monkeypatch):
-    """Record every (group, event) the channel layer is asked to deliver."""
-    sent: list[tuple[str, dict]] = []
-    layer = get_channel_layer()
-    original = layer.group_send
-
-    async def group_send(group, message):
-        sent.append((group, message))
-        await original(group, message)
-
-    monkeypatch.setattr(layer, "group_send", group_send)
-    return sent
-
-
-@pytest_asyncio.fixture
-async def open_stream(connect_ws):
-    """Open `/ws/notifications/` as `user`; return (communicator, hello)."""
-
-    async def open_(user, query: str = ""):
-        communicator, connected, _ = await connect_ws(f"/ws/notifications/{query}", user)
-        assert connected
-        return communicator, await receive(communicator, "hello")
-
-    return open_
 
 
 @pytest.fixture

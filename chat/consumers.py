@@ -172,9 +172,16 @@ class Sent:
 
 
 @db_call
-def _send_message(room: Room, user: Any, body: Any, client_id: Any, reply_to: int | None) -> Sent:
+def _send_message(
+    room: Room, user: Any, body: Any, client_id: Any, reply_to: int | None, attachment_ids: Any
+) -> Sent:
     stored = services.message_create(
-        room=room, author=user, body=body, client_id=client_id, reply_to=reply_to
+        room=room,
+        author=user,
+        body=body,
+        client_id=client_id,
+        reply_to=reply_to,
+        attachment_ids=attachment_ids,
     )
     # A resend gets the original back on this socket only; a message the layer
     # could not take (Redis away) is stored, so it is acknowledged here and the
@@ -376,7 +383,12 @@ class ChatConsumer(StreamConsumer):
             return
         try:
             sent = await _send_message(
-                self.room, self.user, frame.get("body"), frame.get("client_id"), reply_to
+                self.room,
+                self.user,
+                frame.get("body"),
+                frame.get("client_id"),
+                reply_to,
+                frame.get("attachment_ids"),
             )
         except (RoomNotFound, RoomForbidden) as error:
             await self.lost_access(error)

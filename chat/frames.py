@@ -7,6 +7,7 @@ from typing import Any
 
 from realtime.wire import dumps, iso, user_dict
 
+from .attachments import attachment_dict
 from .models import Message, Reaction, Room
 
 EXCERPT_MAX = 140
@@ -30,6 +31,7 @@ def message_dict(message: Message, room_slug: str) -> dict[str, Any]:
         "edited_at": iso(message.edited_at) if message.edited_at else None,
         "deleted": deleted,
         "reactions": [] if deleted else reactions_list(message.reactions.all()),
+        "attachments": [] if deleted else [attachment_dict(a) for a in message.attachments.all()],
     }
 
 

@@ -227,3 +227,36 @@ class RoomEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq} {self.kind}"
+
+
+class Attachment(models.Model):
+    """A file uploaded to a room: pending (no message) until its uploader sends
+    a message with it (chat.attachments.bind), then the message's. Its files are
+    reached only through the download view, which checks access on every request."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    uploader = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments"
+    )
+    message = models.ForeignKey(
+        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    # Storage keys (random, meaningless); the thumbnail only for inline images.
+    file = models.FileField(max_length=200)
+    thumb = models.FileField(max_length=200, blank=True)
+    name = models.CharField(max_length=200)
+    size = models.PositiveBigIntegerField()
+    # Sniffed from the content, never the name.
+    content_type = models.CharField(max_length=100)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        ordering = ["message", "id"]
+        indexes = [
+            models.Index(fields=["uploader", "message"], name="attachment_uploader_message"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name

@@ -7,8 +7,8 @@ from django.db.models.signals import post_delete, post_save
 
 from realtime.userstream import user_stream_groups
 
-from . import events, selectors
-from .models import Membership, Message, Room
+from . import attachments, events, selectors
+from .models import Attachment, Membership, Message, Room
 from .signals import message_posted
 
 
@@ -67,6 +67,12 @@ def on_message_posted(sender, message: Message, **kwargs) -> None:
     events.room_activity(message)
 
 
+def on_attachment_deleted(sender, instance: Attachment, **kwargs) -> None:
+    """An attachment's files go with its row, by any path (a deleted message, a
+    cleanup, a room or user deleted in the admin), once the deletion commits."""
+    attachments.delete_files_on_commit(instance)
+
+
 def stream_groups(sender, user, **kwargs) -> list[str]:
     """The groups a user's own stream joins: their read marks, and the activity
     of their rooms (members only: every such room is one they can read)."""
@@ -85,6 +91,9 @@ def connect() -> None:
     post_delete.connect(on_room_deleted, sender=Room, dispatch_uid="chat.on_room_deleted")
     post_save.connect(
         on_direct_room_created, sender=Room, dispatch_uid="chat.on_direct_room_created"
+    )
+    post_delete.connect(
+        on_attachment_deleted, sender=Attachment, dispatch_uid="chat.on_attachment_deleted"
     )
     message_posted.connect(on_message_posted, dispatch_uid="chat.on_message_posted")
     user_stream_groups.connect(stream_groups, dispatch_uid="chat.stream_groups")

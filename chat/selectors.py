@@ -9,8 +9,10 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from realtime.errors import NotFound
+
 from .exceptions import MessageNotFound, RoomForbidden, RoomNotFound
-from .models import Membership, Message, Room, RoomEvent
+from .models import Attachment, Membership, Message, Room, RoomEvent
 from .signals import read_positions_hidden
 
 if TYPE_CHECKING:
@@ -264,7 +266,9 @@ def membership(*, room: Room, user: "User") -> Membership | None:
 
 def with_state(messages: QuerySet[Message]) -> QuerySet[Message]:
     """Read with a message what its whole state shows (chat.frames.message_dict)."""
-    return messages.select_related("author", "reply_to__author").prefetch_related("reactions")
+    return messages.select_related("author", "reply_to__author").prefetch_related(
+        "reactions", "attachments"
+    )
 
 
 def _messages(room: Room) -> QuerySet[Message]:
@@ -415,3 +419,26 @@ def read_positions(*, room_id: int) -> list[Membership] | None:
 def shares_read_position(*, room_id: int, user_id: int) -> bool:
     """Return whether the room shows this member's read position to the others."""
     return _small(room_id) and user_id not in _hidden_read_positions([user_id])
+
+
+def may_read_room(*, room: Room, user: "User") -> bool:
+    """Return whether `user` may read `room` now: public, or a member."""
+    return room.is_public or is_member(room=room, user=user)
+
+
+def attachment_for_reader(*, attachment_id: int, user: "User") -> Attachment:
+    """Return an attachment `user` may download now, checked afresh each time: a
+    pending upload its uploader only; a sent one whoever may read its room now,
+    while its message is not deleted. Raise NotFound otherwise (nothing about a
+    file someone may not read is revealed)."""
+    try:
+        attachment = Attachment.objects.select_related("room", "message").get(pk=attachment_id)
+    except Attachment.DoesNotExist:
+        raise NotFound("No such file.") from None
+    if attachment.message is None:
+        allowed = attachment.uploader_id == user.pk
+    else:
+        allowed = not attachment.message.deleted and may_read_room(room=attachment.room, user=user)
+    if not allowed:
+        raise NotFound("No such file.")
+    return attachment

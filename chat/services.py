@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from realtime.errors import Refused
 
-from . import events, frames, metrics, rendering, selectors, slugs
+from . import attachments, events, frames, metrics, rendering, selectors, slugs
 from .exceptions import MessageForbidden, RoomForbidden, RoomNotFound
-from .models import Membership, Message, MessageEdit, Reaction, Room, RoomEvent
+from .models import Attachment, Membership, Message, MessageEdit, Reaction, Room, RoomEvent
 from .signals import message_deleted, message_edited, message_posted, reaction_added, room_read
 
 if TYPE_CHECKING:
@@ -26,12 +26,15 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 
-def validate_body(body) -> str:
-    """Return the trimmed body, or raise Refused as the contract says."""
+def validate_body(body, *, allow_empty: bool = False) -> str:
+    """Return the trimmed body, or raise Refused as the contract says (empty only
+    with `allow_empty`: a message with attachments)."""
+    if allow_empty and body is None:
+        body = ""
     if not isinstance(body, str):
         raise Refused("body must be a string.")
     body = body.strip()
-    if not body:
+    if not body and not allow_empty:
         raise Refused("body must not be empty.")
     if len(body) > settings.CHAT_MAX_BODY_CHARS:
         raise Refused(f"body is over {settings.CHAT_MAX_BODY_CHARS} characters.", code="too_large")
@@ -131,15 +134,24 @@ def _send_on_commit(signal: Signal, **kwargs: Any) -> None:
 
 @transaction.atomic
 def message_create(
-    *, room: Room, author, body: str, client_id: str, reply_to: int | None = None
+    *,
+    room: Room,
+    author,
+    body: str,
+    client_id: str,
+    reply_to: int | None = None,
+    attachment_ids: list[int] | None = None,
 ) -> MessageStored:
     """Store a message and give it the room's next seq.
 
     A resend with the same client_id returns the original, unchanged. Posting in a
     public room joins it; a private room needs membership. `reply_to` is the id
     of a message of the same room that is not deleted (else MessageNotFound).
+    `attachment_ids` are the author's pending uploads to this room, bound to the
+    message here (chat.attachments.bind); with one, the body may be empty.
     """
-    body = validate_body(body)
+    attachment_ids = attachments.validate_ids(attachment_ids)
+    body = validate_body(body, allow_empty=bool(attachment_ids))
     client_id = validate_client_id(client_id)
     # The room row's lock orders every send to this room: seq has no gaps and
     # the client_id check below can't race another send.
@@ -172,6 +184,7 @@ def message_create(
         reply_to=replied,
     )
     message.save()
+    attachments.bind(message=message, author=author, room=locked, ids=attachment_ids)
     event = _store_event(locked, RoomEvent.Kind.MESSAGE, message)
     # Your own message is read.
     Membership.objects.filter(pk=membership.pk).update(last_read_seq=locked.last_seq)
@@ -225,6 +238,8 @@ def message_delete(*, room: Room, actor, message_id: int) -> EventStored:
     message.save(update_fields=["body", "html", "deleted_at", "deleted_by"])
     Reaction.objects.filter(message=message).delete()
     MessageEdit.objects.filter(message=message).delete()
+    # Their files go after commit (chat.receivers).
+    Attachment.objects.filter(message=message).delete()
     event = _store_event(locked, RoomEvent.Kind.DELETE, message)
     _redact_earlier_events(locked, message, before_seq=event.seq)
     push = events.room_event(event)

@@ -4,14 +4,16 @@ from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404
+from django.core.files.storage import default_storage
+from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime import ratelimit
-from realtime.errors import Refused
+from realtime.errors import NotFound, Refused
 
-from . import frames, selectors, services
+from . import attachments, frames, selectors, services
 from .exceptions import RoomForbidden, RoomNotFound
 from .forms import RoomCreateForm, UsernameForm, first_error
 
@@ -185,3 +187,108 @@ def member_remove(request, slug):
     return _change_members(
         request, slug, services.member_remove, "{username} is no longer a member of {room}."
     )
+
+
+# ---- Attachments ----------------------------------------------------------------
+
+
+def _json_error(error: Refused, status: int) -> JsonResponse:
+    response = JsonResponse(error.frame(), status=status)
+    if "retry_after" in error.extra:
+        response["Retry-After"] = str(ceil(error.extra["retry_after"]))
+    return response
+
+
+# The status each refusal code answers with.
+_UPLOAD_STATUS = {"invalid": 400, "too_large": 413, "not_found": 404, "rate_limited": 429}
+
+
+@require_POST
+def attachment_upload(request, slug):
+    """Store one file (form field `file`) as the user's pending attachment in the
+    room: `201 {"attachment": {...}}`, or an error object with a code and a reason.
+
+    CSRF-protected like every POST (the page's token in `X-CSRFToken`)."""
+    if not request.user.is_authenticated:
+        return JsonResponse(
+            {"type": "error", "code": "forbidden", "detail": _("Log in to upload files.")},
+            status=403,
+        )
+    try:
+        try:
+            room = selectors.room_for_reader(slug=slug, user=request.user)
+        except (RoomNotFound, RoomForbidden):
+            # A private room's existence is not revealed.
+            raise NotFound(_("No such room.")) from None
+        limit = int(request.META.get("CONTENT_LENGTH") or 0)
+        if limit > settings.CHAT_MAX_UPLOAD_BYTES + 64 * 1024:
+            # Refused before the body is parsed.
+            raise Refused(
+                _("A file is at most %(size)s.") % {"size": attachments.max_bytes_text()},
+                code="too_large",
+            )
+        uploads = request.FILES.getlist("file")
+        if len(uploads) != 1:
+            raise Refused(_('Send one file, in the form field "file".'))
+        if attachments.pending_count(uploader=request.user) >= settings.CHAT_MAX_PENDING_UPLOADS:
+            raise Refused(_("Too many files waiting to be sent: send or remove some first."))
+        taken = async_to_sync(ratelimit.take)(
+            "upload", request.user.pk, settings.CHAT_UPLOAD_RATE_LIMIT
+        )
+        if not taken.allowed:
+            raise Refused(
+                _("Too many uploads; try again in %(seconds)s s.")
+                % {"seconds": ceil(taken.retry_after)},
+                code="rate_limited",
+                retry_after=taken.retry_after,
+            )
+        attachment = attachments.attachment_create(
+            room=room, uploader=request.user, upload=uploads[0]
+        )
+    except Refused as error:
+        return _json_error(error, _UPLOAD_STATUS.get(error.code, 400))
+    return JsonResponse({"attachment": attachments.attachment_dict(attachment)}, status=201)
+
+
+def _serve(request, attachment_id: int, *, thumb: bool):
+    if not request.user.is_authenticated:
+        raise Http404("No such file.")
+    try:
+        attachment = selectors.attachment_for_reader(attachment_id=attachment_id, user=request.user)
+    except NotFound:
+        raise Http404("No such file.") from None
+    stored = attachment.thumb if thumb else attachment.file
+    if not stored:
+        raise Http404("No such file.")
+    try:
+        handle = default_storage.open(stored.name, "rb")
+    except FileNotFoundError:
+        raise Http404("No such file.") from None
+    inline = attachments.is_inline(attachment)
+    if thumb:
+        content_type = attachments.THUMB_TYPE
+    else:
+        content_type = attachment.content_type if inline else attachments.UNKNOWN_TYPE
+    response = FileResponse(
+        handle,
+        as_attachment=not inline,
+        filename=attachment.name,
+        content_type=content_type,
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    # Opened on its own, a file is a document of this site's origin: it may run
+    # nothing and load nothing.
+    response["Content-Security-Policy"] = "default-src 'none'; img-src 'self'; sandbox"
+    # Access can end: caches must ask again.
+    response["Cache-Control"] = "private, no-cache"
+    return response
+
+
+@require_GET
+def attachment_download(request, attachment_id):
+    return _serve(request, attachment_id, thumb=False)
+
+
+@require_GET
+def attachment_thumb(request, attachment_id):
+    return _serve(request, attachment_id, thumb=True)

@@ -257,6 +257,22 @@ CHAT_ROOM_NAME_MAX_CHARS = 80
 CHAT_MESSAGE_EMOJI_MAX = 20
 CHAT_EMOJI_MAX_BYTES = 32
 
+# --- Attachments ------------------------------------------------------------
+
+# The largest file one upload may be, in bytes (10 MB).
+CHAT_MAX_UPLOAD_BYTES = env_int("CHAT_MAX_UPLOAD_BYTES", 10 * 1024 * 1024)
+# Uploads per user, "N/S" like the limits above ("0" turns it off).
+CHAT_UPLOAD_RATE_LIMIT = os.environ.get("CHAT_UPLOAD_RATE_LIMIT", "20/60")
+# Attachments one message may carry, and pending (unsent) uploads one user may hold.
+CHAT_MAX_ATTACHMENTS = 10
+CHAT_MAX_PENDING_UPLOADS = 50
+# An image over this many pixels is refused before it is decoded (a decompression
+# bomb); a thumbnail fits in a square of CHAT_THUMBNAIL_SIZE pixels.
+CHAT_MAX_IMAGE_PIXELS = env_int("CHAT_MAX_IMAGE_PIXELS", 40_000_000)
+CHAT_THUMBNAIL_SIZE = 400
+# Uploads never sent are deleted after this many hours (`manage.py attachments_cleanup`).
+CHAT_UPLOAD_PENDING_HOURS = env_int("CHAT_UPLOAD_PENDING_HOURS", 24)
+
 # --- Notifications -----------------------------------------------------------
 
 # Seconds within which an unread notification with the same collapse key (reactions
@@ -435,8 +451,39 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("DJANGO_STATIC_ROOT") or BASE_DIR / "staticfiles")
+# Uploaded files (attachments). Never served from a URL of their own: every
+# download goes through a view that checks access. On the file system by default;
+# in any S3-compatible store when AWS_STORAGE_BUCKET_NAME is set (django-storages,
+# which reads the rest: AWS_S3_ENDPOINT_URL, AWS_S3_REGION_NAME, and boto3 the
+# credentials, AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+MEDIA_ROOT = Path(os.environ.get("DJANGO_MEDIA_ROOT") or BASE_DIR / "media")
+AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+
+
+def default_storage_config() -> dict:
+    """Return the storage of uploaded files: S3-compatible with a bucket, else files."""
+    if AWS_STORAGE_BUCKET_NAME:
+        return {
+            "BACKEND": "storages.backends.s3.S3Storage",
+            "OPTIONS": {
+                "bucket_name": AWS_STORAGE_BUCKET_NAME,
+                "endpoint_url": os.environ.get("AWS_S3_ENDPOINT_URL") or None,
+                "region_name": os.environ.get("AWS_S3_REGION_NAME") or None,
+                "location": os.environ.get("AWS_LOCATION", ""),
+                # Private objects; the app streams them after its own check.
+                "default_acl": "private",
+                "querystring_auth": True,
+                "file_overwrite": False,
+            },
+        }
+    return {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"location": MEDIA_ROOT, "file_permissions_mode": 0o640},
+    }
+
+
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": default_storage_config(),
     "staticfiles": {
         "BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"
         if DEBUG

@@ -103,6 +103,7 @@ async def test_hello_has_room_user_online_and_latest_50(connect_ws, public_room,
         "edited_at",
         "deleted",
         "reactions",
+        "attachments",
     }
     assert message["created_at"].endswith("Z") and message["room"] == "general"
 

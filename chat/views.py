@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import FileResponse, Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -127,6 +128,7 @@ def room_detail(request, slug):
                 "lastSeq": page.messages[-1].seq if page.messages else 0,
                 "lastReadSeq": membership.last_read_seq if membership else room.last_seq,
                 "hasMore": page.more,
+                "uploadUrl": reverse("chat:attachment_upload", kwargs={"slug": room.slug}),
             },
         },
     )

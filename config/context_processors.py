@@ -18,6 +18,8 @@ def client_config(request):
             "CHAT_MESSAGE_EMOJI_MAX": settings.CHAT_MESSAGE_EMOJI_MAX,
             "CHAT_EMOJI_MAX_BYTES": settings.CHAT_EMOJI_MAX_BYTES,
             "CHAT_HISTORY_PAGE": chat_selectors.HELLO_LATEST,
+            "CHAT_MAX_UPLOAD_BYTES": settings.CHAT_MAX_UPLOAD_BYTES,
+            "CHAT_MAX_ATTACHMENTS": settings.CHAT_MAX_ATTACHMENTS,
             "CHAT_HISTORY_MAX": chat_selectors.HISTORY_MAX,
             # Seconds between two `typing` frames the server passes on (0: no limit).
             "CHAT_TYPING_INTERVAL": ratelimit.spacing(settings.CHAT_TYPING_RATE_LIMIT),

@@ -29,9 +29,10 @@ export function counterState(length, maxChars) {
 
 export class Composer {
   // `onKey(event)` sees each key first (autocomplete, Escape) and returns true
-  // when it took it; `onInput` follows each change of the text.
-  constructor({ form, body, error, counter, limits, onMessage, onTyping, onKey = () => false, onInput = () => {} }) {
-    Object.assign(this, { form, body, error, counter, limits, onMessage, onTyping, onKey, onInput });
+  // when it took it; `onInput` follows each change of the text. `canSendEmpty()`
+  // says whether an empty text may go (files are attached).
+  constructor({ form, body, error, counter, limits, onMessage, onTyping, onKey = () => false, onInput = () => {}, canSendEmpty = () => false }) {
+    Object.assign(this, { form, body, error, counter, limits, onMessage, onTyping, onKey, onInput, canSendEmpty });
     this.errorTimer = null;
     this.closed = false;
     form.addEventListener("submit", (event) => this.submit(event));
@@ -62,7 +63,7 @@ export class Composer {
   submit(event) {
     event.preventDefault();
     const text = this.body.value.trim();
-    if (!text) return;
+    if (!text && !this.canSendEmpty()) return;
     const problem = bodyProblem(text, this.limits);
     if (problem) {
       this.showError(problem);

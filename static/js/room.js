@@ -17,6 +17,7 @@ import { ReconnectingSocket } from "./socket.js";
 import { formatAllTimes } from "./times.js";
 import { MessageList, pendingMessageNode, Timeline } from "./timeline.js";
 import { TypingIndicator, TypingThrottle } from "./typing.js";
+import { readUploadTexts, Uploader } from "./uploads.js";
 
 // Live frames may arrive out of seq order for a moment: wait before filling a hole.
 const GAP_GRACE_MS = 800;
@@ -87,6 +88,18 @@ const presence = new Presence({
 const typingIntervalMs = clientConfig.CHAT_TYPING_INTERVAL * 1000;
 const typing = new TypingIndicator(document.getElementById("typing"), typingIntervalMs);
 const typingThrottle = new TypingThrottle(typingIntervalMs);
+const uploadTexts = readUploadTexts(document.getElementById("upload-texts"));
+const uploader = new Uploader({
+  url: room.uploadUrl,
+  input: document.getElementById("attach-input"),
+  button: document.getElementById("attach"),
+  list: document.getElementById("uploads"),
+  dropZone: document.querySelector("#room .chat"),
+  pasteTarget: el.body,
+  limits: { maxBytes: clientConfig.CHAT_MAX_UPLOAD_BYTES, maxCount: clientConfig.CHAT_MAX_ATTACHMENTS },
+  texts: uploadTexts,
+  showError: (text) => composer.showError(text),
+});
 const composer = new Composer({
   form: document.getElementById("composer"),
   body: el.body,
@@ -96,6 +109,7 @@ const composer = new Composer({
   onMessage: submitText,
   onKey: composerKey,
   onInput: showMentions,
+  canSendEmpty: () => mode.kind !== "edit" && uploader.hasFiles,
   onTyping: () => {
     if (typingThrottle.due() && send({ type: "typing" })) typingThrottle.sent();
   },
@@ -314,6 +328,8 @@ function onError(frame) {
     outbox.remove(item);
     item.node.remove();
     composer.restore(item.body);
+    // Files of a send refused for another reason than them wait for the next one.
+    if (item.attachments.length && frame.code !== "not_found") uploader.restore(item.attachments);
   }
   composer.showError(frame.detail || "Something went wrong.");
 }
@@ -411,15 +427,20 @@ function submitText(text) {
     endMode();
     return true;
   }
-  queueMessage(text, mode.kind === "reply" ? mode.target.id : null);
+  if (uploader.busy) {
+    composer.showError(uploadTexts.wait);
+    return false;
+  }
+  queueMessage(text, mode.kind === "reply" ? mode.target.id : null, uploader.take());
   endMode();
   return true;
 }
 
-function queueMessage(body, replyTo = null) {
+function queueMessage(body, replyTo = null, attachments = []) {
   const item = outbox.add(body);
   item.replyTo = replyTo;
-  item.node = pendingMessageNode(me, body);
+  item.attachments = attachments;
+  item.node = pendingMessageNode(me, body, attachments);
   messages.appendPending(item.node);
   // The server stops showing us as typing with the message: say so again at once.
   typingThrottle.reset();
@@ -434,6 +455,7 @@ function flushOutbox() {
   outbox.flush(socket.generation, (item) => {
     const frame = { type: "send", body: item.body, client_id: item.clientId };
     if (item.replyTo) frame.reply_to = item.replyTo;
+    if (item.attachments.length) frame.attachment_ids = item.attachments.map((attachment) => attachment.id);
     if (!send(frame)) return false;
     setPendingStatus(item, "sending…");
     return true;

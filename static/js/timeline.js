@@ -13,6 +13,7 @@
 import { cloneTemplate, setText } from "./dom.js";
 import { reactionTitle } from "./message-state.js";
 import { formatTime } from "./times.js";
+import { fillAttachments } from "./uploads.js";
 
 export class Timeline {
   constructor({ contiguous = 0, hasMore = false } = {}) {
@@ -198,10 +199,11 @@ function fillAuthor(li, user) {
   setText(li, ".author", user.username);
 }
 
-export function pendingMessageNode(me, body) {
+export function pendingMessageNode(me, body, attachments = []) {
   const li = cloneTemplate("pending-message-template");
   fillAuthor(li, me);
   setText(li, ".body", body);
+  fillAttachments(li.querySelector(".attachments"), attachments);
   return li;
 }
 
@@ -332,6 +334,7 @@ export class MessageList {
       body.textContent = message.body;
     }
     li.classList.toggle("deleted", Boolean(message.deleted));
+    fillAttachments(li.querySelector(".attachments"), message.deleted ? [] : message.attachments);
     this.fillReply(li, message.reply_to);
     this.fillEdited(li, message);
     this.fillReactions(li, message);

@@ -309,6 +309,8 @@ class Stack:
                 "DJANGO_HTTPS": "0",
                 "REDIS_URL": self.redis.url,
                 "DATABASE_URL": self.database.url,
+                # Uploaded files stay in this stack's own directory.
+                "DJANGO_MEDIA_ROOT": str(self.workdir / "media"),
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -253,7 +253,9 @@ class Attachment(models.Model):
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        ordering = ["message", "id"]
+        # By id alone: ordering by `message` would join messages for their own
+        # ordering, which PostgreSQL refuses under SELECT ... FOR UPDATE.
+        ordering = ["id"]
         indexes = [
             models.Index(fields=["uploader", "message"], name="attachment_uploader_message"),
         ]

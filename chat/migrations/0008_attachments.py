@@ -30,7 +30,7 @@ class Migration(migrations.Migration):
                 ('uploader', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='chat_attachments', to=settings.AUTH_USER_MODEL)),
             ],
             options={
-                'ordering': ['message', 'id'],
+                'ordering': ['id'],
                 'indexes': [models.Index(fields=['uploader', 'message'], name='attachment_uploader_message')],
             },
         ),

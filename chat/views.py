@@ -205,6 +205,13 @@ def _json_error(error: Refused, status: int) -> JsonResponse:
 _UPLOAD_STATUS = {"invalid": 400, "too_large": 413, "not_found": 404, "rate_limited": 429}
 
 
+def _content_length(request) -> int:
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0  # the body parser answers a malformed one
+
+
 @require_POST
 def attachment_upload(request, slug):
     """Store one file (form field `file`) as the user's pending attachment in the
@@ -222,8 +229,7 @@ def attachment_upload(request, slug):
         except (RoomNotFound, RoomForbidden):
             # A private room's existence is not revealed.
             raise NotFound(_("No such room.")) from None
-        limit = int(request.META.get("CONTENT_LENGTH") or 0)
-        if limit > settings.CHAT_MAX_UPLOAD_BYTES + 64 * 1024:
+        if _content_length(request) > settings.CHAT_MAX_UPLOAD_BYTES + 64 * 1024:
             # Refused before the body is parsed.
             raise Refused(
                 _("A file is at most %(size)s.") % {"size": attachments.max_bytes_text()},

@@ -268,6 +268,30 @@ def test_upload_without_a_file_is_invalid(as_user, public_room, alice):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("content_type", "extra"),
+    [
+        ("multipart/form-data; boundary=xx", {}),
+        ("multipart/form-data; boundary=", {}),
+        ("multipart/form-data; boundary=xx", {"CONTENT_LENGTH": "abc"}),
+        ("application/json", {}),
+    ],
+)
+def test_malformed_upload_requests_are_400(public_room, alice, content_type, extra):
+    client = Client(raise_request_exception=False)
+    client.force_login(alice)
+    response = client.generic(
+        "POST",
+        f"/chat/{public_room.slug}/attachments/",
+        b"--xx\r\ngarbage",
+        content_type=content_type,
+        **extra,
+    )
+    assert response.status_code == 400
+    assert Attachment.objects.count() == 0
+
+
+@pytest.mark.django_db
 def test_upload_needs_the_csrf_token(public_room, alice):
     client = Client(enforce_csrf_checks=True)
     client.force_login(alice)

@@ -27,7 +27,8 @@ PASTE_SCREENSHOT = """async () => {
   transfer.items.add(new File([blob], "image.png", { type: "image/png" }));
   const box = document.getElementById("composer-body");
   box.focus();
-  const pasted = new ClipboardEvent("paste", { clipboardData: transfer, bubbles: true, cancelable: true });
+  const pasted = new ClipboardEvent(
+    "paste", { clipboardData: transfer, bubbles: true, cancelable: true });
   return box.dispatchEvent(pasted);
 }"""
 

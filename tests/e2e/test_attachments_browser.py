@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from harness.accessibility import axe_violations
 from harness.browser import assert_nothing_went_wrong, frames_of_type
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
@@ -77,6 +78,7 @@ def test_pasted_screenshot_is_uploaded_sent_and_shown(stack, room, open_room, sc
     assert response.headers["x-content-type-options"] == "nosniff"
 
     screenshot(bob, "bob")
+    assert axe_violations(bob.page) == []
     assert_nothing_went_wrong(alice, bob)
 
 
@@ -100,4 +102,5 @@ def test_file_picked_with_the_button_arrives_as_a_card(stack, room, open_room, t
     assert response.status == 200
     assert response.headers["content-type"] == "application/octet-stream"
     assert response.headers["content-disposition"].startswith("attachment;")
+    assert axe_violations(bob.page) == []
     assert_nothing_went_wrong(alice, bob)

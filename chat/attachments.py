@@ -153,6 +153,9 @@ def _reencode(image: Image.Image, fmt: str, frames: int) -> ProcessedImage:
         upright = upright.convert("RGB") if upright.mode not in ("RGB", "L", "CMYK") else upright
     elif fmt == "WEBP":
         options.update(quality=90, exif=b"", xmp=b"")
+    elif fmt == "GIF":
+        # Pillow carries a GIF's own info (its comment among it) into the save.
+        options.update(comment=b"")
     upright.save(out, **options)
     width, height = upright.size
 

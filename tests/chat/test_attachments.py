@@ -533,3 +533,47 @@ def test_default_storage_is_the_file_system(monkeypatch):
     config = settings_module.default_storage_config()
     assert config["BACKEND"] == "django.core.files.storage.FileSystemStorage"
     assert config["OPTIONS"]["location"] == settings_module.MEDIA_ROOT
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_room_deletes_its_files(as_user, public_room, alice, _media):
+    sent = uploaded(as_user(alice), public_room, "a.png", png())
+    send(public_room, alice, [sent["id"]])
+    uploaded(as_user(alice), public_room, "pending.txt", b"pending")
+    assert len(stored_files(_media)) == 3
+    public_room.delete()
+    assert stored_files(_media) == []
+
+
+@pytest.mark.django_db
+def test_room_page_renders_attachments_escaped(as_user, public_room, alice):
+    image = uploaded(as_user(alice), public_room, "<img src=x onerror=alert(1)>.png", png())
+    doc = uploaded(as_user(alice), public_room, "a<script>x.txt", b"text")
+    send(public_room, alice, [image["id"], doc["id"]])
+    html = as_user(alice).get(public_room.get_absolute_url()).content.decode()
+    alt = "&lt;img src=x onerror=alert(1)&gt;.png"
+    assert f'<img src="/chat/files/{image["id"]}/thumb/" alt="{alt}"' in html
+    assert f'href="/chat/files/{doc["id"]}/" download>' in html
+    assert '<span class="attachment-name">a&lt;script&gt;x.txt</span>' in html
+    assert "<script>x" not in html
+    assert "4\xa0bytes" in html  # the card's size
+
+
+@pytest.mark.django_db(transaction=True)
+def test_animated_gif_keeps_its_frames_and_loses_its_comment(as_user, public_room, alice):
+    frames = [Image.new("RGB", (40, 30), color) for color in ("red", "green", "blue")]
+    out = io.BytesIO()
+    frames[0].save(
+        out,
+        "GIF",
+        save_all=True,
+        append_images=frames[1:],
+        duration=80,
+        loop=0,
+        comment=b"taken at 48.85N 2.29E",
+    )
+    attachment = uploaded(as_user(alice), public_room, "dance.gif", out.getvalue())
+    assert attachment["content_type"] == "image/gif" and attachment["thumb_url"]
+    data = b"".join(as_user(alice).get(attachment["url"]).streaming_content)
+    stored = Image.open(io.BytesIO(data))
+    assert stored.n_frames == 3 and b"48.85N" not in data

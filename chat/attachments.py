@@ -138,7 +138,7 @@ def process_image(data: bytes, fmt: str) -> ProcessedImage:
 
 
 def _reencode(image: Image.Image, fmt: str, frames: int) -> ProcessedImage:
-    upright = ImageOps.exif_transpose(image) if frames == 1 else image
+    upright = _upright(image) if frames == 1 else image
     out = io.BytesIO()
     options: dict[str, Any] = {"format": fmt}
     if image.info.get("icc_profile"):
@@ -169,6 +169,16 @@ def _reencode(image: Image.Image, fmt: str, frames: int) -> ProcessedImage:
     thumb_out = io.BytesIO()
     thumb.save(thumb_out, format=THUMB_FORMAT, quality=80)
     return ProcessedImage(out.getvalue(), thumb_out.getvalue(), width, height)
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """Return the image turned as its EXIF orientation says; as it is when its
+    EXIF can't be read (the EXIF is dropped either way)."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except Exception:  # any malformed EXIF: Pillow raises several kinds
+        logger.info("unreadable EXIF in an uploaded image; kept as it is")
+        return image
 
 
 def _first_frame(image: Image.Image) -> Image.Image:

@@ -577,3 +577,28 @@ def test_animated_gif_keeps_its_frames_and_loses_its_comment(as_user, public_roo
     data = b"".join(as_user(alice).get(attachment["url"]).streaming_content)
     stored = Image.open(io.BytesIO(data))
     assert stored.n_frames == 3 and b"48.85N" not in data
+
+
+def _webp_with_broken_exif() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (20, 20)).save(out, "WEBP", exif=b"Exif\x00\x00SECRET-GPS", xmp=b"SECRET-XMP")
+    return out.getvalue()
+
+
+def _png_with_text() -> bytes:
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Comment", "SECRET-GPS 48.85N")
+    return png(pnginfo=info)
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("make", [_webp_with_broken_exif, _png_with_text])
+def test_metadata_of_other_images_is_dropped(as_user, public_room, alice, make):
+    data = make()
+    assert b"SECRET" in data
+    attachment = uploaded(as_user(alice), public_room, "x.img", data)
+    assert attachment["thumb_url"]
+    stored = b"".join(as_user(alice).get(attachment["url"]).streaming_content)
+    assert b"SECRET" not in stored

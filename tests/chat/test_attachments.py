@@ -305,6 +305,14 @@ def test_upload_needs_the_csrf_token(public_room, alice):
     )
     assert response.status_code == 201
     assert Attachment.objects.count() == 1
+    # The token of the page, but posted from another site: refused too.
+    response = client.post(
+        f"/chat/{public_room.slug}/attachments/",
+        {"file": _named("b.txt", b"hi")},
+        headers={"X-CSRFToken": token, "Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert Attachment.objects.count() == 1
 
 
 @pytest.mark.django_db

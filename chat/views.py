@@ -1,17 +1,22 @@
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from math import ceil
+from typing import Any
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import async_to_sync, sync_to_async
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
-from django.http import FileResponse, Http404, JsonResponse
+from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime import ratelimit
+from realtime.db import db_call
 from realtime.errors import NotFound, Refused
 
 from . import attachments, frames, selectors, services
@@ -192,6 +197,13 @@ def member_remove(request, slug):
 
 
 # ---- Attachments ----------------------------------------------------------------
+#
+# Async views: decoding an image takes a good part of a second, and a download
+# streams for as long as the client reads. As sync views they would hold the one
+# thread every sync view of the worker shares; here the work runs in the database
+# threads (realtime.db) and the file is read chunk by chunk off the event loop.
+
+FILE_CHUNK_BYTES = 64 * 1024
 
 
 def _json_error(error: Refused, status: int) -> JsonResponse:
@@ -212,23 +224,32 @@ def _content_length(request) -> int:
         return 0  # the body parser answers a malformed one
 
 
+@db_call
+def _store_upload(slug: str, user, upload) -> dict:
+    try:
+        room = selectors.room_for_reader(slug=slug, user=user)
+    except (RoomNotFound, RoomForbidden):
+        # A private room's existence is not revealed.
+        raise NotFound(_("No such room.")) from None
+    if attachments.pending_count(uploader=user) >= settings.CHAT_MAX_PENDING_UPLOADS:
+        raise Refused(_("Too many files waiting to be sent: send or remove some first."))
+    attachment = attachments.attachment_create(room=room, uploader=user, upload=upload)
+    return attachments.attachment_dict(attachment)
+
+
 @require_POST
-def attachment_upload(request, slug):
+async def attachment_upload(request, slug):
     """Store one file (form field `file`) as the user's pending attachment in the
     room: `201 {"attachment": {...}}`, or an error object with a code and a reason.
 
     CSRF-protected like every POST (the page's token in `X-CSRFToken`)."""
-    if not request.user.is_authenticated:
+    user = await request.auser()
+    if not user.is_authenticated:
         return JsonResponse(
             {"type": "error", "code": "forbidden", "detail": _("Log in to upload files.")},
             status=403,
         )
     try:
-        try:
-            room = selectors.room_for_reader(slug=slug, user=request.user)
-        except (RoomNotFound, RoomForbidden):
-            # A private room's existence is not revealed.
-            raise NotFound(_("No such room.")) from None
         if _content_length(request) > settings.CHAT_MAX_UPLOAD_BYTES + 64 * 1024:
             # Refused before the body is parsed.
             raise Refused(
@@ -238,11 +259,7 @@ def attachment_upload(request, slug):
         uploads = request.FILES.getlist("file")
         if len(uploads) != 1:
             raise Refused(_('Send one file, in the form field "file".'))
-        if attachments.pending_count(uploader=request.user) >= settings.CHAT_MAX_PENDING_UPLOADS:
-            raise Refused(_("Too many files waiting to be sent: send or remove some first."))
-        taken = async_to_sync(ratelimit.take)(
-            "upload", request.user.pk, settings.CHAT_UPLOAD_RATE_LIMIT
-        )
+        taken = await ratelimit.take("upload", user.pk, settings.CHAT_UPLOAD_RATE_LIMIT)
         if not taken.allowed:
             raise Refused(
                 _("Too many uploads; try again in %(seconds)s s.")
@@ -250,39 +267,63 @@ def attachment_upload(request, slug):
                 code="rate_limited",
                 retry_after=taken.retry_after,
             )
-        attachment = attachments.attachment_create(
-            room=room, uploader=request.user, upload=uploads[0]
-        )
+        attachment = await _store_upload(slug, user, uploads[0])
     except Refused as error:
         return _json_error(error, _UPLOAD_STATUS.get(error.code, 400))
-    return JsonResponse({"attachment": attachments.attachment_dict(attachment)}, status=201)
+    return JsonResponse({"attachment": attachment}, status=201)
 
 
-def _serve(request, attachment_id: int, *, thumb: bool):
-    if not request.user.is_authenticated:
-        raise Http404("No such file.")
-    try:
-        attachment = selectors.attachment_for_reader(attachment_id=attachment_id, user=request.user)
-    except NotFound:
-        raise Http404("No such file.") from None
+@dataclass(frozen=True)
+class OpenedFile:
+    handle: Any
+    size: int
+    name: str
+    content_type: str
+    inline: bool
+
+
+@db_call
+def _open_readable(attachment_id: int, user, thumb: bool) -> OpenedFile:
+    """Check that `user` may read the attachment now, and open its file (or thumbnail)."""
+    attachment = selectors.attachment_for_reader(attachment_id=attachment_id, user=user)
     stored = attachment.thumb if thumb else attachment.file
     if not stored:
-        raise Http404("No such file.")
+        raise NotFound("No such file.")
     try:
         handle = default_storage.open(stored.name, "rb")
+        size = handle.size
     except FileNotFoundError:
-        raise Http404("No such file.") from None
+        raise NotFound("No such file.") from None
     inline = attachments.is_inline(attachment)
     if thumb:
         content_type = attachments.THUMB_TYPE
     else:
         content_type = attachment.content_type if inline else attachments.UNKNOWN_TYPE
-    response = FileResponse(
-        handle,
-        as_attachment=not inline,
-        filename=attachment.name,
-        content_type=content_type,
-    )
+    return OpenedFile(handle, size, attachment.name, content_type, inline)
+
+
+async def _chunks(handle: Any) -> AsyncIterator[bytes]:
+    read = sync_to_async(handle.read, thread_sensitive=False)
+    try:
+        while chunk := await read(FILE_CHUNK_BYTES):
+            yield chunk
+    finally:
+        await sync_to_async(handle.close, thread_sensitive=False)()
+
+
+async def _serve(request, attachment_id: int, *, thumb: bool):
+    user = await request.auser()
+    if not user.is_authenticated:
+        raise Http404("No such file.")
+    try:
+        opened = await _open_readable(attachment_id, user, thumb)
+    except NotFound:
+        raise Http404("No such file.") from None
+    response = StreamingHttpResponse(_chunks(opened.handle), content_type=opened.content_type)
+    response["Content-Length"] = str(opened.size)
+    # RFC 6266: filename="..." for plain ASCII, else filename*=utf-8''...
+    disposition = content_disposition_header(as_attachment=not opened.inline, filename=opened.name)
+    response["Content-Disposition"] = disposition or "attachment"
     response["X-Content-Type-Options"] = "nosniff"
     # Opened on its own, a file is a document of this site's origin: it may run
     # nothing and load nothing.
@@ -293,10 +334,10 @@ def _serve(request, attachment_id: int, *, thumb: bool):
 
 
 @require_GET
-def attachment_download(request, attachment_id):
-    return _serve(request, attachment_id, thumb=False)
+async def attachment_download(request, attachment_id):
+    return await _serve(request, attachment_id, thumb=False)
 
 
 @require_GET
-def attachment_thumb(request, attachment_id):
-    return _serve(request, attachment_id, thumb=True)
+async def attachment_thumb(request, attachment_id):
+    return await _serve(request, attachment_id, thumb=True)

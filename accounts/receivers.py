@@ -1,3 +1,7 @@
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.utils import translation
+
 from chat.signals import read_positions_hidden
 
 from . import selectors, services
@@ -16,7 +20,18 @@ def read_positions_hidden_among(sender, user_ids, **kwargs) -> set[int]:
     return selectors.hiding_read_position(user_ids=user_ids)
 
 
+def logged_in(sender, request, user, **kwargs) -> None:
+    """A user who never chose a language keeps the one they logged in with (the
+    switcher's cookie or their browser's): emails and pushes use it too."""
+    if selectors.language(user=user):
+        return
+    language = translation.get_language() or settings.LANGUAGE_CODE
+    language = translation.get_supported_language_variant(language)
+    services.profile_language_set(user=user, language=language)
+
+
 def connect() -> None:
+    user_logged_in.connect(logged_in, dispatch_uid="accounts.logged_in")
     read_positions_hidden.connect(
         read_positions_hidden_among, dispatch_uid="accounts.read_positions_hidden"
     )

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime import ratelimit
@@ -88,7 +89,7 @@ def direct_open(request):
     form = UsernameForm(request.POST)
     try:
         if not form.is_valid():
-            raise Refused("Give the username of the person to message.")
+            raise Refused(_("Give the username of the person to message."))
         # Opening a conversation may create a room: the same limit.
         refused = _over_room_limit(request)
         if refused is not None:
@@ -159,7 +160,7 @@ def _change_members(request, slug, change, done: str) -> object:
     form = UsernameForm(request.POST)
     try:
         if not form.is_valid():
-            raise Refused("Give a username.")
+            raise Refused(_("Give a username."))
         change(room=room, actor=request.user, username=form.cleaned_data["username"])
     except RoomForbidden:
         messages.error(request, "Only the owner of a private room manages its members.")

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime.errors import Refused
@@ -26,11 +27,11 @@ def _refused(detail: str, status: int = 400) -> JsonResponse:
 
 def _json_body(request) -> object:
     if len(request.body) > BODY_MAX_BYTES:
-        raise Refused(f"The body is over {BODY_MAX_BYTES} bytes.")
+        raise Refused(_("The body is over %(max)s bytes.") % {"max": BODY_MAX_BYTES})
     try:
         return json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
-        raise Refused("The body is not JSON.") from None
+        raise Refused(_("The body is not JSON.")) from None
 
 
 @require_POST

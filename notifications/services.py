@@ -14,6 +14,7 @@ from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from chat.models import Message
 from realtime.errors import Refused
@@ -56,7 +57,7 @@ def _user_ids(recipients) -> list[int]:
         if not isinstance(user, User):
             raise TypeError(f"Expected users, not {type(user).__name__}.")
         if user.pk is None:
-            raise Refused("A recipient must be a saved user.")
+            raise Refused(_("A recipient must be a saved user."))
         ids.add(user.pk)
     return sorted(ids)
 
@@ -295,7 +296,7 @@ def notify(
     """
     content = clean_content(title=title, body=body, level=level, url=url)
     if kind not in Kind.values:
-        raise Refused(f"kind must be one of {', '.join(Kind.values)}.")
+        raise Refused(_("kind must be one of %(kinds)s.") % {"kinds": ", ".join(Kind.values)})
     if collapse_key is None:
         collapse_key = collapse_key_for(kind, target)
     options = {"target": target, "kind": kind, "actor": actor, "collapse_key": collapse_key}
@@ -339,7 +340,7 @@ def _audience(audience) -> tuple[str, list[Group], list]:
         return Broadcast.Audience.GROUPS, items, []
     if items and all(isinstance(item, User) for item in items):
         return Broadcast.Audience.USERS, [], items
-    raise Refused("An audience is None (every active user), some groups or some users.")
+    raise Refused(_("An audience is None (every active user), some groups or some users."))
 
 
 @transaction.atomic

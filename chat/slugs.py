@@ -19,46 +19,13 @@ BASE_MAX = 60
 # Cyrillic to Latin letters (Russian, Ukrainian, Belarusian), after the common
 # street-sign romanisation, so "Привет" is /chat/privet/ and not /chat/room/.
 # Other scripts still fall back to "room".
+# fmt: off
 _LATIN = [
-    "a",
-    "b",
-    "v",
-    "g",
-    "d",
-    "e",
-    "e",
-    "zh",
-    "z",
-    "i",
-    "y",
-    "k",
-    "l",
-    "m",
-    "n",
-    "o",
-    "p",
-    "r",
-    "s",
-    "t",
-    "u",
-    "f",
-    "kh",
-    "ts",
-    "ch",
-    "sh",
-    "shch",
-    "-",
-    "y",
-    "-",
-    "e",
-    "yu",
-    "ya",
-    "i",
-    "ye",
-    "yi",
-    "g",
-    "u",
+    "a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
+    "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "-", "y", "-", "e", "yu", "ya", "i", "ye", "yi",
+    "g", "u",
 ]
+# fmt: on
 _CYRILLIC = {
     letter: latin.strip("-")
     for letter, latin in zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяієїґў", _LATIN, strict=True)

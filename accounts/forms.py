@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import UserCreationForm, UsernameField
 from django.contrib.auth.models import User
+from django.utils.translation import gettext_lazy as _
 
 from realtime.tasks import enqueue_on_commit
 
@@ -9,14 +10,14 @@ from . import tasks
 from .models import Profile
 from .validators import validate_signup_username
 
-EMAIL_HELP = (
+EMAIL_HELP = _(
     "Optional. For resetting your password, and the notifications you choose to get by email."
 )
 
 
 def email_field() -> forms.EmailField:
     return forms.EmailField(
-        label="Email address",
+        label=_("Email address"),
         required=False,
         max_length=254,
         help_text=EMAIL_HELP,

@@ -34,9 +34,9 @@ class Profile(models.Model):
     )
     # Whether the rooms' "Seen by" may name this user (chat asks through a signal).
     share_read_position = models.BooleanField(
-        "Show others how far I have read",
+        _("Show others how far I have read"),
         default=True,
-        help_text='Others see "Seen by" with your name under the messages you have read.',
+        help_text=_('Others see "Seen by" with your name under the messages you have read.'),
     )
     # The language of every page, email, push and notification this user gets
     # (settings.LANGUAGES); empty until chosen or first detected at login.

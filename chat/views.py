@@ -23,7 +23,7 @@ def _readable_room(slug: str, user):
     try:
         return selectors.room_for_reader(slug=slug, user=user)
     except (RoomNotFound, RoomForbidden):
-        raise Http404("No such room.") from None
+        raise Http404(_("No such room.")) from None
 
 
 def _room_list(request, status: int = 200):
@@ -54,7 +54,9 @@ def _over_room_limit(request):
     if limit.allowed:
         return None
     messages.error(
-        request, f"You are creating rooms too fast; try again in {ceil(limit.retry_after)} s."
+        request,
+        _("You are creating rooms too fast; try again in %(seconds)s s.")
+        % {"seconds": ceil(limit.retry_after)},
     )
     response = _room_list(request, status=429)
     response["Retry-After"] = str(ceil(limit.retry_after))
@@ -138,7 +140,7 @@ def room_join(request, slug):
     try:
         services.room_join(room=room, user=request.user)
     except RoomForbidden:
-        raise Http404("No such room.") from None
+        raise Http404(_("No such room.")) from None
     return redirect(room)
 
 
@@ -151,7 +153,7 @@ def room_leave(request, slug):
     except Refused as error:
         messages.error(request, error.detail)
         return redirect(room)
-    messages.info(request, f"You left {room.name}.")
+    messages.info(request, _("You left %(room)s.") % {"room": room.name})
     return redirect("chat:room_list")
 
 
@@ -163,12 +165,12 @@ def _change_members(request, slug, change, done: str) -> object:
             raise Refused(_("Give a username."))
         change(room=room, actor=request.user, username=form.cleaned_data["username"])
     except RoomForbidden:
-        messages.error(request, "Only the owner of a private room manages its members.")
+        messages.error(request, _("Only the owner of a private room manages its members."))
     except Refused as error:
         messages.error(request, error.detail)
     else:
         messages.success(
-            request, done.format(username=form.cleaned_data["username"], room=room.name)
+            request, done % {"username": form.cleaned_data["username"], "room": room.name}
         )
     return redirect(room)
 
@@ -177,12 +179,17 @@ def _change_members(request, slug, change, done: str) -> object:
 @login_required
 def member_add(request, slug):
     # Adding someone who is already a member changes nothing and says so the same way.
-    return _change_members(request, slug, services.member_add, "{username} is a member of {room}.")
+    return _change_members(
+        request, slug, services.member_add, _("%(username)s is a member of %(room)s.")
+    )
 
 
 @require_POST
 @login_required
 def member_remove(request, slug):
     return _change_members(
-        request, slug, services.member_remove, "{username} is no longer a member of {room}."
+        request,
+        slug,
+        services.member_remove,
+        _("%(username)s is no longer a member of %(room)s."),
     )

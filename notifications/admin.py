@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.utils.translation import ngettext
 
 from . import services
 from .forms import BroadcastForm
@@ -60,7 +61,12 @@ class BroadcastAdmin(admin.ModelAdmin):
         if not change:
             # After the audience (many-to-many) is saved; pushed after the admin's commit.
             count = services.broadcast_send(broadcast=form.instance)
-            self.message_user(request, f"Sent to {count} users.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Sent to %(count)s user.", "Sent to %(count)s users.", count)
+                % {"count": count},
+                messages.SUCCESS,
+            )
 
 
 class ReadFilter(admin.SimpleListFilter):

@@ -38,7 +38,7 @@ def _json_body(request) -> object:
 @login_required
 def push_subscribe(request):
     if not webpush.enabled():
-        return _refused("Push notifications are not set up on this server.")
+        return _refused(_("Push notifications are not set up on this server."))
     try:
         info = webpush.parse_subscription(_json_body(request))
     except Refused as error:
@@ -58,7 +58,7 @@ def push_unsubscribe(request):
         return _refused(error.detail)
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
     if not isinstance(endpoint, str) or not endpoint:
-        return _refused('Send {"endpoint": …} with the subscription\'s endpoint.')
+        return _refused(_('Send {"endpoint": …} with the subscription\'s endpoint.'))
     push_services.push_unsubscribe(user=request.user, endpoint=endpoint)
     return HttpResponse(status=204)
 

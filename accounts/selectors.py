@@ -19,9 +19,7 @@ def profile(*, user: "User") -> Profile:
 
 def language(*, user: "User") -> str:
     """Return the language the user chose ("" when none is stored)."""
-    return (
-        Profile.objects.filter(user=user).values_list("language", flat=True).first() or ""
-    )
+    return Profile.objects.filter(user=user).values_list("language", flat=True).first() or ""
 
 
 def languages(*, user_ids: Iterable[int]) -> dict[int, str]:

@@ -11,6 +11,7 @@ import { NotificationPage } from "./notification-page.js";
 import { ReconnectingSocket } from "./socket.js";
 import { relativeTime } from "./times.js";
 import { Toasts } from "./toasts.js";
+import { gettext } from "./i18n.js";
 
 const BODY_CHARS = 140;
 // Its socket is less urgent than the room's: let the room reconnect first.
@@ -60,12 +61,12 @@ const socket = new ReconnectingSocket({
     if (decision.reason === "signed-out") {
       // Logged out (here or elsewhere): reconnecting would only be refused again.
       root.dataset.state = "signed-out";
-      setStatus("You are signed out. Reload the page to sign in again.");
+      setStatus(gettext("You are signed out. Reload the page to sign in again."));
     }
   },
   onWaiting: () => {
     root.dataset.state = "reconnecting";
-    setStatus("Reconnecting…");
+    setStatus(gettext("Reconnecting…"));
   },
 });
 

@@ -9,9 +9,9 @@ import { cloneTemplate, setText } from "./dom.js";
 import { countLabel, Inbox, isAboutRoom, levelOf, shorten, sitePath } from "./inbox.js";
 import { NotificationPage } from "./notification-page.js";
 import { ReconnectingSocket } from "./socket.js";
-import { relativeTime } from "./times.js";
-import { Toasts } from "./toasts.js";
+import { formatAllTimes, relativeTime } from "./times.js";
 import { gettext } from "./i18n.js";
+import { Toasts } from "./toasts.js";
 
 const BODY_CHARS = 140;
 // Its socket is less urgent than the room's: let the room reconnect first.
@@ -41,6 +41,8 @@ const page = new NotificationPage({
   readAll: document.querySelector(".notif-page-read-all button"),
   listUrl,
 });
+// The notifications page's server-rendered times, in the one format rooms use too.
+if (page.list) formatAllTimes(page.list);
 const toasts = new Toasts({ container: document.getElementById("notif-toasts"), listUrl, onOpen: readOnLeave });
 
 const socket = new ReconnectingSocket({

@@ -23,10 +23,14 @@ def read_positions_hidden_among(sender, user_ids, **kwargs) -> set[int]:
 def logged_in(sender, request, user, **kwargs) -> None:
     """A user who never chose a language keeps the one they logged in with (the
     switcher's cookie or their browser's): emails and pushes use it too."""
-    if selectors.language(user=user):
+    if request is None or selectors.language(user=user):
         return
-    language = translation.get_language() or settings.LANGUAGE_CODE
-    language = translation.get_supported_language_variant(language)
+    said = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or request.META.get(
+        "HTTP_ACCEPT_LANGUAGE"
+    )
+    if not said:
+        return  # nothing to go by: the default, until they choose
+    language = translation.get_language_from_request(request)
     services.profile_language_set(user=user, language=language)
 
 

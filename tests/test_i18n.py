@@ -232,6 +232,23 @@ def test_a_cyrillic_room_name_gets_a_readable_address(alice):
     assert again.slug == "obyavleniya-i-shchi"
 
 
+@pytest.mark.django_db
+def test_a_password_reset_email_goes_in_the_language_it_was_asked_in(
+    client, alice, run_tasks, django_capture_on_commit_callbacks
+):
+    alice.email = "alice@example.com"
+    alice.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(
+            "/accounts/password-reset/", {"email": "alice@example.com"}, HTTP_ACCEPT_LANGUAGE="ru"
+        )
+    assert run_tasks() == 1
+    [email] = mail.outbox
+    assert email.subject == "Сброс пароля Relay"
+    assert "Здравствуйте, alice!" in email.body
+    assert '<html lang="ru">' in email.alternatives[0][0]
+
+
 # ---- Sockets ---------------------------------------------------------------------
 
 

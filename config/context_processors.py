@@ -28,5 +28,5 @@ def client_config(request):
             "REALTIME_MAX_FRAME_BYTES": settings.REALTIME_MAX_FRAME_BYTES,
             "REALTIME_PING_INTERVAL": settings.REALTIME_PING_INTERVAL,
             "REALTIME_PONG_TIMEOUT": settings.REALTIME_PONG_TIMEOUT,
-        }
+        },
     }

@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from . import services
@@ -41,7 +42,7 @@ class BroadcastAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="read by", ordering="_read_count")
+    @admin.display(description=_("read by"), ordering="_read_count")
     def read_count(self, obj: Broadcast) -> int:
         return getattr(obj, "_read_count", 0)
 
@@ -70,11 +71,11 @@ class BroadcastAdmin(admin.ModelAdmin):
 
 
 class ReadFilter(admin.SimpleListFilter):
-    title = "read"
+    title = _("read")
     parameter_name = "read"
 
     def lookups(self, request, model_admin):
-        return [("no", "Unread"), ("yes", "Read")]
+        return [("no", _("Unread")), ("yes", _("Read"))]
 
     def queryset(self, request, queryset):
         if self.value() in {"yes", "no"}:

@@ -88,6 +88,11 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         self.ws_protocol = fastsend.protocol_of(self.base_send)
         self.user = self.scope.get("user")
         self.language = scope_language(self.scope)
+        # For this socket's task, once: connect, every frame handler and the
+        # database calls they make (which copy the task's context) all run in
+        # it, so every text they produce (error details) is in this language,
+        # at no cost per frame.
+        translation.activate(self.language)
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(Close.NOT_LOGGED_IN)
             return
@@ -110,8 +115,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
                 settings.REALTIME_SESSION_RECHECK * random.uniform(0.5, 1.0),
                 self._recheck_session,
             )
-            with translation.override(self.language):
-                await self.start()
+            await self.start()
         except (RedisError, OSError):
             # A subscription that failed is not retried by anyone: a socket
             # opened now would never hear a live event. The client comes back.
@@ -275,11 +279,6 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     # Client frames.
 
     async def receive(self, text_data=None, bytes_data=None) -> None:
-        # Every text a frame handler produces (error details) in the socket's language.
-        with translation.override(self.language):
-            await self._receive(text_data, bytes_data)
-
-    async def _receive(self, text_data=None, bytes_data=None) -> None:
         self.last_seen = time.monotonic()
         if not self.ready:
             return

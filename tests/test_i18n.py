@@ -546,3 +546,29 @@ def test_the_catalog_check_names_a_new_untranslated_string(tmp_path):
     result = subprocess.run(check, capture_output=True, text=True)
     assert result.returncode == 1
     assert "new, not in the catalog yet: 'A brand new sentence'" in result.stderr
+
+
+@pytest.mark.django_db
+def test_russian_pages_show_no_english_but_names_and_what_people_wrote(client, busy_room, alice):
+    """Everything a Russian reader sees in Latin letters is a name (the product's,
+    a person's, a room's, a time zone's), the other language's own name in the
+    switcher, or what someone wrote."""
+    from zoneinfo import available_timezones
+
+    services.notify(alice, title="Announcement", body="kept as written")
+    allowed = {"Relay", "English", "(Escape)", "Push", "General", "General · Relay"}
+    allowed |= {"alice", "bob", "@alice", "@bob", "bob:", "/general", "hi @alice"}
+    allowed |= {"Announcement", "kept as written"}
+    allowed |= {zone.replace("_", " ") for zone in available_timezones()}
+    pages = {url: get(client, url, "ru") for url, _ in ANONYMOUS_PAGES}
+    client.force_login(alice)
+    set_language(alice, "ru")
+    pages |= {url: get(client, url, "en") for url, _ in LOGGED_IN_PAGES}
+    pages["/chat/nope/"] = get(client, "/chat/nope/", "en", status=404)
+    for url, html in pages.items():
+        latin = {
+            chunk
+            for chunk in shown(html)
+            if re.search(r"[A-Za-z]{3,}", chunk) and not re.search(r"[А-Яа-яЁё]", chunk)
+        }
+        assert latin <= allowed, (url, sorted(latin - allowed))

@@ -355,6 +355,8 @@ def _notify_per_language(
     """`notify` once per language of the recipients, the title rendered in it."""
     if actor is None:
         raise TypeError("A title rendered per recipient names its actor: pass actor=.")
+    if kind not in Kind.values:
+        raise Refused(_("kind must be one of %(kinds)s.") % {"kinds": ", ".join(Kind.values)})
     user_ids = [user_id for user_id in _user_ids(recipients) if user_id != actor.pk]
     by_language: dict[str, list[int]] = {}
     for user_id, language in accounts_selectors.languages(user_ids=user_ids).items():
@@ -364,10 +366,6 @@ def _notify_per_language(
         with translation.override(language):
             title = title_for([actor.get_username()], 0)[:TITLE_MAX]
             content = clean_content(title=title, body=body, level=level, url=url)
-            if kind not in Kind.values:
-                raise Refused(
-                    _("kind must be one of %(kinds)s.") % {"kinds": ", ".join(Kind.values)}
-                )
             key = collapse_key_for(kind, target) if collapse_key is None else collapse_key
             stored += _store(
                 user_ids=sorted(ids),

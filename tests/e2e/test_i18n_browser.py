@@ -76,6 +76,28 @@ def test_switching_to_russian_and_back(stack, users, room, open_room, browser, p
     finally:
         context.close()
 
+    # The notifications page: stored and live entries in the rooms' one format
+    # (the time today, in the browser's zone), where it once showed server UTC.
+    def notify(title: str) -> None:
+        stack.shell(
+            "from django.contrib.auth import get_user_model\n"
+            "from notifications import services\n"
+            "services.notify(get_user_model().objects.get(username='alice'), title=args['t'])\n"
+            "print(json.dumps(1))",
+            t=title,
+        )
+
+    notify("Первое")
+    page.goto(f"{a.url}/notifications/")
+    times = page.locator("#notif-list time")
+    expect(times.first).to_have_text(re.compile(r"^\d{2}:\d{2}$"))
+    notify("Второе")
+    expect(page.locator("#notif-list .notif-entry-title")).to_have_text(["Второе", "Первое"])
+    expect(times).to_have_text([re.compile(r"^\d{2}:\d{2}$")] * 2)
+    expect(page.locator("#notif-page-unread")).to_have_text("2 непрочитанных")
+    page.goto(f"{a.url}/chat/{room}/")
+    expect(page.locator("#connection")).to_have_text("Подключено")
+
     page.get_by_role("button", name="English").click()
     expect(page.locator("html")).to_have_attribute("lang", "en")
     expect(page.locator("#members-title")).to_have_text("Members")

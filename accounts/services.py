@@ -4,6 +4,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from .models import Profile, UsernameKey
 from .usernames import username_key
@@ -60,6 +61,6 @@ def profile_update(*, user: "User", share_read_position: bool, email: str | None
 def profile_language_set(*, user: "User", language: str) -> Profile:
     """Store the language the user reads the site in (one of settings.LANGUAGES)."""
     if language not in dict(settings.LANGUAGES):
-        raise ValidationError("Unknown language.", code="invalid")
+        raise ValidationError(gettext("Unknown language."), code="invalid")
     row, _ = Profile.objects.update_or_create(user=user, defaults={"language": language})
     return row

@@ -27,8 +27,10 @@ class BroadcastForm(forms.ModelForm):
         if audience == Broadcast.Audience.ALL and (cleaned.get("groups") or cleaned.get("users")):
             raise ValidationError(
                 {
-                    "audience": "“All active users” takes no groups or users; clear them or "
-                    "choose another audience."
+                    "audience": _(
+                        "“All active users” takes no groups or users; clear them or "
+                        "choose another audience."
+                    )
                 }
             )
         return cleaned

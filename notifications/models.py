@@ -171,7 +171,7 @@ class Notification(models.Model):
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError("“%(value)s” is not a known time zone.", params={"value": value})
+        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
 
 
 def default_email_kinds() -> list[str]:

@@ -81,6 +81,6 @@ def validate_site_path(value: str) -> None:
     """Model field validator: a path on this site (see `is_site_path`)."""
     if value and not is_site_path(value):
         raise ValidationError(
-            "Give a path on this site starting with a single “/”, like /chat/general/.",
+            _("Give a path on this site starting with a single “/”, like /chat/general/."),
             code="invalid",
         )

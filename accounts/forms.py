@@ -2,6 +2,8 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import UserCreationForm, UsernameField
 from django.contrib.auth.models import User
+from django.utils import translation
+from django.utils.translation import gettext_lazy as _
 
 from realtime.tasks import enqueue_on_commit
 
@@ -9,14 +11,14 @@ from . import tasks
 from .models import Profile
 from .validators import validate_signup_username
 
-EMAIL_HELP = (
+EMAIL_HELP = _(
     "Optional. For resetting your password, and the notifications you choose to get by email."
 )
 
 
 def email_field() -> forms.EmailField:
     return forms.EmailField(
-        label="Email address",
+        label=_("Email address"),
         required=False,
         max_length=254,
         help_text=EMAIL_HELP,
@@ -61,4 +63,6 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
 
     def save(self, **kwargs) -> None:  # type: ignore[override]
         for user in self.get_users(self.cleaned_data["email"]):
-            enqueue_on_commit(tasks.password_reset_email, user.pk)
+            enqueue_on_commit(
+                tasks.password_reset_email, user.pk, language=translation.get_language() or ""
+            )

@@ -1,5 +1,6 @@
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class UsernameKey(models.Model):
@@ -33,9 +34,14 @@ class Profile(models.Model):
     )
     # Whether the rooms' "Seen by" may name this user (chat asks through a signal).
     share_read_position = models.BooleanField(
-        "Show others how far I have read",
+        _("Show others how far I have read"),
         default=True,
-        help_text='Others see "Seen by" with your name under the messages you have read.',
+        help_text=_('Others see "Seen by" with your name under the messages you have read.'),
+    )
+    # The language of every page, email, push and notification this user gets
+    # (settings.LANGUAGES); empty until chosen or first detected at login.
+    language = models.CharField(
+        _("Language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES
     )
 
     def __str__(self) -> str:

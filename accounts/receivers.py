@@ -1,3 +1,7 @@
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in
+from django.utils import translation
+
 from chat.signals import read_positions_hidden
 
 from . import selectors, services
@@ -16,7 +20,22 @@ def read_positions_hidden_among(sender, user_ids, **kwargs) -> set[int]:
     return selectors.hiding_read_position(user_ids=user_ids)
 
 
+def logged_in(sender, request, user, **kwargs) -> None:
+    """A user who never chose a language keeps the one they logged in with (the
+    switcher's cookie or their browser's): emails and pushes use it too."""
+    if request is None or selectors.language(user=user):
+        return
+    said = request.COOKIES.get(settings.LANGUAGE_COOKIE_NAME) or request.META.get(
+        "HTTP_ACCEPT_LANGUAGE"
+    )
+    if not said:
+        return  # nothing to go by: the default, until they choose
+    language = translation.get_language_from_request(request)
+    services.profile_language_set(user=user, language=language)
+
+
 def connect() -> None:
+    user_logged_in.connect(logged_in, dispatch_uid="accounts.logged_in")
     read_positions_hidden.connect(
         read_positions_hidden_among, dispatch_uid="accounts.read_positions_hidden"
     )

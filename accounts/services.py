@@ -1,8 +1,10 @@
 from typing import TYPE_CHECKING
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.utils.translation import gettext
 
 from .models import Profile, UsernameKey
 from .usernames import username_key
@@ -52,4 +54,13 @@ def profile_update(*, user: "User", share_read_position: bool, email: str | None
     if user.email != email:
         user.email = email
         user.save(update_fields=["email"])
+    return row
+
+
+@transaction.atomic
+def profile_language_set(*, user: "User", language: str) -> Profile:
+    """Store the language the user reads the site in (one of settings.LANGUAGES)."""
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError(gettext("Unknown language."), code="invalid")
+    row, _ = Profile.objects.update_or_create(user=user, defaults={"language": language})
     return row

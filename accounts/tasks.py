@@ -7,20 +7,31 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.tokens import default_token_generator
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import translation
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from django_tasks import task
 
 from realtime.tasks import retry
 
+from . import selectors
+
 
 @task()
-def password_reset_email(user_id: int, attempt: int = 1) -> bool:
+def password_reset_email(user_id: int, attempt: int = 1, language: str = "") -> bool:
     """Email the user a link to set a new password (Django's token, made now);
-    return False when the account can no longer reset one."""
+    return False when the account can no longer reset one. In the user's stored
+    language, else `language` (the one the reset was asked in)."""
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email or not user.has_usable_password():
         return False
+    language = selectors.language(user=user) or language or settings.LANGUAGE_CODE
+    with translation.override(language):
+        return _send_password_reset(user, attempt=attempt, language=language)
+
+
+def _send_password_reset(user, *, attempt: int, language: str) -> bool:
+    user_id = user.pk
     site = urlsplit(settings.SITE_URL)
     context = {
         "email": user.email,
@@ -47,6 +58,6 @@ def password_reset_email(user_id: int, attempt: int = 1) -> bool:
     try:
         email.send()
     except Exception:
-        retry(password_reset_email, user_id, attempt=attempt)
+        retry(password_reset_email, user_id, attempt=attempt, language=language)
         raise
     return True

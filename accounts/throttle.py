@@ -41,6 +41,8 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.core.cache import cache
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 from redis.exceptions import RedisError
 
 from realtime.ratelimit import Rate
@@ -57,12 +59,12 @@ ACCOUNT_DELAY_MAX = 30
 clock = time.time
 
 MESSAGES = {
-    "address_account": "Too many failed logins for this account from your network.",
-    "address": "Too many failed logins from your network for accounts it has already tried.",
-    "account": "This account has had many failed logins, so its logins are slowed down.",
-    "in_flight": "A login for this account from your network is still being checked.",
-    "signup": "Too many signups from your network.",
-    "password_reset": "Too many password reset requests.",
+    "address_account": _("Too many failed logins for this account from your network."),
+    "address": _("Too many failed logins from your network for accounts it has already tried."),
+    "account": _("This account has had many failed logins, so its logins are slowed down."),
+    "in_flight": _("A login for this account from your network is still being checked."),
+    "signup": _("Too many signups from your network."),
+    "password_reset": _("Too many password reset requests."),
 }
 
 
@@ -75,7 +77,10 @@ class Refusal:
 
     @property
     def message(self) -> str:
-        return f"{MESSAGES[self.reason]} Try again in {_duration(self.retry_after)}."
+        return gettext("%(reason)s Try again in %(duration)s.") % {
+            "reason": MESSAGES[self.reason],
+            "duration": _duration(self.retry_after),
+        }
 
 
 @dataclass
@@ -307,5 +312,6 @@ def _fail_open(action) -> None:
 
 def _duration(seconds: int) -> str:
     if seconds < 90:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
-    return f"{math.ceil(seconds / 60)} minutes"
+        return ngettext("%(count)s second", "%(count)s seconds", seconds) % {"count": seconds}
+    minutes = math.ceil(seconds / 60)
+    return ngettext("%(count)s minute", "%(count)s minutes", minutes) % {"count": minutes}

@@ -3,12 +3,13 @@ import unicodedata
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 from .models import UsernameKey
 from .usernames import is_reserved, username_key
 
-RESERVED = "This name is reserved. Choose another."
-LOOKS_TAKEN = "This name looks too much like an existing user's. Choose another."
+RESERVED = _("This name is reserved. Choose another.")
+LOOKS_TAKEN = _("This name looks too much like an existing user's. Choose another.")
 
 
 def validate_signup_username(username: str) -> None:

@@ -1,12 +1,15 @@
 from functools import wraps
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.utils.translation import gettext as _
+from django.views import i18n as i18n_views
+from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
 from .forms import PasswordResetForm, SettingsForm, SignupForm
@@ -94,7 +97,7 @@ class LogoutView(auth_views.LogoutView):
 
     def post(self, request, *args, **kwargs):
         response = super().post(request, *args, **kwargs)
-        messages.info(request, "You have been logged out.")
+        messages.info(request, _("You have been logged out."))
         return response
 
 
@@ -109,7 +112,7 @@ def settings_view(request):
     )
     if request.method == "POST" and form.is_valid():
         services.profile_update(user=request.user, **form.cleaned_data)
-        messages.success(request, "Settings saved.")
+        messages.success(request, _("Settings saved."))
         return redirect("settings")
     return render(request, "accounts/settings.html", {"form": form})
 
@@ -127,3 +130,14 @@ def password_reset(request, *args, **kwargs):
         if refusal is not None:
             return too_many(request, refusal)
     return _password_reset(request, *args, **kwargs)
+
+
+@require_POST
+def language_set(request):
+    """The header's language switcher: Django's set_language (the cookie, then
+    back to `next`), and for a logged-in user, the choice stored on the profile."""
+    response = i18n_views.set_language(request)
+    language = str(request.POST.get("language", ""))
+    if request.user.is_authenticated and language in dict(settings.LANGUAGES):
+        services.profile_language_set(user=request.user, language=language)
+    return response

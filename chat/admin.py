@@ -1,6 +1,7 @@
 import contextlib
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from realtime.errors import NotFound
 
@@ -68,7 +69,7 @@ class MessageAdmin(admin.ModelAdmin):
     ]
     inlines = [MessageEditInline]
 
-    @admin.display(description="body")
+    @admin.display(description=_("body"))
     def short_body(self, obj: Message) -> str:
         return obj.body if len(obj.body) <= 80 else obj.body[:79] + "…"
 

@@ -10,6 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 from redis.exceptions import RedisError
 
 from realtime import presence, ratelimit, registry
@@ -262,7 +264,7 @@ def _message_id(frame: dict) -> int:
     """Return the frame's message_id, or refuse the frame."""
     message_id = whole_number(frame.get("message_id"), minimum=1)
     if message_id is None:
-        raise Refused("message_id must be a message id.")
+        raise Refused(_("message_id must be a message id."))
     return message_id
 
 
@@ -378,8 +380,10 @@ class ChatConsumer(StreamConsumer):
     async def on_send(self, frame: dict) -> None:
         reply_to = frame.get("reply_to")
         if reply_to is not None and whole_number(reply_to, minimum=1) is None:
-            raise Refused("reply_to must be a message id.")
-        if not await ratelimit.admit(self, "send", settings.CHAT_SEND_RATE_LIMIT, what="messages"):
+            raise Refused(_("reply_to must be a message id."))
+        if not await ratelimit.admit(
+            self, "send", settings.CHAT_SEND_RATE_LIMIT, what=pgettext_lazy("too many", "messages")
+        ):
             return
         try:
             sent = await _send_message(
@@ -411,7 +415,7 @@ class ChatConsumer(StreamConsumer):
         message_id = _message_id(frame)
         on = frame.get("on")
         if not isinstance(on, bool):
-            raise Refused("on must be true or false.", message_id=message_id)
+            raise Refused(_("on must be true or false."), message_id=message_id)
         emoji = frame.get("emoji")
         await self._change(message_id, lambda: _react(self.room, self.user, message_id, emoji, on))
 
@@ -424,7 +428,11 @@ class ChatConsumer(StreamConsumer):
         """Make a change to a message: edits and reactions count toward the
         send rate; every refusal echoes the frame's message_id."""
         if rate_limited and not await ratelimit.admit(
-            self, "send", settings.CHAT_SEND_RATE_LIMIT, what="messages", message_id=message_id
+            self,
+            "send",
+            settings.CHAT_SEND_RATE_LIMIT,
+            what=pgettext_lazy("too many", "messages"),
+            message_id=message_id,
         ):
             return
         try:
@@ -441,10 +449,14 @@ class ChatConsumer(StreamConsumer):
     async def on_catch_up(self, frame: dict) -> None:
         after = whole_number(frame.get("after"))
         if after is None:
-            raise Refused("after must be a non-negative whole number.")
+            raise Refused(_("after must be a non-negative whole number."))
         # A page of events costs what a page of history does.
         if not await ratelimit.admit(
-            self, "history", settings.CHAT_HISTORY_RATE_LIMIT, what="history pages", after=after
+            self,
+            "history",
+            settings.CHAT_HISTORY_RATE_LIMIT,
+            what=pgettext_lazy("too many", "history pages"),
+            after=after,
         ):
             return
         try:
@@ -459,15 +471,15 @@ class ChatConsumer(StreamConsumer):
         before_seq = frame.get("before_seq")
         limit = frame.get("limit", 50)
         if before_seq is not None and whole_number(before_seq) is None:
-            raise Refused("before_seq must be a non-negative whole number.")
+            raise Refused(_("before_seq must be a non-negative whole number."))
         if whole_number(limit) is None or not 1 <= limit <= selectors.HISTORY_MAX:
-            raise Refused(f"limit must be 1 to {selectors.HISTORY_MAX}.")
+            raise Refused(_("limit must be 1 to %(max)s.") % {"max": selectors.HISTORY_MAX})
         # Refusals echo before_seq, as the page would: the client knows which request waits.
         if not await ratelimit.admit(
             self,
             "history",
             settings.CHAT_HISTORY_RATE_LIMIT,
-            what="history pages",
+            what=pgettext_lazy("too many", "history pages"),
             before_seq=before_seq,
         ):
             return
@@ -480,7 +492,7 @@ class ChatConsumer(StreamConsumer):
             self,
             "history_bytes",
             settings.CHAT_HISTORY_BYTES_LIMIT,
-            what="history bytes",
+            what=pgettext_lazy("too many", "history bytes"),
             cost=len(page.json.encode()),
             before_seq=before_seq,
         ):
@@ -503,9 +515,12 @@ class ChatConsumer(StreamConsumer):
     async def on_read(self, frame: dict) -> None:
         seq = whole_number(frame.get("seq"))
         if seq is None:
-            raise Refused("seq must be a non-negative whole number.")
+            raise Refused(_("seq must be a non-negative whole number."))
         if not await ratelimit.admit(
-            self, "read", settings.REALTIME_READ_RATE_LIMIT, what="read marks"
+            self,
+            "read",
+            settings.REALTIME_READ_RATE_LIMIT,
+            what=pgettext_lazy("too many", "read marks"),
         ):
             return
         try:

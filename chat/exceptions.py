@@ -1,31 +1,33 @@
 """What chat's selectors and services raise when a rule says no (realtime.errors)."""
 
+from django.utils.translation import gettext as _
+
 from realtime.errors import Forbidden, NotFound
 
 
 class RoomNotFound(NotFound):
     """No such room."""
 
-    def __init__(self, detail: str = "No such room.") -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or _("No such room."))
 
 
 class RoomForbidden(Forbidden):
     """The room exists but this user may not read or act in it."""
 
-    def __init__(self, detail: str = "You are not a member of this room.") -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or _("You are not a member of this room."))
 
 
 class MessageNotFound(NotFound):
     """No such message in this room, or it was deleted."""
 
-    def __init__(self, detail: str = "No such message in this room.") -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or _("No such message in this room."))
 
 
 class MessageForbidden(Forbidden):
     """The message exists and this user may not change it."""
 
-    def __init__(self, detail: str = "You may not change this message.") -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or _("You may not change this message."))

@@ -1,5 +1,6 @@
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from realtime.errors import Refused
 
@@ -9,7 +10,7 @@ from .services import validate_room_name
 class RoomCreateForm(forms.Form):
     # The rules (and their wording) are the service's: the form only carries them.
     name = forms.CharField(required=False, strip=True)
-    private = forms.BooleanField(required=False, label="Private (members only)")
+    private = forms.BooleanField(required=False, label=_("Private (members only)"))
 
     def clean_name(self) -> str:
         try:

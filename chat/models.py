@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from . import slugs
 
@@ -14,9 +15,9 @@ if TYPE_CHECKING:
 
 class Room(models.Model):
     class Kind(models.TextChoices):
-        PUBLIC = "public", "Public"
-        PRIVATE = "private", "Private"
-        DIRECT = "direct", "Direct message"
+        PUBLIC = "public", _("Public")
+        PRIVATE = "private", _("Private")
+        DIRECT = "direct", _("Direct message")
 
     slug = models.SlugField(max_length=80, unique=True)
     name = models.CharField(max_length=settings.CHAT_ROOM_NAME_MAX_CHARS)
@@ -81,14 +82,14 @@ class Room(models.Model):
         """Refuse, in the admin too, what would let a room pass for another."""
         if self.kind != self.Kind.DIRECT and slugs.is_reserved(self.slug or ""):
             raise ValidationError(
-                {"slug": "This address is reserved; choose one that doesn't start with dm-."}
+                {"slug": _("This address is reserved; choose one that doesn't start with dm-.")}
             )
         was_direct = (
             self.pk is not None and Room.objects.filter(pk=self.pk, kind=self.Kind.DIRECT).exists()
         )
         if was_direct != (self.kind == self.Kind.DIRECT):
             raise ValidationError(
-                {"kind": "Direct conversations are opened by messaging someone and stay direct."}
+                {"kind": _("Direct conversations are opened by messaging someone and stay direct.")}
             )
 
     @property
@@ -98,13 +99,13 @@ class Room(models.Model):
 
 class Membership(models.Model):
     class Role(models.TextChoices):
-        OWNER = "owner", "Owner"
-        MEMBER = "member", "Member"
+        OWNER = "owner", _("Owner")
+        MEMBER = "member", _("Member")
 
     class NotifyLevel(models.TextChoices):
-        ALL = "all", "Everything"
-        MENTIONS = "mentions", "Mentions only"
-        NONE = "none", "Nothing"
+        ALL = "all", _("Everything")
+        MENTIONS = "mentions", _("Mentions only")
+        NONE = "none", _("Nothing")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
     user = models.ForeignKey(
@@ -208,10 +209,10 @@ class RoomEvent(models.Model):
     it is, never serialising again per socket."""
 
     class Kind(models.TextChoices):
-        MESSAGE = "message", "Message"
-        EDIT = "edit", "Edit"
-        DELETE = "delete", "Delete"
-        REACTION = "reaction", "Reaction"
+        MESSAGE = "message", _("Message")
+        EDIT = "edit", _("Edit")
+        DELETE = "delete", _("Delete")
+        REACTION = "reaction", _("Reaction")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()

@@ -10,6 +10,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from realtime.errors import Refused
 
@@ -32,18 +33,21 @@ def validate_body(body, *, allow_empty: bool = False) -> str:
     if allow_empty and body is None:
         body = ""
     if not isinstance(body, str):
-        raise Refused("body must be a string.")
+        raise Refused(gettext("body must be a string."))
     body = body.strip()
     if not body and not allow_empty:
-        raise Refused("body must not be empty.")
+        raise Refused(gettext("body must not be empty."))
     if len(body) > settings.CHAT_MAX_BODY_CHARS:
-        raise Refused(f"body is over {settings.CHAT_MAX_BODY_CHARS} characters.", code="too_large")
+        raise Refused(
+            gettext("body is over %(max)s characters.") % {"max": settings.CHAT_MAX_BODY_CHARS},
+            code="too_large",
+        )
     return body
 
 
 def validate_client_id(client_id) -> str:
     if not isinstance(client_id, str) or not 1 <= len(client_id) <= 64:
-        raise Refused("client_id must be a string of 1 to 64 characters.")
+        raise Refused(gettext("client_id must be a string of 1 to 64 characters."))
     return client_id
 
 
@@ -56,11 +60,14 @@ def validate_emoji(value) -> str:
     never carry text.
     """
     if not isinstance(value, str) or not value:
-        raise Refused("emoji must be one emoji.")
+        raise Refused(gettext("emoji must be one emoji."))
     if len(value.encode()) > settings.CHAT_EMOJI_MAX_BYTES:
-        raise Refused(f"emoji is over {settings.CHAT_EMOJI_MAX_BYTES} bytes of UTF-8.")
+        raise Refused(
+            gettext("emoji is over %(max)s bytes of UTF-8.")
+            % {"max": settings.CHAT_EMOJI_MAX_BYTES}
+        )
     if not emoji_data.is_emoji(value):
-        raise Refused("emoji must be one emoji.")
+        raise Refused(gettext("emoji must be one emoji."))
     return value
 
 
@@ -208,7 +215,7 @@ def message_edit(*, room: Room, actor, message_id: int, body: str) -> EventStore
     _check_reader(locked, actor)
     message = selectors.message_in_room(room=locked, message_id=message_id)
     if message.author_id != actor.pk:
-        raise MessageForbidden("Only its author may edit a message.")
+        raise MessageForbidden(gettext("Only its author may edit a message."))
     if body == message.body:
         return NOTHING_CHANGED
     now = timezone.now()
@@ -232,7 +239,9 @@ def message_delete(*, room: Room, actor, message_id: int) -> EventStored:
         _check_reader(locked, actor)
     message = selectors.message_in_room(room=locked, message_id=message_id)
     if not selectors.may_delete(room=locked, message=message, user=actor):
-        raise MessageForbidden("Only its author, the room's owner or a moderator may delete it.")
+        raise MessageForbidden(
+            gettext("Only its author, the room's owner or a moderator may delete it.")
+        )
     message.body, message.html = "", ""
     message.deleted_at, message.deleted_by = timezone.now(), actor
     message.save(update_fields=["body", "html", "deleted_at", "deleted_by"])
@@ -274,7 +283,8 @@ def message_react(*, room: Room, actor, message_id: int, emoji: str, on: bool) -
         present = set(Reaction.objects.filter(message=message).values_list("emoji", flat=True))
         if emoji not in present and len(present) >= settings.CHAT_MESSAGE_EMOJI_MAX:
             raise Refused(
-                f"A message has at most {settings.CHAT_MESSAGE_EMOJI_MAX} different emoji."
+                gettext("A message has at most %(max)s different emoji.")
+                % {"max": settings.CHAT_MESSAGE_EMOJI_MAX}
             )
         Reaction.objects.create(message=message, user=actor, emoji=emoji)
         _send_on_commit(reaction_added, message=message, user=actor, emoji=emoji)
@@ -308,7 +318,8 @@ def membership_notify_set(
     nothing from it goes beyond the inbox (`muted_until`, None: not muted)."""
     if level not in Membership.NotifyLevel.values:
         raise Refused(
-            f"A room's notification level is one of {', '.join(Membership.NotifyLevel.values)}."
+            gettext("A room's notification level is one of %(levels)s.")
+            % {"levels": ", ".join(Membership.NotifyLevel.values)}
         )
     updated = Membership.objects.filter(room=room, user=user).update(
         notify_level=level, muted_until=muted_until
@@ -329,9 +340,12 @@ def _unique_slug(name: str) -> str:
 def validate_room_name(name) -> str:
     name = (name or "").strip() if isinstance(name, str) else ""
     if not name:
-        raise Refused("A room needs a name.")
+        raise Refused(gettext("A room needs a name."))
     if len(name) > settings.CHAT_ROOM_NAME_MAX_CHARS:
-        raise Refused(f"A room name is at most {settings.CHAT_ROOM_NAME_MAX_CHARS} characters.")
+        raise Refused(
+            gettext("A room name is at most %(max)s characters.")
+            % {"max": settings.CHAT_ROOM_NAME_MAX_CHARS}
+        )
     return name
 
 
@@ -350,7 +364,7 @@ def room_create(*, name: str, created_by, private: bool = False) -> Room:
         except IntegrityError:  # a concurrent create took the slug
             continue
     else:
-        raise Refused("Could not find a free address for that name; try another.")
+        raise Refused(gettext("Could not find a free address for that name; try another."))
     Membership.objects.create(room=room, user=created_by, role=Membership.Role.OWNER)
     return room
 
@@ -370,7 +384,7 @@ def room_join(*, room: Room, user) -> Membership:
 def room_leave(*, room: Room, user) -> None:
     """Leave a public or private room; direct rooms can't be left."""
     if room.kind == Room.Kind.DIRECT:
-        raise Refused("You can't leave a direct conversation.")
+        raise Refused(gettext("You can't leave a direct conversation."))
     # Deleting the membership closes the user's sockets in a private room
     # (chat.receivers), whichever path deletes it.
     Membership.objects.filter(room=room, user=user).delete()
@@ -382,7 +396,7 @@ def member_add(*, room: Room, actor, username: str) -> Membership:
     room = selectors.room_for_owner(slug=room.slug, user=actor)
     user = selectors.user_by_username(username or "")
     if user is None:
-        raise Refused(f"There is no user called {username!r}.")
+        raise Refused(gettext("There is no user called “%(name)s”.") % {"name": username})
     membership, _ = Membership.objects.get_or_create(room=room, user=user)
     return membership
 
@@ -393,9 +407,9 @@ def member_remove(*, room: Room, actor, username: str) -> None:
     room = selectors.room_for_owner(slug=room.slug, user=actor)
     user = selectors.user_by_username(username or "")
     if user is None:
-        raise Refused(f"There is no user called {username!r}.")
+        raise Refused(gettext("There is no user called “%(name)s”.") % {"name": username})
     if user.pk == actor.pk:
-        raise Refused("The owner can't remove themself.")
+        raise Refused(gettext("The owner can't remove themself."))
     # The deletion closes their sockets in the room (chat.receivers).
     Membership.objects.filter(room=room, user=user).delete()
 
@@ -428,7 +442,7 @@ def _direct_room_create(*, user, other) -> Room:
             [Membership(room=room, user=low), Membership(room=room, user=high)]
         )
         return room
-    raise Refused("Could not open that conversation; try again.")
+    raise Refused(gettext("Could not open that conversation; try again."))
 
 
 @transaction.atomic
@@ -436,9 +450,9 @@ def direct_room_open(*, user, username: str) -> Room:
     """Return the two-person room of `user` and `username`, creating it once."""
     other = selectors.user_by_username(username or "")
     if other is None:
-        raise Refused(f"There is no user called {username!r}.")
+        raise Refused(gettext("There is no user called “%(name)s”.") % {"name": username})
     if other.pk == user.pk:
-        raise Refused("You can't message yourself.")
+        raise Refused(gettext("You can't message yourself."))
     room = selectors.direct_room(user=user, other=other)
     if room is None:
         room = _direct_room_create(user=user, other=other)

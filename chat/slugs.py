@@ -16,6 +16,30 @@ ESCAPE_PREFIX = "room-"
 BASE_MAX = 60
 
 
+# Cyrillic to Latin letters (Russian, Ukrainian, Belarusian), after the common
+# street-sign romanisation, so "Привет" is /chat/privet/ and not /chat/room/.
+# Other scripts still fall back to "room".
+# fmt: off
+_LATIN = [
+    "a", "b", "v", "g", "d", "e", "e", "zh", "z", "i", "y", "k", "l", "m", "n", "o", "p", "r", "s",
+    "t", "u", "f", "kh", "ts", "ch", "sh", "shch", "-", "y", "-", "e", "yu", "ya", "i", "ye", "yi",
+    "g", "u",
+]
+# fmt: on
+_CYRILLIC = {
+    letter: latin.strip("-")
+    for letter, latin in zip("абвгдеёжзийклмнопрстуфхцчшщъыьэюяієїґў", _LATIN, strict=True)
+}
+_TRANSLITERATION = str.maketrans(
+    {**_CYRILLIC, **{key.upper(): value.capitalize() for key, value in _CYRILLIC.items()}}
+)
+
+
+def transliterate(text: str) -> str:
+    """Return `text` with its Cyrillic letters in Latin ones."""
+    return text.translate(_TRANSLITERATION)
+
+
 def is_reserved(slug: str) -> bool:
     """Return whether only the application may give out `slug`."""
     slug = slug.lower()
@@ -24,7 +48,7 @@ def is_reserved(slug: str) -> bool:
 
 def base_for_name(name: str) -> str:
     """Return the slug a user-chosen room name starts from (before uniqueness)."""
-    base = slugify(name)[:BASE_MAX].strip("-") or "room"
+    base = slugify(transliterate(name))[:BASE_MAX].strip("-") or "room"
     if is_reserved(base):
         base = (ESCAPE_PREFIX + base)[:BASE_MAX].strip("-")
     return base

@@ -30,7 +30,7 @@ def _readable_room(slug: str, user):
     try:
         return selectors.room_for_reader(slug=slug, user=user)
     except (RoomNotFound, RoomForbidden):
-        raise Http404("No such room.") from None
+        raise Http404(_("No such room.")) from None
 
 
 def _room_list(request, status: int = 200):
@@ -61,7 +61,9 @@ def _over_room_limit(request):
     if limit.allowed:
         return None
     messages.error(
-        request, f"You are creating rooms too fast; try again in {ceil(limit.retry_after)} s."
+        request,
+        _("You are creating rooms too fast; try again in %(seconds)s s.")
+        % {"seconds": ceil(limit.retry_after)},
     )
     response = _room_list(request, status=429)
     response["Retry-After"] = str(ceil(limit.retry_after))
@@ -96,7 +98,7 @@ def direct_open(request):
     form = UsernameForm(request.POST)
     try:
         if not form.is_valid():
-            raise Refused("Give the username of the person to message.")
+            raise Refused(_("Give the username of the person to message."))
         # Opening a conversation may create a room: the same limit.
         refused = _over_room_limit(request)
         if refused is not None:
@@ -146,7 +148,7 @@ def room_join(request, slug):
     try:
         services.room_join(room=room, user=request.user)
     except RoomForbidden:
-        raise Http404("No such room.") from None
+        raise Http404(_("No such room.")) from None
     return redirect(room)
 
 
@@ -159,7 +161,7 @@ def room_leave(request, slug):
     except Refused as error:
         messages.error(request, error.detail)
         return redirect(room)
-    messages.info(request, f"You left {room.name}.")
+    messages.info(request, _("You left %(room)s.") % {"room": room.name})
     return redirect("chat:room_list")
 
 
@@ -168,15 +170,15 @@ def _change_members(request, slug, change, done: str) -> object:
     form = UsernameForm(request.POST)
     try:
         if not form.is_valid():
-            raise Refused("Give a username.")
+            raise Refused(_("Give a username."))
         change(room=room, actor=request.user, username=form.cleaned_data["username"])
     except RoomForbidden:
-        messages.error(request, "Only the owner of a private room manages its members.")
+        messages.error(request, _("Only the owner of a private room manages its members."))
     except Refused as error:
         messages.error(request, error.detail)
     else:
         messages.success(
-            request, done.format(username=form.cleaned_data["username"], room=room.name)
+            request, done % {"username": form.cleaned_data["username"], "room": room.name}
         )
     return redirect(room)
 
@@ -185,14 +187,19 @@ def _change_members(request, slug, change, done: str) -> object:
 @login_required
 def member_add(request, slug):
     # Adding someone who is already a member changes nothing and says so the same way.
-    return _change_members(request, slug, services.member_add, "{username} is a member of {room}.")
+    return _change_members(
+        request, slug, services.member_add, _("%(username)s is a member of %(room)s.")
+    )
 
 
 @require_POST
 @login_required
 def member_remove(request, slug):
     return _change_members(
-        request, slug, services.member_remove, "{username} is no longer a member of {room}."
+        request,
+        slug,
+        services.member_remove,
+        _("%(username)s is no longer a member of %(room)s."),
     )
 
 
@@ -288,12 +295,12 @@ def _open_readable(attachment_id: int, user, thumb: bool) -> OpenedFile:
     attachment = selectors.attachment_for_reader(attachment_id=attachment_id, user=user)
     stored = attachment.thumb if thumb else attachment.file
     if not stored:
-        raise NotFound("No such file.")
+        raise NotFound(_("No such file."))
     try:
         handle = default_storage.open(stored.name, "rb")
         size = handle.size
     except FileNotFoundError:
-        raise NotFound("No such file.") from None
+        raise NotFound(_("No such file.")) from None
     inline = attachments.is_inline(attachment)
     if thumb:
         content_type = attachments.THUMB_TYPE
@@ -314,11 +321,11 @@ async def _chunks(handle: Any) -> AsyncIterator[bytes]:
 async def _serve(request, attachment_id: int, *, thumb: bool):
     user = await request.auser()
     if not user.is_authenticated:
-        raise Http404("No such file.")
+        raise Http404(_("No such file."))
     try:
         opened = await _open_readable(attachment_id, user, thumb)
     except NotFound:
-        raise Http404("No such file.") from None
+        raise Http404(_("No such file.")) from None
     response = StreamingHttpResponse(_chunks(opened.handle), content_type=opened.content_type)
     response["Content-Length"] = str(opened.size)
     # RFC 6266: filename="..." for plain ASCII, else filename*=utf-8''...

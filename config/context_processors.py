@@ -7,12 +7,15 @@ scripts read it through ``static/js/config.js`` instead of copying numbers.
 from django.conf import settings
 
 from chat import selectors as chat_selectors
+from config.client_strings import client_strings
 from notifications import selectors as notification_selectors
 from realtime import ratelimit
 
 
 def client_config(request):
     return {
+        # The client's text in the page's language (static/js/i18n.js).
+        "client_strings": client_strings(),
         "client_config": {
             "CHAT_MAX_BODY_CHARS": settings.CHAT_MAX_BODY_CHARS,
             "CHAT_MESSAGE_EMOJI_MAX": settings.CHAT_MESSAGE_EMOJI_MAX,
@@ -27,5 +30,5 @@ def client_config(request):
             "REALTIME_MAX_FRAME_BYTES": settings.REALTIME_MAX_FRAME_BYTES,
             "REALTIME_PING_INTERVAL": settings.REALTIME_PING_INTERVAL,
             "REALTIME_PONG_TIMEOUT": settings.REALTIME_PONG_TIMEOUT,
-        }
+        },
     }

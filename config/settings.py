@@ -95,9 +95,13 @@ MIDDLEWARE = [
     # Serves static files from every Daphne worker, compressed and cached.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language: the switcher's cookie, else the browser's Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # A logged-in user's stored language wins over the cookie and the header.
+    "accounts.middleware.UserLanguageMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -443,7 +447,14 @@ if WEBPUSH_ALLOW_HTTP and not DEBUG:
 
 # --- I18N, static ---------------------------------------------------------
 
-LANGUAGE_CODE = "en-us"
+# English and Russian, the whole product (README: languages); catalogs in
+# locale/, compiled by scripts/bootstrap (scripts/messages updates them).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("ru", "Русский")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The switcher's cookie lives a year; sockets read it at the handshake.
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True

@@ -2,7 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
 
-from accounts.views import guard_login
+from accounts.views import guard_login, language_set
 from notifications.live import live
 from notifications.push_views import service_worker
 from notifications.views import notification_settings
@@ -11,6 +11,8 @@ from realtime.views import healthz, metrics
 urlpatterns = [
     path("", RedirectView.as_view(pattern_name="chat:room_list", permanent=False)),
     path("accounts/", include("accounts.urls")),
+    # The header's language switcher (Django's set_language, stored on the profile).
+    path("language/", language_set, name="set_language"),
     path("chat/", include("chat.urls")),
     path("notifications/", include("notifications.urls")),
     path("settings/notifications/", notification_settings, name="notification_settings"),

@@ -1,5 +1,7 @@
 from django.contrib import admin, messages
 from django.db.models import Count, Q
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
 from . import services
 from .forms import BroadcastForm
@@ -40,7 +42,7 @@ class BroadcastAdmin(admin.ModelAdmin):
             )
         )
 
-    @admin.display(description="read by", ordering="_read_count")
+    @admin.display(description=_("read by"), ordering="_read_count")
     def read_count(self, obj: Broadcast) -> int:
         return getattr(obj, "_read_count", 0)
 
@@ -60,15 +62,20 @@ class BroadcastAdmin(admin.ModelAdmin):
         if not change:
             # After the audience (many-to-many) is saved; pushed after the admin's commit.
             count = services.broadcast_send(broadcast=form.instance)
-            self.message_user(request, f"Sent to {count} users.", messages.SUCCESS)
+            self.message_user(
+                request,
+                ngettext("Sent to %(count)s user.", "Sent to %(count)s users.", count)
+                % {"count": count},
+                messages.SUCCESS,
+            )
 
 
 class ReadFilter(admin.SimpleListFilter):
-    title = "read"
+    title = _("read")
     parameter_name = "read"
 
     def lookups(self, request, model_admin):
-        return [("no", "Unread"), ("yes", "Read")]
+        return [("no", _("Unread")), ("yes", _("Read"))]
 
     def queryset(self, request, queryset):
         if self.value() in {"yes", "no"}:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext as _
+from django.utils.translation import pgettext_lazy
 
 from realtime import ratelimit, tally
 from realtime.db import db_call
@@ -196,9 +198,12 @@ class NotificationConsumer(StreamConsumer):
     async def on_read(self, frame: dict) -> None:
         notification_id = whole_number(frame.get("id"), minimum=1)
         if notification_id is None:
-            raise Refused("id must be a positive whole number.")
+            raise Refused(_("id must be a positive whole number."))
         if not await ratelimit.admit(
-            self, "read", settings.REALTIME_READ_RATE_LIMIT, what="read marks"
+            self,
+            "read",
+            settings.REALTIME_READ_RATE_LIMIT,
+            what=pgettext_lazy("too many", "read marks"),
         ):
             return
         marked = await _read(self.user, notification_id)
@@ -208,7 +213,10 @@ class NotificationConsumer(StreamConsumer):
 
     async def on_read_all(self, frame: dict) -> None:
         if not await ratelimit.admit(
-            self, "read", settings.REALTIME_READ_RATE_LIMIT, what="read marks"
+            self,
+            "read",
+            settings.REALTIME_READ_RATE_LIMIT,
+            what=pgettext_lazy("too many", "read marks"),
         ):
             return
         marked = await _read_all(self.user)

@@ -1,8 +1,11 @@
 from django.contrib.auth import get_user_model
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import translation
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
+
+from accounts import selectors as accounts_selectors
 
 from . import emails
 from .models import Kind
@@ -25,6 +28,8 @@ def email_unsubscribe(request, token: str):
     )
     if wanted is None or user is None:
         return render(request, "notifications/email/unsubscribe_invalid.html", status=400)
+    # The language of the email the link came from: its user's.
+    translation.activate(accounts_selectors.languages(user_ids=[user.pk])[user.pk])
     labels = dict(Kind.choices)
     context = {
         "kinds": [labels[kind].lower() for kind in wanted.kinds],

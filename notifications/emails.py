@@ -30,7 +30,10 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import timezone, translation
+from django.utils.translation import gettext, ngettext
 
+from accounts import selectors as accounts_selectors
 from chat.models import Message, Room
 from chat.selectors import room_display_name
 
@@ -153,7 +156,7 @@ def sections(user, notifications: list[Notification]) -> list[RoomSection]:
             if room is not None:
                 name, link = room_display_name(room=room, user=user), room.get_absolute_url()
             else:
-                name, link = "Other notifications", reverse("notifications:list")
+                name, link = gettext("Other notifications"), reverse("notifications:list")
             grouped[key] = RoomSection(name, absolute(link))
         grouped[key].entries.append(
             Entry(notification.title, notification.body, url, notification.created_at)
@@ -162,16 +165,31 @@ def sections(user, notifications: list[Notification]) -> list[RoomSection]:
 
 
 def subject(notifications: list[Notification], *, digest: bool) -> str:
+    count = len(notifications)
     if digest:
-        count = len(notifications)
-        return f"Your daily digest: {count} unread notification{'s' if count != 1 else ''}"
-    if len(notifications) == 1:
+        return ngettext(
+            "Your daily digest: %(count)s unread notification",
+            "Your daily digest: %(count)s unread notifications",
+            count,
+        ) % {"count": count}
+    if count == 1:
         return notifications[0].title
-    return f"{len(notifications)} unread notifications"
+    return ngettext("%(count)s unread notification", "%(count)s unread notifications", count) % {
+        "count": count
+    }
 
 
 def message_for(user, notifications: list[Notification], *, digest: bool) -> EmailMultiAlternatives:
-    """Build the email (text and HTML from templates) for `notifications`, newest first."""
+    """Build the email (text and HTML from templates) for `notifications`, newest
+    first, in the user's language and time zone."""
+    language = accounts_selectors.languages(user_ids=[user.pk])[user.pk]
+    with translation.override(language), timezone.override(policy.settings_for(user).zone):
+        return _message(user, notifications, digest=digest, language=language)
+
+
+def _message(
+    user, notifications: list[Notification], *, digest: bool, language: str
+) -> EmailMultiAlternatives:
     kinds = sorted({n.kind for n in notifications})
     labels = dict(Kind.choices)
     context = {
@@ -198,6 +216,7 @@ def message_for(user, notifications: list[Notification], *, digest: bool) -> Ema
             "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
             # RFC 3834: no out-of-office replies to this.
             "Auto-Submitted": "auto-generated",
+            "Content-Language": language,
         },
     )
     email.attach_alternative(

@@ -3,6 +3,7 @@ from datetime import datetime
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
 
 from chat.models import Membership
 
@@ -20,14 +21,16 @@ class BroadcastForm(forms.ModelForm):
         cleaned = self.cleaned_data
         audience = cleaned.get("audience")
         if audience == Broadcast.Audience.GROUPS and not cleaned.get("groups"):
-            raise ValidationError({"groups": "Choose at least one group for this audience."})
+            raise ValidationError({"groups": _("Choose at least one group for this audience.")})
         if audience == Broadcast.Audience.USERS and not cleaned.get("users"):
-            raise ValidationError({"users": "Choose at least one user for this audience."})
+            raise ValidationError({"users": _("Choose at least one user for this audience.")})
         if audience == Broadcast.Audience.ALL and (cleaned.get("groups") or cleaned.get("users")):
             raise ValidationError(
                 {
-                    "audience": "“All active users” takes no groups or users; clear them or "
-                    "choose another audience."
+                    "audience": _(
+                        "“All active users” takes no groups or users; clear them or "
+                        "choose another audience."
+                    )
                 }
             )
         return cleaned
@@ -41,35 +44,36 @@ class PreferencesForm(forms.ModelForm):
     """The user's own delivery preferences (the /settings/notifications/ page)."""
 
     email_kinds = forms.MultipleChoiceField(
-        label="Email me about",
+        label=_("Email me about"),
         choices=[(kind.value, kind.label) for kind in Kind if kind in policy.EMAIL_KINDS],
         widget=forms.CheckboxSelectMultiple,
         required=False,
     )
     push_kinds = forms.MultipleChoiceField(
-        label="Push to my devices",
+        label=_("Push to my devices"),
         choices=[(kind.value, kind.label) for kind in Kind if kind != Kind.SYSTEM],
         widget=forms.CheckboxSelectMultiple,
         required=False,
-        help_text="Critical announcements always come through, even in quiet hours.",
+        help_text=_("Critical announcements always come through, even in quiet hours."),
     )
     digest_hour = forms.TypedChoiceField(
-        label="Daily digest at",
+        label=_("Daily digest at"),
         choices=[(hour, f"{hour:02d}:00") for hour in range(24)],
         coerce=int,
     )
-    time_zone = forms.ChoiceField(label="Time zone", choices=time_zone_choices)
+    time_zone = forms.ChoiceField(label=_("Time zone"), choices=time_zone_choices)
     quiet_start = forms.TimeField(
-        label="Quiet from",
+        label=_("Quiet from"),
         required=False,
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
     )
     quiet_end = forms.TimeField(
-        label="until",
+        label=_("until"),
         required=False,
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
-        help_text="No pushes in between, and emails wait until it ends; 22:00 to 07:00 "
-        "spans midnight.",
+        help_text=_(
+            "No pushes in between, and emails wait until it ends; 22:00 to 07:00 spans midnight."
+        ),
     )
 
     class Meta:
@@ -84,7 +88,7 @@ class PreferencesForm(forms.ModelForm):
             "quiet_end",
         ]
         widgets = {"email_timing": forms.RadioSelect}
-        labels = {"email_timing": "Send emails"}
+        labels = {"email_timing": _("Send emails")}
 
     def clean(self):
         super().clean()
@@ -93,11 +97,11 @@ class PreferencesForm(forms.ModelForm):
         if "quiet_start" in cleaned and "quiet_end" in cleaned:
             if (start is None) != (end is None):
                 raise ValidationError(
-                    {"quiet_end": "Give both times for quiet hours, or neither to have none."}
+                    {"quiet_end": _("Give both times for quiet hours, or neither to have none.")}
                 )
             if start is not None and start == end:
                 raise ValidationError(
-                    {"quiet_end": "Quiet hours must end at another time than they start."}
+                    {"quiet_end": _("Quiet hours must end at another time than they start.")}
                 )
         return cleaned
 
@@ -105,9 +109,9 @@ class PreferencesForm(forms.ModelForm):
 class RoomPreferenceForm(forms.Form):
     """One of the user's rooms: its level and mute (times in the user's zone)."""
 
-    level = forms.ChoiceField(label="Notify me about", choices=Membership.NotifyLevel.choices)
+    level = forms.ChoiceField(label=_("Notify me about"), choices=Membership.NotifyLevel.choices)
     muted_until = forms.DateTimeField(
-        label="Mute until",
+        label=_("Mute until"),
         required=False,
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M:%S"],
@@ -129,5 +133,5 @@ class RoomPreferenceForm(forms.Form):
         value = self.cleaned_data["muted_until"]
         # The mute shown, sent back unchanged, may have ended meanwhile: not an error.
         if value is not None and value <= self.now and value != self.shown_mute:
-            raise ValidationError("Choose a time in the future, or leave it empty to unmute.")
+            raise ValidationError(_("Choose a time in the future, or leave it empty to unmute."))
         return value

@@ -8,6 +8,7 @@ from asgiref.sync import async_to_sync
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
+from django.utils.translation import gettext as _
 
 from realtime import registry, tally
 from realtime.groups import user_group
@@ -68,6 +69,6 @@ def live(request):
         **admin.site.each_context(request),
         **data,
         "broadcasts": broadcasts,
-        "title": "Live",
+        "title": _("Live"),
     }
     return TemplateResponse(request, "admin/live.html", context)

@@ -9,6 +9,7 @@ from django.db import models
 from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 
 from realtime.errors import Refused
 
@@ -16,10 +17,10 @@ from .validation import BODY_MAX, TITLE_MAX, URL_MAX, clean_content, validate_si
 
 
 class Level(models.TextChoices):
-    INFO = "info", "Info"
-    SUCCESS = "success", "Success"
-    WARNING = "warning", "Warning"
-    ERROR = "error", "Error"
+    INFO = "info", _("Info")
+    SUCCESS = "success", _("Success")
+    WARNING = "warning", _("Warning")
+    ERROR = "error", _("Error")
 
 
 # Targets of notifications about chat: "chat.message:8812", "chat.room:12".
@@ -34,21 +35,21 @@ def message_target(message_id: int) -> str:
 class Kind(models.TextChoices):
     """What a notification is about; the preferences switch email and push per kind."""
 
-    MENTION = "mention", "Mentions"
-    REPLY = "reply", "Replies to my messages"
-    REACTION = "reaction", "Reactions to my messages"
-    DIRECT = "direct", "Direct messages"
-    BROADCAST = "broadcast", "Announcements"
-    SYSTEM = "system", "System"
+    MENTION = "mention", _("Mentions")
+    REPLY = "reply", _("Replies to my messages")
+    REACTION = "reaction", _("Reactions to my messages")
+    DIRECT = "direct", _("Direct messages")
+    BROADCAST = "broadcast", _("Announcements")
+    SYSTEM = "system", _("System")
 
 
 class Broadcast(models.Model):
     """One message to an audience, sent once as a Notification per recipient."""
 
     class Audience(models.TextChoices):
-        ALL = "all", "All active users"
-        GROUPS = "groups", "Groups"
-        USERS = "users", "Users"
+        ALL = "all", _("All active users")
+        GROUPS = "groups", _("Groups")
+        USERS = "users", _("Users")
 
     title = models.CharField(max_length=TITLE_MAX)
     body = models.TextField(max_length=BODY_MAX, blank=True)
@@ -57,24 +58,24 @@ class Broadcast(models.Model):
         max_length=URL_MAX,
         blank=True,
         validators=[validate_site_path],
-        help_text="A path on this site, like /chat/general/.",
+        help_text=_("A path on this site, like /chat/general/."),
     )
     audience = models.CharField(max_length=10, choices=Audience, default=Audience.ALL)
     critical = models.BooleanField(
         default=False,
-        help_text="Pushed even in quiet hours and to people who switched announcements off.",
+        help_text=_("Pushed even in quiet hours and to people who switched announcements off."),
     )
     groups = models.ManyToManyField(
         "auth.Group",
         blank=True,
         related_name="notification_broadcasts",
-        help_text="With the audience “Groups”: the active members of these groups.",
+        help_text=_("With the audience “Groups”: the active members of these groups."),
     )
     users = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
         related_name="notification_broadcasts",
-        help_text="With the audience “Users”: these users.",
+        help_text=_("With the audience “Users”: these users."),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -170,7 +171,7 @@ class Notification(models.Model):
 
 def validate_time_zone(value: str) -> None:
     if value not in zoneinfo.available_timezones():
-        raise ValidationError("“%(value)s” is not a known time zone.", params={"value": value})
+        raise ValidationError(_("“%(value)s” is not a known time zone."), params={"value": value})
 
 
 def default_email_kinds() -> list[str]:
@@ -190,9 +191,9 @@ class NotificationSettings(models.Model):
     row has the defaults (notifications.policy.settings_for)."""
 
     class EmailTiming(models.TextChoices):
-        OFF = "off", "Never"
-        SOON = "soon", "Soon, when I haven't read it"
-        DAILY = "daily", "Once a day, a digest"
+        OFF = "off", _("Never")
+        SOON = "soon", _("Soon, when I haven't read it")
+        DAILY = "daily", _("Once a day, a digest")
 
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
@@ -235,14 +236,14 @@ class Delivery(models.Model):
     """One channel's attempt at bringing a notification to its recipient."""
 
     class Channel(models.TextChoices):
-        SOCKET = "socket", "Open tabs"
-        EMAIL = "email", "Email"
-        PUSH = "push", "Web Push"
+        SOCKET = "socket", _("Open tabs")
+        EMAIL = "email", _("Email")
+        PUSH = "push", _("Web Push")
 
     class Status(models.TextChoices):
-        SENT = "sent", "Sent"
-        FAILED = "failed", "Failed"
-        SKIPPED = "skipped", "Skipped"
+        SENT = "sent", _("Sent")
+        FAILED = "failed", _("Failed")
+        SKIPPED = "skipped", _("Skipped")
 
     notification = models.ForeignKey(
         Notification, on_delete=models.CASCADE, related_name="deliveries"

@@ -9,6 +9,7 @@ from pathlib import Path
 from django.contrib.auth.decorators import login_required
 from django.contrib.staticfiles import finders
 from django.http import HttpResponse, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime.errors import Refused
@@ -26,18 +27,18 @@ def _refused(detail: str, status: int = 400) -> JsonResponse:
 
 def _json_body(request) -> object:
     if len(request.body) > BODY_MAX_BYTES:
-        raise Refused(f"The body is over {BODY_MAX_BYTES} bytes.")
+        raise Refused(_("The body is over %(max)s bytes.") % {"max": BODY_MAX_BYTES})
     try:
         return json.loads(request.body)
     except (ValueError, UnicodeDecodeError):
-        raise Refused("The body is not JSON.") from None
+        raise Refused(_("The body is not JSON.")) from None
 
 
 @require_POST
 @login_required
 def push_subscribe(request):
     if not webpush.enabled():
-        return _refused("Push notifications are not set up on this server.")
+        return _refused(_("Push notifications are not set up on this server."))
     try:
         info = webpush.parse_subscription(_json_body(request))
     except Refused as error:
@@ -57,7 +58,7 @@ def push_unsubscribe(request):
         return _refused(error.detail)
     endpoint = data.get("endpoint") if isinstance(data, dict) else None
     if not isinstance(endpoint, str) or not endpoint:
-        return _refused('Send {"endpoint": …} with the subscription\'s endpoint.')
+        return _refused(_('Send {"endpoint": …} with the subscription\'s endpoint.'))
     push_services.push_unsubscribe(user=request.user, endpoint=endpoint)
     return HttpResponse(status=204)
 

@@ -23,9 +23,8 @@ from chat.signals import (
 )
 from realtime import presence
 
-from . import events, policy, services
+from . import events, policy, services, titles
 from .models import Kind, Notification, message_target
-from .validation import TITLE_MAX
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +111,7 @@ def _notify_direct(message: Message) -> set[int]:
     if users:
         services.notify(
             users,
-            title=f"{message.author.get_username()} sent you a message"[:TITLE_MAX],
+            title=titles.DirectTitle(),
             body=excerpt(message.body),
             url=message_url(message),
             kind=Kind.DIRECT,
@@ -140,7 +139,7 @@ def _notify_mentions(message: Message, mentioned: set[int], *, edited: bool) -> 
         return
     services.notify(
         users,
-        title=f"{message.author.get_username()} mentioned you in {room.name}"[:TITLE_MAX],
+        title=titles.MentionTitle(room=room.name),
         body=excerpt(message.body),
         url=message_url(message),
         kind=Kind.MENTION,
@@ -163,7 +162,7 @@ def _notify_reply(message: Message, skip: set[int]) -> None:
         return
     services.notify(
         users,
-        title=f"{message.author.get_username()} replied to your message"[:TITLE_MAX],
+        title=titles.ReplyTitle(),
         body=excerpt(message.body),
         url=message_url(message),
         kind=Kind.REPLY,
@@ -224,7 +223,7 @@ def on_reaction_added(sender, message, user, emoji, **kwargs) -> None:
         return
     services.notify(
         users,
-        title=f"{user.get_username()} reacted to your message"[:TITLE_MAX],
+        title=titles.ReactionTitle(),
         body=f"{emoji} {excerpt(message.body)}",
         url=message_url(message),
         kind=Kind.REACTION,

@@ -2,7 +2,7 @@
 (events.py); the `a`-prefixed twins are for async code."""
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
 from datetime import timedelta
 from typing import TYPE_CHECKING
@@ -13,8 +13,10 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
 from django.db.models import QuerySet
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext as _
 
+from accounts import selectors as accounts_selectors
 from chat.models import Message
 from realtime.errors import Refused
 
@@ -31,6 +33,10 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 User = get_user_model()
+
+# A title rendered per recipient language (notifications.titles): the newest
+# actors' names and how many others there are.
+TitleFor = Callable[[list[str], int], str]
 
 # Rows per INSERT at most; the database may lower it (SQLite's parameter limit).
 BATCH_SIZE = 1000
@@ -56,7 +62,7 @@ def _user_ids(recipients) -> list[int]:
         if not isinstance(user, User):
             raise TypeError(f"Expected users, not {type(user).__name__}.")
         if user.pk is None:
-            raise Refused("A recipient must be a saved user.")
+            raise Refused(_("A recipient must be a saved user."))
         ids.add(user.pk)
     return sorted(ids)
 
@@ -107,6 +113,7 @@ def _store(
     kind: str = Kind.SYSTEM,
     actor=None,
     collapse_key: str = "",
+    title_for: "TitleFor | None" = None,
 ) -> list[Notification]:
     """Insert one row per recipient in bulk and push them after commit; a
     recipient with a recent unread row of the same collapse key gets that one
@@ -125,6 +132,7 @@ def _store(
             actor=actor,
             target=target,
             now=now,
+            title_for=title_for,
         )
         if grown:
             taken = {row.recipient_id for row in grown}
@@ -183,6 +191,7 @@ def _grow(
     actor,
     target: str,
     now,
+    title_for: "TitleFor | None" = None,
 ) -> list[Notification]:
     """Replace each recipient's unread row of `collapse_key` from the last
     NOTIFY_GROUP_WINDOW seconds by a new row (a new id, `replaces` the old one)
@@ -221,7 +230,11 @@ def _grow(
         actor_ids = actors[old.recipient_id]
         names = [usernames[pk] for pk in actor_ids[:2] if pk in usernames]
         fields = asdict(content)
-        fields["title"] = _grown_title(content.title, actor, names, len(actor_ids) - 1)
+        if title_for is not None and names:
+            # In the active language: notify() stores each language's recipients apart.
+            fields["title"] = title_for(names, len(actor_ids) - 1)[:TITLE_MAX]
+        else:
+            fields["title"] = _grown_title(content.title, actor, names, len(actor_ids) - 1)
         grown.append(
             Notification(
                 recipient_id=old.recipient_id,
@@ -273,7 +286,7 @@ def collapse_key_for(kind: str, target: str) -> str:
 def notify(
     recipients,
     *,
-    title: str,
+    title: "str | TitleFor",
     body: str = "",
     level: str = "info",
     url: str = "",
@@ -292,10 +305,25 @@ def notify(
     same `collapse_key` (default: kind and target; "" never groups) grows into a
     new one instead of a second one arriving. Raise Refused for content the
     contract refuses, storing nothing.
+
+    `title` is the text, or (for what people do: notifications.titles) a
+    callable rendered in each recipient's language, also when it grows.
     """
+    if callable(title):
+        return _notify_per_language(
+            recipients,
+            title_for=title,
+            body=body,
+            level=level,
+            url=url,
+            kind=kind,
+            actor=actor,
+            target=target,
+            collapse_key=collapse_key,
+        )
     content = clean_content(title=title, body=body, level=level, url=url)
     if kind not in Kind.values:
-        raise Refused(f"kind must be one of {', '.join(Kind.values)}.")
+        raise Refused(_("kind must be one of %(kinds)s.") % {"kinds": ", ".join(Kind.values)})
     if collapse_key is None:
         collapse_key = collapse_key_for(kind, target)
     options = {"target": target, "kind": kind, "actor": actor, "collapse_key": collapse_key}
@@ -310,6 +338,45 @@ def notify(
     if actor is not None:
         user_ids = [user_id for user_id in user_ids if user_id != actor.pk]
     return _store(user_ids=user_ids, content=content, **options)
+
+
+def _notify_per_language(
+    recipients,
+    *,
+    title_for: TitleFor,
+    body: str,
+    level: str,
+    url: str,
+    kind: str,
+    actor,
+    target: str,
+    collapse_key: str | None,
+) -> list[Notification]:
+    """`notify` once per language of the recipients, the title rendered in it."""
+    if actor is None:
+        raise TypeError("A title rendered per recipient names its actor: pass actor=.")
+    if kind not in Kind.values:
+        raise Refused(_("kind must be one of %(kinds)s.") % {"kinds": ", ".join(Kind.values)})
+    user_ids = [user_id for user_id in _user_ids(recipients) if user_id != actor.pk]
+    by_language: dict[str, list[int]] = {}
+    for user_id, language in accounts_selectors.languages(user_ids=user_ids).items():
+        by_language.setdefault(language, []).append(user_id)
+    stored: list[Notification] = []
+    for language, ids in sorted(by_language.items()):
+        with translation.override(language):
+            title = title_for([actor.get_username()], 0)[:TITLE_MAX]
+            content = clean_content(title=title, body=body, level=level, url=url)
+            key = collapse_key_for(kind, target) if collapse_key is None else collapse_key
+            stored += _store(
+                user_ids=sorted(ids),
+                content=content,
+                target=target,
+                kind=kind,
+                actor=actor,
+                collapse_key=key,
+                title_for=title_for,
+            )
+    return stored
 
 
 @transaction.atomic
@@ -339,7 +406,7 @@ def _audience(audience) -> tuple[str, list[Group], list]:
         return Broadcast.Audience.GROUPS, items, []
     if items and all(isinstance(item, User) for item in items):
         return Broadcast.Audience.USERS, [], items
-    raise Refused("An audience is None (every active user), some groups or some users.")
+    raise Refused(_("An audience is None (every active user), some groups or some users."))
 
 
 @transaction.atomic

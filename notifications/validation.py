@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext as _
 
 from realtime.errors import Refused
 
@@ -36,30 +37,43 @@ def is_site_path(url: str) -> bool:
 def clean_content(*, title, body="", level="info", url="") -> Content:
     """Return the trimmed content, or raise Refused saying what is wrong."""
     if not isinstance(title, str) or not title.strip():
-        raise Refused("A notification needs a non-empty title.")
+        raise Refused(_("A notification needs a non-empty title."))
     title = title.strip()
     if len(title) > TITLE_MAX:
-        raise Refused(f"The title is {len(title)} characters; at most {TITLE_MAX} are allowed.")
+        raise Refused(
+            _("The title is %(length)s characters; at most %(max)s are allowed.")
+            % {"length": len(title), "max": TITLE_MAX}
+        )
     if body is None:
         body = ""
     if not isinstance(body, str):
-        raise Refused("The body must be a string.")
+        raise Refused(_("The body must be a string."))
     body = body.strip()
     if len(body) > BODY_MAX:
-        raise Refused(f"The body is {len(body)} characters; at most {BODY_MAX} are allowed.")
+        raise Refused(
+            _("The body is %(length)s characters; at most %(max)s are allowed.")
+            % {"length": len(body), "max": BODY_MAX}
+        )
     if level not in LEVELS:
-        raise Refused(f"Unknown level {level!r}; use one of {', '.join(LEVELS)}.")
+        raise Refused(
+            _("Unknown level “%(level)s”; use one of %(levels)s.")
+            % {"level": level, "levels": ", ".join(LEVELS)}
+        )
     if url is None:
         url = ""
     if not isinstance(url, str):
-        raise Refused("The url must be a string.")
+        raise Refused(_("The url must be a string."))
     url = url.strip()
     if url and not is_site_path(url):
         raise Refused(
-            f"The url {url!r} is not a path on this site; it must start with a single '/'."
+            _("The url “%(url)s” is not a path on this site; it must start with a single “/”.")
+            % {"url": url}
         )
     if len(url) > URL_MAX:
-        raise Refused(f"The url is {len(url)} characters; at most {URL_MAX} are allowed.")
+        raise Refused(
+            _("The url is %(length)s characters; at most %(max)s are allowed.")
+            % {"length": len(url), "max": URL_MAX}
+        )
     return Content(title=title, body=body, level=level, url=url)
 
 
@@ -67,6 +81,6 @@ def validate_site_path(value: str) -> None:
     """Model field validator: a path on this site (see `is_site_path`)."""
     if value and not is_site_path(value):
         raise ValidationError(
-            "Give a path on this site starting with a single “/”, like /chat/general/.",
+            _("Give a path on this site starting with a single “/”, like /chat/general/."),
             code="invalid",
         )

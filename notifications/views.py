@@ -6,6 +6,7 @@ from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chat import selectors as chat_selectors
@@ -49,7 +50,7 @@ def notification_read(request, notification_id: int):
     try:
         marked = services.notification_mark_read(user=request.user, notification_id=notification_id)
     except NotificationNotFound:
-        raise Http404("No such notification.") from None
+        raise Http404(_("No such notification.")) from None
     return _done(request, marked.state)
 
 
@@ -99,7 +100,7 @@ def notification_settings(request):
                             level=room.cleaned_data["level"],
                             muted_until=room.cleaned_data["muted_until"],
                         )
-            messages.success(request, "Your notification settings are saved.")
+            messages.success(request, _("Your notification settings are saved."))
             return redirect("notification_settings")
         status = 400 if data is not None else 200
         return render(

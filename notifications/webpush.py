@@ -30,6 +30,7 @@ from django.conf import settings
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_tasks import task
 from py_vapid import Vapid
 from pywebpush import WebPusher
@@ -151,32 +152,32 @@ class SubscriptionInfo:
 def parse_subscription(data: object) -> SubscriptionInfo:
     """Check the browser's `PushSubscription.toJSON()`; raise Refused saying what is wrong."""
     if not isinstance(data, dict):
-        raise Refused("Send the subscription as a JSON object.")
+        raise Refused(_("Send the subscription as a JSON object."))
     endpoint = data.get("endpoint")
     keys = data.get("keys")
     if not isinstance(endpoint, str) or not endpoint:
-        raise Refused("The subscription has no endpoint.")
+        raise Refused(_("The subscription has no endpoint."))
     problem = endpoint_problem(endpoint)
     if problem:
         raise Refused(problem)
     if not isinstance(keys, dict):
-        raise Refused("The subscription has no keys.")
+        raise Refused(_("The subscription has no keys."))
     p256dh, auth = keys.get("p256dh"), keys.get("auth")
     if not isinstance(p256dh, str) or not isinstance(auth, str):
-        raise Refused("The subscription's keys need p256dh and auth.")
+        raise Refused(_("The subscription's keys need p256dh and auth."))
     try:
         point = b64url_decode(p256dh)
         ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), point)
         if len(point) != P256_POINT_BYTES:
             raise ValueError("compressed point")
     except ValueError:
-        raise Refused("The subscription's p256dh is not a P-256 public key.") from None
+        raise Refused(_("The subscription's p256dh is not a P-256 public key.")) from None
     try:
         secret = b64url_decode(auth)
     except ValueError:
         secret = b""
     if len(secret) != AUTH_SECRET_BYTES:
-        raise Refused("The subscription's auth is not a 16-byte secret.")
+        raise Refused(_("The subscription's auth is not a 16-byte secret."))
     return SubscriptionInfo(endpoint=endpoint, p256dh=b64url(point), auth=b64url(secret))
 
 

@@ -1,9 +1,10 @@
 from django.apps import AppConfig
+from django.utils.translation import gettext_lazy as _
 
 
 class RealtimeConfig(AppConfig):
     name = "realtime"
-    verbose_name = "Realtime plumbing"
+    verbose_name = _("Realtime plumbing")
 
     def ready(self) -> None:
         from . import ratelimit, receivers

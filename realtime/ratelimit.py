@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.functional import Promise
+from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
 from . import metrics
@@ -147,7 +149,7 @@ async def admit(
     action: str,
     rate: "Rate | str | None",
     *,
-    what: str,
+    what: "str | Promise",
     cost: int = 1,
     **extra,
 ) -> bool:
@@ -179,7 +181,8 @@ async def admit(
         await consumer.close(code=Close.FLOODING)
         return False
     raise Refused(
-        f"Too many {what}; try again in {limit.retry_after:g} s.",
+        _("Too many %(what)s; try again in %(seconds)s s.")
+        % {"what": what, "seconds": f"{limit.retry_after:g}"},
         code="rate_limited",
         retry_after=limit.retry_after,
         **extra,

@@ -19,6 +19,8 @@ import logging
 from dataclasses import dataclass
 from urllib.parse import parse_qs
 
+from django.utils.translation import gettext as _
+
 from . import metrics
 from .errors import Refused
 from .transport import SocketConsumer, close_code_for
@@ -128,7 +130,7 @@ class StreamConsumer(SocketConsumer):
             metrics.resumes.labels(self.kind, metrics.WORKER).inc()
             metrics.resume_replayed.labels(self.kind, metrics.WORKER).inc(snapshot.replayed)
         if after_given and after is None:
-            await self.send_error("invalid", "after must be a non-negative whole number.")
+            await self.send_error("invalid", _("after must be a non-negative whole number."))
         await self.send(text_data=snapshot.text)
         for text in snapshot.follow:
             await self.send(text_data=text)

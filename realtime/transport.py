@@ -11,12 +11,15 @@ from typing import Any
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.utils import translation
+from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
 from . import auth, fastsend, metrics, recovery, registry
 from .delivery import DirectDelivery
 from .errors import Forbidden, NotFound, Refused
 from .groups import session_group, user_group
+from .language import scope_language
 from .wire import ID_MAX, Close, dumps
 
 logger = logging.getLogger(__name__)
@@ -45,6 +48,8 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     kind = "socket"  # the metrics label
 
     user: Any = None
+    # The language of this socket's text, read once at the handshake.
+    language = settings.LANGUAGE_CODE
     channel_name = ""  # set by Channels once the layer gave one
     connect_started: float | None = None
     accepted = False
@@ -82,6 +87,12 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         self.connect_started = time.monotonic()
         self.ws_protocol = fastsend.protocol_of(self.base_send)
         self.user = self.scope.get("user")
+        self.language = scope_language(self.scope)
+        # For this socket's task, once: connect, every frame handler and the
+        # database calls they make (which copy the task's context) all run in
+        # it, so every text they produce (error details) is in this language,
+        # at no cost per frame.
+        translation.activate(self.language)
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(Close.NOT_LOGGED_IN)
             return
@@ -296,28 +307,28 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             if self.ready:
                 await self.send_error(
                     "server_error",
-                    "The server could not handle this frame; nothing was changed. Try again.",
+                    _("The server could not handle this frame; nothing was changed. Try again."),
                     client_id_of(frame),
                 )
 
     def parse_frame(self, text_data: str | None) -> dict:
         if text_data is None:
-            raise Refused("Frames are JSON text, not binary.")
+            raise Refused(_("Frames are JSON text, not binary."))
         try:
             frame = json.loads(text_data)
         except (ValueError, RecursionError):
-            raise Refused("A frame must be JSON.") from None
+            raise Refused(_("A frame must be JSON.")) from None
         if not isinstance(frame, dict):
-            raise Refused("A frame must be a JSON object.")
+            raise Refused(_("A frame must be a JSON object."))
         try:
             # JSON may spell lone UTF-16 surrogates ("\ud800"), which no
             # UTF-8 text (a frame, a database row) can hold.
             dumps(frame).encode()
         except UnicodeEncodeError:
-            raise Refused("A frame must be valid Unicode text.") from None
+            raise Refused(_("A frame must be valid Unicode text.")) from None
         frame_type = frame.get("type")
         if not isinstance(frame_type, str) or frame_type not in self.frame_handlers:
-            raise Refused("Unknown frame type.", client_id=client_id_of(frame))
+            raise Refused(_("Unknown frame type."), client_id=client_id_of(frame))
         return frame
 
     async def send_frame(self, frame: dict) -> None:

@@ -144,16 +144,28 @@ async def connect_ws():
 
     opened = []
 
-    async def connect(path: str, user=None, *, origin: str | None = ORIGIN, cookie=None):
-        headers = [(b"host", b"testserver")]
+    async def connect(
+        path: str,
+        user=None,
+        *,
+        origin: str | None = ORIGIN,
+        cookie=None,
+        language: str | None = None,
+        extra_headers=(),
+    ):
+        headers = [(b"host", b"testserver"), *extra_headers]
         if origin is not None:
             headers.append((b"origin", origin.encode()))
         if cookie is None and user is not None:
             from channels.db import database_sync_to_async
 
             cookie = await database_sync_to_async(session_cookie)(user)
-        if cookie:
-            headers.append((b"cookie", f"{settings.SESSION_COOKIE_NAME}={cookie}".encode()))
+        cookies = [f"{settings.SESSION_COOKIE_NAME}={cookie}"] if cookie else []
+        if language is not None:
+            # The header switcher's cookie (django_language), as a browser sends it.
+            cookies.append(f"{settings.LANGUAGE_COOKIE_NAME}={language}")
+        if cookies:
+            headers.append((b"cookie", "; ".join(cookies).encode()))
         communicator = WebsocketCommunicator(application, path, headers=headers)
         connected, code = await communicator.connect(timeout=5)
         opened.append(communicator)

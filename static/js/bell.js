@@ -9,7 +9,8 @@ import { cloneTemplate, setText } from "./dom.js";
 import { countLabel, Inbox, isAboutRoom, levelOf, shorten, sitePath } from "./inbox.js";
 import { NotificationPage } from "./notification-page.js";
 import { ReconnectingSocket } from "./socket.js";
-import { relativeTime } from "./times.js";
+import { formatAllTimes, relativeTime } from "./times.js";
+import { gettext } from "./i18n.js";
 import { Toasts } from "./toasts.js";
 
 const BODY_CHARS = 140;
@@ -40,6 +41,8 @@ const page = new NotificationPage({
   readAll: document.querySelector(".notif-page-read-all button"),
   listUrl,
 });
+// The notifications page's server-rendered times, in the one format rooms use too.
+if (page.list) formatAllTimes(page.list);
 const toasts = new Toasts({ container: document.getElementById("notif-toasts"), listUrl, onOpen: readOnLeave });
 
 const socket = new ReconnectingSocket({
@@ -60,12 +63,12 @@ const socket = new ReconnectingSocket({
     if (decision.reason === "signed-out") {
       // Logged out (here or elsewhere): reconnecting would only be refused again.
       root.dataset.state = "signed-out";
-      setStatus("You are signed out. Reload the page to sign in again.");
+      setStatus(gettext("You are signed out. Reload the page to sign in again."));
     }
   },
   onWaiting: () => {
     root.dataset.state = "reconnecting";
-    setStatus("Reconnecting…");
+    setStatus(gettext("Reconnecting…"));
   },
 });
 

@@ -2,16 +2,18 @@
 // body limit (enforced here, not by `maxlength`, which would cut a paste
 // silently), and the error line under it says why something was not sent.
 
+import { gettext } from "./i18n.js";
+
 const ERROR_SHOWN_MS = 8000;
 
 // Why `body` can't be sent as it is, or "" when it can. The frame limit matters
 // only if the body limit is set high: the server closes a socket over it.
 export function bodyProblem(body, { maxChars, maxFrameBytes }) {
   if (body.length > maxChars) {
-    return `A message is at most ${maxChars} characters (this one has ${body.length}).`;
+    return gettext("A message is at most %(max)s characters (this one has %(length)s).", { max: maxChars, length: body.length });
   }
   const frameBytes = new TextEncoder().encode(JSON.stringify({ type: "send", body, client_id: "" })).length;
-  if (frameBytes > maxFrameBytes) return "This message is too large to send.";
+  if (frameBytes > maxFrameBytes) return gettext("This message is too large to send.");
   return "";
 }
 
@@ -22,9 +24,9 @@ const COUNTER_FROM = 0.9;
 export function counterState(length, maxChars) {
   if (length < maxChars * COUNTER_FROM) return null;
   if (length > maxChars) {
-    return { text: `${length - maxChars} over the limit of ${maxChars}`, over: true };
+    return { text: gettext("%(count)s over the limit of %(max)s", { count: length - maxChars, max: maxChars }), over: true };
   }
-  return { text: `${maxChars - length} left`, over: false };
+  return { text: gettext("%(count)s left", { count: maxChars - length }), over: false };
 }
 
 export class Composer {

@@ -3,6 +3,8 @@
 // (as names), which `update` is newer than the state shown, and the composer's
 // mode (a new message, a reply, an edit) with the frame it sends.
 
+import { gettext, ngettext } from "./i18n.js";
+
 export const COMMON_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
 export const EXCERPT_CHARS = 140;
 const NAMES_SHOWN = 3;
@@ -32,17 +34,17 @@ export function reactFrame(message, emoji, userId) {
 export function reactionTitle(reaction, names, meId) {
   const known = [];
   reaction.user_ids.forEach((id) => {
-    if (id === meId) known.unshift("You");
+    if (id === meId) known.unshift(gettext("You"));
     else if (names.has(id)) known.push(names.get(id));
   });
   const count = Math.max(reaction.count, reaction.user_ids.length);
-  if (!known.length) return count === 1 ? "1 person" : `${count} people`;
+  if (!known.length) return ngettext("%(count)s person", "%(count)s people", count);
   const shown = known.slice(0, NAMES_SHOWN);
   const others = count - shown.length;
   if (others <= 0) {
-    return shown.length === 1 ? shown[0] : `${shown.slice(0, -1).join(", ")} and ${shown.at(-1)}`;
+    return shown.length === 1 ? shown[0] : gettext("%(names)s and %(last)s", { names: shown.slice(0, -1).join(", "), last: shown.at(-1) });
   }
-  return `${shown.join(", ")} and ${others} ${others === 1 ? "other" : "others"}`;
+  return ngettext("%(names)s and %(count)s other", "%(names)s and %(count)s others", others, { names: shown.join(", ") });
 }
 
 export function excerpt(text, chars = EXCERPT_CHARS) {
@@ -53,7 +55,7 @@ export function excerpt(text, chars = EXCERPT_CHARS) {
 // The quoted line of a reply: its author and excerpt, or that it is gone.
 export function replyQuote(replyTo) {
   if (!replyTo) return null;
-  if (replyTo.deleted) return { author: "", text: "deleted message", deleted: true };
+  if (replyTo.deleted) return { author: "", text: gettext("deleted message"), deleted: true };
   return { author: replyTo.author ? replyTo.author.username : "", text: excerpt(replyTo.excerpt), deleted: false };
 }
 
@@ -96,8 +98,8 @@ export class ComposerMode {
 
   // What the bar above the composer says, or "" in the plain mode.
   label() {
-    if (this.kind === "reply") return `Replying to ${this.target.author.username}`;
-    if (this.kind === "edit") return "Editing your message";
+    if (this.kind === "reply") return gettext("Replying to %(name)s", { name: this.target.author.username });
+    if (this.kind === "edit") return gettext("Editing your message");
     return "";
   }
 

@@ -2,7 +2,9 @@
 // (another tab, another device) lose their "unread" look without a reload.
 
 import { cloneTemplate, setText } from "./dom.js";
+import { gettext, ngettext } from "./i18n.js";
 import { levelOf, sitePath } from "./inbox.js";
+import { formatTime } from "./times.js";
 
 export class NotificationPage {
   constructor({ list, unread, empty, readAll, listUrl }) {
@@ -10,7 +12,7 @@ export class NotificationPage {
   }
 
   setUnread(count) {
-    if (this.unread) this.unread.textContent = `${count} unread`;
+    if (this.unread) this.unread.textContent = ngettext("%(count)s unread", "%(count)s unread", count);
     if (this.readAll) this.readAll.disabled = count === 0;
   }
 
@@ -41,8 +43,9 @@ export class NotificationPage {
     } else {
       body.remove();
     }
-    const time = setText(li, "time", new Date(notification.created_at).toLocaleString());
-    time.dateTime = notification.created_at || "";
+    const time = li.querySelector("time");
+    time.setAttribute("datetime", notification.created_at || "");
+    formatTime(time);
     const form = li.querySelector(".notif-entry-read");
     if (notification.read) {
       this.showRead(li);
@@ -64,6 +67,6 @@ export class NotificationPage {
   showRead(li) {
     li.classList.remove("notif-unread");
     li.querySelector(".notif-entry-read")?.remove();
-    setText(li, ".notif-entry-state", "(read)");
+    setText(li, ".notif-entry-state", gettext("(read)"));
   }
 }

@@ -5,6 +5,7 @@
 // room without being members) are added while here.
 
 import { cloneTemplate, setText } from "./dom.js";
+import { gettext } from "./i18n.js";
 
 // `online` lists at most 100 users; the server's count covers them all.
 export function onlineCount(count, listed) {
@@ -18,6 +19,10 @@ export function presenceOf(id, here, anywhere) {
 }
 
 const STATUS_TEXT = { here: " (here now)", elsewhere: " (online elsewhere)", offline: " (offline)" };
+
+function statusText(state) {
+  return ` ${gettext(STATUS_TEXT[state].trim())}`;
+}
 
 export class Presence {
   constructor({ members, counter }) {
@@ -53,7 +58,7 @@ export class Presence {
     });
     this.mark();
     if (this.counter) {
-      this.counter.textContent = `${onlineCount(count, this.here.size)} here`;
+      this.counter.textContent = gettext("%(count)s here", { count: onlineCount(count, this.here.size) });
       this.counter.removeAttribute("title");
     }
   }
@@ -73,7 +78,7 @@ export class Presence {
         status.className = "presence visually-hidden";
         li.appendChild(status);
       }
-      status.textContent = STATUS_TEXT[state];
+      status.textContent = statusText(state);
     });
   }
 
@@ -86,11 +91,11 @@ export class Presence {
     this.members.querySelectorAll("li[data-user-id]").forEach((li) => {
       li.classList.remove("online", "elsewhere");
       const status = li.querySelector(".presence");
-      if (status) status.textContent = " (status unknown)";
+      if (status) status.textContent = ` ${gettext("(status unknown)")}`;
     });
     if (this.counter) {
-      this.counter.textContent = "Online: unknown";
-      this.counter.title = "Not connected: who is online is not known right now.";
+      this.counter.textContent = gettext("Online: unknown");
+      this.counter.title = gettext("Not connected: who is online is not known right now.");
     }
   }
 }

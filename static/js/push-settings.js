@@ -5,6 +5,8 @@
 // server's VAPID public key, the subscribe/unsubscribe URLs and the endpoints
 // the server holds for this user; {"enabled": false} when it has no keys.
 
+import { gettext } from "./i18n.js";
+
 const SERVICE_WORKER = "/sw.js";
 
 /** The VAPID public key (base64url) as the bytes pushManager.subscribe takes. */
@@ -28,25 +30,25 @@ export function sameKey(subscription, key) {
  * supported: the browser has service workers, PushManager and Notification.
  */
 export function pushView({ enabled, supported, permission, subscribed }) {
-  if (!enabled) return { text: "Push notifications are not set up on this server.", subscribe: false, unsubscribe: false };
-  if (!supported) return { text: "This browser can't receive push notifications.", subscribe: false, unsubscribe: false };
+  if (!enabled) return { text: gettext("Push notifications are not set up on this server."), subscribe: false, unsubscribe: false };
+  if (!supported) return { text: gettext("This browser can't receive push notifications."), subscribe: false, unsubscribe: false };
   if (permission === "denied") {
     return {
-      text: "Notifications are blocked for this site in your browser's settings.",
+      text: gettext("Notifications are blocked for this site in your browser's settings."),
       subscribe: false,
       unsubscribe: subscribed,
     };
   }
-  if (subscribed) return { text: "On for this browser.", subscribe: false, unsubscribe: true };
-  return { text: "Off for this browser.", subscribe: true, unsubscribe: false };
+  if (subscribed) return { text: gettext("On for this browser."), subscribe: false, unsubscribe: true };
+  return { text: gettext("Off for this browser."), subscribe: true, unsubscribe: false };
 }
 
 /** What the desktop part shows: {text, allow} (whether the "Allow" button is offered). */
 export function desktopView({ supported, permission }) {
-  if (!supported) return { text: "This browser can't show desktop notifications.", allow: false };
-  if (permission === "granted") return { text: "Allowed in this browser.", allow: false };
-  if (permission === "denied") return { text: "Blocked for this site in your browser's settings.", allow: false };
-  return { text: "Not allowed yet in this browser.", allow: true };
+  if (!supported) return { text: gettext("This browser can't show desktop notifications."), allow: false };
+  if (permission === "granted") return { text: gettext("Allowed in this browser."), allow: false };
+  if (permission === "denied") return { text: gettext("Blocked for this site in your browser's settings."), allow: false };
+  return { text: gettext("Not allowed yet in this browser."), allow: true };
 }
 
 function start() {
@@ -93,7 +95,7 @@ function start() {
       body: JSON.stringify(body),
     });
     if (!response.ok) {
-      let reason = `The server said ${response.status}.`;
+      let reason = gettext("The server said %(status)s.", { status: response.status });
       try {
         reason = (await response.json()).error || reason;
       } catch {
@@ -134,7 +136,7 @@ function start() {
       try {
         await work();
       } catch (error) {
-        showError(`That didn't work: ${error.message || error}`);
+        showError(gettext("That didn't work: %(error)s", { error: error.message || error }));
       } finally {
         button.disabled = false;
         draw();
@@ -157,7 +159,7 @@ function start() {
         // stores the same subscription again.
         subscription = current && (config.endpoints || []).includes(current.endpoint) ? current : null;
       } catch (error) {
-        showError(`That didn't work: ${error.message || error}`);
+        showError(gettext("That didn't work: %(error)s", { error: error.message || error }));
       }
     }
     draw();

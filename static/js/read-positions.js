@@ -1,6 +1,8 @@
 // Who has read up to the room's newest message ("Seen by", docs/protocol.md),
 // from hello's `read_positions` and live `read` frames; no DOM.
 
+import { gettext, ngettext } from "./i18n.js";
+
 // Names shown before "and N others".
 export const SEEN_BY_NAMED = 2;
 
@@ -8,10 +10,13 @@ export function seenByText(names, named = SEEN_BY_NAMED) {
   if (!names.length) return "";
   if (names.length <= named + 1) {
     const last = names[names.length - 1];
-    return `Seen by ${names.length === 1 ? last : `${names.slice(0, -1).join(", ")} and ${last}`}`;
+    if (names.length === 1) return gettext("Seen by %(name)s", { name: last });
+    return gettext("Seen by %(names)s and %(last)s", { names: names.slice(0, -1).join(", "), last });
   }
   const others = names.length - named;
-  return `Seen by ${names.slice(0, named).join(", ")} and ${others} others`;
+  return ngettext("Seen by %(names)s and %(count)s other", "Seen by %(names)s and %(count)s others", others, {
+    names: names.slice(0, named).join(", "),
+  });
 }
 
 export class ReadPositions {

@@ -14,6 +14,7 @@ import { COMMON_EMOJI, ComposerMode, excerpt, MessageStates, reactFrame } from "
 import { Outbox, rateLimitWait } from "./outbox.js";
 import { Presence } from "./presence.js";
 import { ReconnectingSocket } from "./socket.js";
+import { gettext } from "./i18n.js";
 import { formatAllTimes } from "./times.js";
 import { MessageList, pendingMessageNode, Timeline } from "./timeline.js";
 import { TypingIndicator, TypingThrottle } from "./typing.js";
@@ -148,8 +149,8 @@ function setPhase(next, text = "") {
   el.connection.dataset.state = next;
   el.retry.hidden = next !== "waiting";
   presence.stale(next !== "connected");
-  if (next === "connecting") el.connection.textContent = "Connecting…";
-  else if (next === "connected") el.connection.textContent = "Connected";
+  if (next === "connecting") el.connection.textContent = gettext("Connecting…");
+  else if (next === "connected") el.connection.textContent = gettext("Connected");
   else if (next === "waiting") {
     showWaiting();
     countdownTimer = setInterval(showWaiting, 1000);
@@ -161,21 +162,23 @@ function showWaiting() {
   const seconds = Math.max(0, Math.ceil((socket.retryAt - Date.now()) / 1000));
   const offline = navigator.onLine === false;
   el.connection.dataset.state = offline ? "offline" : "waiting";
-  el.connection.textContent = `${offline ? "Offline · retrying in " : "Reconnecting in "}${seconds} s`;
+  el.connection.textContent = offline
+    ? gettext("Offline · retrying in %(seconds)s s", { seconds })
+    : gettext("Reconnecting in %(seconds)s s", { seconds });
 }
 
 function onClose(code, decision) {
   if (decision.reason === "signed-out") {
-    setPhase("gone", "Signed out: taking you to the login page…");
+    setPhase("gone", gettext("Signed out: taking you to the login page…"));
     const login = el.room.dataset.loginUrl;
     location.assign(`${login}?next=${encodeURIComponent(location.pathname)}`);
   } else if (decision.reason === "no-access") {
-    setPhase("gone", "You no longer have access to this room.");
-    composer.close("You no longer have access to this room.");
+    setPhase("gone", gettext("You no longer have access to this room."));
+    composer.close(gettext("You no longer have access to this room."));
   } else if (decision.reason === "too-large") {
-    composer.showError("The server closed the connection: a frame was too large.");
+    composer.showError(gettext("The server closed the connection: a frame was too large."));
   } else if (decision.reason === "flooding") {
-    composer.showError("Too many messages too fast: the server paused you for a moment.");
+    composer.showError(gettext("Too many messages too fast: the server paused you for a moment."));
   }
 }
 
@@ -243,7 +246,7 @@ function applyUpdate(frame) {
   mode.changed(message);
   if (mode.kind !== kind) {
     showMode();
-    composer.showError(kind === "edit" ? "The message you were editing was deleted." : "The message you were replying to was deleted.");
+    composer.showError(kind === "edit" ? gettext("The message you were editing was deleted.") : gettext("The message you were replying to was deleted."));
   }
   if (message.deleted) {
     // Replies to it quote a deleted message now.
@@ -310,10 +313,10 @@ function onError(frame) {
   if ("message_id" in frame && !frame.client_id) {
     // An edit, a deletion or a reaction the server refused: nothing changed.
     const reasons = {
-      not_found: "That message no longer exists.",
-      forbidden: "You can't change that message.",
+      not_found: gettext("That message no longer exists."),
+      forbidden: gettext("You can't change that message."),
     };
-    composer.showError(frame.detail || reasons[frame.code] || "That change was not made.");
+    composer.showError(frame.detail || reasons[frame.code] || gettext("That change was not made."));
     return;
   }
   const item = frame.client_id ? outbox.find(frame.client_id) : null;
@@ -331,7 +334,7 @@ function onError(frame) {
     // Files of a send refused for another reason than them wait for the next one.
     if (item.attachments.length && frame.code !== "not_found") uploader.restore(item.attachments);
   }
-  composer.showError(frame.detail || "Something went wrong.");
+  composer.showError(frame.detail || gettext("Something went wrong."));
 }
 
 // ---- Messages ---------------------------------------------------------------------
@@ -379,7 +382,7 @@ function scheduleGapFill() {
 function loadOlder() {
   if (phase !== "connected") return;
   if (requestHistory(timeline.olderRequest(clientConfig.CHAT_HISTORY_PAGE)) && el.older) {
-    el.older.textContent = "Loading…";
+    el.older.textContent = gettext("Loading…");
   }
 }
 
@@ -409,7 +412,7 @@ function retryHistory(frame) {
 
 function showOlderButton() {
   if (!el.older) return;
-  el.older.textContent = "Load older messages";
+  el.older.textContent = gettext("Load older messages");
   el.older.closest("li").hidden = !timeline.hasMore;
 }
 
@@ -421,7 +424,7 @@ function submitText(text) {
   if (mode.kind === "edit") {
     const target = mode.target;
     if (text !== target.body && !send({ type: "edit", message_id: target.id, body: text })) {
-      composer.showError("Not connected: your edit is not saved yet. Try again once connected.");
+      composer.showError(gettext("Not connected: your edit is not saved yet. Try again once connected."));
       return false;
     }
     endMode();
@@ -457,7 +460,7 @@ function flushOutbox() {
     if (item.replyTo) frame.reply_to = item.replyTo;
     if (item.attachments.length) frame.attachment_ids = item.attachments.map((attachment) => attachment.id);
     if (!send(frame)) return false;
-    setPendingStatus(item, "sending…");
+    setPendingStatus(item, gettext("sending…"));
     return true;
   });
 }
@@ -477,7 +480,7 @@ function pauseOutbox(item, retryAfter) {
 
 // Say why the unsent items wait, on them and under the composer, counting down.
 function showPaused() {
-  outbox.unsentOn(socket.generation).forEach((item) => setPendingStatus(item, "waiting…"));
+  outbox.unsentOn(socket.generation).forEach((item) => setPendingStatus(item, gettext("waiting…")));
   composer.showError(`Sending too fast: sending again in ${outbox.secondsLeft} s.`, true);
   if (pausedTimer) return;
   pausedTimer = setInterval(() => {
@@ -521,7 +524,7 @@ function jumpTo(seq) {
   if (messages.reveal(seq)) return;
   const lowest = timeline.seqs.length ? timeline.seqs[0] : Infinity;
   if (!timeline.hasMore || lowest < seq) {
-    composer.showError("The original message is not in this room's history any more.");
+    composer.showError(gettext("The original message is not in this room's history any more."));
     return;
   }
   jumpTarget = seq;
@@ -570,7 +573,7 @@ function cancelMode() {
 }
 
 function react(message, emoji) {
-  if (!send(reactFrame(message, emoji, me.id))) composer.showError("Not connected: try again once connected.");
+  if (!send(reactFrame(message, emoji, me.id))) composer.showError(gettext("Not connected: try again once connected."));
 }
 
 function confirmDelete(message) {
@@ -584,7 +587,7 @@ el.deleteDialog.addEventListener("close", () => {
   deleting = null;
   if (!message) return;
   if (el.deleteDialog.returnValue === "delete") {
-    if (!send({ type: "delete", message_id: message.id })) composer.showError("Not connected: nothing was deleted.");
+    if (!send({ type: "delete", message_id: message.id })) composer.showError(gettext("Not connected: nothing was deleted."));
   }
   const li = messages.bySeq.get(message.seq);
   if (li) li.focus();
@@ -599,7 +602,7 @@ COMMON_EMOJI.forEach((emoji) => {
   button.setAttribute("role", "menuitem");
   button.dataset.emoji = emoji;
   button.textContent = emoji;
-  button.setAttribute("aria-label", `React with ${emoji}`);
+  button.setAttribute("aria-label", gettext("React with %(emoji)s", { emoji }));
   el.picker.appendChild(button);
 });
 

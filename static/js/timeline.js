@@ -12,7 +12,8 @@
 
 import { cloneTemplate, setText } from "./dom.js";
 import { reactionTitle } from "./message-state.js";
-import { formatTime } from "./times.js";
+import { gettext, language } from "./i18n.js";
+import { formatTime, fullTime } from "./times.js";
 import { fillAttachments } from "./uploads.js";
 
 export class Timeline {
@@ -181,7 +182,12 @@ const INNER_CONTROLS = ".act:not([hidden]), .reaction, .reply-quote:not([hidden]
 const UNSAFE_ELEMENTS = "script, style, iframe, frame, object, embed, form, input, button, textarea, select, link, meta, base, svg, math, img, video, audio, source";
 const SAFE_HREF = /^(https?:|mailto:|\/(?!\/)|#)/i;
 
-const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: "long", month: "long", day: "numeric", year: "numeric" });
+let dayFormat = null;
+
+function formatDay(date) {
+  dayFormat ||= new Intl.DateTimeFormat(language(), { weekday: "long", month: "long", day: "numeric", year: "numeric" });
+  return dayFormat.format(date);
+}
 
 function avatarClass(userId) {
   return `avatar avatar-${Math.abs(Number(userId) || 0) % 10}`;
@@ -220,9 +226,9 @@ function dayOf(li) {
 export function dayLabel(date, today = new Date()) {
   const yesterday = new Date(today);
   yesterday.setDate(today.getDate() - 1);
-  if (date.toDateString() === today.toDateString()) return "Today";
-  if (date.toDateString() === yesterday.toDateString()) return "Yesterday";
-  return dayFormat.format(date);
+  if (date.toDateString() === today.toDateString()) return gettext("Today");
+  if (date.toDateString() === yesterday.toDateString()) return gettext("Yesterday");
+  return formatDay(date);
 }
 
 function isConfirmed(li) {
@@ -327,7 +333,7 @@ export class MessageList {
     const body = li.querySelector(".body");
     body.classList.remove("rich");
     if (message.deleted) {
-      body.textContent = "message deleted";
+      body.textContent = gettext("message deleted");
     } else if (typeof message.html === "string") {
       setRichBody(body, message.html);
     } else {
@@ -370,11 +376,11 @@ export class MessageList {
     quote.classList.toggle("gone", Boolean(replyTo.deleted));
     const author = replyTo.deleted || !replyTo.author ? "" : replyTo.author.username;
     setText(quote, ".reply-author", author);
-    const text = replyTo.deleted ? "deleted message" : (replyTo.excerpt || "").replace(/\s+/g, " ").trim();
+    const text = replyTo.deleted ? gettext("deleted message") : (replyTo.excerpt || "").replace(/\s+/g, " ").trim();
     setText(quote, ".reply-excerpt", text);
     quote.setAttribute("aria-label", replyTo.deleted
-      ? "Reply to a deleted message"
-      : `Reply to ${author}: ${text}. Show the original`);
+      ? gettext("Reply to a deleted message")
+      : gettext("Reply to %(name)s: %(text)s. Show the original", { name: author, text }));
   }
 
   fillEdited(li, message) {
@@ -382,7 +388,7 @@ export class MessageList {
     edited.hidden = !message.edited_at || Boolean(message.deleted);
     if (message.edited_at) {
       const date = new Date(message.edited_at);
-      edited.title = Number.isNaN(date.getTime()) ? "Edited" : `Edited ${date.toLocaleString()}`;
+      edited.title = Number.isNaN(date.getTime()) ? gettext("Edited") : gettext("Edited %(time)s", { time: fullTime(date) });
     }
   }
 
@@ -400,7 +406,7 @@ export class MessageList {
       setText(chip, ".emoji", reaction.emoji);
       setText(chip, ".count", String(reaction.count));
       const who = reactionTitle(reaction, this.names, this.me.id);
-      chip.title = `${who} reacted with ${reaction.emoji}`;
+      chip.title = gettext("%(who)s reacted with %(emoji)s", { who, emoji: reaction.emoji });
       chip.setAttribute("aria-label", `${reaction.emoji} ${reaction.count}: ${who}`);
       chip.tabIndex = tabbable ? 0 : -1;
       box.appendChild(chip);

@@ -2,6 +2,7 @@
 // the pointer rests on it.
 
 import { cloneTemplate, setText } from "./dom.js";
+import { gettext, ngettext } from "./i18n.js";
 import { levelOf, shorten, sitePath } from "./inbox.js";
 
 const TOASTS_MAX = 3;
@@ -42,8 +43,8 @@ export class Toasts {
       return;
     }
     this.show({
-      title: `${notifications.length} new notifications`,
-      body: "Open the bell or the list to see them.",
+      title: ngettext("%(count)s new notification", "%(count)s new notifications", notifications.length),
+      body: gettext("Open the bell or the list to see them."),
       url: this.listUrl,
       level: "info",
     });

@@ -2,12 +2,14 @@
 // shown for a while after each frame (longer than the interval, so it does not
 // flicker between frames).
 
+import { gettext } from "./i18n.js";
+
 const SHOWN_AT_LEAST_MS = 4000;
 
 export function typingText(names) {
-  if (names.length === 1) return `${names[0]} is typing…`;
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`;
-  if (names.length > 2) return "Several people are typing…";
+  if (names.length === 1) return gettext("%(name)s is typing…", { name: names[0] });
+  if (names.length === 2) return gettext("%(name)s and %(other)s are typing…", { name: names[0], other: names[1] });
+  if (names.length > 2) return gettext("Several people are typing…");
   return "";
 }
 

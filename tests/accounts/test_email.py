@@ -72,9 +72,10 @@ def test_password_reset_is_emailed_by_a_task_and_sets_a_new_password(
     assert response.status_code == 302
     assert response["Location"] == "/accounts/password-reset/sent/"
     assert mail.outbox == []  # never inside the request
-    # The task's arguments name the user; the link (and its token) is made when it runs.
+    # The task's arguments name the user (and the language the reset was asked
+    # in); the link (and its token) is made when it runs.
     row = DBTaskResult.objects.get()
-    assert row.args_kwargs == {"args": [alice.pk], "kwargs": {}}
+    assert row.args_kwargs == {"args": [alice.pk], "kwargs": {"language": "en"}}
     assert run_tasks() == 1
     (email,) = mail.outbox
     assert email.to == ["alice@example.com"]

@@ -2,6 +2,7 @@ from django import forms
 from django.contrib.auth import forms as auth_forms
 from django.contrib.auth.forms import UserCreationForm, UsernameField
 from django.contrib.auth.models import User
+from django.utils.translation import gettext_lazy as _
 
 from realtime.tasks import enqueue_on_commit
 
@@ -62,3 +63,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
     def save(self, **kwargs) -> None:  # type: ignore[override]
         for user in self.get_users(self.cleaned_data["email"]):
             enqueue_on_commit(tasks.password_reset_email, user.pk)
+
+
+class BlockForm(forms.Form):
+    """Block or unblock a user, named by username."""
+
+    username = forms.CharField(label=_("Username"), max_length=150, strip=True)

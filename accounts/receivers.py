@@ -1,4 +1,4 @@
-from chat.signals import read_positions_hidden
+from chat.signals import blocked_between, read_positions_hidden
 
 from . import selectors, services
 
@@ -16,7 +16,13 @@ def read_positions_hidden_among(sender, user_ids, **kwargs) -> set[int]:
     return selectors.hiding_read_position(user_ids=user_ids)
 
 
+def blocked_between_pair(sender, user_id, other_id, **kwargs) -> bool:
+    """Answer chat: whether one of two users blocks the other."""
+    return selectors.blocks_between(user_id=user_id, other_id=other_id)
+
+
 def connect() -> None:
+    blocked_between.connect(blocked_between_pair, dispatch_uid="accounts.blocked_between")
     read_positions_hidden.connect(
         read_positions_hidden_among, dispatch_uid="accounts.read_positions_hidden"
     )

@@ -22,6 +22,7 @@ from realtime.wire import Close, user_dict, with_encoded
 from . import events, frames, live_frames, selectors, services
 from .exceptions import RoomForbidden, RoomNotFound
 from .models import Room
+from .moderation_socket import ModerationFrames
 
 logger = logging.getLogger(__name__)
 
@@ -259,7 +260,7 @@ def _message_id(frame: dict) -> int:
     return message_id
 
 
-class ChatConsumer(StreamConsumer):
+class ChatConsumer(ModerationFrames, StreamConsumer):
     kind = "chat"
     frame_handlers = {
         "send": "on_send",
@@ -271,6 +272,7 @@ class ChatConsumer(StreamConsumer):
         "react": "on_react",
         "catch_up": "on_catch_up",
         "ping": "on_ping",
+        **ModerationFrames.moderation_frame_handlers,
     }
     event_forwarders = {
         events.MESSAGE: "forward_message",
@@ -278,6 +280,7 @@ class ChatConsumer(StreamConsumer):
         events.PRESENCE: "forward_text",
         events.TYPING: "forward_typing",
         events.READ: "forward_read",
+        events.SLOW_MODE: "forward_text",
     }
     counted_online = False
     last_typing = 0.0
@@ -308,6 +311,7 @@ class ChatConsumer(StreamConsumer):
         }
         hello.update(await _read_positions(self.room))
         hello.update(await self._members_online_fields())
+        hello.update(await self.moderation_hello_fields(latest.last_seq))
         if latest.truncated:
             hello["truncated"] = True
         text = with_encoded(hello, messages=latest.json)

@@ -1,5 +1,7 @@
 """What chat's selectors and services raise when a rule says no (realtime.errors)."""
 
+from django.utils.translation import gettext
+
 from realtime.errors import Forbidden, NotFound
 
 
@@ -29,3 +31,10 @@ class MessageForbidden(Forbidden):
 
     def __init__(self, detail: str = "You may not change this message.") -> None:
         super().__init__(detail)
+
+
+class RoomBanned(RoomForbidden):
+    """The user is banned from the room: they may not join, read or post in it."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or gettext("You are banned from this room."))

@@ -141,3 +141,13 @@ def presence_frame_text(online: list[dict], count: int) -> str:
 
 def room_dict(room: Room, display_name: str) -> dict[str, Any]:
     return {"slug": room.slug, "name": display_name, "kind": room.kind}
+
+
+def slow_mode_frame_text(seconds: int) -> str:
+    """A room's slow mode: the seconds a member waits between messages (0: off)."""
+    return dumps({"type": "slow_mode", "seconds": seconds})
+
+
+def pinned_list(messages: list[Message], room_slug: str) -> list[dict[str, Any]]:
+    """The pinned messages in `hello`, newest pin first, in their whole state."""
+    return [message_dict(message, room_slug) for message in messages]

@@ -9,8 +9,8 @@ from django.contrib.auth import get_user_model
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from .exceptions import MessageNotFound, RoomForbidden, RoomNotFound
-from .models import Membership, Message, Room, RoomEvent
+from .exceptions import MessageNotFound, RoomBanned, RoomForbidden, RoomNotFound
+from .models import Membership, Message, Room, RoomBan, RoomEvent
 from .signals import read_positions_hidden
 
 if TYPE_CHECKING:
@@ -55,6 +55,8 @@ def room_for_reader(*, slug: str, user: "User") -> Room:
         raise RoomNotFound() from None
     if not room.is_public and not is_member(room=room, user=user):
         raise RoomForbidden()
+    if RoomBan.objects.filter(room=room, user=user).exists():
+        raise RoomBanned()
     return room
 
 
@@ -287,12 +289,18 @@ def message_in_room(*, room: Room, message_id: int) -> Message:
         raise MessageNotFound() from None
 
 
+def moderates_messages(user: "User") -> bool:
+    """Return whether `user` is staff who may delete any message: the permission
+    chat.delete_message, or chat.moderate_room (which resolves reports)."""
+    return user.has_perm("chat.delete_message") or user.has_perm("chat.moderate_room")
+
+
 def may_delete(*, room: Room, message: Message, user: "User") -> bool:
     """Return whether `user` may delete `message`: its author, the room's owner,
     or a moderator (the permission chat.delete_message)."""
     return (
         message.author_id == user.pk
-        or user.has_perm("chat.delete_message")
+        or moderates_messages(user)
         or Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
     )
 

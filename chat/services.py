@@ -10,11 +10,12 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from realtime.errors import Refused
 
-from . import events, frames, metrics, rendering, selectors, slugs
-from .exceptions import MessageForbidden, RoomForbidden, RoomNotFound
+from . import events, frames, metrics, moderation_selectors, rendering, selectors, slugs
+from .exceptions import MessageForbidden, RoomBanned, RoomForbidden, RoomNotFound
 from .models import Membership, Message, MessageEdit, Reaction, Room, RoomEvent
 from .signals import message_deleted, message_edited, message_posted, reaction_added, room_read
 
@@ -154,6 +155,8 @@ def message_create(
     except Message.DoesNotExist:
         pass
     membership = selectors.membership(room=locked, user=author)
+    # Moderation: a ban, a block in a direct room, slow mode.
+    moderation_selectors.check_send(room=locked, author=author, membership=membership)
     if membership is None:
         if not locked.is_public:
             raise RoomForbidden()
@@ -215,7 +218,7 @@ def message_delete(*, room: Room, actor, message_id: int) -> EventStored:
     its body, its earlier bodies and its reactions go, from the stored frames
     of its earlier events and of replies to it too."""
     locked = _lock_room(room)
-    if not actor.has_perm("chat.delete_message"):
+    if not selectors.moderates_messages(actor):
         _check_reader(locked, actor)
     message = selectors.message_in_room(room=locked, message_id=message_id)
     if not selectors.may_delete(room=locked, message=message, user=actor):
@@ -345,6 +348,8 @@ def room_join(*, room: Room, user) -> Membership:
     """Join a public room (idempotent)."""
     if not room.is_public:
         raise RoomForbidden()
+    if moderation_selectors.is_banned(room_id=room.pk, user_id=user.pk):
+        raise RoomBanned()
     membership, _ = Membership.objects.get_or_create(
         room=room, user=user, defaults={"last_read_seq": room.last_seq}
     )
@@ -368,6 +373,11 @@ def member_add(*, room: Room, actor, username: str) -> Membership:
     user = selectors.user_by_username(username or "")
     if user is None:
         raise Refused(f"There is no user called {username!r}.")
+    if moderation_selectors.is_banned(room_id=room.pk, user_id=user.pk):
+        raise Refused(
+            gettext("%(name)s is banned from this room: lift the ban first.")
+            % {"name": user.get_username()}
+        )
     membership, _ = Membership.objects.get_or_create(room=room, user=user)
     return membership
 
@@ -424,6 +434,7 @@ def direct_room_open(*, user, username: str) -> Room:
         raise Refused(f"There is no user called {username!r}.")
     if other.pk == user.pk:
         raise Refused("You can't message yourself.")
+    moderation_selectors.check_direct_allowed(user=user, other=other)
     room = selectors.direct_room(user=user, other=other)
     if room is None:
         room = _direct_room_create(user=user, other=other)

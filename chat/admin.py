@@ -25,7 +25,8 @@ class RoomAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["name", "slug"]
     # The pair of a direct room is set when it is opened and is how it is found.
-    readonly_fields = ["created_at", "last_seq", "direct_low", "direct_high"]
+    # Slow mode is set from the room page (chat.moderation tells the room's sockets).
+    readonly_fields = ["created_at", "last_seq", "direct_low", "direct_high", "slow_mode_seconds"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 

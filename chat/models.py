@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
 
 from . import slugs
 
@@ -253,7 +254,7 @@ class RoomBan(models.Model):
         ordering = ["room", "-created_at"]
         constraints = [models.UniqueConstraint(fields=["room", "user"], name="room_ban_unique")]
         # Staff with this permission moderate every room as its owner does.
-        permissions = [("moderate_room", "Can moderate any room")]
+        permissions = [("moderate_room", _("Can moderate any room"))]
 
     def __str__(self) -> str:
         return f"{self.user} banned from {self.room}"
@@ -263,10 +264,10 @@ class Report(models.Model):
     """A member's report of a message, for staff to resolve in the admin."""
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        DELETED = "deleted", "Message deleted"
-        BANNED = "banned", "Author banned"
-        DISMISSED = "dismissed", "Dismissed"
+        OPEN = "open", _("Open")
+        DELETED = "deleted", _("Message deleted")
+        BANNED = "banned", _("Author banned")
+        DISMISSED = "dismissed", _("Dismissed")
 
     message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
     reporter = models.ForeignKey(

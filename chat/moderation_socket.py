@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
+from django.utils.translation import gettext
 
 from realtime import ratelimit
 from realtime.db import db_call
@@ -101,7 +102,7 @@ class ModerationFrames:
         message_id = _message_id(frame)
         on = frame.get("on")
         if not isinstance(on, bool):
-            raise Refused("on must be true or false.", message_id=message_id)
+            raise Refused(gettext("on must be true or false."), message_id=message_id)
         if not await ratelimit.admit(
             self, "send", settings.CHAT_SEND_RATE_LIMIT, what="messages", message_id=message_id
         ):
@@ -138,5 +139,5 @@ class ModerationFrames:
 def _message_id(frame: dict) -> int:
     message_id = whole_number(frame.get("message_id"), minimum=1)
     if message_id is None:
-        raise Refused("message_id must be a message id.")
+        raise Refused(gettext("message_id must be a message id."))
     return message_id

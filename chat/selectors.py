@@ -203,7 +203,11 @@ def read_state(*, room_id: int, user_id: int) -> ReadState | None:
 
 
 def public_rooms_to_join(*, user: "User") -> QuerySet[Room]:
-    return Room.objects.filter(kind=Room.Kind.PUBLIC).exclude(memberships__user=user)
+    return (
+        Room.objects.filter(kind=Room.Kind.PUBLIC)
+        .exclude(memberships__user=user)
+        .exclude(bans__user=user)  # a room they are banned from is not theirs to join
+    )
 
 
 def _last_messages(rooms: list[Room]) -> dict[int, Message]:

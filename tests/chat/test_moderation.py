@@ -11,7 +11,7 @@ from django.urls import reverse
 
 from accounts import services as account_services
 from accounts.models import Block
-from chat import moderation, services
+from chat import moderation, selectors, services
 from chat.exceptions import RoomBanned
 from chat.models import Membership, Message, Pin, Report, Room, RoomBan, RoomEvent
 from harness.sockets import assert_silent, db, expect_close, open_room, receive
@@ -143,6 +143,10 @@ def test_banned_user_gets_a_clear_refusal_on_the_room_page_and_join(public_room,
     assert joined.status_code == 403
     assert "You are banned from this room." in joined.content.decode()
     assert not Membership.objects.filter(room=public_room, user=bob).exists()
+    # Nor is the room offered to them to join.
+    assert public_room not in selectors.public_rooms_to_join(user=bob)
+    moderation.member_unban(room=public_room, actor=alice, username="bob")
+    assert public_room in selectors.public_rooms_to_join(user=bob)
 
 
 def test_ban_and_unban_forms_on_the_room_page(public_room, alice, bob):

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from realtime.errors import Refused
 
 from . import moderation
-from .exceptions import RoomNotFound
+from .exceptions import RoomForbidden, RoomNotFound
 from .forms import SlowModeForm, UsernameForm
 from .models import Room
 
@@ -29,7 +29,8 @@ def _ban_change(request, slug: str, change, done: str):
         if not form.is_valid():
             raise Refused(gettext("Give a username."))
         change(room=room, actor=request.user, username=form.cleaned_data["username"])
-    except RoomNotFound:
+    except (RoomNotFound, RoomForbidden):
+        # A private room's existence is not revealed to those who can't read it.
         raise Http404(gettext("No such room.")) from None
     except Refused as error:
         messages.error(request, error.detail)
@@ -64,7 +65,8 @@ def slow_mode(request, slug):
             raise Refused(gettext("Choose how long members wait between messages."))
         seconds = form.cleaned_data["seconds"]
         moderation.slow_mode_set(room=room, actor=request.user, seconds=seconds)
-    except RoomNotFound:
+    except (RoomNotFound, RoomForbidden):
+        # A private room's existence is not revealed to those who can't read it.
         raise Http404(gettext("No such room.")) from None
     except Refused as error:
         messages.error(request, error.detail)

@@ -163,6 +163,15 @@ def test_ban_and_unban_forms_on_the_room_page(public_room, alice, bob):
     assert not RoomBan.objects.exists()
 
 
+def test_the_moderation_forms_do_not_reveal_a_private_room(private_room, bob, carol):
+    client = client_for(carol)
+    for name, data in (("member_ban", {"username": "bob"}), ("slow_mode", {"seconds": "5"})):
+        response = client.post(reverse(f"chat:{name}", args=[private_room.slug]), data)
+        assert response.status_code == 404
+    assert Membership.objects.filter(room=private_room, user=bob).exists()
+    assert Room.objects.get(pk=private_room.pk).slow_mode_seconds == 0
+
+
 def test_a_member_posting_the_ban_form_changes_nothing(public_room, alice, bob, carol):
     services.room_join(room=public_room, user=bob)
     services.room_join(room=public_room, user=carol)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
-from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
 from .exceptions import MessageNotFound, RoomBanned, RoomForbidden, RoomNotFound
@@ -49,13 +49,15 @@ def room_for_reader(*, slug: str, user: "User") -> Room:
 
     Raise RoomNotFound or RoomForbidden.
     """
+    # The ban is read in the same query: this runs on every connect and page.
+    banned = RoomBan.objects.filter(room=OuterRef("pk"), user=user)
     try:
-        room = Room.objects.get(slug=slug)
+        room = Room.objects.annotate(banned=Exists(banned)).get(slug=slug)
     except Room.DoesNotExist:
         raise RoomNotFound() from None
     if not room.is_public and not is_member(room=room, user=user):
         raise RoomForbidden()
-    if RoomBan.objects.filter(room=room, user=user).exists():
+    if room.banned:
         raise RoomBanned()
     return room
 

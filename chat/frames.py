@@ -148,6 +148,16 @@ def slow_mode_frame_text(seconds: int) -> str:
     return dumps({"type": "slow_mode", "seconds": seconds})
 
 
-def pinned_list(messages: list[Message], room_slug: str) -> list[dict[str, Any]]:
-    """The pinned messages in `hello`, newest pin first, in their whole state."""
-    return [message_dict(message, room_slug) for message in messages]
+def pinned_list(messages: list[Message]) -> list[dict[str, Any]]:
+    """The pinned messages in `hello`, newest pin first: what the header shows
+    (an excerpt, not the whole body: 50 long pins must not fill the frame)."""
+    return [
+        {
+            "id": message.pk,
+            "seq": message.seq,
+            "author": user_dict(message.author),
+            "excerpt": excerpt(message.body),
+            "created_at": iso(message.created_at),
+        }
+        for message in messages
+    ]

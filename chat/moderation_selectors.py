@@ -72,15 +72,13 @@ def room_bans(*, room: Room) -> QuerySet[RoomBan]:
 
 def pinned_messages(*, room: Room) -> list[Message]:
     """Return the room's pinned messages that are not deleted, newest pin first,
-    in their whole state (chat.frames.message_dict)."""
+    with their authors."""
     pins = (
         Pin.objects.filter(room=room, message__deleted_at__isnull=True)
-        .order_by("-pinned_at", "-id")
-        .values_list("message_id", flat=True)[: settings.CHAT_PINS_MAX]
+        .select_related("message__author")
+        .order_by("-pinned_at", "-id")[: settings.CHAT_PINS_MAX]
     )
-    ids = list(pins)
-    found = {m.pk: m for m in selectors.with_state(Message.objects.filter(pk__in=ids))}
-    return [found[pk] for pk in ids if pk in found]
+    return [pin.message for pin in pins]
 
 
 def pin_count(*, room: Room) -> int:

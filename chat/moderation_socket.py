@@ -54,7 +54,7 @@ def _hello_fields(room: Room, user: Any, last_seq: int) -> dict[str, Any]:
     (seconds, as of the socket's open) and, while it is on, whether this user is exempt."""
     pinned = pinned_cache.get(room.pk, last_seq)
     if pinned is None:
-        pinned = frames.pinned_list(moderation_selectors.pinned_messages(room=room), room.slug)
+        pinned = frames.pinned_list(moderation_selectors.pinned_messages(room=room))
         pinned_cache.put(room.pk, last_seq, pinned)
     fields: dict[str, Any] = {"pinned": pinned, "slow_mode": room.slow_mode_seconds}
     if room.slow_mode_seconds:

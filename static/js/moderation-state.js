@@ -1,6 +1,18 @@
 // Room moderation without the DOM: the pinned list as room events change it,
 // and the slow-mode countdown that starts from what the server says.
 
+// As the server cuts a pinned message's body for hello's list.
+export const PIN_EXCERPT_CHARS = 140;
+
+// What the header shows of a pinned message: hello's entry as it is, or the
+// summary of a message object from an `update` frame.
+export function pinSummary(message) {
+  if (typeof message.excerpt === "string") return message;
+  const body = message.body || "";
+  const excerpt = body.length > PIN_EXCERPT_CHARS ? `${body.slice(0, PIN_EXCERPT_CHARS - 1)}…` : body;
+  return { id: message.id, seq: message.seq, author: message.author, excerpt, created_at: message.created_at };
+}
+
 // The room's pinned messages, newest pin first. `hello` gives the list as of
 // its `last_seq`; `update` frames (kind pin, unpin, edit, delete, reaction)
 // change it after that. A frame at or below the hello's seq, or older than
@@ -13,7 +25,7 @@ export class PinnedList {
 
   reset(messages, seq) {
     this.order = messages.map((message) => message.id);
-    this.messages = new Map(messages.map((message) => [message.id, message]));
+    this.messages = new Map(messages.map((message) => [message.id, pinSummary(message)]));
     this.floor = seq || 0;
     this.seen = new Map();
   }
@@ -38,7 +50,7 @@ export class PinnedList {
     this.seen.set(message.id, frame.seq);
     if (frame.kind === "pin" && !message.deleted) {
       this.order = [message.id, ...this.order.filter((id) => id !== message.id)];
-      this.messages.set(message.id, message);
+      this.messages.set(message.id, pinSummary(message));
       return true;
     }
     if (!this.messages.has(message.id)) return false;
@@ -47,7 +59,7 @@ export class PinnedList {
       this.messages.delete(message.id);
       return true;
     }
-    this.messages.set(message.id, message);
+    this.messages.set(message.id, pinSummary(message));
     return true;
   }
 }

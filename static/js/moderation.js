@@ -62,7 +62,7 @@ function pinnedItem(message) {
   li.dataset.id = message.id;
   li.dataset.seq = message.seq;
   setText(li, ".pinned-author", message.author.username);
-  setText(li, ".pinned-excerpt", excerpt(message.body, PINNED_EXCERPT_CHARS));
+  setText(li, ".pinned-excerpt", excerpt(message.excerpt, PINNED_EXCERPT_CHARS));
   return li;
 }
 

@@ -299,6 +299,20 @@ def test_pin_and_unpin_are_room_events_with_their_own_seq(public_room, alice, bo
     assert not Pin.objects.exists()
 
 
+async def test_hellos_pinned_list_is_excerpts_newest_pin_first(connect_ws, public_room, alice):
+    first = await db(post)(public_room, alice, "x" * 3000)
+    second = await db(post)(public_room, alice, "second")
+    for message in (first, second):
+        await db(moderation.message_pin)(
+            room=public_room, actor=alice, message_id=message.pk, on=True
+        )
+    _, hello = await open_room(connect_ws, public_room, alice)
+    assert [entry["id"] for entry in hello["pinned"]] == [second.pk, first.pk]
+    assert hello["pinned"][1]["excerpt"] == "x" * 139 + "…"
+    assert hello["pinned"][0]["author"]["username"] == "alice"
+    assert "body" not in hello["pinned"][0]
+
+
 def test_a_member_cannot_pin(public_room, bob):
     message = post(public_room, bob, "mine")
     with pytest.raises(Forbidden):

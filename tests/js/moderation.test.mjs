@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 
-import { interpolate, PinnedList, SlowModeClock } from "../../static/js/moderation-state.js";
+import { interpolate, PinnedList, pinSummary, SlowModeClock } from "../../static/js/moderation-state.js";
 
 const msg = (id, seq, extra = {}) => ({ id, seq, body: `m${id}`, deleted: false, author: { id: 1, username: "a" }, ...extra });
 const update = (seq, kind, message) => ({ type: "update", seq, kind, message });
@@ -44,7 +44,7 @@ describe("PinnedList", () => {
     const pins = new PinnedList();
     pins.reset([msg(1, 1)], 2);
     assert.equal(pins.apply(update(3, "edit", msg(1, 1, { body: "fixed" }))), true);
-    assert.equal(pins.list()[0].body, "fixed");
+    assert.equal(pins.list()[0].excerpt, "fixed");
     assert.equal(pins.apply(update(4, "delete", msg(1, 1, { body: "", deleted: true }))), true);
     assert.equal(pins.length, 0);
   });
@@ -126,5 +126,16 @@ describe("interpolate", () => {
   it("fills named placeholders and leaves unknown ones", () => {
     assert.equal(interpolate("wait %(seconds)s s", { seconds: 4 }), "wait 4 s");
     assert.equal(interpolate("%(x)s and %(y)s", { x: "<b>" }), "<b> and %(y)s");
+  });
+});
+
+describe("pinSummary", () => {
+  it("keeps hello's entries and cuts an update's body as the server does", () => {
+    const entry = { id: 1, seq: 2, author: { id: 1 }, excerpt: "short", created_at: "t" };
+    assert.equal(pinSummary(entry), entry);
+    const long = pinSummary(msg(2, 3, { body: "x".repeat(200) }));
+    assert.equal(long.excerpt.length, 140);
+    assert.ok(long.excerpt.endsWith("…"));
+    assert.equal(pinSummary(msg(3, 4, { body: "hi" })).excerpt, "hi");
   });
 });

@@ -116,6 +116,14 @@ async def test_ban_closes_the_banned_users_sockets_on_both_workers_at_once(
         )
         assert joined.status == 403
 
+    # Unbanned on one worker, bob is back in on the other.
+    unbanned = await post(
+        b, "alice", password, f"/chat/{room}/members/unban/", {"username": "bob"}, f"/chat/{room}/"
+    )
+    assert unbanned.status == 302
+    back = await sockets("bob", room, a)
+    assert back.hellos and not back.closes
+
 
 async def test_pins_reach_every_socket_on_both_workers(workers, room, sockets, password):
     a, b = workers
@@ -256,3 +264,35 @@ async def test_a_block_refuses_a_direct_conversation_on_either_worker(workers, p
         assert unblocked.status == 302
     opened = await post(b, "dave", password, "/chat/direct/", {"username": "carol"}, "/chat/")
     assert opened.status == 302 and opened.location.startswith("/chat/dm-"), opened.location
+
+
+async def test_report_resolved_by_deleting_removes_the_message_on_both_workers(
+    workers, room, sockets, password
+):
+    a, b = workers
+    await join(b, "erin", password, room)
+    erin_b = await sockets("erin", room, b)
+    alice_a = await sockets("alice", room, a)
+    message = await send_message(erin_b, "delete me", "delete-me-1")
+    await alice_a.send_json({"type": "report", "message_id": message["id"], "reason": "rude"})
+    await wait_until(lambda: bool(alice_a.of_type("reported")), 10, "reported")
+
+    admin = await asyncio.to_thread(login, b.url, "admin", password)
+    listing = await asyncio.to_thread(admin.get, "/admin/chat/report/?status__exact=open")
+    resolved = await asyncio.to_thread(
+        admin.post_form,
+        "/admin/chat/report/",
+        {"action": "resolve_delete", "_selected_action": [_report_id(listing.body)]},
+        page="/admin/chat/report/",
+    )
+    assert resolved.status == 302, resolved.body[:500]
+    for socket in (alice_a, erin_b):
+        await wait_until(
+            lambda s=socket: any(f.get("kind") == "delete" for f in s.of_type("update")),
+            10,
+            f"deletion on {socket.name}",
+        )
+        deletion = next(f for f in socket.of_type("update") if f["kind"] == "delete")
+        assert deletion["message"]["id"] == message["id"]
+        assert deletion["message"]["deleted"] is True and deletion["message"]["body"] == ""
+    assert not erin_b.closes  # deleting bans nobody

@@ -62,7 +62,7 @@ def room_for_moderator(*, slug: str, user: "User") -> Room:
 
 
 def is_banned(*, room_id: int, user_id: int) -> bool:
-    return RoomBan.objects.filter(room_id=room_id, user_id=user_id).exists()
+    return selectors.is_banned(room_id=room_id, user_id=user_id)
 
 
 def room_bans(*, room: Room) -> QuerySet[RoomBan]:

@@ -66,3 +66,9 @@ class PasswordResetForm(auth_forms.PasswordResetForm):
             enqueue_on_commit(
                 tasks.password_reset_email, user.pk, language=translation.get_language() or ""
             )
+
+
+class BlockForm(forms.Form):
+    """Block or unblock a user, named by username."""
+
+    username = forms.CharField(label=_("Username"), max_length=150, strip=True)

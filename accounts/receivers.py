@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in
 from django.utils import translation
 
-from chat.signals import read_positions_hidden
+from chat.signals import blocked_between, read_positions_hidden
 
 from . import selectors, services
 
@@ -34,8 +34,14 @@ def logged_in(sender, request, user, **kwargs) -> None:
     services.profile_language_set(user=user, language=language)
 
 
+def blocked_between_pair(sender, user_id, other_id, **kwargs) -> bool:
+    """Answer chat: whether one of two users blocks the other."""
+    return selectors.blocks_between(user_id=user_id, other_id=other_id)
+
+
 def connect() -> None:
     user_logged_in.connect(logged_in, dispatch_uid="accounts.logged_in")
+    blocked_between.connect(blocked_between_pair, dispatch_uid="accounts.blocked_between")
     read_positions_hidden.connect(
         read_positions_hidden_among, dispatch_uid="accounts.read_positions_hidden"
     )

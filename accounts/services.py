@@ -6,7 +6,9 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext
 
-from .models import Profile, UsernameKey
+from realtime.errors import NotFound, Refused
+
+from .models import Block, Profile, UsernameKey
 from .usernames import username_key
 from .validators import LOOKS_TAKEN
 
@@ -64,3 +66,31 @@ def profile_language_set(*, user: "User", language: str) -> Profile:
         raise ValidationError(gettext("Unknown language."), code="invalid")
     row, _ = Profile.objects.update_or_create(user=user, defaults={"language": language})
     return row
+
+
+def _user_named(username: str) -> "User":
+    name = (username or "").strip().lstrip("@")
+    user = get_user_model().objects.filter(username__iexact=name, is_active=True).first()
+    if not name or user is None:
+        raise NotFound(gettext("There is no user called %(name)s.") % {"name": repr(name)})
+    return user
+
+
+@transaction.atomic
+def user_block(*, user: "User", username: str) -> Block:
+    """Block a user: no direct conversation between the two of them (neither
+    may open or write in one), and their mentions no longer notify `user`.
+    Blocking someone blocked already changes nothing; blocking yourself is refused."""
+    other = _user_named(username)
+    if other.pk == user.pk:
+        raise Refused(gettext("You can't block yourself."))
+    block, _ = Block.objects.get_or_create(blocker=user, blocked=other)
+    return block
+
+
+@transaction.atomic
+def user_unblock(*, user: "User", username: str) -> bool:
+    """Lift a block `user` made; return whether there was one."""
+    other = _user_named(username)
+    deleted, _ = Block.objects.filter(blocker=user, blocked=other).delete()
+    return bool(deleted)

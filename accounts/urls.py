@@ -8,6 +8,8 @@ urlpatterns = [
     path("logout/", views.LogoutView.as_view(), name="logout"),
     path("signup/", views.signup, name="signup"),
     path("settings/", views.settings_view, name="settings"),
+    path("settings/block/", views.block, name="block"),
+    path("settings/unblock/", views.unblock, name="unblock"),
     # Password reset: Django's views and names, our templates (templates/registration).
     path("password-reset/", views.password_reset, name="password_reset"),
     path(

@@ -11,8 +11,10 @@ from django.utils.translation import gettext as _
 from django.views import i18n as i18n_views
 from django.views.decorators.http import require_http_methods, require_POST
 
+from realtime.errors import Refused
+
 from . import selectors, services
-from .forms import PasswordResetForm, SettingsForm, SignupForm
+from .forms import BlockForm, PasswordResetForm, SettingsForm, SignupForm
 from .throttle import (
     Refusal,
     client_address,
@@ -114,7 +116,41 @@ def settings_view(request):
         services.profile_update(user=request.user, **form.cleaned_data)
         messages.success(request, _("Settings saved."))
         return redirect("settings")
-    return render(request, "accounts/settings.html", {"form": form})
+    return render(
+        request,
+        "accounts/settings.html",
+        {
+            "form": form,
+            "block_form": BlockForm(),
+            "blocks": selectors.blocked_users(user=request.user),
+        },
+    )
+
+
+def _change_block(request, change, done: str):
+    form = BlockForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise Refused(_("Give a username."))
+        change(user=request.user, username=form.cleaned_data["username"])
+    except Refused as error:
+        messages.error(request, error.detail)
+    else:
+        messages.success(request, done % {"name": form.cleaned_data["username"].lstrip("@")})
+    return redirect("settings")
+
+
+@require_POST
+@login_required
+def block(request):
+    """Block a user (from the settings page)."""
+    return _change_block(request, services.user_block, _("You blocked %(name)s."))
+
+
+@require_POST
+@login_required
+def unblock(request):
+    return _change_block(request, services.user_unblock, _("You unblocked %(name)s."))
 
 
 _password_reset = auth_views.PasswordResetView.as_view(form_class=PasswordResetForm)

@@ -1,12 +1,14 @@
 import contextlib
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db.models import Case, When
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from realtime.errors import NotFound
+from realtime.errors import NotFound, Refused
 
-from . import services
-from .models import Membership, Message, MessageEdit, Room
+from . import moderation, moderation_selectors, services
+from .models import Membership, Message, MessageEdit, Report, Room, RoomBan
 
 
 class MembershipInline(admin.TabularInline):
@@ -23,7 +25,8 @@ class RoomAdmin(admin.ModelAdmin):
     list_filter = ["kind"]
     search_fields = ["name", "slug"]
     # The pair of a direct room is set when it is opened and is how it is found.
-    readonly_fields = ["created_at", "last_seq", "direct_low", "direct_high"]
+    # Slow mode is set from the room page (chat.moderation tells the room's sockets).
+    readonly_fields = ["created_at", "last_seq", "direct_low", "direct_high", "slow_mode_seconds"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
 
@@ -91,3 +94,97 @@ class MessageAdmin(admin.ModelAdmin):
         # Nothing cascades: a deletion keeps the row (and its room events).
         perms_needed = set() if self.has_delete_permission(request) else {"message"}
         return [str(obj) for obj in objs], {"messages": len(objs)}, perms_needed, []
+
+
+# Moderation (chat.moderation): reports and bans.
+
+
+@admin.register(Report)
+class ReportAdmin(admin.ModelAdmin):
+    """Open reports first; staff with chat.moderate_room resolve them with the
+    actions (delete the message, ban its author from the room, dismiss)."""
+
+    list_display = ["created_at", "status", "room", "message_author", "reporter", "short_reason"]
+    list_filter = ["status"]
+    list_select_related = ["message__room", "message__author", "reporter"]
+    search_fields = ["reason", "reporter__username", "message__author__username"]
+    readonly_fields = [
+        "message",
+        "message_body",
+        "reporter",
+        "reason",
+        "status",
+        "created_at",
+        "resolved_at",
+        "resolved_by",
+    ]
+    actions = ["resolve_delete", "resolve_ban", "resolve_dismiss"]
+
+    def get_queryset(self, request):
+        return (
+            super()
+            .get_queryset(request)
+            .order_by(Case(When(status=Report.Status.OPEN, then=0), default=1), "-created_at")
+        )
+
+    @admin.display(description=_("room"))
+    def room(self, obj: Report) -> str:
+        return obj.message.room.slug
+
+    @admin.display(description=_("author"))
+    def message_author(self, obj: Report) -> str:
+        return obj.message.author.get_username()
+
+    @admin.display(description=_("reason"))
+    def short_reason(self, obj: Report) -> str:
+        return obj.reason if len(obj.reason) <= 80 else obj.reason[:79] + "…"
+
+    @admin.display(description=_("message"))
+    def message_body(self, obj: Report) -> str:
+        return str(_("(deleted)")) if obj.message.deleted else obj.message.body
+
+    def has_add_permission(self, request) -> bool:
+        return False  # reports come from the room's members
+
+    def has_moderate_permission(self, request) -> bool:
+        return moderation_selectors.moderates_any_room(request.user)
+
+    def _resolve(self, request, queryset, action: str) -> None:
+        resolved = 0
+        for report in queryset.filter(status=Report.Status.OPEN):
+            try:
+                resolved += moderation.report_resolve(
+                    report_id=report.pk, actor=request.user, action=action
+                )
+            except Refused as error:
+                self.message_user(request, f"{report}: {error.detail}", messages.ERROR)
+        self.message_user(
+            request,
+            ngettext("%(n)d report resolved.", "%(n)d reports resolved.", resolved)
+            % {"n": resolved},
+            messages.SUCCESS,
+        )
+
+    @admin.action(description=_("Delete the message"), permissions=["moderate"])
+    def resolve_delete(self, request, queryset) -> None:
+        self._resolve(request, queryset, moderation.Resolution.DELETE)
+
+    @admin.action(description=_("Ban the author from the room"), permissions=["moderate"])
+    def resolve_ban(self, request, queryset) -> None:
+        self._resolve(request, queryset, moderation.Resolution.BAN)
+
+    @admin.action(description=_("Dismiss"), permissions=["moderate"])
+    def resolve_dismiss(self, request, queryset) -> None:
+        self._resolve(request, queryset, moderation.Resolution.DISMISS)
+
+
+@admin.register(RoomBan)
+class RoomBanAdmin(admin.ModelAdmin):
+    list_display = ["room", "user", "banned_by", "created_at"]
+    list_select_related = ["room", "user", "banned_by"]
+    search_fields = ["room__slug", "user__username"]
+    readonly_fields = ["room", "user", "banned_by", "created_at"]
+
+    def has_add_permission(self, request) -> bool:
+        # A ban closes sockets and removes the membership: it comes from the room page.
+        return False

@@ -24,6 +24,7 @@ from realtime.wire import Close, user_dict, with_encoded
 from . import events, frames, live_frames, selectors, services
 from .exceptions import RoomForbidden, RoomNotFound
 from .models import Room
+from .moderation_socket import ModerationFrames
 
 logger = logging.getLogger(__name__)
 
@@ -268,7 +269,7 @@ def _message_id(frame: dict) -> int:
     return message_id
 
 
-class ChatConsumer(StreamConsumer):
+class ChatConsumer(ModerationFrames, StreamConsumer):
     kind = "chat"
     frame_handlers = {
         "send": "on_send",
@@ -280,6 +281,7 @@ class ChatConsumer(StreamConsumer):
         "react": "on_react",
         "catch_up": "on_catch_up",
         "ping": "on_ping",
+        **ModerationFrames.moderation_frame_handlers,
     }
     event_forwarders = {
         events.MESSAGE: "forward_message",
@@ -287,6 +289,7 @@ class ChatConsumer(StreamConsumer):
         events.PRESENCE: "forward_text",
         events.TYPING: "forward_typing",
         events.READ: "forward_read",
+        events.SLOW_MODE: "forward_text",
     }
     counted_online = False
     last_typing = 0.0
@@ -317,6 +320,7 @@ class ChatConsumer(StreamConsumer):
         }
         hello.update(await _read_positions(self.room))
         hello.update(await self._members_online_fields())
+        hello.update(await self.moderation_hello_fields(latest.last_seq))
         if latest.truncated:
             hello["truncated"] = True
         text = with_encoded(hello, messages=latest.json)

@@ -10,7 +10,7 @@ from realtime.userstream import GROUPS_CHANGED as STREAM_GROUPS_CHANGED
 from realtime.userstream import REVOKED as STREAM_REVOKED
 
 from . import frames, live_frames, selectors
-from .models import Message, RoomEvent
+from .models import Message, RoomBan, RoomEvent
 
 MESSAGE = "chat.message"
 UPDATE = "chat.update"
@@ -148,3 +148,27 @@ def activity_members_only(*, room_id: int) -> None:
         return {"type": STREAM_REVOKED, "group": activity_group(room_id), "keep": keep}
 
     send_on_commit(activity_group(room_id), event)
+
+
+# Moderation (chat.moderation): a ban closes the banned user's sockets of the
+# room (the same event as a revoked membership); slow mode is told to the room.
+
+SLOW_MODE = "chat.slow_mode"
+
+
+def user_banned(*, room_id: int, user_id: int) -> None:
+    """After commit, close the banned user's sockets in the room with 4403 on
+    every worker, if the ban still stands then."""
+
+    def event() -> dict[str, Any] | None:
+        if RoomBan.objects.filter(room_id=room_id, user_id=user_id).exists():
+            return {"type": ACCESS_REVOKED, "user_id": user_id}
+        return None
+
+    send_on_commit(room_group(room_id), event)
+
+
+def slow_mode_changed(*, room_id: int, seconds: int) -> Push:
+    """After commit, tell every socket of the room its slow mode (0: off)."""
+    text = frames.slow_mode_frame_text(seconds)
+    return send_on_commit(room_group(room_id), {"type": SLOW_MODE, "text": text})

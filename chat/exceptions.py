@@ -31,3 +31,10 @@ class MessageForbidden(Forbidden):
 
     def __init__(self, detail: str | None = None) -> None:
         super().__init__(detail or _("You may not change this message."))
+
+
+class RoomBanned(RoomForbidden):
+    """The user is banned from the room: they may not join, read or post in it."""
+
+    def __init__(self, detail: str | None = None) -> None:
+        super().__init__(detail or _("You are banned from this room."))

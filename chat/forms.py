@@ -1,4 +1,5 @@
 from django import forms
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
@@ -26,3 +27,14 @@ class UsernameForm(forms.Form):
 def first_error(form: forms.Form) -> str:
     """Return the first message of an invalid form, for a one-line notice."""
     return str(next(iter(form.errors.values()))[0])
+
+
+# The slow modes the room page offers (seconds; 0 is off); the service takes any
+# whole number up to CHAT_SLOW_MODE_MAX_SECONDS.
+SLOW_MODE_CHOICES = [0, 5, 10, 30, 60, 120, 300, 900, 3600]
+
+
+class SlowModeForm(forms.Form):
+    seconds = forms.IntegerField(
+        label=_("Slow mode"), min_value=0, max_value=settings.CHAT_SLOW_MODE_MAX_SECONDS
+    )

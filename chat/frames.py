@@ -143,3 +143,23 @@ def presence_frame_text(online: list[dict], count: int) -> str:
 
 def room_dict(room: Room, display_name: str) -> dict[str, Any]:
     return {"slug": room.slug, "name": display_name, "kind": room.kind}
+
+
+def slow_mode_frame_text(seconds: int) -> str:
+    """A room's slow mode: the seconds a member waits between messages (0: off)."""
+    return dumps({"type": "slow_mode", "seconds": seconds})
+
+
+def pinned_list(messages: list[Message]) -> list[dict[str, Any]]:
+    """The pinned messages in `hello`, newest pin first: what the header shows
+    (an excerpt, not the whole body: 50 long pins must not fill the frame)."""
+    return [
+        {
+            "id": message.pk,
+            "seq": message.seq,
+            "author": user_dict(message.author),
+            "excerpt": excerpt(message.body),
+            "created_at": iso(message.created_at),
+        }
+        for message in messages
+    ]

@@ -29,6 +29,9 @@ class Room(models.Model):
     # The seq of the room's newest event (a message, an edit, a deletion, a
     # reaction); given out under this row's lock.
     last_seq = models.PositiveBigIntegerField(default=0)
+    # Slow mode: the seconds a member waits between two messages (0: off); the
+    # owner and moderators are exempt (chat.moderation).
+    slow_mode_seconds = models.PositiveIntegerField(default=0)
     # Typed by hand: django-stubs does not infer a `through` model named by a string.
     members: "models.ManyToManyField[User, Membership]" = models.ManyToManyField(
         settings.AUTH_USER_MODEL, through="Membership", related_name="chat_rooms"
@@ -213,6 +216,8 @@ class RoomEvent(models.Model):
         EDIT = "edit", _("Edit")
         DELETE = "delete", _("Delete")
         REACTION = "reaction", _("Reaction")
+        PIN = "pin", _("Pin")
+        UNPIN = "unpin", _("Unpin")
 
     room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
     seq = models.PositiveBigIntegerField()
@@ -263,3 +268,81 @@ class Attachment(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+# Moderation (chat.moderation): bans, reports and pins.
+
+
+class RoomBan(models.Model):
+    """A user kept out of a room: they can't join it, read it or post in it."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="bans")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_bans"
+    )
+    banned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["room", "-created_at"]
+        constraints = [models.UniqueConstraint(fields=["room", "user"], name="room_ban_unique")]
+        # Staff with this permission moderate every room as its owner does.
+        permissions = [("moderate_room", _("Can moderate any room"))]
+
+    def __str__(self) -> str:
+        return f"{self.user} banned from {self.room}"
+
+
+class Report(models.Model):
+    """A member's report of a message, for staff to resolve in the admin."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", _("Open")
+        DELETED = "deleted", _("Message deleted")
+        BANNED = "banned", _("Author banned")
+        DISMISSED = "dismissed", _("Dismissed")
+
+    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reports"
+    )
+    reason = models.TextField(max_length=settings.CHAT_REPORT_REASON_MAX_CHARS)
+    status = models.CharField(max_length=10, choices=Status, default=Status.OPEN, db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    resolved_at = models.DateTimeField(null=True, blank=True)
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # One open report per reporter and message; a resolved one may be followed by another.
+            models.UniqueConstraint(
+                fields=["reporter", "message"],
+                condition=Q(status="open"),
+                name="report_one_open_per_reporter",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"report {self.pk} of {self.message_id}"
+
+
+class Pin(models.Model):
+    """A message pinned to its room's header."""
+
+    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="pins")
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="pin")
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    pinned_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["room", "-pinned_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.message} pinned"

@@ -14,8 +14,17 @@ from django.utils.translation import gettext
 
 from realtime.errors import Refused
 
-from . import attachments, events, frames, metrics, rendering, selectors, slugs
-from .exceptions import MessageForbidden, RoomForbidden, RoomNotFound
+from . import (
+    attachments,
+    events,
+    frames,
+    metrics,
+    moderation_selectors,
+    rendering,
+    selectors,
+    slugs,
+)
+from .exceptions import MessageForbidden, RoomBanned, RoomForbidden, RoomNotFound
 from .models import Attachment, Membership, Message, MessageEdit, Reaction, Room, RoomEvent
 from .signals import message_deleted, message_edited, message_posted, reaction_added, room_read
 
@@ -173,6 +182,8 @@ def message_create(
     except Message.DoesNotExist:
         pass
     membership = selectors.membership(room=locked, user=author)
+    # Moderation: a ban, a block in a direct room, slow mode.
+    moderation_selectors.check_send(room=locked, author=author, membership=membership)
     if membership is None:
         if not locked.is_public:
             raise RoomForbidden()
@@ -235,7 +246,7 @@ def message_delete(*, room: Room, actor, message_id: int) -> EventStored:
     its body, its earlier bodies and its reactions go, from the stored frames
     of its earlier events and of replies to it too."""
     locked = _lock_room(room)
-    if not actor.has_perm("chat.delete_message"):
+    if not selectors.moderates_messages(actor):
         _check_reader(locked, actor)
     message = selectors.message_in_room(room=locked, message_id=message_id)
     if not selectors.may_delete(room=locked, message=message, user=actor):
@@ -374,6 +385,8 @@ def room_join(*, room: Room, user) -> Membership:
     """Join a public room (idempotent)."""
     if not room.is_public:
         raise RoomForbidden()
+    if moderation_selectors.is_banned(room_id=room.pk, user_id=user.pk):
+        raise RoomBanned()
     membership, _ = Membership.objects.get_or_create(
         room=room, user=user, defaults={"last_read_seq": room.last_seq}
     )
@@ -397,6 +410,11 @@ def member_add(*, room: Room, actor, username: str) -> Membership:
     user = selectors.user_by_username(username or "")
     if user is None:
         raise Refused(gettext("There is no user called “%(name)s”.") % {"name": username})
+    if moderation_selectors.is_banned(room_id=room.pk, user_id=user.pk):
+        raise Refused(
+            gettext("%(name)s is banned from this room: lift the ban first.")
+            % {"name": user.get_username()}
+        )
     membership, _ = Membership.objects.get_or_create(room=room, user=user)
     return membership
 
@@ -453,6 +471,7 @@ def direct_room_open(*, user, username: str) -> Room:
         raise Refused(gettext("There is no user called “%(name)s”.") % {"name": username})
     if other.pk == user.pk:
         raise Refused(gettext("You can't message yourself."))
+    moderation_selectors.check_direct_allowed(user=user, other=other)
     room = selectors.direct_room(user=user, other=other)
     if room is None:
         room = _direct_room_create(user=user, other=other)

@@ -24,3 +24,8 @@ reaction_added = Signal()
 # Sent after a member's read mark moved forward (after commit); kwargs: room,
 # user, seq (the messages up to it are read).
 room_read = Signal()
+
+# Sent to ask whether one of two users blocks the other (then neither may open
+# or write in a direct conversation with the other); kwargs: user_id, other_id.
+# Each receiver returns a bool.
+blocked_between = Signal()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import moderation_views, views
 
 app_name = "chat"
 
@@ -17,4 +17,7 @@ urlpatterns = [
     path("<slug:slug>/leave/", views.room_leave, name="room_leave"),
     path("<slug:slug>/members/add/", views.member_add, name="member_add"),
     path("<slug:slug>/members/remove/", views.member_remove, name="member_remove"),
+    path("<slug:slug>/members/ban/", moderation_views.member_ban, name="member_ban"),
+    path("<slug:slug>/members/unban/", moderation_views.member_unban, name="member_unban"),
+    path("<slug:slug>/slow-mode/", moderation_views.slow_mode, name="slow_mode"),
 ]

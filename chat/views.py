@@ -19,18 +19,30 @@ from realtime import ratelimit
 from realtime.db import db_call
 from realtime.errors import NotFound, Refused
 
-from . import attachments, frames, selectors, services
-from .exceptions import RoomForbidden, RoomNotFound
-from .forms import RoomCreateForm, UsernameForm, first_error
+from . import attachments, frames, moderation_selectors, selectors, services
+from .exceptions import RoomBanned, RoomForbidden, RoomNotFound
+from .forms import SLOW_MODE_CHOICES, RoomCreateForm, UsernameForm, first_error
+
+
+class Banned(Exception):
+    """The user is banned from the room (the views answer 403 with the reason)."""
 
 
 def _readable_room(slug: str, user):
     """Return the room, or 404 for rooms that don't exist or the user can't see
-    (a private room's existence is not revealed)."""
+    (a private room's existence is not revealed); raise Banned for a banned user."""
     try:
         return selectors.room_for_reader(slug=slug, user=user)
+    except RoomBanned as error:
+        raise Banned(error.detail) from None
     except (RoomNotFound, RoomForbidden):
         raise Http404(_("No such room.")) from None
+
+
+def _banned(request, error: Banned):
+    """The room list, saying why the room stays shut (403)."""
+    messages.error(request, str(error))
+    return _room_list(request, status=403)
 
 
 def _room_list(request, status: int = 200):
@@ -113,7 +125,10 @@ def direct_open(request):
 @require_GET
 @login_required
 def room_detail(request, slug):
-    room = _readable_room(slug, request.user)
+    try:
+        room = _readable_room(slug, request.user)
+    except Banned as error:
+        return _banned(request, error)
     membership = selectors.membership(room=room, user=request.user)
     page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
     display_name = selectors.room_display_name(room=room, user=request.user)
@@ -129,6 +144,7 @@ def room_detail(request, slug):
             "history": page.messages,
             "has_more": page.more,
             "member_form": UsernameForm(),
+            **_moderation_context(room, request.user),
             "room_config": {
                 "slug": room.slug,
                 "user": frames.user_dict(request.user),
@@ -144,9 +160,13 @@ def room_detail(request, slug):
 @require_POST
 @login_required
 def room_join(request, slug):
-    room = _readable_room(slug, request.user)
     try:
+        room = _readable_room(slug, request.user)
         services.room_join(room=room, user=request.user)
+    except Banned as error:
+        return _banned(request, error)
+    except RoomBanned as error:
+        return _banned(request, Banned(error.detail))
     except RoomForbidden:
         raise Http404(_("No such room.")) from None
     return redirect(room)
@@ -348,3 +368,26 @@ async def attachment_download(request, attachment_id):
 @require_GET
 async def attachment_thumb(request, attachment_id):
     return await _serve(request, attachment_id, thumb=True)
+
+
+def _moderation_context(room, user) -> dict:
+    """What the room page shows a moderator (chat.moderation), and the texts
+    the browser's moderation module shows (translated here)."""
+    can_moderate = moderation_selectors.may_moderate(room=room, user=user)
+    return {
+        "can_moderate": can_moderate,
+        "bans": moderation_selectors.room_bans(room=room) if can_moderate else [],
+        "slow_mode_choices": SLOW_MODE_CHOICES,
+        "report_reason_max": settings.CHAT_REPORT_REASON_MAX_CHARS,
+        "moderation_text": {
+            "pin": _("Pin"),
+            "unpin": _("Unpin"),
+            "pinned": _("Pinned"),
+            "deleted": _("message deleted"),
+            "reportPrompt": _("Why do you report this message?"),
+            "reported": _("Thank you: the moderators will look at your report."),
+            "notConnected": _("Not connected: try again once connected."),
+            "slowMode": _("Slow mode: you can send again in %(seconds)s s."),
+            "slowModeOn": _("Slow mode is on: %(seconds)s s between messages."),
+        },
+    }

@@ -260,6 +260,13 @@ CHAT_ROOM_NAME_MAX_CHARS = 80
 # emoji (a family or a flag is a sequence of several code points).
 CHAT_MESSAGE_EMOJI_MAX = 20
 CHAT_EMOJI_MAX_BYTES = 32
+# Moderation (chat.moderation): reports a user may file, the longest reason, the
+# longest slow mode (seconds between one user's messages in a room), and the
+# most messages a room may have pinned.
+CHAT_REPORT_RATE_LIMIT = os.environ.get("CHAT_REPORT_RATE_LIMIT", "5/60")
+CHAT_REPORT_REASON_MAX_CHARS = 500
+CHAT_SLOW_MODE_MAX_SECONDS = 21600
+CHAT_PINS_MAX = 50
 
 # --- Attachments ------------------------------------------------------------
 

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.db.models import Q
 from django.db.models.signals import m2m_changed
 
+from accounts import selectors as account_selectors
 from chat import events as chat_events
 from chat.models import Membership, Message, Room
 from chat.signals import (
@@ -80,12 +81,14 @@ def _mentioned_ids(message: Message) -> set[int]:
     wanted = Q()
     for name in names:
         wanted |= Q(username__iexact=name)
-    return set(
+    mentioned = set(
         get_user_model()
         .objects.filter(wanted, is_active=True, chat_memberships__room=message.room)
         .exclude(pk=message.author_id)
         .values_list("pk", flat=True)
     )
+    # Whoever blocks the author is not notified of their mentions.
+    return mentioned - account_selectors.blocking(blocked_id=message.author_id, user_ids=mentioned)
 
 
 def _in_the_room(room: Room, user_id: int) -> bool:
@@ -157,6 +160,8 @@ def _notify_reply(message: Message, skip: set[int]) -> None:
     author_id = parent.author_id
     if author_id == message.author_id or author_id in skip:
         return
+    if account_selectors.blocking(blocked_id=message.author_id, user_ids=[author_id]):
+        return  # nothing reaches a user from someone they block
     users = _active(_allowed(message.room, {author_id}, Kind.REPLY))
     if not users:
         return

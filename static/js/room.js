@@ -140,6 +140,10 @@ const socket = new ReconnectingSocket({
 function send(frame) {
   return phase === "connected" && socket.send(frame);
 }
+// Modules beside this one send on the room's socket too (moderation.js).
+document.addEventListener("room:send", (event) => {
+  event.detail.sent = send(event.detail.frame);
+});
 
 // ---- Connection status --------------------------------------------------------
 

@@ -81,6 +81,8 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     async def connect(self) -> None:
         self.connect_started = time.monotonic()
         self.ws_protocol = fastsend.protocol_of(self.base_send)
+        if self.ws_protocol is not None:
+            metrics.fast_path_sockets.labels(metrics.WORKER).inc()
         self.user = self.scope.get("user")
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(Close.NOT_LOGGED_IN)

@@ -253,7 +253,7 @@ def _check(label: str, ok: bool | None, detail: str) -> str:
 
 def targets(output: dict) -> list[str]:
     kinds = output["kinds"]
-    ours, stock, node = (kinds.get(k) or {} for k in KINDS)
+    ours, stock, node = (kinds.get(k) or {} for k in ("ours", "stock", "node"))
     lines = []
     sizes = output["plan"]["fanout_sizes"]
     # The targets name C=2,000; a run without it (--quick) checks the nearest C.

@@ -30,6 +30,7 @@ SHARDS = "realtime.store (keys on the layer's shard)"
 RESUBSCRIBED = "realtime.layers (catch-up only once subscriptions are live again)"
 HEADER_DEADLINE = "realtime.header_deadline (a deadline on request headers: slowloris)"
 IN_PROCESS = "realtime.layers.InProcessChannelLayer (development without Redis)"
+DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,24 @@ PRIVATE_NAMES = [
         ("self", "hosts", "prefix", "on_disconnect", "on_reconnect", "channel_layer"),
     ),
     Private("channels_redis.pubsub.RedisPubSubChannelLayer", "_get_layer", FANOUT, ("self",)),
+    Private(
+        "channels_redis.pubsub.RedisPubSubLoopLayer",
+        "_get_group_channel_name",
+        DIRECT_GROUPS,
+        ("self", "group"),
+    ),
+    Private(
+        "channels_redis.pubsub.RedisPubSubLoopLayer",
+        "_get_shard",
+        DIRECT_GROUPS,
+        ("self", "channel_or_group_name"),
+    ),
+    Private(
+        "channels_redis.pubsub.RedisPubSubLoopLayer",
+        "group_add",
+        DIRECT_GROUPS,
+        ("self", "group", "channel"),
+    ),
     *(
         Private("", name, FANOUT, on="channels-redis channel layer")
         for name in ("_layers", "_args", "_kwargs")

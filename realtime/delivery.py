@@ -72,15 +72,14 @@ class DirectDelivery:
         """Send a text frame on the fast path when the socket is open under
         Daphne; anything else (binary, close, another server) the ASGI way."""
         protocol = self.ws_protocol
-        if (
-            protocol is not None
-            and text_data
-            and bytes_data is None
-            and not close
-            and protocol.state == protocol.STATE_OPEN
-        ):
-            fastsend.send_text(protocol, text_data)
-            return
+        if protocol is not None and text_data and bytes_data is None and not close:
+            if protocol.state == protocol.STATE_OPEN:
+                fastsend.send_text(protocol, text_data)
+                return
+            if protocol.state != protocol.STATE_CONNECTING:
+                # Closing or closed: nothing reaches the client any more (the
+                # ASGI way would raise autobahn's Disconnected in the handler).
+                return
         await super().send(text_data, bytes_data, close)  # type: ignore[misc]  # the consumer's
 
     def deliver(self, event: dict) -> None:

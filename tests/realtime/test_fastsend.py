@@ -249,3 +249,24 @@ def test_a_protocol_without_autobahns_private_names_is_a_counted_fallback(
         assert fastsend.protocol_of(send) is None
     assert fallbacks("prepared_frames", "autobahn_changed") == before + 2
     assert caplog.text.count("no _perMessageCompress, send_queue") == 1
+
+
+async def test_a_frame_for_a_closing_socket_is_dropped_not_raised(factory):
+    from realtime.delivery import DirectDelivery
+
+    transport = StringTransport()
+    protocol = open_protocol(factory, transport)
+    protocol.sendClose(code=1000)  # the server is closing it: CLOSING
+    transport.clear()
+
+    class Consumer:  # the ASGI way, as Channels' consumer sends
+        async def send(self, *args):
+            raise AssertionError("the ASGI way raises autobahn's Disconnected here")
+
+    class ClosingSocket(DirectDelivery, Consumer):
+        pass
+
+    socket = ClosingSocket()
+    socket.ws_protocol = protocol
+    await socket.send(text_data="late")
+    assert transport.value() == b""

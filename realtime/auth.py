@@ -15,6 +15,7 @@ or the user in Redis for longer than any entry lives, and a handshake that finds
 a mark reads the database again; so does one that cannot reach Redis.
 """
 
+import asyncio
 import logging
 import time
 from collections import OrderedDict
@@ -154,16 +155,34 @@ class SessionAuthMiddleware:
         return await self.application(scope, receive, send)
 
     async def login(self, session_key: str | None) -> tuple[Any, Any]:
-        if session_key:
-            cached = logins.get(session_key)
-            if cached is not None:
-                if await _still_unmarked(session_key, cached.user.pk):
-                    return cached.session, cached.user
-                logins.forget(session_key)
-        session, user, seconds = await _load_login(session_key, self.session_store)
-        if seconds > 0 and session.session_key:
-            logins.put(session.session_key, session, user, seconds)
-        return session, user
+        if not session_key:
+            session, user, _ = await _load_login(session_key, self.session_store)
+            return session, user
+        cached = logins.get(session_key)
+        if cached is not None:
+            if await _still_unmarked(session_key, cached.user.pk):
+                return cached.session, cached.user
+            logins.forget(session_key)
+        # A user's sockets open together (a page's room and bell): the first
+        # reads the database, the others wait for its answer.
+        loading = _loading.get(session_key)
+        if loading is None or loading.get_loop() is not asyncio.get_running_loop():
+            loading = _loading[session_key] = asyncio.ensure_future(
+                _load_and_keep(session_key, self.session_store)
+            )
+            loading.add_done_callback(lambda _: _loading.pop(session_key, None))
+        return await asyncio.shield(loading)
+
+
+# Session key -> the database read in progress for it (one per session at a time).
+_loading: dict[str, asyncio.Future] = {}
+
+
+async def _load_and_keep(session_key: str, session_store) -> tuple[Any, Any]:
+    session, user, seconds = await _load_login(session_key, session_store)
+    if seconds > 0 and session.session_key:
+        logins.put(session.session_key, session, user, seconds)
+    return session, user
 
 
 def login_ended(*, session_key: str | None = None, user_id: Any = None) -> None:

@@ -3,6 +3,8 @@ a checked login for the session's next socket, and whatever ends a login
 (logout, a deleted session, a password change, a deactivation), on this worker
 or another, makes the next handshake read the database again at once."""
 
+import asyncio
+
 import pytest
 from django.contrib.sessions.models import Session
 from django.test import Client, override_settings
@@ -53,6 +55,26 @@ async def test_the_next_socket_of_a_session_takes_the_checked_login(connect_ws, 
     # ...until the entry is gone (REALTIME_LOGIN_CACHE_SECONDS).
     auth.logins.entries.clear()
     assert not await opens(connect_ws, public_room, cookie)
+
+
+async def test_sockets_of_a_session_opening_together_read_the_database_once(
+    connect_ws, public_room, alice, monkeypatch
+):
+    reads = []
+    load = auth._load_login
+
+    async def counted(*args):
+        reads.append(args[0])
+        return await load(*args)
+
+    monkeypatch.setattr(auth, "_load_login", counted)
+    _, cookie = await logged_in(alice)
+    assert await asyncio.gather(*(opens(connect_ws, public_room, cookie) for _ in range(3))) == [
+        True,
+        True,
+        True,
+    ]
+    assert reads == [cookie]
 
 
 @override_settings(REALTIME_LOGIN_CACHE_SECONDS=0)

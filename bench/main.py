@@ -69,7 +69,7 @@ class Plan:
     burst_deliveries: int = 20_000  # a burst is this many deliveries (messages x C)
     # Fanout sockets belong to this many users (round-robin): see workload_join.
     fanout_users: int = 100
-    join_clients: int = 500
+    join_sizes: list[int] = field(default_factory=lambda: [500, 2000])
     rooms: int = 200
     room_members: int = 10
     room_rates: list[int] = field(default_factory=lambda: [200, 1000])
@@ -81,6 +81,7 @@ class Plan:
     profile_seconds: float = 10.0
     profile: bool = True
     concurrency: int = 100
+    join_concurrency: int = 50  # handshakes in flight in the join workload
     drain: float = 30.0  # seconds a run waits for deliveries after its last send
 
     @classmethod
@@ -91,6 +92,7 @@ class Plan:
                 kinds=args.kinds,
                 workloads=args.workloads or ["idle", "fanout", "rooms", "broadcast"],
                 fanout_sizes=args.sizes or [1000],
+                join_sizes=args.joins or [500],
                 singles=3,
                 paced_seconds=4.0,
                 burst_deliveries=10_000,
@@ -110,6 +112,7 @@ class Plan:
                 kinds=args.kinds,
                 workloads=args.workloads or list(WORKLOADS),
                 fanout_sizes=args.sizes or [500, 2000, 5000],
+                join_sizes=args.joins or [500, 2000],
             )
         plan.fanout_sizes = sorted(plan.fanout_sizes)
         if plan.profile_clients not in plan.fanout_sizes:
@@ -120,7 +123,7 @@ class Plan:
     def users_needed(self) -> int:
         return max(
             [self.idle_clients, self.rooms * self.room_members, self.broadcast_clients,
-             self.profile_clients, *self.fanout_sizes]
+             self.profile_clients, *self.fanout_sizes, *self.join_sizes]
         )
 
 
@@ -171,6 +174,11 @@ class Context:
     stamp: str
     results: dict = field(default_factory=dict)
 
+    @property
+    def ours(self) -> bool:
+        """The app under test, however it is launched (ours, ours-daphne, ...)."""
+        return self.kind.startswith("ours")
+
     def log(self, text: str) -> None:
         print(f"[{time.strftime('%H:%M:%S')}] {self.kind}: {text}", flush=True)
 
@@ -192,17 +200,19 @@ class Context:
             )
         return targets
 
-    def connect(self, targets: list[dict], *, deadline: float = 300) -> dict:
+    def connect(
+        self, targets: list[dict], *, deadline: float = 300, concurrency: int | None = None
+    ) -> dict:
         result = self.loadgen.call(
             {
                 "cmd": "connect",
                 "targets": targets,
                 "readyOn": self.server.ready_on,
-                "concurrency": self.plan.concurrency,
+                "concurrency": concurrency or self.plan.concurrency,
                 "timeout": 30,
                 "deadline": deadline,
                 # The app closes sockets silent for 90 s; the browser pings every 25 s.
-                "ping": self.kind == "ours",
+                "ping": self.ours,
             },
             timeout=deadline + 60,
         )
@@ -228,7 +238,7 @@ class Context:
 
     def measure(self, cmd: dict, timeout: float = 600) -> dict:
         meter = Meter(self).start()
-        result = self.loadgen.call({"cmd": "measure", "check_seq": self.kind == "ours", **cmd},
+        result = self.loadgen.call({"cmd": "measure", "check_seq": self.ours, **cmd},
                                    timeout=timeout)
         result["cpu"] = meter.stop()
         add_cpu_ratios(result)
@@ -306,19 +316,23 @@ def workload_idle(ctx: Context) -> dict:
 
 
 def workload_join(ctx: Context) -> dict:
-    """Many distinct users joining one room at once: handshakes/s and server CPU.
+    """Many distinct users joining one room at once, for each size in turn (the
+    room is emptied in between): handshakes/s, server CPU, presence frames.
 
-    Each user coming online in a room sends the whole online list to everyone in
-    the room in ours (presence), so a mass join costs O(C^2) frames of O(C) bytes;
-    the fanout workload therefore spreads its C sockets over `fanout_users` users.
+    Each user coming online in a room is announced to everyone in the room
+    (presence): the frames it costs must not grow with the square of the room.
+    The fanout workload spreads its C sockets over `fanout_users` users.
     """
-    plan = ctx.plan
-    clients = plan.join_clients
-    ctx.log(f"join: {clients} distinct users into one room")
+    return {str(clients): join_at(ctx, clients) for clients in ctx.plan.join_sizes}
+
+
+def join_at(ctx: Context, clients: int) -> dict:
+    ctx.log(f"join: {clients} distinct users into one room, "
+            f"{ctx.plan.join_concurrency} at a time")
     targets = ctx.targets(f"/ws/chat/{JOIN_ROOM}/", range(clients), "join")
     frames_before = ctx.loadgen.call({"cmd": "stats"})["idle_frames"]
     meter = Meter(ctx).start()
-    connect = ctx.connect(targets, deadline=120)
+    connect = ctx.connect(targets, deadline=300, concurrency=ctx.plan.join_concurrency)
     cpu_connect = meter.stop()
     settle = ctx.wait_quiet(timeout=120)
     cpu = meter.stop()
@@ -329,6 +343,9 @@ def workload_join(ctx: Context) -> dict:
         "cpu_until_quiet": cpu,
         "settle_seconds": settle,
         "server_cpu_ms_per_socket": round(cpu["server"] / max(connect["ready"], 1) * 1000, 1),
+        "server_cpu_ms_per_handshake": round(
+            cpu_connect["server"] / max(connect["ready"], 1) * 1000, 2
+        ),
         # Frames the sockets got besides hello (presence lists), until quiet.
         "frames_received": ctx.loadgen.call({"cmd": "stats"})["idle_frames"] - frames_before,
     }
@@ -472,7 +489,8 @@ def workload_broadcast(ctx: Context) -> dict:
                          "run_id": run_id, "timeout": 60})
         meter = Meter(ctx).start()
         call = subprocess.run(
-            [PYTHON, "-m", "bench.trigger", ctx.kind, "--run-id", str(run_id)],
+            [PYTHON, "-m", "bench.trigger", "ours" if ctx.ours else ctx.kind,
+             "--run-id", str(run_id)],
             cwd=ROOT, env=ctx.env, capture_output=True, text=True, timeout=120, check=False,
         )
         if call.returncode != 0:
@@ -596,6 +614,9 @@ def main() -> int:
                         type=lambda s: [w for w in s.split(",") if w])
     parser.add_argument("--sizes", default=None, type=lambda s: [int(c) for c in s.split(",")],
                         help="fanout C values (default 500,2000,5000; quick 500,2000)")
+    parser.add_argument("--joins", default=None, type=lambda s: [int(c) for c in s.split(",")],
+                        help="join sizes: distinct users into one room (default 500,2000; "
+                             "quick 500)")
     parser.add_argument("--sqlite", action="store_true", help="SQLite even when PostgreSQL answers")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
     parser.add_argument("--db-env", action="append", default=[], metavar="NAME=VALUE",

@@ -332,6 +332,38 @@ class OursServer(Server):
         return [pid for pid in child_pids(self.processes[0].pid) if b"--worker-fd" in _cmdline(pid)]
 
 
+class OursDaphneServer(Server):
+    """The app launched the way the Channels docs show: plain
+    `daphne config.asgi:application`, two processes on two ports."""
+
+    kind = "ours-daphne"
+    ready_on = "hello"
+
+    def command(self, port: int) -> list[str]:
+        # -v 0: no access-log line per connection (serve writes none either).
+        return [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
+                "config.asgi:application"]
+
+    def start(self) -> Server:
+        self.ports = [free_port(), free_port()]
+        self.processes = [
+            spawn(self.command(port), env=self.env, log_path=self.log_path(port))
+            for port in self.ports
+        ]
+        self.wait_healthy()
+        return self
+
+
+class OursRunserverServer(OursDaphneServer):
+    """The app under Daphne's `manage.py runserver --noreload`, two processes on
+    two ports (it logs every request and handshake, as it does for a developer)."""
+
+    kind = "ours-runserver"
+
+    def command(self, port: int) -> list[str]:
+        return [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
+
+
 class StockServer(Server):
     """The tutorial setup: `daphne bench.stock.asgi:application` on two ports."""
 
@@ -394,7 +426,13 @@ def server_problems(server: Server) -> list[str]:
     return [f"{n} x {message}" for message, n in counts.most_common(12)]
 
 
-SERVERS = {"ours": OursServer, "stock": StockServer, "node": NodeServer}
+SERVERS = {
+    "ours": OursServer,
+    "ours-daphne": OursDaphneServer,
+    "ours-runserver": OursRunserverServer,
+    "stock": StockServer,
+    "node": NodeServer,
+}
 
 
 # --- the load generator -------------------------------------------------------

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-KINDS = ["ours", "stock", "node"]
+KINDS = ["ours", "ours-daphne", "ours-runserver", "stock", "node"]
+# The app under each launch: `manage.py serve`, plain `daphne config.asgi:application`,
+# `manage.py runserver`.
+OURS = ["ours", "ours-daphne", "ours-runserver"]
 NONE = "-"
 PERSISTENCE = {
     "ours": "every message stored, seq per room",
+    "ours-daphne": "every message stored, seq per room",
+    "ours-runserver": "every message stored, seq per room",
     "stock": "none (tutorial)",
     "node": "none",
 }
@@ -182,18 +187,20 @@ def table(output: dict) -> str:
         row("handshake p99, ms", idle("connect", "handshake_ms", "p99"))
         row("server CPU ms per handshake", idle("server_cpu_ms_per_handshake"))
         row("server CPU % with every socket idle", idle("idle_cpu_percent"))
-    if "join" in ran:
-        section(f"join: {plan['join_clients']:,} distinct users into one room at once")
+    for size in _join_sizes(plan) if "join" in ran else []:
+        section(f"join: {size:,} distinct users into one room at once")
 
-        def join(*path):
-            return lambda r: _get(r, "join", *path)
+        def join(*path, size=size):
+            return lambda r: _join(r, size, *path)
 
         row("connected", join("connect", "ready"))
-        row("connect failures", lambda r: _get(r, "join", "connect", "failures") or None,
+        row("connect failures", join("connect", "failures"),
             fmt=lambda v: NONE if not v else ", ".join(f"{k} x{n}" for k, n in v.items()),
             ratio=False)
         row("handshakes/s", join("connect", "per_second"))
         row("handshake p99, ms", join("connect", "handshake_ms", "p99"))
+        row("server CPU ms per handshake (while connecting)",
+            join("server_cpu_ms_per_handshake"))
         row("server CPU ms per socket (until quiet)", join("server_cpu_ms_per_socket"))
         row("frames received besides hello, until quiet", join("frames_received"))
 
@@ -216,6 +223,18 @@ def table(output: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _join_sizes(plan: dict) -> list[int]:
+    return plan.get("join_sizes") or [plan.get("join_clients", 500)]
+
+
+def _join(result: dict, size: int, *path):
+    """A join result by size (older results hold one join, not keyed by size)."""
+    join = result.get("join") or {}
+    if "connect" in join:
+        return _get(join, *path) if join.get("clients") == size else None
+    return _get(join, str(size), *path)
+
+
 def _broadcast_loss(result) -> str:
     broadcast = result.get("broadcast") or {}
     runs = broadcast.get("runs") or []
@@ -234,7 +253,7 @@ def _check(label: str, ok: bool | None, detail: str) -> str:
 
 def targets(output: dict) -> list[str]:
     kinds = output["kinds"]
-    ours, stock, node = (kinds.get(k) or {} for k in KINDS)
+    ours, stock, node = (kinds.get(k) or {} for k in ("ours", "stock", "node"))
     lines = []
     sizes = output["plan"]["fanout_sizes"]
     # The targets name C=2,000; a run without it (--quick) checks the nearest C.
@@ -280,6 +299,53 @@ def targets(output: dict) -> list[str]:
     ok = None if p99 is None else (p99 <= 50 and lost == 0)
     lines.append(_check("rooms at 1,000 sends/s: p99 <= 50 ms (and nothing lost)", ok,
                         f"ours p99 {_fmt(p99)} ms, lost {_fmt(lost)}"))
+    return lines + socket_targets(output)
+
+
+def socket_targets(output: dict) -> list[str]:
+    """The fast socket path's targets: fanout under every launch, mass joins,
+    broadcast to 10,000, idle sockets."""
+    kinds = output["kinds"]
+    node = kinds.get("node") or {}
+    lines = []
+    sizes = output["plan"]["fanout_sizes"]
+    size = str(min(sizes, key=lambda c: abs(c - 2000))) if sizes else None
+    n = _get(node, "fanout", size, "burst", "deliveries_per_cpu_second") if size else None
+    for kind in (k for k in OURS if k in kinds):
+        o = _get(kinds[kind], "fanout", size, "burst", "deliveries_per_cpu_second")
+        ok = None if None in (o, n) else o >= 0.7 * n
+        lines.append(_check(f"{kind}: fanout C={size} burst deliveries per server CPU-s "
+                            ">= 0.7x node", ok, f"{_fmt(o)} vs node {_fmt(n)}: {_ratio(o, n)}"))
+    for kind in (k for k in OURS if k in kinds):
+        for size in _join_sizes(output["plan"]):
+            rate = _join(kinds[kind], size, "connect", "per_second")
+            cpu = _join(kinds[kind], size, "server_cpu_ms_per_handshake")
+            ready = _join(kinds[kind], size, "connect", "ready")
+            ok = None if None in (rate, cpu) else rate >= 600 and cpu <= 2 and ready == size
+            lines.append(_check(f"{kind}: {size:,} distinct users join one room: >= 600 "
+                                "handshakes/s, <= 2 ms CPU each", ok,
+                                f"{_fmt(rate)}/s, {_fmt(cpu, 2)} ms, {_fmt(ready)} connected"))
+    for kind in (k for k in OURS if k in kinds):
+        broadcast = kinds[kind].get("broadcast") or {}
+        runs = broadcast.get("runs") or []
+        calls = [_get(r, "call", "call_ms") for r in runs]
+        lasts = [r.get("call_to_last_delivery_ms") for r in runs]
+        ok = None
+        if runs and None not in calls and None not in lasts:
+            ok = (max(calls) <= 300 and max(lasts) <= 1000
+                  and all(r["lost"] == 0 for r in runs))
+        clients = broadcast.get("clients")
+        lines.append(_check(f"{kind}: broadcast() to {_fmt(clients)} connected users returns "
+                            "in <= 300 ms, the last socket has it <= 1 s after the call",
+                            ok, f"calls {calls} ms, last deliveries {lasts} ms, lost/expected "
+                            f"{_broadcast_loss(kinds[kind])}"))
+    for kind in (k for k in OURS if k in kinds):
+        cpu = _get(kinds[kind], "idle", "idle_cpu_percent")
+        kib = _get(kinds[kind], "idle", "kib_per_socket")
+        sockets = _get(kinds[kind], "idle", "sockets")
+        ok = None if None in (cpu, kib) else cpu <= 2 and kib <= 28
+        lines.append(_check(f"{kind}: idle sockets cost <= 2% of a core and <= 28 KiB each", ok,
+                            f"{_fmt(sockets)} sockets: {_fmt(cpu)}% of a core, {_fmt(kib)} KiB"))
     return lines
 
 
@@ -308,10 +374,14 @@ def failures_of(output: dict) -> list[str]:
         for name, prof in (res.get("profile") or {}).items():
             if "error" in prof or prof.get("errors"):
                 lines.append(f"{kind} profile {name}: {prof.get('error') or prof.get('errors')}")
-        for name in ("idle", "join", "rooms", "broadcast"):
+        for name in ("idle", "rooms", "broadcast"):
             failed = _get(res, name, "connect", "failures")
             if failed:
                 lines.append(f"{kind} {name}: connect failures {failed}")
+        for size in _join_sizes(output["plan"]):
+            failed = _join(res, size, "connect", "failures")
+            if failed:
+                lines.append(f"{kind} join {size}: connect failures {failed}")
         for name, run in runs:
             if not run:
                 continue
@@ -349,7 +419,8 @@ def plot(cdfs: dict, path: Path) -> Path:
     columns = 3
     rows = max(1, -(-len(titles) // columns))
     fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.6 * rows), squeeze=False)
-    colors = {"ours": "tab:blue", "stock": "tab:red", "node": "tab:green"}
+    colors = {"ours": "tab:blue", "ours-daphne": "tab:cyan", "ours-runserver": "tab:purple",
+              "stock": "tab:red", "node": "tab:green"}
     for ax, title in zip(axes.flat, titles, strict=False):
         for kind, points in cdfs[title].items():
             if points:

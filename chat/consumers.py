@@ -83,6 +83,12 @@ hello_cache = HelloCache()
 
 
 @db_call
+def _hello_reads(room: Room, after: int | None) -> tuple[LatestMessages, dict[str, Any]]:
+    """Everything the hello reads from the database, in one trip to the
+    database threads (one connection, not one per read)."""
+    return _hello_messages(room, after), _read_positions(room)
+
+
 def _hello_messages(room: Room, after: int | None) -> LatestMessages:
     """Read the hello's messages: every one up to `last_seq` is in them (or in
     history, when truncated); later ones reach the socket live, as it joined
@@ -111,7 +117,6 @@ def _hello_messages(room: Room, after: int | None) -> LatestMessages:
     return LatestMessages(last_seq, encoded.json, encoded.count, cut, texts)
 
 
-@db_call
 def _read_positions(room: Room) -> dict[str, Any]:
     """The hello's `read_positions` in a room small enough for "Seen by"; else nothing."""
     shared = selectors.read_positions(room_id=room.pk)
@@ -309,7 +314,7 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
         self.counted_online = True
 
     async def snapshot(self, after: int | None) -> Snapshot:
-        latest = await _hello_messages(self.room, after)
+        latest, read_positions = await _hello_reads(self.room, after)
         hello = {
             "type": "hello",
             "room": frames.room_dict(self.room, self.display_name),
@@ -318,7 +323,7 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
             "online": self.here.users,
             "online_count": self.here.count,
         }
-        hello.update(await _read_positions(self.room))
+        hello.update(read_positions)
         hello.update(await self._members_online_fields())
         hello.update(await self.moderation_hello_fields(latest.last_seq))
         if latest.truncated:

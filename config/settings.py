@@ -384,6 +384,10 @@ REALTIME_MAX_SOCKETS_PER_USER = env_int("REALTIME_MAX_SOCKETS_PER_USER", 60)
 # Seconds between a socket's checks that its login session still holds (it can
 # end without the logout view: expiry, deletion on the server).
 REALTIME_SESSION_RECHECK = env_int("REALTIME_SESSION_RECHECK", 300)
+# Seconds a worker keeps a checked login (session and user) for the next socket
+# of the same session (realtime.auth); a logout, password change or deactivation
+# ends it at once on every worker. 0 reads the database on every handshake.
+REALTIME_LOGIN_CACHE_SECONDS = env_int("REALTIME_LOGIN_CACHE_SECONDS", 30)
 
 # --- Background tasks and email -------------------------------------------
 

@@ -259,6 +259,24 @@ class ServeWorker(Worker):
         return proc_rss_kib(pid)
 
 
+class RunserverWorker(Worker):
+    """`manage.py runserver --noreload` on a loopback port: Daphne's development
+    server (the `daphne` app first in INSTALLED_APPS), as a developer launches it."""
+
+    @property
+    def log_path(self) -> Path:
+        return self.workdir / f"runserver-{self.port}.log"
+
+    def start(self) -> RunserverWorker:
+        args = [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{self.port}"]
+        self.process = spawn(args, env=self.env, log_path=self.log_path)
+        self.wait_healthy()
+        return self
+
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
+
+
 def healthz_status(base_url: str) -> int | None:
     try:
         # base_url is always one of our own http://127.0.0.1 workers.
@@ -336,15 +354,18 @@ class Stack:
         *,
         port: int | None = None,
         serve: bool = False,
+        runserver: bool = False,
         extra_env: dict[str, str] | None = None,
         grace: float = 5.0,
     ) -> Worker:
-        """Start a worker: plain Daphne, or with `serve` a `manage.py serve`
-        supervisor and child (a ServeWorker). `extra_env` adds to this worker's
-        environment only."""
+        """Start a worker: plain Daphne, with `serve` a `manage.py serve`
+        supervisor and child (a ServeWorker), with `runserver` Daphne's
+        `manage.py runserver`. `extra_env` adds to this worker's environment only."""
         env = {**self.env, **(extra_env or {})}
         if serve:
             worker: Worker = ServeWorker(env, self.workdir, port=port, grace=grace)
+        elif runserver:
+            worker = RunserverWorker(env, self.workdir, port=port)
         else:
             worker = Worker(env, self.workdir, port=port)
         self.workers.append(worker)

@@ -3,6 +3,9 @@ shown read-only in the admin."""
 
 from collections.abc import Iterable
 
+from django.db import connection
+from django.utils import timezone
+
 from .models import Delivery, Notification
 
 BATCH_SIZE = 1000
@@ -26,3 +29,29 @@ def record(
         for item in notifications
     ]
     return Delivery.objects.bulk_create(rows, batch_size=BATCH_SIZE)
+
+
+def record_broadcast(broadcast_id: int, *, channel: str, status: str, detail: str = "") -> int:
+    """Record one delivery of `channel` with `status` for every notification of
+    a broadcast, in one INSERT … SELECT in the database; return how many."""
+    if channel not in Delivery.Channel.values:
+        raise ValueError(f"Unknown delivery channel {channel!r}.")
+    if status not in Delivery.Status.values:
+        raise ValueError(f"Unknown delivery status {status!r}.")
+    quote = connection.ops.quote_name
+    fields = {field.name: field for field in Delivery._meta.concrete_fields}
+    notification = {field.name: field for field in Notification._meta.concrete_fields}
+    names = ["notification", "channel", "status", "detail", "created_at"]
+    columns = ", ".join(quote(fields[name].column) for name in names)
+    created_at = fields["created_at"].get_db_prep_save(timezone.now(), connection)
+    # Every name is Django's own (the models' tables and columns); every value a
+    # parameter.
+    sql = (
+        f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608
+        f"SELECT {quote(notification['id'].column)}, %s, %s, %s, %s "
+        f"FROM {quote(Notification._meta.db_table)} "
+        f"WHERE {quote(notification['broadcast'].column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [channel, status, detail, created_at, broadcast_id])
+        return cursor.rowcount

@@ -5,23 +5,46 @@ and set its cookie, which only HTTP responses can carry; on a WebSocket that
 wrapper just costs two lazy-object lookups on every frame sent. Sockets never
 change the session, so this reads it once at the handshake and leaves `send` as
 the server gave it.
+
+A checked login is kept per worker for REALTIME_LOGIN_CACHE_SECONDS, for the
+next socket of the same session (a user's room and notifications sockets, a
+reconnect): one Redis read instead of a trip to the database threads and two
+queries. What ends a login (logout, a deleted or rotated session, a password
+change, a deactivation, a deleted user: realtime.receivers) marks the session
+or the user in Redis for longer than any entry lives, and a handshake that finds
+a mark reads the database again; so does one that cannot reach Redis.
 """
 
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
 from importlib import import_module
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from asgiref.sync import async_to_sync
 from django.conf import settings
 from django.contrib.auth import get_user
+from django.db import transaction
 from django.http.cookie import parse_cookie
+from redis.exceptions import RedisError
 
 from .db import db_call
+from .store import get_store
 
 if TYPE_CHECKING:
     # Models: importable only once the apps are loaded.
     from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
     from django.contrib.sessions.backends.base import SessionBase
+
+logger = logging.getLogger(__name__)
+
+LOGINS_MAX = 20_000  # sessions a worker keeps at most
+# A mark outlives every entry cached before it by this much (clocks, slow commits).
+MARK_MARGIN = 60
 
 
 def _session_user(session: "SessionBase") -> "AbstractBaseUser | AnonymousUser":
@@ -41,6 +64,82 @@ def _cookies(scope) -> dict[str, str]:
     return {}
 
 
+def _session_mark(session_key: str) -> str:
+    return f"login-ended:session:{session_key}"
+
+
+def _user_mark(user_id: Any) -> str:
+    return f"login-ended:user:{user_id}"
+
+
+@dataclass(frozen=True)
+class _Login:
+    session: Any
+    user: Any
+    until: float  # monotonic
+
+
+class LoginCache:
+    """Checked logins of this worker, by session key, least recently used first."""
+
+    def __init__(self) -> None:
+        self.entries: OrderedDict[str, _Login] = OrderedDict()
+
+    def get(self, session_key: str) -> _Login | None:
+        entry = self.entries.get(session_key)
+        if entry is None:
+            return None
+        if entry.until <= time.monotonic():
+            del self.entries[session_key]
+            return None
+        self.entries.move_to_end(session_key)
+        return entry
+
+    def put(self, session_key: str, session, user, seconds: float) -> None:
+        self.entries[session_key] = _Login(session, user, time.monotonic() + seconds)
+        self.entries.move_to_end(session_key)
+        while len(self.entries) > LOGINS_MAX:
+            self.entries.popitem(last=False)
+
+    def forget(self, session_key: str | None = None, user_id: Any = None) -> None:
+        if session_key is not None:
+            self.entries.pop(session_key, None)
+        if user_id is not None:
+            for key in [k for k, e in self.entries.items() if e.user.pk == user_id]:
+                del self.entries[key]
+
+
+logins = LoginCache()
+
+
+def _cache_seconds(session) -> float:
+    """How long a login checked now may be kept: the setting, within the
+    session's own expiry."""
+    seconds = float(settings.REALTIME_LOGIN_CACHE_SECONDS)
+    if seconds <= 0:
+        return 0.0
+    return min(seconds, float(session.get_expiry_age()))
+
+
+async def _mark(keys: list[str], ttl: int) -> None:
+    await get_store().mark(keys, ttl)
+
+
+async def _still_unmarked(session_key: str, user_id: Any) -> bool:
+    try:
+        return not await get_store().any_marked([_session_mark(session_key), _user_mark(user_id)])
+    except (OSError, RedisError):
+        return False  # not knowing, read the database
+
+
+@db_call
+def _load_login(session_key: str | None, session_store) -> tuple[Any, Any, float]:
+    session = session_store(session_key)
+    user = _session_user(session)
+    seconds = _cache_seconds(session) if user.is_authenticated else 0.0
+    return session, user, seconds
+
+
 class SessionAuthMiddleware:
     """Set scope["session"] and scope["user"] (AnonymousUser when not logged in)."""
 
@@ -51,10 +150,70 @@ class SessionAuthMiddleware:
     async def __call__(self, scope, receive, send):
         cookies = _cookies(scope)
         session_key = cookies.get(settings.SESSION_COOKIE_NAME)
-        session = self.session_store(session_key)
-        scope = {**scope, "cookies": cookies, "session": session}
-        scope["user"] = await db_call(_session_user)(session)
+        session, user = await self.login(session_key)
+        scope = {**scope, "cookies": cookies, "session": session, "user": user}
         return await self.application(scope, receive, send)
+
+    async def login(self, session_key: str | None) -> tuple[Any, Any]:
+        if not session_key:
+            session, user, _ = await _load_login(session_key, self.session_store)
+            return session, user
+        cached = logins.get(session_key)
+        if cached is not None:
+            if await _still_unmarked(session_key, cached.user.pk):
+                return cached.session, cached.user
+            logins.forget(session_key)
+        # A user's sockets open together (a page's room and bell): the first
+        # reads the database, the others wait for its answer.
+        loading = _loading.get(session_key)
+        if loading is None or loading.get_loop() is not asyncio.get_running_loop():
+            loading = _loading[session_key] = asyncio.ensure_future(
+                _load_and_keep(session_key, self.session_store)
+            )
+            loading.add_done_callback(lambda _: _loading.pop(session_key, None))
+        return await asyncio.shield(loading)
+
+
+# Session key -> the database read in progress for it (one per session at a time).
+_loading: dict[str, asyncio.Future] = {}
+
+
+async def _load_and_keep(session_key: str, session_store) -> tuple[Any, Any]:
+    session, user, seconds = await _load_login(session_key, session_store)
+    if seconds > 0 and session.session_key:
+        logins.put(session.session_key, session, user, seconds)
+    return session, user
+
+
+def login_ended(*, session_key: str | None = None, user_id: Any = None) -> None:
+    """A login ended (logout, a session deleted, a password changed, a user
+    deactivated or deleted): no worker takes it from its cache any more.
+
+    Marked in Redis at once and again after commit (a handshake reading the
+    database before the commit still saw the login valid), for longer than any
+    entry lives."""
+    keys = []
+    if session_key:
+        keys.append(_session_mark(session_key))
+    if user_id is not None:
+        keys.append(_user_mark(user_id))
+    if not keys:
+        return
+    logins.forget(session_key, user_id)
+
+    def mark() -> None:
+        ttl = max(int(settings.REALTIME_LOGIN_CACHE_SECONDS), 0) + MARK_MARGIN
+        try:
+            async_to_sync(_mark)(keys, ttl)
+        except (OSError, RedisError):
+            # Each worker's entries still end within REALTIME_LOGIN_CACHE_SECONDS.
+            logger.warning("could not mark an ended login in redis", exc_info=True)
+        logins.forget(session_key, user_id)
+
+    if settings.REALTIME_LOGIN_CACHE_SECONDS <= 0:
+        return
+    mark()
+    transaction.on_commit(mark, robust=True)
 
 
 @db_call

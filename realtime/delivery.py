@@ -1,5 +1,5 @@
 """Direct delivery: group events handed to a consumer by a plain call, and
-frames the whole group shares written straight to Daphne's protocol.
+frames written straight to the socket's own connection (realtime.fastsend).
 
 Why. The stock path gives every local member of a group its own copy of the
 event in its own queue; each consumer task then wakes, decodes the same msgpack
@@ -7,8 +7,10 @@ again, and Channels starts a task for its next receive. For one room message to
 2,000 local sockets that is 2,000 decodes and 4,000 task switches. Our layer
 (realtime.layers) decodes once per process and calls `deliver()` on each
 registered consumer; a frame with a forwarder is written at once (framed once
-per worker: realtime.fastsend). Measured in bench/ (fanout, burst): about 25 ms
-of worker CPU per 1,000 deliveries against 470 for the stock layer and path.
+per worker, written to the socket when nothing is queued: realtime.fastsend).
+Every other text frame the consumer sends takes the same path. Measured in
+bench/ (fanout, burst): about 25 ms of worker CPU per 1,000 deliveries against
+470 for the stock layer and path.
 
 Order. `deliver()` never waits. An event with a forwarder goes out at once only
 when nothing is waiting before it; every other event waits in this consumer's
@@ -56,7 +58,7 @@ class DirectDelivery:
             if self.ready:
                 text = getattr(self, forwarder)(message)
                 if text is not None:
-                    await self.send(text_data=text)  # type: ignore[attr-defined]
+                    await self.send(text_data=text)
             return
         handler = getattr(self, event_type.replace(".", "_"), None)
         if handler is None:
@@ -65,6 +67,20 @@ class DirectDelivery:
             logger.debug("%s ignores %s", type(self).__name__, event_type)
             return
         await handler(message)
+
+    async def send(self, text_data=None, bytes_data=None, close=False) -> None:
+        """Send a text frame on the fast path when the socket is open under
+        Daphne; anything else (binary, close, another server) the ASGI way."""
+        protocol = self.ws_protocol
+        if protocol is not None and text_data and bytes_data is None and not close:
+            if protocol.state == protocol.STATE_OPEN:
+                fastsend.send_text(protocol, text_data)
+                return
+            if protocol.state != protocol.STATE_CONNECTING:
+                # Closing or closed: nothing reaches the client any more (the
+                # ASGI way would raise autobahn's Disconnected in the handler).
+                return
+        await super().send(text_data, bytes_data, close)  # type: ignore[misc]  # the consumer's
 
     def deliver(self, event: dict) -> None:
         """Take a group event from the layer; never waits."""
@@ -112,10 +128,7 @@ class DirectDelivery:
             self._drainer = None
 
     def write_now(self, text: str, event: dict) -> None:
-        """Write a forwarded frame to Daphne's protocol now; the event's own
-        `text`, which every local socket sends, is framed once per worker."""
-        protocol = self.ws_protocol
-        if text is event.get("text"):
-            fastsend.send_prepared(protocol, text, event)
-        elif protocol.state == protocol.STATE_OPEN:
-            protocol.sendMessage(text.encode(), False)
+        """Write a forwarded frame to the socket now; the event's own `text`,
+        which every local socket sends, is framed once per worker."""
+        shared = event if text is event.get("text") else None
+        fastsend.send_text(self.ws_protocol, text, shared)

@@ -1,34 +1,62 @@
-"""Frame a shared WebSocket message once per worker instead of once per socket.
+"""The socket's own fast send path: frames built here, framed once per worker for
+a shared message, and written straight to the connection's socket when nothing
+is queued on it.
 
-A room message goes out as the same text to every local socket; autobahn (under
-Daphne) would encode and frame it again for each one. When the socket's ASGI
-`send` is Daphne's own (`partial(Server.handle_reply, protocol)`), the consumer
-can hand autobahn a PreparedMessage, framed once, instead. Anywhere else (tests'
-WebsocketCommunicator, other servers) `protocol_of` returns None and consumers
-send the ASGI way; each such socket is counted in relay_fast_path_fallbacks_total
-and the reason logged once per process.
+Why. Under Daphne a frame sent the ASGI way goes through Server.handle_reply,
+autobahn's framing (with its debug-log arguments formatted on every call) and
+Twisted's buffered write, which queues every write for the next reactor turn:
+register the socket for writability, wake up, send, unregister, i.e. three
+system calls and a loop iteration per frame, the largest cost of a delivery in
+profiles. A room message goes out as the same text to every local socket, so it
+is framed once and every socket writes the same bytes; a socket with nothing
+pending takes them at once, and only what the kernel does not take is queued,
+in order, on the connection's own Twisted buffer.
+
+Per connection, nothing patched: the consumer finds its own connection from the
+ASGI `send` Daphne gave it (`partial(Server.handle_reply, protocol)`, the same
+under `daphne config.asgi:application`, `manage.py runserver` and `manage.py
+serve`). Anywhere else (tests' WebsocketCommunicator, other servers)
+`protocol_of` returns None and the consumer sends the ASGI way; a connection
+whose transport is not a plain Twisted TCP one writes through the transport's
+own `write`. Each such socket is counted in relay_fast_path_fallbacks_total and
+the reason logged once per process.
 
 Daphne, autobahn and Twisted are pinned (requirements.txt) for the private names
 used here; tests/realtime/test_canaries.py fails when one changes.
 """
 
 import functools
+import struct
 
 from autobahn.websocket.protocol import WebSocketProtocol
 
 from . import metrics
 
 PATH = "prepared_frames"
-# What send_prepared uses of an autobahn protocol (underscored: private). Checked
+EAGER_PATH = "eager_write"
+# What send_text uses of an autobahn protocol (underscored: private). Checked
 # on each socket's protocol, so a changed autobahn means a counted fallback,
 # never an AttributeError in the middle of a delivery.
 PROTOCOL_NAMES = (
     "_perMessageCompress",
     "send_queue",
-    "sendPreparedMessage",
-    "factory",
+    "sendMessage",
     "transport",
 )
+# What the eager write reads of a Twisted TCP connection (underscored: private).
+CONNECTION_NAMES = (
+    "socket",
+    "connected",
+    "disconnecting",
+    "_writeDisconnected",
+    "_tempDataLen",
+    "dataBuffer",
+    "offset",
+)
+# Transport class -> whether it has every name the eager write reads. Twisted
+# sets them in the connection's __init__, so one look per class answers for
+# every connection of it.
+_eager_transports: dict[type, bool] = {}
 
 
 def protocol_of(send):
@@ -39,8 +67,8 @@ def protocol_of(send):
         metrics.fast_path_fallback(
             PATH,
             "not_daphne",
-            "the socket is not served by Daphne, so each socket frames its own copy of a "
-            "shared message",
+            "the socket is not served by Daphne, so each frame goes the ASGI way and "
+            "waits for the next reactor turn",
         )
         return None
     if getattr(send.func, "__name__", "") != "handle_reply":
@@ -51,10 +79,6 @@ def protocol_of(send):
         )
         return None
     missing = [name for name in PROTOCOL_NAMES if not hasattr(protocol, name)]
-    # autobahn's class does not declare `factory`: Twisted sets it on the instance
-    # (checked just above).
-    if not missing and not hasattr(protocol.factory, "prepareMessage"):  # type: ignore[attr-defined]
-        missing.append("factory.prepareMessage")
     if missing:
         metrics.fast_path_fallback(
             PATH,
@@ -65,17 +89,83 @@ def protocol_of(send):
     return protocol
 
 
-def send_prepared(protocol, text: str, shared: dict) -> None:
-    """Send `text` framed once: `shared` (the event all local sockets receive)
-    carries the frame from the first socket to the others."""
+def frame_text(payload: bytes) -> bytes:
+    """One unfragmented, unmasked, uncompressed text frame (RFC 6455 5.2), as a
+    server sends it."""
+    size = len(payload)
+    if size < 126:
+        return b"\x81" + bytes((size,)) + payload
+    if size < 65536:
+        return b"\x81\x7e" + struct.pack("!H", size) + payload
+    return b"\x81\x7f" + struct.pack("!Q", size) + payload
+
+
+def can_write_eagerly(transport) -> bool:
+    """Return whether `transport` is a Twisted TCP connection the eager write
+    knows (if not, the fallback is counted and logged once per process)."""
+    kind = type(transport)
+    known = _eager_transports.get(kind)
+    if known is None:
+        missing = [name for name in CONNECTION_NAMES if not hasattr(transport, name)]
+        known = _eager_transports[kind] = not missing
+        if missing:
+            # Counted once per transport class, logged once per process.
+            metrics.fast_path_fallback(
+                EAGER_PATH,
+                "twisted_changed",
+                f"{kind.__qualname__} has no {', '.join(missing)}; every frame waits for "
+                "the next reactor turn",
+            )
+    return known
+
+
+def write_eagerly(transport, data: bytes) -> None:
+    """Write `data` to the socket now if nothing is queued before it; queue
+    what the kernel does not take (or everything, if something is queued) on
+    the transport's own buffer, behind what is there. Only for a transport
+    `can_write_eagerly` accepts."""
+    if (
+        transport.connected
+        and not transport.disconnecting
+        and not transport._writeDisconnected
+        and not transport._tempDataLen
+        and transport.offset == len(transport.dataBuffer)
+    ):
+        try:
+            sent = transport.socket.send(data)
+        except (BlockingIOError, InterruptedError):
+            sent = 0
+        except OSError:
+            sent = 0  # the queued write meets the error and closes the connection
+        if sent == len(data):
+            return
+        data = data[sent:]
+    transport.write(data)
+
+
+def write_frame(protocol, frame: bytes) -> None:
+    """Write a framed message to an open protocol's connection."""
+    transport = protocol.transport
+    if can_write_eagerly(transport):
+        write_eagerly(transport, frame)
+    else:
+        transport.write(frame)
+
+
+def send_text(protocol, text: str, shared: dict | None = None) -> None:
+    """Send `text` as one frame on `protocol`'s connection. With `shared` (the
+    event every local socket receives), the frame is built by the first socket
+    and reused by the others."""
     if protocol.state != protocol.STATE_OPEN:
         return
-    prepared = shared.get("_frame")
-    if prepared is None:
-        prepared = shared["_frame"] = protocol.factory.prepareMessage(text.encode())
-    if protocol._perMessageCompress is None and not protocol.send_queue:
-        # What sendPreparedMessage does here, without the debug-log arguments
-        # it formats on every call: the framed bytes to the transport.
-        protocol.transport.write(prepared.payloadHybi)
+    if protocol._perMessageCompress is not None or protocol.send_queue:
+        # Compression negotiated, or autobahn has its own queue: its way.
+        protocol.sendMessage(text.encode(), False)
+        return
+    if shared is None:
+        frame = frame_text(text.encode())
+    elif (cached := shared.get("_frame")) is not None:
+        frame = cached
     else:
-        protocol.sendPreparedMessage(prepared)
+        frame = shared["_frame"] = frame_text(text.encode())
+    write_frame(protocol, frame)

@@ -168,6 +168,17 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
     def register_direct(self, channel: str, handler: DirectHandler) -> None:
         self.direct[channel] = handler
 
+    async def group_add(self, group, channel):
+        """Add a channel to a group; a direct consumer's channel need not be
+        subscribed in Redis (nothing is sent to it: realtime.transport), only
+        known here by its handler."""
+        if channel in self.channels or channel not in self.direct:
+            await super().group_add(group, channel)
+            return
+        group_channel = self._get_group_channel_name(group)
+        self.groups.setdefault(group_channel, set()).add(channel)
+        await self._get_shard(group_channel).subscribe(group_channel)
+
     async def forget_channel(self, channel: str) -> None:
         """Drop a consumer's own channel, whatever ended the consumer.
 

@@ -74,8 +74,13 @@ delivery_seconds = Histogram(
 fast_path_fallbacks = Counter(
     "relay_fast_path_fallbacks",
     "Times a speed trick was not used (path: prepared_frames per socket, eager_write per "
-    "worker), by reason",
+    "transport class), by reason",
     ["path", "reason", "worker"],
+)
+fast_path_sockets = Counter(
+    "relay_fast_path_sockets",
+    "Sockets that send on their own connection's fast path (realtime.fastsend)",
+    ["worker"],
 )
 
 _fallbacks_logged: set[tuple[str, str]] = set()

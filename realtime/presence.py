@@ -7,7 +7,11 @@ when a user's first socket on it opens or its last one closes; a heartbeat
 pushes the expiry of its users forward, so the users of a worker that died stop
 counting within PRESENCE_TTL. Joining costs O(log n) in Redis, not a read of
 the whole group, and lists carry at most ONLINE_LIST_MAX users plus the count.
-Changes are announced at most once a second per group and worker.
+Changes are announced at most once a second per group and worker, and less
+often in a large group: each announcement goes to every socket of the group, so
+the interval grows with the group (ANNOUNCE_FRAMES per second per worker at
+most). A crowd joining at once then costs frames in proportion to the crowd,
+not to its square.
 """
 
 import asyncio
@@ -28,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 ONLINE_LIST_MAX = 100
 ANNOUNCE_DELAY = 1.0
+# Presence frames per second one worker's announcements may cost a group.
+ANNOUNCE_FRAMES = 1000
 
 OnChange = Callable[["Online"], Awaitable[None]]
 
@@ -44,6 +50,7 @@ class _Group:
     usernames: dict[int, str] = field(default_factory=dict)
     on_change: OnChange | None = None
     announce: asyncio.TimerHandle | None = None
+    online_count: int = 0  # the group's online users when last read
 
 
 _groups: dict[str, _Group] = {}
@@ -106,6 +113,7 @@ async def join(group: str, user, on_change: OnChange) -> Online:
         logger.warning("presence unavailable (redis): counting this user alone")
         me = {"id": user.pk, "username": user.get_username()}
         return Online([me], 1)
+    local.online_count = count
     if added:
         changed(group)
     return Online(_users(first), count)
@@ -159,7 +167,15 @@ def changed(group: str) -> None:
     local = _groups.get(group)
     if local is None or local.on_change is None or local.announce is not None:
         return
-    local.announce = asyncio.get_running_loop().call_later(ANNOUNCE_DELAY, _announce, group)
+    local.announce = asyncio.get_running_loop().call_later(
+        announce_delay(local.online_count), _announce, group
+    )
+
+
+def announce_delay(online_count: int) -> float:
+    """Seconds between a worker's announcements to a group of `online_count`
+    users: each reaches all of them, so at most ANNOUNCE_FRAMES frames a second."""
+    return ANNOUNCE_DELAY * max(1.0, online_count / ANNOUNCE_FRAMES)
 
 
 def _announce(group: str) -> None:
@@ -175,7 +191,9 @@ async def _announce_now(group: str) -> None:
     local.announce = None
     try:
         if local.on_change is not None:
-            await local.on_change(await online(group))
+            here = await online(group)
+            local.online_count = here.count
+            await local.on_change(here)
     except (OSError, RedisError):
         logger.warning("presence announcement failed (redis)", exc_info=True)
     if not local.sockets:

@@ -5,11 +5,12 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.signals import user_logged_out
 from django.db.models.signals import post_delete, pre_save
 
-from . import events
+from . import auth, events
 
 
 def on_logged_out(sender, request, user, **kwargs) -> None:
     if request is not None and request.session.session_key:
+        auth.login_ended(session_key=request.session.session_key)
         events.session_ended(request.session.session_key)
 
 
@@ -23,17 +24,20 @@ def on_user_saved(sender, instance, raw=False, update_fields=None, **kwargs) -> 
     if old and (
         old["password"] != instance.password or (old["is_active"] and not instance.is_active)
     ):
+        auth.login_ended(user_id=instance.pk)
         events.user_sessions_ended(instance.pk)
 
 
 def on_session_deleted(sender, instance, **kwargs) -> None:
     """Close a session's sockets however it ends on the server: deleted by an
     admin or `clearsessions`, or its key rotated at the next login."""
+    auth.login_ended(session_key=instance.session_key)
     events.session_ended(instance.session_key)
 
 
 def on_user_deleted(sender, instance, **kwargs) -> None:
     """Close every socket of a deleted user, however it was deleted."""
+    auth.login_ended(user_id=instance.pk)
     events.user_sessions_ended(instance.pk)
 
 

@@ -268,6 +268,21 @@ class RedisStore:
             count, first = await pipe.execute()
         return int(count), [m.decode() for m in first]
 
+    async def mark(self, keys: list[str], ttl: int) -> None:
+        """Set each key (to 1) for `ttl` seconds."""
+        for shard, shard_keys in self._by_shard(keys).items():
+            async with self.clients[shard].pipeline(transaction=False) as pipe:
+                for key in shard_keys:
+                    pipe.set(key, 1, ex=ttl)
+                await pipe.execute()
+
+    async def any_marked(self, keys: list[str]) -> bool:
+        """Whether any of the keys is set."""
+        for shard, shard_keys in self._by_shard(keys).items():
+            if any(await self.clients[shard].mget(shard_keys)):
+                return True
+        return False
+
     async def scan_zset_members(self, pattern: str) -> dict[str, list[str]]:
         """Return the live members of every sorted set whose key matches `pattern`."""
         now = time.time()
@@ -288,6 +303,7 @@ class MemoryStore:
         # key -> [(time, cost)] let through, and [time] refused, oldest first.
         self.logs: dict[str, list[tuple[float, int]]] = {}
         self.refused: dict[str, list[float]] = {}
+        self.marks: dict[str, float] = {}  # key -> when it expires
 
     async def sliding_window(
         self, key: str, *, limit: int, window: float, cost: int = 1, now: float | None = None
@@ -351,6 +367,17 @@ class MemoryStore:
 
     async def hgetall_ints(self, key: str) -> dict[str, int]:
         return dict(self.hashes.get(key, {}))
+
+    async def mark(self, keys: list[str], ttl: int) -> None:
+        now = time.time()
+        for key in [key for key, until in self.marks.items() if until <= now]:
+            del self.marks[key]
+        for key in keys:
+            self.marks[key] = now + ttl
+
+    async def any_marked(self, keys: list[str]) -> bool:
+        now = time.time()
+        return any(self.marks.get(key, 0) > now for key in keys)
 
     async def scan_zset_members(self, pattern: str) -> dict[str, list[str]]:
         return {key: self._live(key) for key in list(self.zsets) if fnmatch(key, pattern)}

@@ -7,9 +7,12 @@ import json
 import logging
 import random
 import time
+import uuid
 from typing import Any
 
+from channels.exceptions import StopConsumer
 from channels.generic.websocket import AsyncWebsocketConsumer
+from channels.layers import get_channel_layer
 from django.conf import settings
 from django.utils import translation
 from django.utils.translation import gettext as _
@@ -50,7 +53,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     user: Any = None
     # The language of this socket's text, read once at the handshake.
     language = settings.LANGUAGE_CODE
-    channel_name = ""  # set by Channels once the layer gave one
+    channel_name = ""  # set once the socket runs (`run`)
     connect_started: float | None = None
     accepted = False
     counted = False
@@ -67,7 +70,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
 
     async def __call__(self, scope, receive, send):
         try:
-            await super().__call__(scope, receive, send)
+            await self.run(scope, receive, send)
         except (RedisError, OSError):
             if self.connect_started is not None:
                 raise
@@ -83,9 +86,38 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             # in Redis and in this process go with it.
             await asyncio.shield(self.release())
 
+    async def run(self, scope, receive, send) -> None:
+        """Channels' AsyncConsumer.__call__, without what a socket on direct
+        delivery never uses.
+
+        Channels subscribes every consumer's own channel in Redis (a round trip
+        at connect and at close, a subscription per socket) and keeps a task
+        waiting on it besides the one reading the client, through
+        await_many_dispatch (two tasks and a wait per socket, for as long as it
+        is open). Nothing is ever sent to a socket's own channel here: group
+        events reach it through `deliver()` (realtime.layers), so it takes a
+        unique name the layer's groups know it by, and one task reads the
+        client. A layer without direct delivery gets Channels' own way.
+        """
+        layer = get_channel_layer(self.channel_layer_alias)
+        if layer is None or not hasattr(layer, "register_direct"):
+            await super().__call__(scope, receive, send)
+            return
+        self.channel_layer = layer
+        self.scope = scope
+        self.channel_name = f"socket.{uuid.uuid4().hex}"
+        self.base_send = send
+        try:
+            while True:
+                await self.dispatch(await receive())
+        except StopConsumer:
+            pass
+
     async def connect(self) -> None:
         self.connect_started = time.monotonic()
         self.ws_protocol = fastsend.protocol_of(self.base_send)
+        if self.ws_protocol is not None:
+            metrics.fast_path_sockets.labels(metrics.WORKER).inc()
         self.user = self.scope.get("user")
         self.language = scope_language(self.scope)
         # For this socket's task, once: connect, every frame handler and the
@@ -198,6 +230,13 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     def fell_behind(self) -> None:
         self.ready = False
         self._spawn_close(Close.IDLE)
+
+    async def websocket_disconnect(self, message) -> None:
+        # Channels' own also runs aclose_old_connections() through a thread hop;
+        # this consumer's database calls close their connections themselves
+        # (realtime.db), and it joins no `groups` of Channels' own.
+        await self.disconnect(message["code"])
+        raise StopConsumer()
 
     async def disconnect(self, code) -> None:
         await self.release()

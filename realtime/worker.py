@@ -11,102 +11,21 @@ does not read; this worker aborts a connection whose unsent bytes pass
 REALTIME_MAX_SEND_BUFFER. The client comes back and resumes by seq.
 
 Both lean on private names of Twisted, autobahn and Daphne, pinned in
-requirements.txt and listed in tests/realtime/test_canaries.py. A Twisted without
-them leaves the eager write off, counted in relay_fast_path_fallbacks_total and
-logged once.
+requirements.txt and listed in tests/realtime/test_canaries.py.
+
+Nothing here makes frames faster: that is the application's own send path
+(realtime.fastsend), the same under any launch of Daphne.
 
 A client that trickles its request headers (slowloris) is closed after
 REALTIME_HEADER_TIMEOUT seconds (realtime.header_deadline, armed before accepting).
 """
 
-import inspect
 import logging
 import signal
-import socket
-
-from . import metrics
 
 logger = logging.getLogger(__name__)
 
 GOING_AWAY = 1001
-# What the eager write reads of a Twisted TCP connection (underscored: private).
-CONNECTION_NAMES = (
-    "socket",
-    "connected",
-    "disconnecting",
-    "_writeDisconnected",
-    "_tempDataLen",
-    "dataBuffer",
-    "offset",
-)
-
-
-def _twisted_changes(reactor) -> list[str]:
-    """Return what the eager write relies on and this Twisted lacks."""
-    from twisted.internet import abstract, tcp
-
-    changes = []
-    parameters = list(inspect.signature(abstract.FileDescriptor.write).parameters)
-    if parameters != ["self", "data"]:
-        changes.append(f"FileDescriptor.write({', '.join(parameters)})")
-    # Most of them are set on the instance: ask a real, unconnected one.
-    with socket.socket() as sock:
-        connection = tcp.Connection(sock, None, reactor)  # type: ignore[arg-type]  # no protocol
-        changes += [
-            f"Connection.{name}" for name in CONNECTION_NAMES if not hasattr(connection, name)
-        ]
-    return changes
-
-
-def write_eagerly(reactor) -> bool:
-    """Make Twisted try the socket at once when nothing is queued; return
-    whether it did (if not, the fallback is counted and logged).
-
-    Twisted queues every write for the next reactor turn: register the socket
-    for writability, wake up, send, unregister, i.e. three system calls and a
-    loop iteration per WebSocket frame, the largest cost of a delivery in
-    profiles. A frame to a socket with nothing pending goes out now; only what
-    the kernel does not take is queued, in order, as before.
-    """
-    from twisted.internet import abstract
-
-    changes = _twisted_changes(reactor)
-    if changes:
-        metrics.fast_path_fallback(
-            "eager_write",
-            "twisted_changed",
-            f"Twisted no longer has {', '.join(changes)}; every frame waits for the next "
-            "reactor turn",
-        )
-        return False
-
-    buffered_write = abstract.FileDescriptor.write
-
-    def write(self, data: bytes) -> None:
-        sock = getattr(self, "socket", None)
-        if (
-            sock is not None
-            and data
-            and isinstance(data, bytes)
-            and self.connected
-            and not self.disconnecting
-            and not self._writeDisconnected
-            and not self._tempDataLen
-            and self.offset == len(self.dataBuffer)
-        ):
-            try:
-                sent = sock.send(data)
-            except (BlockingIOError, InterruptedError):
-                sent = 0
-            except OSError:
-                sent = 0  # the queued write meets the error and closes the connection
-            if sent == len(data):
-                return
-            data = data[sent:]
-        buffered_write(self, data)
-
-    abstract.FileDescriptor.write = write  # type: ignore[method-assign]  # the trick itself
-    return True
 
 
 def unsent_bytes(transport) -> int:
@@ -124,8 +43,6 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
     from twisted.internet import reactor
 
     from . import header_deadline
-
-    write_eagerly(reactor)
 
     class GracefulServer(Server):
         def __init__(self, *args, **kwargs):

@@ -21,8 +21,8 @@ from channels_redis.pubsub import RedisPubSubChannelLayer
 from twisted.internet import tcp
 from twisted.internet.testing import MemoryReactor
 
-FASTSEND = "realtime.fastsend (frames framed once per worker)"
-EAGER_WRITE = "realtime.worker.write_eagerly (writes without waiting a reactor turn)"
+FASTSEND = "realtime.fastsend (each socket's own send path, frames framed once per worker)"
+EAGER_WRITE = "realtime.fastsend.write_eagerly (writes without waiting a reactor turn)"
 SLOW_READER = "realtime.worker.unsent_bytes (drops clients that stop reading)"
 GRACEFUL = "realtime.worker.GracefulServer (1001 on shutdown)"
 FANOUT = "realtime.layers (group events decoded once per worker)"
@@ -30,6 +30,7 @@ SHARDS = "realtime.store (keys on the layer's shard)"
 RESUBSCRIBED = "realtime.layers (catch-up only once subscriptions are live again)"
 HEADER_DEADLINE = "realtime.header_deadline (a deadline on request headers: slowloris)"
 IN_PROCESS = "realtime.layers.InProcessChannelLayer (development without Redis)"
+DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,7 @@ class Private:
 PRIVATE_NAMES = [
     # Twisted
     Private("twisted.internet.abstract.FileDescriptor", "write", EAGER_WRITE, ("self", "data")),
+    Private("twisted.internet.tcp", "Server", EAGER_WRITE),
     *(
         Private("", name, EAGER_WRITE, on="twisted tcp connection")
         for name in ("socket", "connected", "disconnecting", "_writeDisconnected")
@@ -80,9 +82,9 @@ PRIVATE_NAMES = [
     Private("autobahn.websocket.protocol.WebSocketProtocol", "STATE_OPEN", FASTSEND),
     Private(
         "autobahn.websocket.protocol.WebSocketProtocol",
-        "sendPreparedMessage",
+        "sendMessage",
         FASTSEND,
-        ("self", "preparedMsg"),
+        ("self", "payload", "isBinary"),
     ),
     Private(
         "autobahn.websocket.protocol.WebSocketProtocol",
@@ -90,17 +92,10 @@ PRIVATE_NAMES = [
         GRACEFUL,
         ("self", "code", "reasonUtf8"),
     ),
-    Private(
-        "autobahn.websocket.protocol.WebSocketFactory",
-        "prepareMessage",
-        FASTSEND,
-        ("self", "payload"),
-    ),
     *(
         Private("", name, FASTSEND, on="autobahn protocol")
-        for name in ("_perMessageCompress", "send_queue", "state", "transport", "factory")
+        for name in ("_perMessageCompress", "send_queue", "state", "transport")
     ),
-    Private("", "payloadHybi", FASTSEND, on="autobahn prepared message"),
     # Daphne
     Private(
         "daphne.server.Server",
@@ -141,6 +136,24 @@ PRIVATE_NAMES = [
         ("self", "hosts", "prefix", "on_disconnect", "on_reconnect", "channel_layer"),
     ),
     Private("channels_redis.pubsub.RedisPubSubChannelLayer", "_get_layer", FANOUT, ("self",)),
+    Private(
+        "channels_redis.pubsub.RedisPubSubLoopLayer",
+        "_get_group_channel_name",
+        DIRECT_GROUPS,
+        ("self", "group"),
+    ),
+    Private(
+        "channels_redis.pubsub.RedisPubSubLoopLayer",
+        "_get_shard",
+        DIRECT_GROUPS,
+        ("self", "channel_or_group_name"),
+    ),
+    Private(
+        "channels_redis.pubsub.RedisPubSubLoopLayer",
+        "group_add",
+        DIRECT_GROUPS,
+        ("self", "group", "channel"),
+    ),
     *(
         Private("", name, FANOUT, on="channels-redis channel layer")
         for name in ("_layers", "_args", "_kwargs")
@@ -208,7 +221,6 @@ async def real_objects(redis_url, daphne_protocol):
     yield {
         "twisted tcp connection": connection,
         "autobahn protocol": daphne_protocol,
-        "autobahn prepared message": daphne_protocol.factory.prepareMessage(b"canary"),
         "channels-redis channel layer": channel_layer,
         "channels-redis loop layer": loop_layer,
         "channels-redis shard connection": loop_layer._shards[0],
@@ -249,3 +261,21 @@ def test_the_store_puts_a_key_on_the_shard_the_layer_uses():
             f"channels_redis.utils._consistent_hash no longer matches the layer's shard "
             f"choice for {key!r}; realtime.store relies on it"
         )
+
+
+def test_every_name_the_fast_send_path_checks_has_a_canary():
+    from realtime import fastsend
+
+    watched = {(p.on, p.name) for p in PRIVATE_NAMES}
+    missing = [
+        name
+        for on, names in (
+            ("autobahn protocol", fastsend.PROTOCOL_NAMES),
+            ("twisted tcp connection", fastsend.CONNECTION_NAMES),
+        )
+        for name in names
+        if (on, name) not in watched
+        and ("", name) not in watched
+        and not any(p.name == name and p.owner.startswith("autobahn") for p in PRIVATE_NAMES)
+    ]
+    assert not missing, f"realtime.fastsend relies on {missing}: add them to PRIVATE_NAMES"

@@ -118,3 +118,18 @@ async def test_without_redis_sockets_still_take_the_direct_path(
 
     await watcher.disconnect()
     await wait_for(lambda: not layer.direct)  # the socket's channel is forgotten
+
+
+async def test_a_direct_consumer_needs_no_subscription_of_its_own(redis_url):
+    layer = get_channel_layer()
+    channel = "socket.direct-only"  # named, as realtime.transport names a socket
+    got = []
+    layer.register_direct(channel, lambda event: got.append(event["n"]))
+    await layer.group_add("room.4", channel)
+    await layer.group_send("room.4", {"type": "chat.message", "n": 1})
+    await wait_for(lambda: got == [1])
+    subscribed = {name.decode() for name in redis.Redis.from_url(redis_url).pubsub_channels()}
+    assert any(name.endswith("room.4") for name in subscribed)
+    assert not any(channel in name for name in subscribed)
+    await layer.group_discard("room.4", channel)
+    await layer.forget_channel(channel)

@@ -1,0 +1,141 @@
+"""realtime.auth's login cache on the real Redis layer and store: a worker keeps
+a checked login for the session's next socket, and whatever ends a login
+(logout, a deleted session, a password change, a deactivation), on this worker
+or another, makes the next handshake read the database again at once."""
+
+import asyncio
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.test import Client, override_settings
+from django.utils import timezone
+
+from harness.sockets import db, expect_close, receive
+from realtime import auth
+from realtime.store import get_store
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    auth.logins.entries.clear()
+    yield
+    auth.logins.entries.clear()
+
+
+async def logged_in(user) -> tuple[Client, str]:
+    client = Client()
+    await db(client.force_login)(user)
+    return client, client.cookies["sessionid"].value
+
+
+async def opens(connect_ws, room, cookie) -> bool:
+    """Whether a socket with `cookie` is logged in (gets its hello)."""
+    communicator, connected, _ = await connect_ws(f"/ws/chat/{room.slug}/", cookie=cookie)
+    assert connected  # refusals are an accept and a close
+    output = await communicator.receive_output(timeout=5)
+    if output["type"] == "websocket.close":
+        assert output["code"] == 4401
+        return False
+    return '"type":"hello"' in output["text"] or '"type": "hello"' in output["text"]
+
+
+async def expire_behind_the_apps_back(session_key: str) -> None:
+    """End a session without any signal (an UPDATE): only a database read sees it."""
+    await db(Session.objects.filter(pk=session_key).update)(expire_date=timezone.now())
+
+
+async def test_the_next_socket_of_a_session_takes_the_checked_login(connect_ws, public_room, alice):
+    _, cookie = await logged_in(alice)
+    assert await opens(connect_ws, public_room, cookie)
+    await expire_behind_the_apps_back(cookie)
+    # Kept: no database read, so the silent expiry is not seen...
+    assert await opens(connect_ws, public_room, cookie)
+    # ...until the entry is gone (REALTIME_LOGIN_CACHE_SECONDS).
+    auth.logins.entries.clear()
+    assert not await opens(connect_ws, public_room, cookie)
+
+
+async def test_sockets_of_a_session_opening_together_read_the_database_once(
+    connect_ws, public_room, alice, monkeypatch
+):
+    reads = []
+    load = auth._load_login
+
+    async def counted(*args):
+        reads.append(args[0])
+        return await load(*args)
+
+    monkeypatch.setattr(auth, "_load_login", counted)
+    _, cookie = await logged_in(alice)
+    assert await asyncio.gather(*(opens(connect_ws, public_room, cookie) for _ in range(3))) == [
+        True,
+        True,
+        True,
+    ]
+    assert reads == [cookie]
+
+
+@override_settings(REALTIME_LOGIN_CACHE_SECONDS=0)
+async def test_without_the_cache_every_handshake_reads_the_database(connect_ws, public_room, alice):
+    _, cookie = await logged_in(alice)
+    assert await opens(connect_ws, public_room, cookie)
+    await expire_behind_the_apps_back(cookie)
+    assert not await opens(connect_ws, public_room, cookie)
+
+
+async def test_after_logout_the_sessions_next_socket_is_refused(connect_ws, public_room, alice):
+    client, cookie = await logged_in(alice)
+    first, _ = (await connect_ws(f"/ws/chat/{public_room.slug}/", cookie=cookie))[:2]
+    await receive(first, "hello")
+    await db(client.post)("/accounts/logout/")
+    await expect_close(first, 4401)
+    assert not await opens(connect_ws, public_room, cookie)
+
+
+async def test_after_a_password_change_the_users_next_socket_is_refused(
+    connect_ws, public_room, alice
+):
+    _, cookie = await logged_in(alice)
+    assert await opens(connect_ws, public_room, cookie)
+
+    def change_password():
+        alice.set_password("a-new-pass-phrase")
+        alice.save()
+
+    await db(change_password)()
+    assert not await opens(connect_ws, public_room, cookie)
+
+
+async def test_after_deactivation_the_users_next_socket_is_refused(connect_ws, public_room, alice):
+    _, cookie = await logged_in(alice)
+    assert await opens(connect_ws, public_room, cookie)
+    alice.is_active = False
+    await db(alice.save)()
+    assert not await opens(connect_ws, public_room, cookie)
+
+
+async def test_a_login_ended_on_another_worker_is_not_taken_from_this_ones_cache(
+    connect_ws, public_room, alice
+):
+    _, cookie = await logged_in(alice)
+    assert await opens(connect_ws, public_room, cookie)
+    kept = auth.logins.entries[cookie]
+    # Another worker deactivates alice: its receiver marks her in Redis; this
+    # worker's cache still holds her login.
+    await db(type(alice).objects.filter(pk=alice.pk).update)(is_active=False)
+    await get_store().mark([auth._user_mark(alice.pk)], 60)
+    assert auth.logins.entries[cookie] is kept
+    assert not await opens(connect_ws, public_room, cookie)
+    assert cookie not in auth.logins.entries
+
+
+async def test_a_session_ended_on_another_worker_is_not_taken_from_this_ones_cache(
+    connect_ws, public_room, alice
+):
+    _, cookie = await logged_in(alice)
+    assert await opens(connect_ws, public_room, cookie)
+    await expire_behind_the_apps_back(cookie)
+    await get_store().mark([auth._session_mark(cookie)], 60)
+    assert not await opens(connect_ws, public_room, cookie)

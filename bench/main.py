@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bench import profile, report
@@ -53,6 +53,11 @@ NOTIFICATIONS_PATH = "/ws/notifications/"
 # In run order: idle first, on fresh workers (freed memory is not returned to the
 # OS); join last (its presence storm may leave workers busy or bloated).
 WORKLOADS = ["idle", "fanout", "rooms", "broadcast", "join"]
+# Ours launched plainly (`daphne config.asgi:application`) is measured where the
+# launch mode matters to the issue: the stored sends of many rooms.
+KIND_WORKLOADS = {"ours": WORKLOADS, "daphne": ["rooms"], "stock": WORKLOADS, "node": WORKLOADS}
+# On a second database (SQLite after PostgreSQL) only the workloads that store.
+STORING_WORKLOADS = ["rooms"]
 
 
 @dataclass
@@ -94,9 +99,7 @@ class Plan:
                 singles=3,
                 paced_seconds=4.0,
                 burst_deliveries=10_000,
-                rooms=50,
-                room_rates=[200],
-                room_seconds=2.0,
+                room_seconds=3.0,
                 idle_clients=300,
                 broadcast_clients=500,
                 broadcasts=1,
@@ -553,7 +556,7 @@ def run_kind(kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir
         ctx = Context(kind, plan, server, redis, loadgen, sessions, env, workdir, stamp)
         ctx.log(f"workers {server.worker_pids()} on ports {server.ports}")
         ctx.results = results
-        for name in (w for w in WORKLOADS if w in plan.workloads):
+        for name in (w for w in WORKLOADS if w in plan.workloads and w in KIND_WORKLOADS[kind]):
             started = time.monotonic()
             if not server.alive():
                 ctx.log("the server is down (stopped from outside?): starting it again")
@@ -580,6 +583,31 @@ def run_kind(kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir
     return results
 
 
+def run_database(database: Database, plan: Plan, db_env: list[str], workdir: Path,
+                 stamp: str) -> dict:
+    """Seed `database`, run every kind's workloads on it, drop it; the kinds' results."""
+    workdir.mkdir(exist_ok=True)
+    base_env = app_env(database.url)
+    for item in db_env:
+        name, _, value = item.partition("=")
+        base_env[name] = value
+    kinds: dict = {}
+    try:
+        sessions = seed(base_env, plan.users_needed(), plan.rooms, workdir)
+        for kind in plan.kinds:
+            if not set(plan.workloads) & set(KIND_WORKLOADS[kind]):
+                continue
+            kind_started = time.monotonic()
+            kinds[kind] = run_kind(kind, plan, base_env, sessions, workdir, stamp)
+            kinds[kind]["seconds"] = round(time.monotonic() - kind_started)
+    finally:
+        try:
+            database.drop()
+        except Exception as error:
+            print(f"could not drop the bench database: {error}", file=sys.stderr)
+    return kinds
+
+
 def _interrupt(signum, frame):
     # SIGTERM ends the run like Ctrl-C: servers stopped, bench database dropped.
     raise KeyboardInterrupt
@@ -590,13 +618,15 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller C, shorter runs")
-    parser.add_argument("--kinds", default="ours,stock,node",
+    parser.add_argument("--kinds", default="ours,daphne,stock,node",
                         type=lambda s: [k for k in s.split(",") if k])
     parser.add_argument("--workloads", default=None,
                         type=lambda s: [w for w in s.split(",") if w])
     parser.add_argument("--sizes", default=None, type=lambda s: [int(c) for c in s.split(",")],
                         help="fanout C values (default 500,2000,5000; quick 500,2000)")
     parser.add_argument("--sqlite", action="store_true", help="SQLite even when PostgreSQL answers")
+    parser.add_argument("--one-database", action="store_true",
+                        help="no second pass of the storing workloads on SQLite")
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
     parser.add_argument("--db-env", action="append", default=[], metavar="NAME=VALUE",
                         help="extra database setting for ours and stock, e.g. "
@@ -617,10 +647,6 @@ def main() -> int:
     database = Database(workdir, allow_postgres=not args.sqlite)
     print(f"bench {stamp}: database {database.engine}, logs in "
           f"{workdir.relative_to(ROOT)}", flush=True)
-    base_env = app_env(database.url)
-    for item in args.db_env:
-        name, _, value = item.partition("=")
-        base_env[name] = value
     output = {
         "stamp": stamp,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -634,17 +660,18 @@ def main() -> int:
         "plan": {k: v for k, v in asdict(plan).items()},
         "kinds": {},
     }
-    try:
-        sessions = seed(base_env, plan.users_needed(), plan.rooms, workdir)
-        for kind in plan.kinds:
-            kind_started = time.monotonic()
-            output["kinds"][kind] = run_kind(kind, plan, base_env, sessions, workdir, stamp)
-            output["kinds"][kind]["seconds"] = round(time.monotonic() - kind_started)
-    finally:
-        try:
-            database.drop()
-        except Exception as error:
-            print(f"could not drop the bench database: {error}", file=sys.stderr)
+    output["kinds"] = run_database(database, plan, args.db_env, workdir, stamp)
+    # The embedded default too: the workloads that store, on SQLite, in the same run.
+    storing = [w for w in plan.workloads if w in STORING_WORKLOADS]
+    if database.engine != "sqlite" and storing and not args.one_database:
+        second = Database(workdir / "sqlite", allow_postgres=False)
+        print(f"bench {stamp}: database sqlite for {', '.join(storing)}", flush=True)
+        second_plan = replace(plan, workloads=storing, profile=False)
+        output["second"] = {
+            "database": second.engine,
+            "plan": {k: v for k, v in asdict(second_plan).items()},
+            "kinds": run_database(second, second_plan, args.db_env, workdir / "sqlite", stamp),
+        }
     output["seconds"] = round(time.monotonic() - started)
     cdfs = report.split_cdfs(output)
     (RESULTS / f"{stamp}.json").write_text(json.dumps({**output, "cdf": cdfs}, indent=1))

@@ -360,6 +360,24 @@ class StockServer(Server):
         return self
 
 
+class DaphneServer(Server):
+    """The app launched plainly, as its docs' Daphne line reads:
+    `daphne config.asgi:application` on two ports (two workers, like `ours`)."""
+
+    kind = "daphne"
+    ready_on = "hello"
+
+    def start(self) -> DaphneServer:
+        self.ports = [free_port(), free_port()]
+        self.processes = []
+        for port in self.ports:
+            args = [PYTHON, "-m", "daphne", "-b", "127.0.0.1", "-p", str(port),
+                    "config.asgi:application"]
+            self.processes.append(spawn(args, env=self.env, log_path=self.log_path(port)))
+        self.wait_healthy()
+        return self
+
+
 class NodeServer(Server):
     """The minimal Node ws + Redis pub/sub peer (bench/node/server.js) on two ports."""
 
@@ -394,7 +412,12 @@ def server_problems(server: Server) -> list[str]:
     return [f"{n} x {message}" for message, n in counts.most_common(12)]
 
 
-SERVERS = {"ours": OursServer, "stock": StockServer, "node": NodeServer}
+SERVERS = {
+    "ours": OursServer,
+    "daphne": DaphneServer,
+    "stock": StockServer,
+    "node": NodeServer,
+}
 
 
 # --- the load generator -------------------------------------------------------

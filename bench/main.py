@@ -660,10 +660,11 @@ def main() -> int:
         "plan": {k: v for k, v in asdict(plan).items()},
         "kinds": {},
     }
+    engine = database.engine  # (a dropped database no longer says)
     output["kinds"] = run_database(database, plan, args.db_env, workdir, stamp)
     # The embedded default too: the workloads that store, on SQLite, in the same run.
     storing = [w for w in plan.workloads if w in STORING_WORKLOADS]
-    if database.engine != "sqlite" and storing and not args.one_database:
+    if engine != "sqlite" and storing and not args.one_database:
         second = Database(workdir / "sqlite", allow_postgres=False)
         print(f"bench {stamp}: database sqlite for {', '.join(storing)}", flush=True)
         second_plan = replace(plan, workloads=storing, profile=False)

@@ -4,7 +4,7 @@
 from typing import Any
 
 from realtime.groups import user_group
-from realtime.push import Push, send_all_on_commit, send_now, send_on_commit
+from realtime.push import Push, coalesced, send_all_on_commit, send_now, send_on_commit
 from realtime.userstream import FRAME as STREAM_FRAME
 from realtime.userstream import GROUPS_CHANGED as STREAM_GROUPS_CHANGED
 from realtime.userstream import REVOKED as STREAM_REVOKED
@@ -18,6 +18,10 @@ TYPING = "chat.typing"
 PRESENCE = "chat.presence"
 ACCESS_REVOKED = "chat.access_revoked"
 ROOM_DELETED = "chat.room_deleted"
+
+
+# The pushes of a batch of sends (chat.writer), after its commit: one trip.
+pushed_together = coalesced
 
 
 def room_group(room_id: int) -> str:

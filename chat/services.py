@@ -105,6 +105,14 @@ def _lock_room(room: Room) -> Room:
         raise RoomNotFound() from None  # deleted while its sockets were open
 
 
+def rooms_lock(*, room_ids: set[int]) -> None:
+    """Lock several rooms' rows for the transaction, in id order: two
+    transactions locking overlapping rooms this way never wait on each other in
+    a circle. (SQLite's immediate transactions lock the whole database.)"""
+    locked = Room.objects.select_for_update().filter(pk__in=room_ids).order_by("pk")
+    list(locked.values_list("pk", flat=True))
+
+
 def _check_reader(room: Room, user) -> None:
     if not room.is_public and selectors.membership(room=room, user=user) is None:
         raise RoomForbidden()

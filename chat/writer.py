@@ -1,23 +1,24 @@
 """The room sockets' sends, stored in batches (group commit, realtime.batch).
 
 Every send of a process's sockets goes to one writer. A batch is one
-transaction: its rooms are locked first, in id order (so two workers' batches
-never wait on each other in a circle), then each send is stored by
-`services.message_create` exactly as a lone one would be, in a savepoint of its
-own: a send that is refused or fails rolls back alone, and a resend (the same
-`client_id`, also twice in one batch) gets the original. The room events and
-signals go out after the batch commits; each sender hears after that.
+transaction (services.messages_create): its rooms are locked first, in id order
+(two workers' batches never wait on each other in a circle), every send is
+checked as message_create checks a lone one, and the new rows are inserted in
+bulk with consecutive seqs. A resend (the same `client_id`, also twice in one
+batch) gets the original; a refused send stores nothing and leaves no gap. The
+room events and signals go out after the batch commits, together; each sender
+hears after that.
 
-A batch whose transaction fails (the database refusing the commit, a lost
-connection) stores nothing: its sends are then stored one by one, each in its
-own transaction, so one bad send fails alone and nothing is lost or stored twice.
+A batch whose transaction fails (a row the database refuses, a lost
+connection) stores nothing: its sends are then stored one by one, each by
+services.message_create in its own transaction, so one bad send fails alone and
+nothing is lost or stored twice.
 """
 
 import logging
-from dataclasses import dataclass
 from typing import Any
 
-from django.db import DatabaseError, DataError, IntegrityError, transaction
+from django.db import transaction
 
 from realtime.batch import Batcher
 
@@ -26,72 +27,36 @@ from .models import Room
 
 logger = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True)
-class Send:
-    """One socket's `send` frame, as services.message_create takes it."""
-
-    room: Room
-    author: Any
-    body: Any
-    client_id: Any
-    reply_to: int | None = None
-
-    def store(self) -> services.MessageStored:
-        return services.message_create(
-            room=self.room,
-            author=self.author,
-            body=self.body,
-            client_id=self.client_id,
-            reply_to=self.reply_to,
-        )
-
-
+Send = services.NewMessage
 Outcome = services.MessageStored | Exception
 
 
 def store_sends(sends: list[Send]) -> list[Outcome]:
-    """Store `sends` in one transaction; each one's stored message or the
-    exception that refused it, in order. Their pushes go out together, last."""
+    """Store `sends` in one transaction; each one's outcome (the stored message,
+    the original of a resend, or the exception that refused it), in order.
+    Their pushes go out together, after the commit."""
     with events.pushed_together():
-        return _store_sends(sends)
-
-
-def _store_sends(sends: list[Send]) -> list[Outcome]:
-    try:
-        outcomes = _store_together(sends)
-    except DatabaseError:
-        logger.warning(
-            "a batch of %d sends failed; storing them one by one", len(sends), exc_info=True
-        )
+        try:
+            with transaction.atomic():
+                return services.messages_create(sends)
+        except Exception:
+            if len(sends) == 1:
+                return [_store_alone(sends[0])]
+            logger.warning(
+                "a batch of %d sends failed; storing them one by one", len(sends), exc_info=True
+            )
         return [_store_alone(send) for send in sends]
-    # A send the database refused inside the batch (a row another transaction
-    # made meanwhile) was rolled back alone: once more on its own.
-    return [
-        _store_alone(send) if isinstance(outcome, IntegrityError | DataError) else outcome
-        for send, outcome in zip(sends, outcomes, strict=True)
-    ]
-
-
-def _store_together(sends: list[Send]) -> list[Outcome]:
-    outcomes: list[Outcome] = []
-    with transaction.atomic():
-        services.rooms_lock(room_ids={send.room.pk for send in sends})
-        for send in sends:
-            try:
-                outcomes.append(send.store())  # its own savepoint
-            except (IntegrityError, DataError) as error:
-                outcomes.append(error)  # this send's rows are rolled back; the others stay
-            except DatabaseError:
-                raise  # the transaction itself is in doubt: the whole batch again, alone
-            except Exception as error:
-                outcomes.append(error)
-    return outcomes
 
 
 def _store_alone(send: Send) -> Outcome:
     try:
-        return send.store()
+        return services.message_create(
+            room=send.room,
+            author=send.author,
+            body=send.body,
+            client_id=send.client_id,
+            reply_to=send.reply_to,
+        )
     except Exception as error:
         return error
 

@@ -10,7 +10,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
 
-from chat import events, writer
+from chat import events, services, writer
 from chat.exceptions import RoomForbidden
 from chat.models import Membership, Message, Room, RoomEvent
 from chat.services import MessageStored, room_create
@@ -114,9 +114,7 @@ def test_refused_sends_in_a_batch_store_nothing_and_leave_no_gap(
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_send_the_database_refuses_fails_alone(
-    public_room, second_room, alice, bob, sent_events
-):
+def test_a_send_the_database_refuses_fails_alone(public_room, second_room, alice, bob, sent_events):
     # A row already holds the second room's next seq (written behind the
     # services' back): its send breaks the unique (room, seq), the others don't.
     Message.objects.create(room=second_room, seq=1, author=bob, body="x", client_id="stray")
@@ -142,20 +140,19 @@ def test_a_send_the_database_refuses_fails_alone(
 def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
     public_room, alice, bob, monkeypatch, sent_events
 ):
-    # The database fails the batch's transaction after it stored three sends
+    # The database fails the batch's transaction after its rows were written
     # (an injected OperationalError, as from a lost connection): all of it rolls
     # back, and each send is stored again in a transaction of its own.
-    store = writer.Send.store
-    calls = []
+    batch = services.messages_create
+    batches = []
 
-    def failing_store(send):
-        calls.append(send.client_id)
-        stored = store(send)
-        if len(calls) == 3:
-            raise OperationalError("the connection went away")
-        return stored
+    def failing_batch(sends):
+        outcomes = batch(sends)
+        # (sends, outcomes, rows written but not committed)
+        batches.append((len(sends), len(outcomes), Message.objects.count()))
+        raise OperationalError("the connection went away")
 
-    monkeypatch.setattr(writer.Send, "store", failing_store)
+    monkeypatch.setattr(services, "messages_create", failing_batch)
     outcomes = writer.store_sends(
         [
             writer.Send(public_room, alice, "one", "c-1"),
@@ -166,8 +163,7 @@ def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
         ]
     )
 
-    # Three tries in the batch, then all five alone.
-    assert calls == ["c-1", "c-1", "c-1", "c-1", "c-1", "c-1", "c-2", "c-3"]
+    assert batches == [(5, 5, 3)]
     one, two, again, refused, three = outcomes
     assert one.created and two.created and three.created
     assert not again.created and again.message.pk == one.message.pk
@@ -218,8 +214,7 @@ def test_concurrent_batches_over_the_same_rooms_keep_seq_gap_free(make_user, ali
             order = rooms if worker == 0 else rooms[::-1]
             for batch in range(10):
                 sends = [
-                    writer.Send(room, senders[worker], "hi", f"{batch}-{room.pk}")
-                    for room in order
+                    writer.Send(room, senders[worker], "hi", f"{batch}-{room.pk}") for room in order
                 ]
                 for outcome in writer.store_sends(sends):
                     if isinstance(outcome, Exception):

@@ -146,6 +146,10 @@ def message_create(
     A resend with the same client_id returns the original, unchanged. Posting in a
     public room joins it; a private room needs membership. `reply_to` is the id
     of a message of the same room that is not deleted (else MessageNotFound).
+
+    The sockets' sends are stored in batches by `messages_create`, with the
+    same rules; this stores one alone (a batch the database failed, one by
+    one). A rule added here belongs there too.
     """
     body = validate_body(body)
     client_id = validate_client_id(client_id)

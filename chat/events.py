@@ -38,6 +38,24 @@ def room_event(event: RoomEvent) -> Push:
     )
 
 
+def room_events(stored: list[RoomEvent]) -> Push:
+    """Deliver many stored room events (a batch of sends), after commit, in
+    order, in one trip to the layer: one Push for them all."""
+    return send_all_on_commit(
+        [
+            (
+                room_group(event.room_id),
+                {
+                    "type": MESSAGE if event.kind == RoomEvent.Kind.MESSAGE else UPDATE,
+                    "seq": event.seq,
+                    "text": event.text,
+                },
+            )
+            for event in stored
+        ]
+    )
+
+
 def access_revoked(*, room_id: int, user_id: int) -> None:
     """After commit, close the user's sockets in the room if their membership was
     what let them read it (a membership deleted by any path)."""

@@ -329,14 +329,21 @@ def messages_create(sends: "list[NewMessage]") -> "list[MessageStored | Exceptio
         _set_many(Room, "last_seq", [(room.pk, room.last_seq) for room in touched.values()])
         _set_many(Membership, "last_read_seq", [(m.pk, m.last_read_seq) for m in read.values()])
         metrics.messages_stored.labels(metrics.WORKER).inc(len(created))
-        for (index, message, _), event in zip(created, room_events, strict=True):
-            push = events.room_event(event)
-            _send_on_commit(message_posted, message=message)
+        # One push and one commit hook for the lot (each costs a lookup of the
+        # connection and a callback): the events in order, then message_posted each.
+        push = events.room_events(room_events)
+        transaction.on_commit(lambda: _posted(messages))
+        for index, message, _ in created:
             outcomes[index] = MessageStored(message, created=True, push=push)
     answered = [o for o in outcomes if o is not None]
     if len(answered) != len(sends):
         raise RuntimeError("a send of the batch was left without an outcome")
     return answered
+
+
+def _posted(messages: list[Message]) -> None:
+    for message in messages:
+        _log_receiver_errors(message_posted.send_robust(sender=Message, message=message))
 
 
 def _set_many(model: type[models.Model], column: str, values: list[tuple[int, int]]) -> None:

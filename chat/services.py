@@ -213,8 +213,8 @@ class _Pending:
 
 
 def messages_create(sends: "list[NewMessage]") -> "list[MessageStored | Exception]":
-    """Store many sends as message_create stores each, in the caller's
-    transaction (chat.writer: group commit), with a few queries for them all.
+    """Store many sends as message_create stores each, in one transaction
+    (chat.writer: group commit), with a few queries for them all.
 
     The same rules, in the same order, for each send: validated (a refusal is
     its outcome and stores nothing), a resend with the same client_id (also one
@@ -237,10 +237,20 @@ def messages_create(sends: "list[NewMessage]") -> "list[MessageStored | Exceptio
         pending[index] = _Pending(send, body, client_id, html="")
     if not pending:
         return [o for o in outcomes if o is not None]  # every one refused
-    # Markdown before the locks: it reads only users.
+    # Markdown before the transaction and its locks: it reads only users.
     for item in pending.values():
         item.html = _render(item.body)
+    with transaction.atomic():
+        _messages_store(pending, outcomes)
+    answered = [o for o in outcomes if o is not None]
+    if len(answered) != len(sends):
+        raise RuntimeError("a send of the batch was left without an outcome")
+    return answered
 
+
+def _messages_store(
+    pending: "dict[int, _Pending]", outcomes: "list[MessageStored | Exception | None]"
+) -> None:
     room_ids = {item.send.room.pk for item in pending.values()}
     rooms = {
         room.pk: room
@@ -335,10 +345,6 @@ def messages_create(sends: "list[NewMessage]") -> "list[MessageStored | Exceptio
         transaction.on_commit(lambda: _posted(messages))
         for index, message, _ in created:
             outcomes[index] = MessageStored(message, created=True, push=push)
-    answered = [o for o in outcomes if o is not None]
-    if len(answered) != len(sends):
-        raise RuntimeError("a send of the batch was left without an outcome")
-    return answered
 
 
 def _posted(messages: list[Message]) -> None:

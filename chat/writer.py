@@ -18,8 +18,6 @@ nothing is lost or stored twice.
 import logging
 from typing import Any
 
-from django.db import transaction
-
 from realtime.batch import Batcher
 
 from . import events, services
@@ -37,8 +35,7 @@ def store_sends(sends: list[Send]) -> list[Outcome]:
     Their pushes go out together, after the commit."""
     with events.pushed_together():
         try:
-            with transaction.atomic():
-                return services.messages_create(sends)
+            return services.messages_create(sends)  # one transaction
         except Exception:
             if len(sends) == 1:
                 return [_store_alone(sends[0])]

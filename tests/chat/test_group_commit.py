@@ -140,19 +140,21 @@ def test_a_send_the_database_refuses_fails_alone(public_room, second_room, alice
 def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
     public_room, alice, bob, monkeypatch, sent_events
 ):
-    # The database fails the batch's transaction after its rows were written
-    # (an injected OperationalError, as from a lost connection): all of it rolls
-    # back, and each send is stored again in a transaction of its own.
-    batch = services.messages_create
-    batches = []
+    # The database fails the batch's transaction after its rows were inserted
+    # (an injected OperationalError on its last statements, as from a lost
+    # connection): all of it rolls back, and each send is stored again in a
+    # transaction of its own.
+    set_many = services._set_many
+    failed = []
 
-    def failing_batch(sends):
-        outcomes = batch(sends)
-        # (sends, outcomes, rows written but not committed)
-        batches.append((len(sends), len(outcomes), Message.objects.count()))
-        raise OperationalError("the connection went away")
+    def failing_set_many(model, column, values):
+        if not failed:
+            # (rows inserted, not committed, when the batch fails)
+            failed.append(Message.objects.filter(room=public_room).count())
+            raise OperationalError("the connection went away")
+        set_many(model, column, values)
 
-    monkeypatch.setattr(services, "messages_create", failing_batch)
+    monkeypatch.setattr(services, "_set_many", failing_set_many)
     outcomes = writer.store_sends(
         [
             writer.Send(public_room, alice, "one", "c-1"),
@@ -163,7 +165,7 @@ def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
         ]
     )
 
-    assert batches == [(5, 5, 3)]
+    assert failed == [3]
     one, two, again, refused, three = outcomes
     assert one.created and two.created and three.created
     assert not again.created and again.message.pk == one.message.pk

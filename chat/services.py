@@ -283,6 +283,8 @@ def _messages_store(
             outcomes[index] = MessageStored(original, created=False, push=None)
             continue
         membership = memberships.get((room.pk, send.author.pk))
+        # Every check message_create makes before it stores a send belongs here
+        # too, per send: its refusal is this send's outcome, nothing is stored.
         if membership is None:
             if not room.is_public:
                 outcomes[index] = RoomForbidden()
@@ -313,6 +315,8 @@ def _messages_store(
 
     if created:
         messages = Message.objects.bulk_create([message for _, message, _ in created])
+        # Whatever message_create stores beside a new message (rows that refer
+        # to it) is stored here, once the messages have their ids.
         room_events = []
         for message in messages:
             # A new message has no reactions: its frame needs no query for them.

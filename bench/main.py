@@ -20,7 +20,7 @@ import subprocess
 import sys
 import time
 import traceback
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bench import profile, report
@@ -53,6 +53,18 @@ NOTIFICATIONS_PATH = "/ws/notifications/"
 # In run order: idle first, on fresh workers (freed memory is not returned to the
 # OS); join last (its presence storm may leave workers busy or bloated).
 WORKLOADS = ["idle", "fanout", "rooms", "broadcast", "join"]
+# The app under its other launches (plain `daphne config.asgi:application`,
+# `manage.py runserver`) runs the workloads where the launch can matter: the
+# socket's send path (fanout), handshakes (join) and the stored sends of many rooms.
+KIND_WORKLOADS = {
+    "ours": WORKLOADS,
+    "ours-daphne": ["fanout", "rooms", "join"],
+    "ours-runserver": ["fanout"],
+    "stock": WORKLOADS,
+    "node": WORKLOADS,
+}
+# On a second database (SQLite after PostgreSQL) only the workloads that store.
+STORING_WORKLOADS = ["rooms"]
 
 
 @dataclass
@@ -96,9 +108,7 @@ class Plan:
                 singles=3,
                 paced_seconds=4.0,
                 burst_deliveries=10_000,
-                rooms=50,
-                room_rates=[200],
-                room_seconds=2.0,
+                room_seconds=3.0,
                 idle_clients=300,
                 broadcast_clients=500,
                 broadcasts=1,
@@ -122,8 +132,14 @@ class Plan:
 
     def users_needed(self) -> int:
         return max(
-            [self.idle_clients, self.rooms * self.room_members, self.broadcast_clients,
-             self.profile_clients, *self.fanout_sizes, *self.join_sizes]
+            [
+                self.idle_clients,
+                self.rooms * self.room_members,
+                self.broadcast_clients,
+                self.profile_clients,
+                *self.fanout_sizes,
+                *self.join_sizes,
+            ]
         )
 
 
@@ -238,8 +254,9 @@ class Context:
 
     def measure(self, cmd: dict, timeout: float = 600) -> dict:
         meter = Meter(self).start()
-        result = self.loadgen.call({"cmd": "measure", "check_seq": self.ours, **cmd},
-                                   timeout=timeout)
+        result = self.loadgen.call(
+            {"cmd": "measure", "check_seq": self.ours, **cmd}, timeout=timeout
+        )
         result["cpu"] = meter.stop()
         add_cpu_ratios(result)
         self.wait_quiet()
@@ -327,8 +344,7 @@ def workload_join(ctx: Context) -> dict:
 
 
 def join_at(ctx: Context, clients: int) -> dict:
-    ctx.log(f"join: {clients} distinct users into one room, "
-            f"{ctx.plan.join_concurrency} at a time")
+    ctx.log(f"join: {clients} distinct users into one room, {ctx.plan.join_concurrency} at a time")
     targets = ctx.targets(f"/ws/chat/{JOIN_ROOM}/", range(clients), "join")
     frames_before = ctx.loadgen.call({"cmd": "stats"})["idle_frames"]
     meter = Meter(ctx).start()
@@ -349,9 +365,11 @@ def join_at(ctx: Context, clients: int) -> dict:
         # Frames the sockets got besides hello (presence lists), until quiet.
         "frames_received": ctx.loadgen.call({"cmd": "stats"})["idle_frames"] - frames_before,
     }
-    ctx.log(f"join: {connect['ready']}/{clients} in {connect['seconds']:.1f} s "
-            f"({connect['per_second']:.0f}/s), failures {connect['failures']}, "
-            f"{result['server_cpu_ms_per_socket']} ms server CPU per socket until quiet")
+    ctx.log(
+        f"join: {connect['ready']}/{clients} in {connect['seconds']:.1f} s "
+        f"({connect['per_second']:.0f}/s), failures {connect['failures']}, "
+        f"{result['server_cpu_ms_per_socket']} ms server CPU per socket until quiet"
+    )
     ctx.close_all()
     return result
 
@@ -368,16 +386,21 @@ def workload_fanout(ctx: Context) -> dict:
             results[str(clients)] = fanout_at(ctx, connected, clients)
         except Exception as error:
             ctx.log(f"fanout C={clients} failed: {error}")
-            results[str(clients)] = {"error": f"{type(error).__name__}: {error}",
-                                     "trace": traceback.format_exc()[-3000:]}
+            results[str(clients)] = {
+                "error": f"{type(error).__name__}: {error}",
+                "trace": traceback.format_exc()[-3000:],
+            }
             break
         connected = clients
         ctx.log(f"fanout C={clients} took {time.monotonic() - started:.0f} s")
         if clients == plan.profile_clients and ctx.kind == "ours" and plan.profile:
             # Ten times the paced run's load (20,000 deliveries/s offered): the workers
             # are busy for the whole recording.
-            cmd = {"groups": ["fanout"], "senders_per_room": 1,
-                   "rate": 10 * plan.paced_deliveries / clients}
+            cmd = {
+                "groups": ["fanout"],
+                "senders_per_room": 1,
+                "rate": 10 * plan.paced_deliveries / clients,
+            }
             profile_pass(ctx, f"fanout-{clients}", cmd)
     ctx.close_all()
     return results
@@ -394,8 +417,9 @@ def profile_pass(ctx: Context, name: str, cmd: dict) -> None:
 def fanout_at(ctx: Context, connected: int, clients: int) -> dict:
     plan = ctx.plan
     ctx.log(f"fanout C={clients}: connecting {clients - connected} more")
-    targets = ctx.targets(f"/ws/chat/{FANOUT_ROOM}/", range(connected, clients), "fanout",
-                          users=plan.fanout_users)
+    targets = ctx.targets(
+        f"/ws/chat/{FANOUT_ROOM}/", range(connected, clients), "fanout", users=plan.fanout_users
+    )
     meter = Meter(ctx).start()
     connect = ctx.connect(targets)
     connect_cpu = meter.stop()
@@ -413,25 +437,33 @@ def fanout_at(ctx: Context, connected: int, clients: int) -> dict:
     if ready < clients * 0.9:
         raise BenchError(f"only {ready} of {clients} sockets connected")
     base = {"groups": ["fanout"], "senders_per_room": 1}
-    single = ctx.measure({**base, "mode": "single", "count": plan.singles, "drain": plan.drain,
-                          "gap": 0.3})
+    single = ctx.measure(
+        {**base, "mode": "single", "count": plan.singles, "drain": plan.drain, "gap": 0.3}
+    )
     lasts = [s["last_ms"] for s in single["singles"] if s["last_ms"] is not None]
     single["last_delivery_ms_median"] = round(sorted(lasts)[len(lasts) // 2], 1) if lasts else None
     single["last_delivery_ms_max"] = round(max(lasts), 1) if lasts else None
-    ctx.log(f"fanout C={clients} single: last delivery {single['last_delivery_ms_median']} ms "
-            f"(median of {len(lasts)}), lost {single['lost']}")
+    ctx.log(
+        f"fanout C={clients} single: last delivery {single['last_delivery_ms_median']} ms "
+        f"(median of {len(lasts)}), lost {single['lost']}"
+    )
     rate = plan.paced_deliveries / clients
     count = max(3, round(rate * plan.paced_seconds))
-    paced = ctx.measure({**base, "mode": "paced", "rate": rate, "count": count,
-                         "drain": plan.drain})
+    paced = ctx.measure(
+        {**base, "mode": "paced", "rate": rate, "count": count, "drain": plan.drain}
+    )
     paced["rate"] = rate
-    ctx.log(f"fanout C={clients} paced {rate:.2f}/s: {paced['deliveries_per_second'] or 0:.0f} "
-            f"deliveries/s, p99 {(paced['latency_ms'] or {}).get('p99')} ms, lost {paced['lost']}, "
-            f"{paced['deliveries_per_cpu_second']} per CPU-s")
+    ctx.log(
+        f"fanout C={clients} paced {rate:.2f}/s: {paced['deliveries_per_second'] or 0:.0f} "
+        f"deliveries/s, p99 {(paced['latency_ms'] or {}).get('p99')} ms, lost {paced['lost']}, "
+        f"{paced['deliveries_per_cpu_second']} per CPU-s"
+    )
     count = max(5, round(plan.burst_deliveries / clients))
     burst = ctx.measure({**base, "mode": "burst", "count": count, "drain": 2 * plan.drain})
-    ctx.log(f"fanout C={clients} burst of {count}: {burst['deliveries_per_second'] or 0:.0f} "
-            f"deliveries/s, lost {burst['lost']}, {burst['deliveries_per_cpu_second']} per CPU-s")
+    ctx.log(
+        f"fanout C={clients} burst of {count}: {burst['deliveries_per_second'] or 0:.0f} "
+        f"deliveries/s, lost {burst['lost']}, {burst['deliveries_per_cpu_second']} per CPU-s"
+    )
     cdfs = {}
     for name, run in (("single", single), ("paced", paced), ("burst", burst)):
         cdfs[name] = run.get("cdf", [])
@@ -452,22 +484,41 @@ def workload_rooms(ctx: Context) -> dict:
     ctx.log(f"rooms: connecting {plan.rooms} x {plan.room_members}")
     connect = ctx.connect(targets)
     settle = ctx.wait_quiet(timeout=120)
-    result = {"rooms": plan.rooms, "members": plan.room_members, "connect": connect,
-              "settle_seconds": settle, "runs": {}, "cdf": {}}
+    result = {
+        "rooms": plan.rooms,
+        "members": plan.room_members,
+        "connect": connect,
+        "settle_seconds": settle,
+        "runs": {},
+        "cdf": {},
+    }
     for rate in plan.room_rates:
         # At most 5,000 sends: an overloaded server works off its backlog afterwards.
         count = round(rate * min(plan.room_seconds, 5000 / rate))
-        run = ctx.measure({"groups": groups, "senders_per_room": plan.room_members,
-                           "mode": "paced", "rate": rate, "count": count, "drain": plan.drain})
+        run = ctx.measure(
+            {
+                "groups": groups,
+                "senders_per_room": plan.room_members,
+                "mode": "paced",
+                "rate": rate,
+                "count": count,
+                "drain": plan.drain,
+            }
+        )
         run["rate"] = rate
-        ctx.log(f"rooms {rate}/s: p50 {(run['latency_ms'] or {}).get('p50')} "
-                f"p99 {(run['latency_ms'] or {}).get('p99')} ms, lost {run['lost']}, "
-                f"errors {run['errors']}")
+        ctx.log(
+            f"rooms {rate}/s: p50 {(run['latency_ms'] or {}).get('p50')} "
+            f"p99 {(run['latency_ms'] or {}).get('p99')} ms, lost {run['lost']}, "
+            f"errors {run['errors']}"
+        )
         result["cdf"][str(rate)] = run.get("cdf", [])
         result["runs"][str(rate)] = compact(run)
     if ctx.kind == "ours" and plan.profile and not plan.quick:
-        cmd = {"groups": groups, "senders_per_room": plan.room_members,
-               "rate": min(plan.room_rates) / 2}
+        cmd = {
+            "groups": groups,
+            "senders_per_room": plan.room_members,
+            "rate": min(plan.room_rates) / 2,
+        }
         profile_pass(ctx, "rooms", cmd)
     ctx.close_all()
     return result
@@ -481,17 +532,42 @@ def workload_broadcast(ctx: Context) -> dict:
     targets = ctx.targets(NOTIFICATIONS_PATH, range(clients), "notif")
     connect = ctx.connect(targets)
     settle = ctx.wait_quiet(timeout=120)
-    result = {"clients": clients, "connect": connect, "settle_seconds": settle,
-              "worker_sockets": ctx.worker_sockets(), "runs": [], "cdf": {}}
+    result = {
+        "clients": clients,
+        "connect": connect,
+        "settle_seconds": settle,
+        "worker_sockets": ctx.worker_sockets(),
+        "runs": [],
+        "cdf": {},
+    }
     for n in range(plan.broadcasts):
         run_id = secrets.randbelow(10**8) + 10**8
-        ctx.loadgen.arm({"cmd": "measure", "mode": "external", "groups": ["notif"], "count": 1,
-                         "run_id": run_id, "timeout": 60})
+        ctx.loadgen.arm(
+            {
+                "cmd": "measure",
+                "mode": "external",
+                "groups": ["notif"],
+                "count": 1,
+                "run_id": run_id,
+                "timeout": 60,
+            }
+        )
         meter = Meter(ctx).start()
         call = subprocess.run(
-            [PYTHON, "-m", "bench.trigger", "ours" if ctx.ours else ctx.kind,
-             "--run-id", str(run_id)],
-            cwd=ROOT, env=ctx.env, capture_output=True, text=True, timeout=120, check=False,
+            [
+                PYTHON,
+                "-m",
+                "bench.trigger",
+                "ours" if ctx.ours else ctx.kind,
+                "--run-id",
+                str(run_id),
+            ],
+            cwd=ROOT,
+            env=ctx.env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
         )
         if call.returncode != 0:
             raise BenchError(f"broadcast trigger failed:\n{call.stderr[-3000:]}")
@@ -502,13 +578,18 @@ def workload_broadcast(ctx: Context) -> dict:
         run["call"]["call_ms"] = round(run["call"]["returned_ms"] - run["call"]["started_ms"], 1)
         completion = run["completion_ms"] or {}
         run["call_to_last_delivery_ms"] = completion.get("max")
-        ctx.log(f"broadcast {n + 1}: call to last delivery {run['call_to_last_delivery_ms']} ms, "
-                f"delivered {run['delivered']}/{run['expected']}, dup {run['duplicates']}")
+        ctx.log(
+            f"broadcast {n + 1}: call to last delivery {run['call_to_last_delivery_ms']} ms, "
+            f"delivered {run['delivered']}/{run['expected']}, dup {run['duplicates']}"
+        )
         result["cdf"][str(n)] = run.get("cdf", [])
         result["runs"].append(compact(run))
         ctx.wait_quiet()
-    lasts = [r["call_to_last_delivery_ms"] for r in result["runs"]
-             if r["call_to_last_delivery_ms"] is not None and r["lost"] == 0]
+    lasts = [
+        r["call_to_last_delivery_ms"]
+        for r in result["runs"]
+        if r["call_to_last_delivery_ms"] is not None and r["lost"] == 0
+    ]
     result["call_to_last_delivery_ms_median"] = (
         round(sorted(lasts)[len(lasts) // 2], 1) if lasts else None
     )
@@ -533,14 +614,26 @@ def workload_profile(ctx: Context, name: str, cmd: dict) -> dict:
     spy = str(Path(PYTHON).parent / "py-spy")
     common = ["-d", str(seconds), "-r", "200", "--function"]
     records = [
-        subprocess.Popen([spy, "record", "-p", str(pids[0]), *common, "-f", "flamegraph",
-                          "-o", str(svg)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
-        subprocess.Popen([spy, "record", "-p", str(pids[-1]), *common, "-f", "raw",
-                          "-o", str(raw)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE),
+        subprocess.Popen(
+            [spy, "record", "-p", str(pids[0]), *common, "-f", "flamegraph", "-o", str(svg)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        ),
+        subprocess.Popen(
+            [spy, "record", "-p", str(pids[-1]), *common, "-f", "raw", "-o", str(raw)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        ),
     ]
     time.sleep(1)
-    run = ctx.measure({**cmd, "count": round(cmd["rate"] * plan.profile_seconds),
-                       "mode": "paced", "drain": plan.drain})
+    run = ctx.measure(
+        {
+            **cmd,
+            "count": round(cmd["rate"] * plan.profile_seconds),
+            "mode": "paced",
+            "drain": plan.drain,
+        }
+    )
     errors = []
     for record in records:
         try:
@@ -554,12 +647,18 @@ def workload_profile(ctx: Context, name: str, cmd: dict) -> dict:
     text = profile.render(summary) if summary else "no profile: " + " | ".join(errors)
     described = {k: f"{len(v)} groups" if isinstance(v, list) else v for k, v in cmd.items()}
     (RESULTS / f"{ctx.stamp}-profile-{name}.txt").write_text(f"{name}: {described}\n\n{text}")
-    return {"cmd": cmd, "run": compact(run), "summary": summary,
-            "flamegraph": svg.name if svg.exists() else None, "errors": errors}
+    return {
+        "cmd": cmd,
+        "run": compact(run),
+        "summary": summary,
+        "flamegraph": svg.name if svg.exists() else None,
+        "errors": errors,
+    }
 
 
-def run_kind(kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir: Path,
-             stamp: str) -> dict:
+def run_kind(
+    kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir: Path, stamp: str
+) -> dict:
     redis = bench_redis(workdir).start()
     env = {**base_env, "REDIS_URL": redis.url}
     server = SERVERS[kind](env, workdir)
@@ -571,7 +670,7 @@ def run_kind(kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir
         ctx = Context(kind, plan, server, redis, loadgen, sessions, env, workdir, stamp)
         ctx.log(f"workers {server.worker_pids()} on ports {server.ports}")
         ctx.results = results
-        for name in (w for w in WORKLOADS if w in plan.workloads):
+        for name in (w for w in WORKLOADS if w in plan.workloads and w in KIND_WORKLOADS[kind]):
             started = time.monotonic()
             if not server.alive():
                 ctx.log("the server is down (stopped from outside?): starting it again")
@@ -582,9 +681,11 @@ def run_kind(kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir
                 results[name] = globals()[f"workload_{name}"](ctx)
             except Exception as error:
                 ctx.log(f"{name} failed: {error}")
-                results[name] = {"error": f"{type(error).__name__}: {error}",
-                                 "trace": traceback.format_exc()[-3000:],
-                                 "server_log": server.logs()}
+                results[name] = {
+                    "error": f"{type(error).__name__}: {error}",
+                    "trace": traceback.format_exc()[-3000:],
+                    "server_log": server.logs(),
+                }
                 with contextlib.suppress(Exception):
                     ctx.close_all()
             ctx.log(f"{name} took {time.monotonic() - started:.0f} s")
@@ -598,6 +699,32 @@ def run_kind(kind: str, plan: Plan, base_env: dict, sessions: list[str], workdir
     return results
 
 
+def run_database(
+    database: Database, plan: Plan, db_env: list[str], workdir: Path, stamp: str
+) -> dict:
+    """Seed `database`, run every kind's workloads on it, drop it; the kinds' results."""
+    workdir.mkdir(exist_ok=True)
+    base_env = app_env(database.url)
+    for item in db_env:
+        name, _, value = item.partition("=")
+        base_env[name] = value
+    kinds: dict = {}
+    try:
+        sessions = seed(base_env, plan.users_needed(), plan.rooms, workdir)
+        for kind in plan.kinds:
+            if not set(plan.workloads) & set(KIND_WORKLOADS[kind]):
+                continue
+            kind_started = time.monotonic()
+            kinds[kind] = run_kind(kind, plan, base_env, sessions, workdir, stamp)
+            kinds[kind]["seconds"] = round(time.monotonic() - kind_started)
+    finally:
+        try:
+            database.drop()
+        except Exception as error:
+            print(f"could not drop the bench database: {error}", file=sys.stderr)
+    return kinds
+
+
 def _interrupt(signum, frame):
     # SIGTERM ends the run like Ctrl-C: servers stopped, bench database dropped.
     raise KeyboardInterrupt
@@ -605,23 +732,43 @@ def _interrupt(signum, frame):
 
 def main() -> int:
     signal.signal(signal.SIGTERM, _interrupt)
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="smaller C, shorter runs")
-    parser.add_argument("--kinds", default="ours,stock,node",
-                        type=lambda s: [k for k in s.split(",") if k])
-    parser.add_argument("--workloads", default=None,
-                        type=lambda s: [w for w in s.split(",") if w])
-    parser.add_argument("--sizes", default=None, type=lambda s: [int(c) for c in s.split(",")],
-                        help="fanout C values (default 500,2000,5000; quick 500,2000)")
-    parser.add_argument("--joins", default=None, type=lambda s: [int(c) for c in s.split(",")],
-                        help="join sizes: distinct users into one room (default 500,2000; "
-                             "quick 500)")
+    parser.add_argument(
+        "--kinds",
+        default="ours,ours-daphne,ours-runserver,stock,node",
+        type=lambda s: [k for k in s.split(",") if k],
+    )
+    parser.add_argument("--workloads", default=None, type=lambda s: [w for w in s.split(",") if w])
+    parser.add_argument(
+        "--sizes",
+        default=None,
+        type=lambda s: [int(c) for c in s.split(",")],
+        help="fanout C values (default 500,2000,5000; quick 500,2000)",
+    )
+    parser.add_argument(
+        "--joins",
+        default=None,
+        type=lambda s: [int(c) for c in s.split(",")],
+        help="join sizes: distinct users into one room (default 500,2000; quick 500)",
+    )
     parser.add_argument("--sqlite", action="store_true", help="SQLite even when PostgreSQL answers")
+    parser.add_argument(
+        "--one-database",
+        action="store_true",
+        help="no second pass of the storing workloads on SQLite",
+    )
     parser.add_argument("--no-profile", action="store_true", help="skip the py-spy pass")
-    parser.add_argument("--db-env", action="append", default=[], metavar="NAME=VALUE",
-                        help="extra database setting for ours and stock, e.g. "
-                             "DATABASE_POOL_MAX=20 (default: the app's own defaults)")
+    parser.add_argument(
+        "--db-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra database setting for ours and stock, e.g. "
+        "DATABASE_POOL_MAX=20 (default: the app's own defaults)",
+    )
     args = parser.parse_args()
     for kind in args.kinds:
         if kind not in SERVERS:
@@ -636,36 +783,40 @@ def main() -> int:
     workdir = RESULTS / f"{stamp}-logs"
     workdir.mkdir()
     database = Database(workdir, allow_postgres=not args.sqlite)
-    print(f"bench {stamp}: database {database.engine}, logs in "
-          f"{workdir.relative_to(ROOT)}", flush=True)
-    base_env = app_env(database.url)
-    for item in args.db_env:
-        name, _, value = item.partition("=")
-        base_env[name] = value
+    print(
+        f"bench {stamp}: database {database.engine}, logs in {workdir.relative_to(ROOT)}",
+        flush=True,
+    )
     output = {
         "stamp": stamp,
         "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "node": subprocess.run(["node", "--version"], capture_output=True,
-                                           text=True, check=False).stdout.strip(),
-                    "kernel": platform.release()},
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "node": subprocess.run(
+                ["node", "--version"], capture_output=True, text=True, check=False
+            ).stdout.strip(),
+            "kernel": platform.release(),
+        },
         "database": database.engine,
         "db_env": args.db_env,
         "commit": git_commit(),
         "plan": {k: v for k, v in asdict(plan).items()},
         "kinds": {},
     }
-    try:
-        sessions = seed(base_env, plan.users_needed(), plan.rooms, workdir)
-        for kind in plan.kinds:
-            kind_started = time.monotonic()
-            output["kinds"][kind] = run_kind(kind, plan, base_env, sessions, workdir, stamp)
-            output["kinds"][kind]["seconds"] = round(time.monotonic() - kind_started)
-    finally:
-        try:
-            database.drop()
-        except Exception as error:
-            print(f"could not drop the bench database: {error}", file=sys.stderr)
+    engine = database.engine  # (a dropped database no longer says)
+    output["kinds"] = run_database(database, plan, args.db_env, workdir, stamp)
+    # The embedded default too: the workloads that store, on SQLite, in the same run.
+    storing = [w for w in plan.workloads if w in STORING_WORKLOADS]
+    if engine != "sqlite" and storing and not args.one_database:
+        second = Database(workdir / "sqlite", allow_postgres=False)
+        print(f"bench {stamp}: database sqlite for {', '.join(storing)}", flush=True)
+        second_plan = replace(plan, workloads=storing, profile=False)
+        output["second"] = {
+            "database": second.engine,
+            "plan": {k: v for k, v in asdict(second_plan).items()},
+            "kinds": run_database(second, second_plan, args.db_env, workdir / "sqlite", stamp),
+        }
     output["seconds"] = round(time.monotonic() - started)
     cdfs = report.split_cdfs(output)
     (RESULTS / f"{stamp}.json").write_text(json.dumps({**output, "cdf": cdfs}, indent=1))

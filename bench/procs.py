@@ -341,8 +341,18 @@ class OursDaphneServer(Server):
 
     def command(self, port: int) -> list[str]:
         # -v 0: no access-log line per connection (serve writes none either).
-        return [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port),
-                "config.asgi:application"]
+        return [
+            PYTHON,
+            "-m",
+            "daphne",
+            "-v",
+            "0",
+            "-b",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "config.asgi:application",
+        ]
 
     def start(self) -> Server:
         self.ports = [free_port(), free_port()]

@@ -275,16 +275,38 @@ def bind(*, message: Any, author: Any, room: Room, ids: list[int]) -> None:
     message_create's transaction; raise Refused (nothing bound) unless every id is one."""
     if not ids:
         return
-    pending = Attachment.objects.select_for_update().filter(
-        pk__in=ids, uploader=author, room=room, message__isnull=True
-    )
-    found = [attachment.pk for attachment in pending]
-    if len(found) != len(ids):
+    pending = {
+        attachment.pk: attachment
+        for attachment in Attachment.objects.select_for_update().filter(
+            pk__in=ids, message__isnull=True
+        )
+    }
+    check_pending(pending, ids=ids, author=author, room=room)
+    Attachment.objects.filter(pk__in=ids).update(message=message)
+
+
+def pending_locked(ids: Iterable[int]) -> dict[int, Attachment]:
+    """The unsent uploads among `ids`, locked for the transaction, by id (a
+    batch of sends reads them once: chat.services.messages_create)."""
+    ids = set(ids)
+    if not ids:
+        return {}
+    found = Attachment.objects.select_for_update().filter(pk__in=ids, message__isnull=True)
+    return {attachment.pk: attachment for attachment in found}
+
+
+def check_pending(
+    pending: dict[int, Attachment], *, ids: list[int], author: Any, room: Room
+) -> list[Attachment]:
+    """Return the attachments `ids` names, or raise Refused unless each is one
+    of `pending` (unsent) that `author` uploaded to `room`."""
+    chosen = [pending.get(pk) for pk in ids]
+    if any(a is None or a.uploader_id != author.pk or a.room_id != room.pk for a in chosen):
         raise Refused(
             _("An attachment is not one of your uploads to this room, or was sent already."),
             code="not_found",
         )
-    Attachment.objects.filter(pk__in=found).update(message=message)
+    return [a for a in chosen if a is not None]
 
 
 def delete_files(names: Iterable[str]) -> None:

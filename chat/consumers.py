@@ -21,7 +21,7 @@ from realtime.stream import Item, Snapshot, StreamConsumer
 from realtime.transport import whole_number
 from realtime.wire import Close, user_dict, with_encoded
 
-from . import events, frames, live_frames, selectors, services
+from . import events, frames, live_frames, selectors, services, writer
 from .exceptions import RoomForbidden, RoomNotFound
 from .models import Room
 from .moderation_socket import ModerationFrames
@@ -179,11 +179,11 @@ class Sent:
     acknowledge: bool  # the room's push won't bring it to the sender: answer directly
 
 
-@db_call
-def _send_message(
+async def _send_message(
     room: Room, user: Any, body: Any, client_id: Any, reply_to: int | None, attachment_ids: Any
 ) -> Sent:
-    stored = services.message_create(
+    # Stored with the other sockets' sends waiting (chat.writer: group commit).
+    stored = await writer.send_message(
         room=room,
         author=user,
         body=body,
@@ -196,8 +196,13 @@ def _send_message(
     # others get it when their sockets resync.
     if stored.reached_room:
         return Sent(stored.message.seq, "", acknowledge=False)
-    message = selectors.message_state(message_id=stored.message.pk)
-    return Sent(message.seq, frames.message_frame_text(message, room.slug), acknowledge=True)
+    return await _acknowledgement(stored.message.pk, room.slug)
+
+
+@db_call
+def _acknowledgement(message_id: int, slug: str) -> Sent:
+    message = selectors.message_state(message_id=message_id)
+    return Sent(message.seq, frames.message_frame_text(message, slug), acknowledge=True)
 
 
 def _changed(stored: services.EventStored) -> Sent | None:

@@ -4,7 +4,7 @@
 from typing import Any
 
 from realtime.groups import user_group
-from realtime.push import Push, send_all_on_commit, send_now, send_on_commit
+from realtime.push import Push, coalesced, send_all_on_commit, send_now, send_on_commit
 from realtime.userstream import FRAME as STREAM_FRAME
 from realtime.userstream import GROUPS_CHANGED as STREAM_GROUPS_CHANGED
 from realtime.userstream import REVOKED as STREAM_REVOKED
@@ -20,6 +20,10 @@ ACCESS_REVOKED = "chat.access_revoked"
 ROOM_DELETED = "chat.room_deleted"
 
 
+# The pushes of a batch of sends (chat.writer), after its commit: one trip.
+pushed_together = coalesced
+
+
 def room_group(room_id: int) -> str:
     return f"chat.room.{room_id}"
 
@@ -31,6 +35,24 @@ def room_event(event: RoomEvent) -> Push:
     kind = MESSAGE if event.kind == RoomEvent.Kind.MESSAGE else UPDATE
     return send_on_commit(
         room_group(event.room_id), {"type": kind, "seq": event.seq, "text": event.text}
+    )
+
+
+def room_events(stored: list[RoomEvent]) -> Push:
+    """Deliver many stored room events (a batch of sends), after commit, in
+    order, in one trip to the layer: one Push for them all."""
+    return send_all_on_commit(
+        [
+            (
+                room_group(event.room_id),
+                {
+                    "type": MESSAGE if event.kind == RoomEvent.Kind.MESSAGE else UPDATE,
+                    "seq": event.seq,
+                    "text": event.text,
+                },
+            )
+            for event in stored
+        ]
     )
 
 

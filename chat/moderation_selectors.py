@@ -120,10 +120,23 @@ def check_send(*, room: Room, author: "User", membership: Membership | None) -> 
         _check_slow_mode(room, author, membership)
 
 
-def _check_slow_mode(room: Room, author: "User", membership: Membership | None) -> None:
+def check_send_again(*, room: Room, author: "User", membership: Membership | None) -> None:
+    """Refuse `author`'s second new message in `room` within one batch of sends
+    (chat.writer) while slow mode is on: the first is not stored yet, so
+    check_send can't see it."""
+    if room.slow_mode_seconds and not _slow_mode_exempt(author, membership):
+        raise _slow_mode_refusal(room, float(room.slow_mode_seconds))
+
+
+def _slow_mode_exempt(author: "User", membership: Membership | None) -> bool:
+    # The owner and moderators are exempt, as in Slack and Discord.
     if membership is not None and membership.role == Membership.Role.OWNER:
-        return  # the owner and moderators are exempt, as in Slack and Discord
-    if moderates_any_room(author):
+        return True
+    return moderates_any_room(author)
+
+
+def _check_slow_mode(room: Room, author: "User", membership: Membership | None) -> None:
+    if _slow_mode_exempt(author, membership):
         return
     now = timezone.now()
     since = now - timedelta(seconds=room.slow_mode_seconds)
@@ -133,12 +146,15 @@ def _check_slow_mode(room: Room, author: "User", membership: Membership | None) 
     if last is None:
         return
     wait = room.slow_mode_seconds - (now - last).total_seconds()
-    if wait <= 0:
-        return
+    if wait > 0:
+        raise _slow_mode_refusal(room, wait)
+
+
+def _slow_mode_refusal(room: Room, wait: float) -> Refused:
     # Tenths of a second, rounded up: the client waits at least as long as needed.
     retry_after = ceil(wait * 10) / 10
     seconds = ceil(wait)
-    raise Refused(
+    return Refused(
         ngettext(
             "Slow mode is on: you can send again in %(seconds)d second.",
             "Slow mode is on: you can send again in %(seconds)d seconds.",

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 import emoji as emoji_data
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Q
 from django.dispatch import Signal
 from django.utils import timezone
@@ -124,6 +124,14 @@ def _lock_room(room: Room) -> Room:
         raise RoomNotFound() from None  # deleted while its sockets were open
 
 
+def rooms_lock(*, room_ids: set[int]) -> None:
+    """Lock several rooms' rows for the transaction, in id order: two
+    transactions locking overlapping rooms this way never wait on each other in
+    a circle. (SQLite's immediate transactions lock the whole database.)"""
+    locked = Room.objects.select_for_update().filter(pk__in=room_ids).order_by("pk")
+    list(locked.values_list("pk", flat=True))
+
+
 def _check_reader(room: Room, user) -> None:
     if not room.is_public and selectors.membership(room=room, user=user) is None:
         raise RoomForbidden()
@@ -165,6 +173,10 @@ def message_create(
     of a message of the same room that is not deleted (else MessageNotFound).
     `attachment_ids` are the author's pending uploads to this room, bound to the
     message here (chat.attachments.bind); with one, the body may be empty.
+
+    The sockets' sends are stored in batches by `messages_create`, with the
+    same rules; this stores one alone (a batch the database failed, one by
+    one). A rule added here belongs there too.
     """
     attachment_ids = attachments.validate_ids(attachment_ids)
     body = validate_body(body, allow_empty=bool(attachment_ids))
@@ -210,6 +222,213 @@ def message_create(
     push = events.room_event(event)
     _send_on_commit(message_posted, message=message)
     return MessageStored(message, created=True, push=push)
+
+
+@dataclass(frozen=True)
+class NewMessage:
+    """One send of a batch (messages_create): message_create's arguments."""
+
+    room: Room
+    author: Any
+    body: Any
+    client_id: Any
+    reply_to: int | None = None
+    attachment_ids: Any = None
+
+
+@dataclass
+class _Pending:
+    send: NewMessage
+    body: str
+    client_id: str
+    html: str
+    attachment_ids: list[int]
+
+
+def messages_create(sends: "list[NewMessage]") -> "list[MessageStored | Exception]":
+    """Store many sends as message_create stores each, in one transaction
+    (chat.writer: group commit), with a few queries for them all.
+
+    The same rules, in the same order, for each send: validated (a refusal is
+    its outcome and stores nothing), a resend with the same client_id (also one
+    earlier in `sends`) gets the original, posting joins a public room, a
+    private one needs membership, `reply_to` must be a live message of the
+    room. The rooms are locked in id order, then every new message gets its
+    room's next seq, its room event, and the author's read mark; rows are
+    inserted in bulk. Pushes and message_posted go out after commit. A database
+    error fails the whole call: nothing of it is stored.
+    """
+    outcomes: list[MessageStored | Exception | None] = [None] * len(sends)
+    pending: dict[int, _Pending] = {}
+    for index, send in enumerate(sends):
+        try:
+            attachment_ids = attachments.validate_ids(send.attachment_ids)
+            body = validate_body(send.body, allow_empty=bool(attachment_ids))
+            client_id = validate_client_id(send.client_id)
+        except Refused as error:
+            outcomes[index] = error
+            continue
+        pending[index] = _Pending(send, body, client_id, html="", attachment_ids=attachment_ids)
+    if not pending:
+        return [o for o in outcomes if o is not None]  # every one refused
+    # Markdown before the transaction and its locks: it reads only users.
+    for item in pending.values():
+        item.html = _render(item.body)
+    with transaction.atomic():
+        _messages_store(pending, outcomes)
+    answered = [o for o in outcomes if o is not None]
+    if len(answered) != len(sends):
+        raise RuntimeError("a send of the batch was left without an outcome")
+    return answered
+
+
+def _messages_store(
+    pending: "dict[int, _Pending]", outcomes: "list[MessageStored | Exception | None]"
+) -> None:
+    room_ids = {item.send.room.pk for item in pending.values()}
+    rooms = {
+        room.pk: room
+        for room in Room.objects.select_for_update().filter(pk__in=room_ids).order_by("pk")
+    }
+    author_ids = {item.send.author.pk for item in pending.values()}
+    existing = {
+        (m.room_id, m.author_id, m.client_id): m
+        for m in Message.objects.select_related("author", "room").filter(
+            room_id__in=room_ids,
+            author_id__in=author_ids,
+            client_id__in={item.client_id for item in pending.values()},
+        )
+    }
+    memberships = {
+        (m.room_id, m.user_id): m
+        for m in Membership.objects.filter(room_id__in=room_ids, user_id__in=author_ids)
+    }
+    uploads = attachments.pending_locked(
+        pk for item in pending.values() for pk in item.attachment_ids
+    )
+    # Authors with a new message in a room in this batch (slow mode counts it).
+    sent_here: set[tuple[int, int]] = set()
+
+    created: list[tuple[int, Message, Membership]] = []
+    bound: dict[int, list[Attachment]] = {}
+    for index, item in pending.items():
+        send = item.send
+        room = rooms.get(send.room.pk)
+        if room is None:  # deleted while its sockets were open
+            outcomes[index] = RoomNotFound()
+            continue
+        key = (room.pk, send.author.pk, item.client_id)
+        original = existing.get(key)
+        if original is not None:
+            outcomes[index] = MessageStored(original, created=False, push=None)
+            continue
+        membership = memberships.get((room.pk, send.author.pk))
+        # Every check message_create makes before it stores a send belongs here
+        # too, per send, before anything of it is stored: its refusal is this
+        # send's outcome, and nothing of it is stored.
+        try:
+            moderation_selectors.check_send(room=room, author=send.author, membership=membership)
+            if (room.pk, send.author.pk) in sent_here:
+                moderation_selectors.check_send_again(
+                    room=room, author=send.author, membership=membership
+                )
+            if membership is None and not room.is_public:
+                raise RoomForbidden()
+            replied = (
+                None
+                if send.reply_to is None
+                else selectors.message_in_room(room=room, message_id=send.reply_to)
+            )
+            files = attachments.check_pending(
+                uploads, ids=item.attachment_ids, author=send.author, room=room
+            )
+        except Refused as error:
+            outcomes[index] = error
+            continue
+        for attachment in files:
+            del uploads[attachment.pk]  # one message each
+        if membership is None:
+            membership = Membership.objects.create(room=room, user=send.author)
+            memberships[(room.pk, send.author.pk)] = membership
+        sent_here.add((room.pk, send.author.pk))
+        room.last_seq += 1
+        message = Message(
+            room=room,
+            seq=room.last_seq,
+            author=send.author,
+            body=item.body,
+            html=item.html,
+            client_id=item.client_id,
+            reply_to=replied,
+        )
+        existing[key] = message
+        created.append((index, message, membership))
+        bound[index] = files
+
+    if created:
+        messages = Message.objects.bulk_create([message for _, message, _ in created])
+        # Whatever message_create stores beside a new message (rows that refer
+        # to it) is stored here, once the messages have their ids.
+        for index, message, _ in created:
+            files = bound[index]
+            if files:
+                Attachment.objects.filter(pk__in=[a.pk for a in files]).update(message=message)
+                for attachment in files:
+                    attachment.message = message
+            # A new message has no reactions, and these attachments: its frame
+            # needs no query for them.
+            message._prefetched_objects_cache = {  # type: ignore[attr-defined]
+                "reactions": [],
+                "attachments": files,
+            }
+        room_events = []
+        for message in messages:
+            text = frames.event_frame_text(
+                message.seq, RoomEvent.Kind.MESSAGE, message, message.room.slug
+            )
+            room_events.append(
+                RoomEvent(
+                    room=message.room,
+                    seq=message.seq,
+                    kind=RoomEvent.Kind.MESSAGE,
+                    message=message,
+                    text=text,
+                )
+            )
+        RoomEvent.objects.bulk_create(room_events)
+        touched = {message.room_id: message.room for message in messages}
+        # Your own messages are read.
+        read: dict[int, Membership] = {}
+        for _, message, membership in created:
+            membership.last_read_seq = max(membership.last_read_seq, message.seq)
+            read[membership.pk] = membership
+        _set_many(Room, "last_seq", [(room.pk, room.last_seq) for room in touched.values()])
+        _set_many(Membership, "last_read_seq", [(m.pk, m.last_read_seq) for m in read.values()])
+        metrics.messages_stored.labels(metrics.WORKER).inc(len(created))
+        # One push and one commit hook for the lot (each costs a lookup of the
+        # connection and a callback): the events in order, then message_posted each.
+        push = events.room_events(room_events)
+        transaction.on_commit(lambda: _posted(messages))
+        for index, message, _ in created:
+            outcomes[index] = MessageStored(message, created=True, push=push)
+
+
+def _posted(messages: list[Message]) -> None:
+    for message in messages:
+        _log_receiver_errors(message_posted.send_robust(sender=Message, message=message))
+
+
+def _set_many(model: type[models.Model], column: str, values: list[tuple[int, int]]) -> None:
+    """Set one integer column of many rows by id, in one statement prepared
+    once (bulk_update's CASE per row costs more to build than to run)."""
+    quote = connection.ops.quote_name
+    # The names are the model's own, quoted; the values are parameters.
+    sql = (
+        f"UPDATE {quote(model._meta.db_table)} SET {quote(column)} = %s "  # noqa: S608
+        f"WHERE {quote(model._meta.pk.column)} = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, [(value, pk) for pk, value in values])
 
 
 def _log_receiver_errors(responses: list[tuple[Any, Any]]) -> None:

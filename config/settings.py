@@ -142,6 +142,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "transaction_mode": "IMMEDIATE",
         "timeout": 20,
     }
+    # Each database thread keeps its SQLite connection (realtime.db): opening one
+    # per call, with Django's functions registered each time, cost more than the
+    # queries. A broken or older one is replaced (close_old_connections).
+    DATABASES["default"]["CONN_MAX_AGE"] = env_int("DATABASE_CONN_MAX_AGE", 600)
     # Tests use a file too: in-memory shared-cache SQLite fails concurrent writers
     # with "table is locked" instead of waiting like the real database.
     # One file per test run, so runs side by side never share one.

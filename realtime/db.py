@@ -9,6 +9,11 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection
 
+# Connections of a pool (PostgreSQL) go back to it after each call: an idle
+# thread holds none. Others (SQLite) stay open in their thread for the
+# database's CONN_MAX_AGE: opening one per call cost more than the query.
+_POOLED = bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool"))
+
 # One pool of threads for the process, whatever event loop calls.
 _executor = ThreadPoolExecutor(
     max_workers=max(settings.DATABASE_THREADS, 1), thread_name_prefix="db"
@@ -34,7 +39,8 @@ def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
         try:
             return func(*args, **kwargs)
         finally:
-            # Back to the psycopg pool at once: an idle thread holds none.
-            connection.close()
+            if _POOLED:
+                # Back to the psycopg pool at once: an idle thread holds none.
+                connection.close()
 
     return database_sync_to_async(run, thread_sensitive=False, executor=_executor)

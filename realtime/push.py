@@ -10,8 +10,10 @@ who caused it (the sending socket) can be answered directly.
 """
 
 import logging
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -63,12 +65,40 @@ def send_all_on_commit(messages: Sequence[tuple[str, Event | LateEvent]]) -> Pus
             logger.exception("building an event after commit failed; nothing was sent")
             _failed(push)
             return
+        held = getattr(_held, "pushes", None)
+        if held is not None:
+            held.append((push, ready))
+            return
         push.done = True
         push.delivered = _send(ready)
 
     # robust: whatever happens here, the request that stored the data succeeds.
     transaction.on_commit(send, robust=True)
     return push
+
+
+_held = threading.local()
+
+
+@contextmanager
+def coalesced() -> Iterator[None]:
+    """Hold the pushes this thread makes after its commits, and send them all at
+    the end, in order, in one trip to the layer (a batch of writes: realtime.batch).
+    Each `Push` is done, and says whether it was delivered, when this ends."""
+    if getattr(_held, "pushes", None) is not None:
+        yield  # already inside: the outer one sends
+        return
+    held: list[tuple[Push, list[tuple[str, Event]]]] = []
+    _held.pushes = held
+    try:
+        yield
+    finally:
+        _held.pushes = None
+        if held:
+            delivered = _send([message for _, ready in held for message in ready])
+            for push, _ in held:
+                push.done = True
+                push.delivered = delivered
 
 
 def _send(messages: list[tuple[str, Event]]) -> bool:

@@ -1,0 +1,114 @@
+"""Group commit: the writes of every socket of a process, stored together.
+
+A socket that writes (a chat send) hands its write to the process's `Batcher`
+and waits. One writer at a time per process takes every write waiting and runs
+them through `handler` in one call, in the writer's own database thread, which
+keeps its connection: a transaction, a lock and a commit for the lot instead of
+one each. While a batch is being stored the next one gathers, so under load
+batches grow by themselves and when the process is idle a write goes alone, at
+once. (A handler can send the events of its batch together, in one trip to
+the channel layer: realtime.push.coalesced, through its app's events module.)
+
+`handler(items)` returns one outcome per item, in order: a result, or the
+exception that refused or failed that item alone; the waiting socket gets the
+result or has the exception raised. An exception out of `handler` itself fails
+the whole batch.
+"""
+
+import asyncio
+import logging
+import weakref
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+from channels.db import database_sync_to_async
+
+logger = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass
+class _Queue(Generic[T, R]):
+    """What waits in one event loop, and the task writing it."""
+
+    waiting: list[tuple[T, asyncio.Future[R]]] = field(default_factory=list)
+    task: asyncio.Task | None = None
+
+
+class Batcher(Generic[T, R]):
+    """Run `handler` over the items submitted from one event loop, a batch at a
+    time, at most `max_items` a batch, in one dedicated thread."""
+
+    def __init__(
+        self,
+        handler: Callable[[list[T]], Sequence[R | Exception]],
+        *,
+        name: str,
+        max_items: int = 500,
+    ) -> None:
+        self.handler = handler
+        self.name = name
+        self.max_items = max_items
+        # One thread: its database connection stays open between batches (where
+        # the settings allow it) and two batches of a process never overlap.
+        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._run_batch = database_sync_to_async(
+            self._store, thread_sensitive=False, executor=self.executor
+        )
+        self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[T, R]] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.batches = 0  # batches stored by this process, and their items
+        self.items = 0
+
+    async def submit(self, item: T) -> R:
+        """Store `item` with whatever else is waiting; return its outcome."""
+        loop = asyncio.get_running_loop()
+        queue = self._queues.get(loop)
+        if queue is None:
+            queue = self._queues[loop] = _Queue()
+        future: asyncio.Future[R] = loop.create_future()
+        queue.waiting.append((item, future))
+        if queue.task is None or queue.task.done():
+            queue.task = loop.create_task(self._write(queue), name=f"{self.name} writer")
+        # shield: a socket that goes away while its write is stored does not
+        # cancel the batch; its outcome is dropped.
+        return await asyncio.shield(future)
+
+    async def _write(self, queue: _Queue[T, R]) -> None:
+        while queue.waiting:
+            batch = queue.waiting[: self.max_items]
+            del queue.waiting[: self.max_items]
+            try:
+                outcomes = await self._run_batch([item for item, _ in batch])
+                if len(outcomes) != len(batch):
+                    raise RuntimeError(f"{self.name}: {len(outcomes)} outcomes for {len(batch)}")
+            except asyncio.CancelledError:
+                # The loop is going away: nobody is left to answer.
+                for _, future in batch + queue.waiting:
+                    future.cancel()
+                queue.waiting.clear()
+                raise
+            except Exception as error:
+                logger.exception("%s: a batch of %d failed", self.name, len(batch))
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+                continue
+            for (_, future), outcome in zip(batch, outcomes, strict=True):
+                if future.done():
+                    continue
+                if isinstance(outcome, Exception):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+
+    def _store(self, items: list[T]) -> Sequence[R | Exception]:
+        outcomes = self.handler(items)
+        self.batches += 1
+        self.items += len(items)
+        return outcomes

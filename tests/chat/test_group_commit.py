@@ -1,0 +1,238 @@
+"""Group commit (chat.writer): the sends of many sockets stored in one
+transaction keep every promise of a lone send: seq without gaps per room, a
+resend answered with the original, a refused send storing nothing, events only
+after commit, and a failed batch losing or doubling nothing."""
+
+import asyncio
+import threading
+
+import pytest
+from channels.db import database_sync_to_async
+from django.db import OperationalError, connection
+
+from chat import events, services, writer
+from chat.exceptions import RoomForbidden
+from chat.models import Membership, Message, Room, RoomEvent
+from chat.services import MessageStored, room_create
+from realtime.errors import Refused
+
+
+def _seqs(room: Room) -> list[int]:
+    return sorted(Message.objects.filter(room=room).values_list("seq", flat=True))
+
+
+def _event_seqs(room: Room) -> list[int]:
+    return sorted(RoomEvent.objects.filter(room=room).values_list("seq", flat=True))
+
+
+def _pushed_seqs(sent_events, room: Room) -> list[int]:
+    return [event["seq"] for group, event in sent_events if group == events.room_group(room.pk)]
+
+
+@pytest.fixture
+def second_room(bob):
+    return room_create(name="Second", created_by=bob)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_gives_each_room_its_next_seqs_and_pushes_after_commit(
+    public_room, second_room, alice, bob, carol, sent_events
+):
+    sends = [
+        writer.Send(public_room, alice, "a1", "c-1"),
+        writer.Send(second_room, bob, "b1", "c-1"),
+        writer.Send(public_room, carol, "a2", "c-1"),
+        writer.Send(second_room, carol, "b2", "c-2"),
+        writer.Send(public_room, bob, "a3", "c-1"),
+    ]
+    outcomes = writer.store_sends(sends)
+
+    assert all(isinstance(o, MessageStored) and o.created for o in outcomes)
+    assert [o.message.seq for o in outcomes] == [1, 1, 2, 2, 3]
+    assert _seqs(public_room) == _event_seqs(public_room) == [1, 2, 3]
+    assert _seqs(second_room) == _event_seqs(second_room) == [1, 2]
+    assert Room.objects.get(pk=public_room.pk).last_seq == 3
+    assert Room.objects.get(pk=second_room.pk).last_seq == 2
+    # One push each, in seq order, all made after the commit, all delivered.
+    assert _pushed_seqs(sent_events, public_room) == [1, 2, 3]
+    assert _pushed_seqs(sent_events, second_room) == [1, 2]
+    assert all(o.reached_room for o in outcomes)
+    # Posting joins the public room; your own message is read.
+    membership = Membership.objects.get(room=public_room, user=carol)
+    assert membership.last_read_seq == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_client_id_twice_in_one_batch_stores_one_message(
+    public_room, alice, bob, sent_events
+):
+    outcomes = writer.store_sends(
+        [
+            writer.Send(public_room, alice, "first", "same"),
+            writer.Send(public_room, bob, "bob's", "same"),  # another author: a new message
+            writer.Send(public_room, alice, "changed", "same"),  # the resend
+            writer.Send(public_room, alice, "next", "other"),
+        ]
+    )
+
+    first, bobs, again, following = outcomes
+    assert first.created and bobs.created and following.created
+    assert not again.created and again.push is None
+    assert (again.message.pk, again.message.seq, again.message.body) == (
+        first.message.pk,
+        1,
+        "first",
+    )
+    assert [first.message.seq, bobs.message.seq, following.message.seq] == [1, 2, 3]
+    assert Message.objects.filter(room=public_room, author=alice, client_id="same").count() == 1
+    assert _seqs(public_room) == _event_seqs(public_room) == [1, 2, 3]
+    assert _pushed_seqs(sent_events, public_room) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_refused_sends_in_a_batch_store_nothing_and_leave_no_gap(
+    public_room, private_room, alice, carol, sent_events
+):
+    outcomes = writer.store_sends(
+        [
+            writer.Send(public_room, alice, "one", "c-1"),
+            writer.Send(public_room, alice, "   ", "c-2"),  # empty
+            writer.Send(private_room, carol, "not a member", "c-3"),
+            writer.Send(public_room, alice, "two", "x" * 65),  # bad client_id
+            writer.Send(public_room, alice, "three", "c-4"),
+        ]
+    )
+
+    assert isinstance(outcomes[1], Refused) and isinstance(outcomes[3], Refused)
+    assert isinstance(outcomes[2], RoomForbidden)
+    assert [outcomes[0].message.seq, outcomes[4].message.seq] == [1, 2]
+    assert _seqs(public_room) == _event_seqs(public_room) == [1, 2]
+    assert _seqs(private_room) == [] and Room.objects.get(pk=private_room.pk).last_seq == 0
+    assert not Membership.objects.filter(room=private_room, user=carol).exists()
+    assert _pushed_seqs(sent_events, public_room) == [1, 2]
+    assert _pushed_seqs(sent_events, private_room) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_send_the_database_refuses_fails_alone(public_room, second_room, alice, bob, sent_events):
+    # A row already holds the second room's next seq (written behind the
+    # services' back): its send breaks the unique (room, seq), the others don't.
+    Message.objects.create(room=second_room, seq=1, author=bob, body="x", client_id="stray")
+    outcomes = writer.store_sends(
+        [
+            writer.Send(public_room, alice, "one", "c-1"),
+            writer.Send(second_room, bob, "clash", "c-1"),
+            writer.Send(public_room, alice, "two", "c-2"),
+        ]
+    )
+
+    assert isinstance(outcomes[1], Exception) and not isinstance(outcomes[1], MessageStored)
+    assert [outcomes[0].message.seq, outcomes[2].message.seq] == [1, 2]
+    assert _seqs(public_room) == _event_seqs(public_room) == [1, 2]
+    assert Room.objects.get(pk=second_room.pk).last_seq == 0
+    assert _event_seqs(second_room) == []
+    assert not Message.objects.filter(room=second_room, client_id="c-1").exists()
+    assert _pushed_seqs(sent_events, public_room) == [1, 2]
+    assert _pushed_seqs(sent_events, second_room) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
+    public_room, alice, bob, monkeypatch, sent_events
+):
+    # The database fails the batch's transaction after its rows were inserted
+    # (an injected OperationalError on its last statements, as from a lost
+    # connection): all of it rolls back, and each send is stored again in a
+    # transaction of its own.
+    set_many = services._set_many
+    failed = []
+
+    def failing_set_many(model, column, values):
+        if not failed:
+            # (rows inserted, not committed, when the batch fails)
+            failed.append(Message.objects.filter(room=public_room).count())
+            raise OperationalError("the connection went away")
+        set_many(model, column, values)
+
+    monkeypatch.setattr(services, "_set_many", failing_set_many)
+    outcomes = writer.store_sends(
+        [
+            writer.Send(public_room, alice, "one", "c-1"),
+            writer.Send(public_room, bob, "two", "c-1"),
+            writer.Send(public_room, alice, "one again", "c-1"),  # a resend in the batch
+            writer.Send(public_room, alice, "", "c-2"),  # refused
+            writer.Send(public_room, bob, "three", "c-3"),
+        ]
+    )
+
+    assert failed == [3]
+    one, two, again, refused, three = outcomes
+    assert one.created and two.created and three.created
+    assert not again.created and again.message.pk == one.message.pk
+    assert isinstance(refused, Refused)
+    assert [one.message.seq, two.message.seq, three.message.seq] == [1, 2, 3]
+    assert _seqs(public_room) == _event_seqs(public_room) == [1, 2, 3]
+    assert Room.objects.get(pk=public_room.pk).last_seq == 3
+    assert Message.objects.filter(room=public_room).count() == 3
+    # Nothing of the rolled-back batch was pushed: each seq once.
+    assert _pushed_seqs(sent_events, public_room) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_sends_waiting_together_are_stored_in_one_batch(public_room, make_user):
+    authors = [await database_sync_to_async(make_user)(f"sender{n}") for n in range(30)]
+    batches = writer.writer.batches
+
+    results = await asyncio.gather(
+        *(
+            writer.send_message(room=public_room, author=a, body=f"m{n}", client_id=f"c{n}")
+            for n, a in enumerate(authors)
+        ),
+        writer.send_message(room=public_room, author=authors[0], body="", client_id="bad"),
+        return_exceptions=True,
+    )
+
+    assert writer.writer.batches - batches == 1
+    stored, refused = results[:30], results[30]
+    assert isinstance(refused, Refused)
+    assert [r.message.seq for r in stored] == list(range(1, 31))
+    assert all(r.reached_room for r in stored)
+    assert await database_sync_to_async(_seqs)(public_room) == list(range(1, 31))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_batches_over_the_same_rooms_keep_seq_gap_free(make_user, alice):
+    # Two writers (as in two workers) each store batches that touch the same
+    # rooms, listed in opposite orders: the rooms are locked in id order, so
+    # neither waits on the other in a circle, and seq has no gap or repeat.
+    rooms = [room_create(name=f"Room {n}", created_by=alice) for n in range(4)]
+    senders = [make_user(f"w{n}") for n in range(2)]
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(2)
+
+    def run(worker: int) -> None:
+        try:
+            barrier.wait()
+            order = rooms if worker == 0 else rooms[::-1]
+            for batch in range(10):
+                sends = [
+                    writer.Send(room, senders[worker], "hi", f"{batch}-{room.pk}") for room in order
+                ]
+                for outcome in writer.store_sends(sends):
+                    if isinstance(outcome, Exception):
+                        errors.append(outcome)
+        except BaseException as error:  # collected and asserted below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(w,)) for w in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for room in rooms:
+        assert _seqs(room) == _event_seqs(room) == list(range(1, 21))
+        assert Room.objects.get(pk=room.pk).last_seq == 20

@@ -2,7 +2,7 @@
 
 A direct room's slug is derived from its pair (`dm-<low>-<high>`) and never used
 to find it; user-chosen names must still never produce one, nor a slug the URL
-routes take for themselves (`/chat/new/`, `/chat/direct/`), or a link to a
+routes take for themselves (`/chat/new/`, `/chat/direct/`, `/chat/search/`), or a link to a
 direct conversation could land in somebody's room.
 """
 
@@ -10,7 +10,7 @@ from django.utils.text import slugify
 
 DIRECT_PREFIX = "dm-"
 # Taken by chat/urls.py before the <slug> routes; "dm" keeps the prefix's stem too.
-RESERVED = frozenset({"new", "direct", "dm"})
+RESERVED = frozenset({"new", "direct", "dm", "search"})
 # What a reserved name gets in front, so "dm 1 9" becomes "room-dm-1-9".
 ESCAPE_PREFIX = "room-"
 BASE_MAX = 60

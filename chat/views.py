@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from realtime import ratelimit
@@ -13,7 +14,8 @@ from realtime.errors import Refused
 
 from . import frames, selectors, services
 from .exceptions import RoomForbidden, RoomNotFound
-from .forms import RoomCreateForm, UsernameForm, first_error
+from .forms import RoomCreateForm, SearchForm, UsernameForm, first_error
+from .search import search_messages
 
 
 def _readable_room(slug: str, user):
@@ -105,7 +107,12 @@ def direct_open(request):
 def room_detail(request, slug):
     room = _readable_room(slug, request.user)
     membership = selectors.membership(room=room, user=request.user)
-    page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
+    at = _seq_param(request.GET.get("at"))
+    if at is not None and at <= room.last_seq:
+        # A link to a message (?at=<seq>): the page holds the history around it.
+        page = selectors.messages_around(room=room, seq=at)
+    else:
+        page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
     display_name = selectors.room_display_name(room=room, user=request.user)
     return render(
         request,
@@ -119,6 +126,7 @@ def room_detail(request, slug):
             "history": page.messages,
             "has_more": page.more,
             "member_form": UsernameForm(),
+            "search_query_max": settings.CHAT_SEARCH_QUERY_MAX_CHARS,
             "room_config": {
                 "slug": room.slug,
                 "user": frames.user_dict(request.user),
@@ -128,6 +136,63 @@ def room_detail(request, slug):
             },
         },
     )
+
+
+def _seq_param(value: str | None) -> int | None:
+    """Return a positive seq from a query parameter, else None."""
+    if value is None or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value) or None
+
+
+@require_GET
+@login_required
+def search(request):
+    form = SearchForm(request.GET or None, user=request.user)
+    results, retry_after = None, None
+    if form.is_bound and form.is_valid():
+        limit = async_to_sync(ratelimit.take)(
+            "search", request.user.pk, settings.CHAT_SEARCH_RATE_LIMIT
+        )
+        if limit.allowed:
+            data = form.cleaned_data
+            results = search_messages(
+                user=request.user,
+                query=data["q"],
+                room=data["room"],
+                author=data["author"],
+                after=data["after"],
+                before=data["before"],
+                cursor=data["cursor"],
+            )
+        else:
+            retry_after = ceil(limit.retry_after)
+            form.add_error(
+                None,
+                _("You are searching too fast; try again in %(seconds)d s.")
+                % {"seconds": retry_after},
+            )
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    response = render(
+        request,
+        "chat/search.html",
+        {
+            "form": form,
+            "results": results,
+            "room": form.cleaned_data.get("room") if form.is_bound else None,
+            "first_query": params.urlencode() if "cursor" in request.GET else None,
+            "next_query": (
+                f"{params.urlencode()}&cursor={results.next_cursor}"
+                if results is not None and results.next_cursor is not None
+                else None
+            ),
+        },
+        status=200 if retry_after is None else 429,
+    )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_POST

@@ -256,6 +256,9 @@ CHAT_ROOM_NAME_MAX_CHARS = 80
 # emoji (a family or a flag is a sequence of several code points).
 CHAT_MESSAGE_EMOJI_MAX = 20
 CHAT_EMOJI_MAX_BYTES = 32
+# Message search (chat.search): searches per user, and the longest query in characters.
+CHAT_SEARCH_RATE_LIMIT = os.environ.get("CHAT_SEARCH_RATE_LIMIT", "30/60")
+CHAT_SEARCH_QUERY_MAX_CHARS = 200
 
 # --- Notifications -----------------------------------------------------------
 

@@ -1,0 +1,331 @@
+"""Full-text search of messages: who may find what, the query for each database,
+and the snippet with the matching words marked.
+
+The indexes are made by chat/migrations/0007_message_search.py:
+
+- PostgreSQL: `chat_message.search_vector` (the body under the `english` and the
+  `russian` text search configurations together) with a GIN index over the
+  messages that are not deleted. The query is what people type, read by
+  `websearch_to_tsquery` under both configurations: "messages" finds "message",
+  "сообщения" finds "сообщение"; "quoted phrases", `or` and `-word` work.
+- SQLite: the FTS5 table `chat_message_fts` (unicode61 tokenizer: any case,
+  Cyrillic too), kept in step by triggers. The same syntax is translated to an
+  FTS5 expression here; every word also matches as a prefix ("mess" finds
+  "message"), since FTS5 has no stemming for these languages.
+
+Results are the messages of the rooms the user may read right now (public
+rooms, and the rooms they are a member of: the rule of
+chat.selectors.room_for_reader), never a deleted one, newest first. Pages are
+keyset pages on the message id (newest stored first), so a message stored while
+someone pages never shifts what the next page holds.
+"""
+
+import html
+import logging
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import TYPE_CHECKING
+
+from django.db import connection
+from django.db.models import BooleanField, F, Q, QuerySet, TextField, Value
+from django.db.models.expressions import Func, RawSQL
+from django.utils import timezone
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
+
+from .models import Membership, Message, Room
+from .selectors import room_display_names
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+logger = logging.getLogger(__name__)
+
+PAGE_SIZE = 20
+# A snippet shows about this many characters around the first match (SQLite;
+# PostgreSQL's ts_headline counts words: HEADLINE_OPTIONS).
+SNIPPET_CHARS = 240
+SNIPPET_BEFORE_CHARS = 60
+# Private-use characters that mark a match in ts_headline's output: removed from
+# the body before it is marked, so the only ones left are the marks.
+MARK_START = "\ue000"
+MARK_STOP = "\ue001"
+HEADLINE_OPTIONS = (
+    f'StartSel="{MARK_START}", StopSel="{MARK_STOP}", MaxWords=35, MinWords=15, ShortWord=2'
+)
+
+# The triggers that keep chat_message_fts in step (as made by migration 0007):
+# a migration that rebuilds chat_message on SQLite must make them again.
+SQLITE_TRIGGERS = ("chat_message_fts_insert", "chat_message_fts_update", "chat_message_fts_delete")
+
+_TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
+_WORD = re.compile(r"\w+")
+
+
+@dataclass(frozen=True)
+class Term:
+    words: tuple[str, ...]  # a phrase when more than one
+    negated: bool
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A query as people type it: terms all required, `or` between two of them
+    makes either do, `-` in front excludes, quotes make a phrase."""
+
+    groups: tuple[tuple[Term, ...], ...]  # OR of groups, each an AND of terms
+
+    @property
+    def words(self) -> list[str]:
+        """The words a result may show marked (the ones not excluded)."""
+        return [w for group in self.groups for t in group if not t.negated for w in t.words]
+
+    @property
+    def searchable(self) -> bool:
+        """Whether every alternative asks for at least one word."""
+        return bool(self.groups) and all(
+            any(not term.negated for term in group) for group in self.groups
+        )
+
+
+def parse_query(text: str) -> ParsedQuery:
+    """Read `text` with websearch_to_tsquery's syntax (quotes, `or`, `-`)."""
+    groups: list[list[Term]] = [[]]
+    for match in _TOKEN.finditer(text):
+        negated_phrase, phrase, bare = match.groups()
+        if bare is not None and bare.lower() == "or":
+            if groups[-1]:
+                groups.append([])
+            continue
+        if phrase is not None:
+            negated, words = bool(negated_phrase), _WORD.findall(phrase)
+        else:
+            negated = bare.startswith("-") and len(bare) > 1
+            words = _WORD.findall(bare[1:] if negated else bare)
+        if words:
+            groups[-1].append(Term(tuple(w.lower() for w in words), negated))
+    return ParsedQuery(tuple(tuple(group) for group in groups if group))
+
+
+def fts5_expression(query: ParsedQuery) -> str:
+    """Return the FTS5 MATCH expression for `query` (only \\w+ words go in, each
+    quoted: nothing a user types is read as FTS5 syntax)."""
+
+    def phrase(term: Term) -> str:
+        return '"' + " ".join(term.words) + '"*'
+
+    alternatives = []
+    for group in query.groups:
+        wanted = " AND ".join(phrase(t) for t in group if not t.negated)
+        for term in group:
+            if term.negated:
+                wanted = f"({wanted}) NOT {phrase(term)}"
+        alternatives.append(f"({wanted})")
+    return " OR ".join(alternatives)
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    message_id: int
+    seq: int
+    room_slug: str
+    room_name: str
+    room_kind: str
+    author_username: str
+    created_at: datetime
+    snippet: SafeString
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    hits: list[SearchHit]
+    next_cursor: int | None  # the id to page on from, when more results remain
+
+
+def readable_room_ids(*, user: "User") -> QuerySet[Room]:
+    """The ids of the rooms `user` may read right now: public ones and their own."""
+    return Room.objects.filter(
+        Q(kind=Room.Kind.PUBLIC) | Q(pk__in=Membership.objects.filter(user=user).values("room_id"))
+    ).values("pk")
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def _matching(query_text: str, parsed: ParsedQuery) -> RawSQL:
+    if connection.vendor == "postgresql":
+        return RawSQL(
+            '"chat_message"."search_vector" @@ '
+            "(websearch_to_tsquery('english'::regconfig, %s) "
+            "|| websearch_to_tsquery('russian'::regconfig, %s))",
+            [query_text, query_text],
+            output_field=BooleanField(),
+        )
+    return RawSQL(
+        '"chat_message"."id" IN '
+        "(SELECT rowid FROM chat_message_fts WHERE chat_message_fts MATCH %s)",
+        [fts5_expression(parsed)],
+        output_field=BooleanField(),
+    )
+
+
+def search_messages(
+    *,
+    user: "User",
+    query: str,
+    room: Room | None = None,
+    author: "User | None" = None,
+    after: date | None = None,
+    before: date | None = None,
+    cursor: int | None = None,
+    limit: int = PAGE_SIZE,
+) -> SearchPage:
+    """Return a page of the messages matching `query` that `user` may read now.
+
+    `room` and `author` narrow it; `after` and `before` are days in the current
+    time zone, neither included (messages of later days, of earlier days).
+    `cursor` continues after a page's last result. The caller validates
+    `room` with chat.selectors.room_for_reader; it is checked again here.
+    """
+    parsed = parse_query(query)
+    if not parsed.searchable:
+        return SearchPage([], None)
+    messages = Message.objects.filter(
+        _matching(query, parsed),
+        deleted_at__isnull=True,
+        room_id__in=readable_room_ids(user=user),
+    )
+    if room is not None:
+        messages = messages.filter(room=room)
+    if author is not None:
+        messages = messages.filter(author=author)
+    if after is not None:
+        messages = messages.filter(created_at__gte=_day_start(after + timedelta(days=1)))
+    if before is not None:
+        messages = messages.filter(created_at__lt=_day_start(before))
+    if cursor is not None:
+        messages = messages.filter(pk__lt=cursor)
+    ids = list(messages.order_by("-pk").values_list("pk", flat=True)[: limit + 1])
+    more = len(ids) > limit
+    ids = ids[:limit]
+    hits = _hits(ids, parsed, query, user)
+    return SearchPage(hits, ids[-1] if more and ids else None)
+
+
+def _hits(ids: list[int], parsed: ParsedQuery, query: str, user: "User") -> list[SearchHit]:
+    """Read the page's messages (in the order of `ids`) with their snippets."""
+    if not ids:
+        return []
+    rows = Message.objects.filter(pk__in=ids).select_related("room", "author")
+    if connection.vendor == "postgresql":
+        rows = rows.annotate(headline=_headline(query))
+    by_id = {message.pk: message for message in rows}
+    messages = [by_id[pk] for pk in ids if pk in by_id]
+    names = room_display_names(
+        rooms=list({m.room_id: m.room for m in messages}.values()), user=user
+    )
+    hits = []
+    for message in messages:
+        if connection.vendor == "postgresql":
+            snippet = mark_headline(message.headline)  # type: ignore[attr-defined]
+        else:
+            snippet = mark_words(message.body, parsed.words)
+        hits.append(
+            SearchHit(
+                message_id=message.pk,
+                seq=message.seq,
+                room_slug=message.room.slug,
+                room_name=names.get(message.room_id, message.room.name),
+                room_kind=message.room.kind,
+                author_username=message.author.username,
+                created_at=message.created_at,
+                snippet=snippet,
+            )
+        )
+    return hits
+
+
+# The body is escaped before ts_headline reads it: its parser takes anything
+# like a tag (`<div>`, `a<b and c>d`) for markup and leaves it out.
+_SQL_ESCAPES = (
+    (MARK_START, ""),
+    (MARK_STOP, ""),
+    ("&", "&amp;"),
+    ("<", "&lt;"),
+    (">", "&gt;"),
+    ('"', "&quot;"),
+    ("'", "&#x27;"),
+)
+
+
+def _headline(query: str) -> Func:
+    """ts_headline of the escaped body; it parses the body again under
+    `russian`, which stems Russian words with the Russian stemmer and Latin ones
+    with the English one, so it finds the words either half of the query matched."""
+    body: F | Func = F("body")
+    for old, new in _SQL_ESCAPES:
+        body = Func(body, Value(old), Value(new), function="replace", output_field=TextField())
+    tsquery = RawSQL(
+        "(websearch_to_tsquery('english'::regconfig, %s) "
+        "|| websearch_to_tsquery('russian'::regconfig, %s))",
+        [query, query],
+    )
+    return Func(
+        RawSQL("'russian'::regconfig", []),
+        body,
+        tsquery,
+        Value(HEADLINE_OPTIONS),
+        function="ts_headline",
+        output_field=TextField(),
+    )
+
+
+def mark_headline(headline: str) -> SafeString:
+    """Return ts_headline's output escaped, its marks turned into <mark> elements.
+
+    It was made from the escaped body; it is read back to text and escaped here
+    again, so whatever it holds, only our own marks become markup."""
+    text = escape(html.unescape(headline))
+    return mark_safe(  # noqa: S308 - escaped above; only our own marks become tags
+        text.replace(MARK_START, "<mark>").replace(MARK_STOP, "</mark>")
+    )
+
+
+def _fold(word: str) -> str:
+    """Compare words as unicode61 with remove_diacritics does: any case, no accents."""
+    decomposed = unicodedata.normalize("NFKD", word.casefold())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def mark_words(text: str, words: list[str]) -> SafeString:
+    """Return a snippet of `text`, escaped, with the words that start with one of
+    `words` marked (SQLite matches every query word as a prefix)."""
+    prefixes = tuple({_fold(w) for w in words})
+    matches = [
+        m for m in _WORD.finditer(text) if prefixes and _fold(m.group()).startswith(prefixes)
+    ]
+    start, end = 0, len(text)
+    if len(text) > SNIPPET_CHARS:
+        first = matches[0].start() if matches else 0
+        start = max(0, first - SNIPPET_BEFORE_CHARS)
+        if start:
+            # Begin at a word, not inside one.
+            space = text.find(" ", start, first)
+            start = space + 1 if space != -1 else start
+        end = min(len(text), start + SNIPPET_CHARS)
+    parts = ["…" if start else ""]
+    position = start
+    for match in matches:
+        if match.start() < start:
+            continue
+        if match.end() > end:
+            break
+        parts.append(escape(text[position : match.start()]))
+        parts.append(f"<mark>{escape(match.group())}</mark>")
+        position = match.end()
+    parts.append(escape(text[position:end]))
+    parts.append("…" if end < len(text) else "")
+    return mark_safe("".join(parts))  # noqa: S308 - every piece of text is escaped

@@ -1,3 +1,5 @@
+from typing import Any
+
 from django import forms
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -96,8 +98,8 @@ class SearchForm(forms.Form):
             raise ValidationError(_("There is no user %(name)s."), params={"name": username})
         return author
 
-    def clean(self):
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
         after, before = cleaned.get("after"), cleaned.get("before")
         if after and before and after >= before:
             raise ValidationError(_("The “after” day must come before the “before” day."))

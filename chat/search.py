@@ -26,7 +26,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from django.db import connection
 from django.db.models import BooleanField, F, Q, QuerySet, TextField, Value
@@ -144,7 +144,7 @@ class SearchPage:
     next_cursor: int | None  # the id to page on from, when more results remain
 
 
-def readable_room_ids(*, user: "User") -> QuerySet[Room]:
+def readable_room_ids(*, user: "User") -> QuerySet[Room, Any]:
     """The ids of the rooms `user` may read right now: public ones and their own."""
     return Room.objects.filter(
         Q(kind=Room.Kind.PUBLIC) | Q(pk__in=Membership.objects.filter(user=user).values("room_id"))

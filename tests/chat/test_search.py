@@ -24,7 +24,9 @@ def post(room, author, body):
 
 
 def found(user, query, **filters):
-    return [hit.message_id for hit in search.search_messages(user=user, query=query, **filters).hits]
+    return [
+        hit.message_id for hit in search.search_messages(user=user, query=query, **filters).hits
+    ]
 
 
 @pytest.fixture
@@ -91,7 +93,9 @@ def test_deleted_message_is_never_found(public_room, alice):
 @pytest.mark.django_db
 def test_edited_message_is_found_by_its_new_text_only(public_room, alice):
     message = post(public_room, alice, "meeting on tuesday")
-    services.message_edit(room=public_room, actor=alice, message_id=message.pk, body="meeting on friday")
+    services.message_edit(
+        room=public_room, actor=alice, message_id=message.pk, body="meeting on friday"
+    )
     assert found(alice, "tuesday") == []
     assert found(alice, "friday") == [message.pk]
 
@@ -133,10 +137,10 @@ def test_any_typed_query_is_safe(public_room, alice, query):
 
 @pytest.mark.django_db
 def test_case_and_cyrillic(public_room, alice):
-    ru = post(public_room, alice, "Сообщение о встрече")
+    ru = post(public_room, alice, "Сообщение про встречу")
     en = post(public_room, alice, "The MESSAGE was sent")
     assert found(alice, "сообщение") == [ru.pk]
-    assert found(alice, "ВСТРЕЧЕ") == [ru.pk]
+    assert found(alice, "ВСТРЕЧУ") == [ru.pk]
     assert found(alice, "message") == [en.pk]
 
 
@@ -161,9 +165,7 @@ def test_words_match_as_prefixes_on_sqlite(public_room, alice):
 
 def test_fts5_expression_quotes_every_word():
     parsed = search.parse_query('red "big apple" -pear or x"y')
-    assert search.fts5_expression(parsed) == (
-        '(("red"* AND "big apple"*) NOT "pear"*) OR ("x y"*)'
-    )
+    assert search.fts5_expression(parsed) == ('(("red"* AND "big apple"*) NOT "pear"*) OR ("x y"*)')
     assert not search.parse_query("-pear").searchable
     assert not search.parse_query("!!! ...").searchable
 
@@ -374,7 +376,10 @@ def _index_exists() -> bool:
     with connection.cursor() as cursor:
         tables = connection.introspection.table_names(cursor)
         if POSTGRESQL:
-            columns = [c.name for c in connection.introspection.get_table_description(cursor, "chat_message")]
+            columns = [
+                c.name
+                for c in connection.introspection.get_table_description(cursor, "chat_message")
+            ]
             return "search_vector" in columns
         return "chat_message_fts" in tables
 

@@ -10,8 +10,8 @@ The indexes are made by chat/migrations/0007_message_search.py:
   "сообщения" finds "сообщение"; "quoted phrases", `or` and `-word` work.
 - SQLite: the FTS5 table `chat_message_fts` (unicode61 tokenizer: any case,
   Cyrillic too), kept in step by triggers. The same syntax is translated to an
-  FTS5 expression here; every word also matches as a prefix ("mess" finds
-  "message"), since FTS5 has no stemming for these languages.
+  FTS5 expression here; every word of three letters or more also matches as a
+  prefix ("mess" finds "message"), since FTS5 has no stemming for these languages.
 
 Results are the messages of the rooms the user may read right now (public
 rooms, and the rooms they are a member of: the rule of
@@ -59,6 +59,9 @@ HEADLINE_OPTIONS = (
 # The triggers that keep chat_message_fts in step (as made by migration 0007):
 # a migration that rebuilds chat_message on SQLite must make them again.
 SQLITE_TRIGGERS = ("chat_message_fts_insert", "chat_message_fts_update", "chat_message_fts_delete")
+
+# SQLite: a query word this long or longer also matches as a prefix.
+PREFIX_MIN_CHARS = 3
 
 _TOKEN = re.compile(r'(-?)"([^"]*)"?|(\S+)')
 _WORD = re.compile(r"\w+")
@@ -114,7 +117,9 @@ def fts5_expression(query: ParsedQuery) -> str:
     quoted: nothing a user types is read as FTS5 syntax)."""
 
     def phrase(term: Term) -> str:
-        return '"' + " ".join(term.words) + '"*'
+        # A prefix of one or two letters would match a good part of the index.
+        star = "*" if len(term.words[-1]) >= PREFIX_MIN_CHARS else ""
+        return '"' + " ".join(term.words) + '"' + star
 
     alternatives = []
     for group in query.groups:
@@ -301,12 +306,17 @@ def _fold(word: str) -> str:
 
 
 def mark_words(text: str, words: list[str]) -> SafeString:
-    """Return a snippet of `text`, escaped, with the words that start with one of
-    `words` marked (SQLite matches every query word as a prefix)."""
-    prefixes = tuple({_fold(w) for w in words})
-    matches = [
-        m for m in _WORD.finditer(text) if prefixes and _fold(m.group()).startswith(prefixes)
-    ]
+    """Return a snippet of `text`, escaped, with the words SQLite's query matched
+    marked: the ones equal to one of `words`, or starting with one of at least
+    PREFIX_MIN_CHARS."""
+    exact = {_fold(w) for w in words}
+    prefixes = tuple(w for w in exact if len(w) >= PREFIX_MIN_CHARS)
+
+    def matched(word: str) -> bool:
+        folded = _fold(word)
+        return folded in exact or (bool(prefixes) and folded.startswith(prefixes))
+
+    matches = [m for m in _WORD.finditer(text) if matched(m.group())]
     start, end = 0, len(text)
     if len(text) > SNIPPET_CHARS:
         first = matches[0].start() if matches else 0

@@ -165,7 +165,7 @@ def test_words_match_as_prefixes_on_sqlite(public_room, alice):
 
 def test_fts5_expression_quotes_every_word():
     parsed = search.parse_query('red "big apple" -pear or x"y')
-    assert search.fts5_expression(parsed) == ('(("red"* AND "big apple"*) NOT "pear"*) OR ("x y"*)')
+    assert search.fts5_expression(parsed) == ('(("red"* AND "big apple"*) NOT "pear"*) OR ("x y")')
     assert not search.parse_query("-pear").searchable
     assert not search.parse_query("!!! ...").searchable
 
@@ -203,6 +203,9 @@ def test_mark_words_marks_prefixes_any_case():
     assert search.mark_words("Deploy <b>DEPLOYED</b> redeploy", ["deploy"]) == (
         "<mark>Deploy</mark> &lt;b&gt;<mark>DEPLOYED</mark>&lt;/b&gt; redeploy"
     )
+    assert search.mark_words("Ёжик и ежевика", ["ежик"]) == "<mark>Ёжик</mark> и ежевика"
+    # Short words match whole only, as in the query.
+    assert search.mark_words("go gopher", ["go"]) == "<mark>go</mark> gopher"
 
 
 # ---- Filters and pages ----------------------------------------------------------------

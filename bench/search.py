@@ -232,7 +232,8 @@ def _load_postgresql(connection, rows) -> None:
             for row in rows:
                 copy.write_row((*row, ""))
         cursor.execute(index_sql)
-        cursor.execute("ANALYZE chat_message")
+        # As autovacuum would after a load this size (memberships and rooms too).
+        cursor.execute("ANALYZE")
 
 
 def _load_sqlite(connection, rows) -> None:

@@ -60,7 +60,7 @@ class SearchForm(forms.Form):
         widget=forms.DateInput(attrs={"type": "date"}),
         error_messages={"invalid": _("Give the day as YYYY-MM-DD.")},
     )
-    cursor = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    cursor = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
 
     def __init__(self, *args, user, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -76,6 +76,15 @@ class SearchForm(forms.Form):
                 code="no_words",
             )
         return query
+
+    def clean_cursor(self) -> search.Cursor | None:
+        text = self.cleaned_data["cursor"]
+        if not text:
+            return None
+        cursor = search.Cursor.parse(text)
+        if cursor is None:
+            raise ValidationError(_("That page of results does not exist; search again."))
+        return cursor
 
     def clean_room(self) -> Room | None:
         slug = self.cleaned_data["room"]

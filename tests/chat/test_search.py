@@ -214,13 +214,13 @@ def test_mark_words_marks_prefixes_any_case():
 @pytest.mark.django_db
 def test_filters_room_author_and_days(public_room, alice, bob):
     other = services.room_create(name="Other", created_by=bob)
+    old = post(public_room, alice, "old status")
+    Message.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
     mine = post(public_room, alice, "status report")
     bobs = post(public_room, bob, "status report too")
     elsewhere = post(other, bob, "status report elsewhere")
-    old = post(public_room, alice, "old status")
-    Message.objects.filter(pk=old.pk).update(created_at=timezone.now() - timedelta(days=10))
     today = timezone.localdate()
-    assert found(alice, "status", room=public_room) == [old.pk, bobs.pk, mine.pk]
+    assert found(alice, "status", room=public_room) == [bobs.pk, mine.pk, old.pk]
     assert found(alice, "status", author=bob) == [elsewhere.pk, bobs.pk]
     assert found(alice, "status", before=today - timedelta(days=5)) == [old.pk]
     assert found(alice, "status", after=today - timedelta(days=5)) == [
@@ -231,12 +231,28 @@ def test_filters_room_author_and_days(public_room, alice, bob):
     assert found(alice, "status", after=today) == []
 
 
+def test_cursor_reads_back_what_it_wrote():
+    cursor = search.Cursor(timezone.now(), 42)
+    assert search.Cursor.parse(str(cursor)) == cursor
+    assert search.Cursor.parse("12_x") is None and search.Cursor.parse("") is None
+
+
+@pytest.mark.django_db
+def test_pages_follow_time_then_id(public_room, alice):
+    ids = [post(public_room, alice, f"tock {n}").pk for n in range(3)]
+    same = timezone.now() - timedelta(hours=1)
+    Message.objects.filter(pk__in=ids).update(created_at=same)
+    first = search.search_messages(user=alice, query="tock", limit=2)
+    second = search.search_messages(user=alice, query="tock", limit=2, cursor=first.next_cursor)
+    assert [h.message_id for h in first.hits + second.hits] == ids[::-1]
+
+
 @pytest.mark.django_db
 def test_pages_are_stable_while_messages_arrive(public_room, alice):
     ids = [post(public_room, alice, f"ping {n}").pk for n in range(25)]
     first = search.search_messages(user=alice, query="ping")
     assert [h.message_id for h in first.hits] == ids[::-1][:20]
-    assert first.next_cursor == ids[5]
+    assert first.next_cursor.message_id == ids[5]
     post(public_room, alice, "ping newer")
     second = search.search_messages(user=alice, query="ping", cursor=first.next_cursor)
     assert [h.message_id for h in second.hits] == ids[::-1][20:]
@@ -285,6 +301,7 @@ def test_search_page_without_a_query_shows_the_form(logged_in, alice):
         ({"q": "x", "author": "nobody"}, "author", "no user"),
         ({"q": "x", "cursor": "abc"}, "cursor", ""),
         ({"q": "x", "cursor": "-3"}, "cursor", ""),
+        ({"q": "x", "cursor": "999999999999999999_1"}, "cursor", "search again"),
         ({"q": "x", "after": "2026-05-02", "before": "2026-05-01"}, "__all__", "before"),
     ],
 )

@@ -8,7 +8,7 @@ import re
 import pytest
 
 from harness.accessibility import axe_violations
-from harness.browser import assert_nothing_went_wrong, post_messages
+from harness.browser import assert_nothing_went_wrong, mark_all_read, post_messages
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
@@ -38,10 +38,13 @@ def test_room_search_box_finds_an_old_message_and_opens_the_room_at_it(stack, ro
     bodies = [f"filler line {n}" for n in range(1, 121)]
     bodies[4] = "the unicorn plan, first draft"
     post_messages(stack, room, "alice", bodies)
+    # All read: the room page does not page back to a first unread message.
+    mark_all_read(stack, room, "bob")
     bob = open_room("bob", room, worker)
     page = bob.page
     # The first page holds the latest messages only.
-    expect(page.locator("#messages li.message[data-seq='5']")).to_have_count(0)
+    expect(page.locator("#messages li.message[data-seq='71']")).to_have_count(1)
+    assert page.locator("#messages li.message[data-seq='5']").count() == 0
 
     box = page.get_by_role("searchbox", name="Search this room")
     box.fill("unicorn")

@@ -364,19 +364,19 @@ def measure(args) -> dict:
 
 
 def explain(search, reader, word: str) -> list[str]:
-    """The plan of the ids query for one word."""
-    from chat.models import Message
+    """The plan of the ids query for one word, as search_messages runs it when
+    the word is common (on PostgreSQL a word with few matches is read with
+    bitmap scans only)."""
+    from django.db import connection
 
-    query = (
-        Message.objects.filter(
-            search._matching(word, search.parse_query(word)),
-            deleted_at__isnull=True,
-            room_id__in=search.readable_room_ids(user=reader),
-        )
-        .order_by("-pk")
-        .values_list("pk", flat=True)[:21]
-    )
-    return query.explain().splitlines()
+    filters = search._Filters(reader, None, None, None, None, None)
+    if connection.vendor == "postgresql":
+        messages = search.postgresql_matches(word, filters).values_list("pk", flat=True)[:21]
+        return messages.explain().splitlines()
+    sql, params = search.sqlite_ids_sql(search.parse_query(word), filters, 21)
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN QUERY PLAN {sql}", params)
+        return [" ".join(str(part) for part in row) for row in cursor.fetchall()]
 
 
 def percentile(ordered: list[float], p: float) -> float:

@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import BooleanField, F, Q, QuerySet, TextField, Value
 from django.db.models.expressions import Func, RawSQL
 from django.utils import timezone
@@ -260,10 +260,12 @@ def search_messages(
     return SearchPage(hits, Cursor(hits[-1].created_at, hits[-1].message_id) if more else None)
 
 
-def _postgresql_ids(query: str, filters: _Filters, limit: int) -> list[int]:
-    """Newest first by (created_at, id): the planner walks the created_at index
-    from the newest (or the range's end) for common words, and asks the GIN
-    index for rare ones."""
+# PostgreSQL: at most this many matches (after every filter) count as few.
+FEW_MATCHES = 500
+
+
+def postgresql_matches(query: str, filters: _Filters) -> QuerySet[Message]:
+    """The matching messages `filters.user` may read, newest first (PostgreSQL)."""
     messages = Message.objects.filter(
         _matching(query, parse_query(query)),
         deleted_at__isnull=True,
@@ -284,14 +286,47 @@ def _postgresql_ids(query: str, filters: _Filters, limit: int) -> list[int]:
             | Q(created_at=position.created_at, pk__lt=position.message_id),
             created_at__lte=position.created_at,
         )
-    return list(messages.order_by("-created_at", "-pk").values_list("pk", flat=True)[:limit])
+    return messages.order_by("-created_at", "-pk")
+
+
+def _postgresql_ids(query: str, filters: _Filters, limit: int) -> list[int]:
+    """Newest first by (created_at, id), by the plan that suits how many match.
+
+    Walking the created_at index from the newest (or from the end of the date
+    range) finds a page of a common word at once, and reads the whole table for
+    one that matches little: a phrase of common words, `word -word`, a rare word
+    the statistics do not know. So the GIN index is asked first, with plain
+    index scans off (bitmap scans only), whether at most FEW_MATCHES match; if
+    so those few are read and sorted by the same bitmap plan, else the planner
+    chooses (bench/search.py: an outlier of 1.5 s at a million rows before).
+    """
+    messages = postgresql_matches(query, filters).values_list("pk", flat=True)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_indexscan = off")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        try:
+            few = messages.order_by()[: FEW_MATCHES + 1].count() <= FEW_MATCHES
+            ids = list(messages[:limit]) if few else None
+        finally:
+            # Inside a caller's transaction SET LOCAL would outlive this block.
+            cursor.execute("SET LOCAL enable_indexscan TO DEFAULT")
+            cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
+    return ids if ids is not None else list(messages[:limit])
 
 
 def _sqlite_ids(parsed: ParsedQuery, filters: _Filters, limit: int) -> list[int]:
-    """Newest first by id, read from the FTS5 table in descending rowid order
-    and stopped at `limit`: no list of every match is made and sorted (a common
-    word matched a quarter of a million messages). SQLite takes the write lock
-    before a message gets its created_at, so ids follow time here."""
+    sql, params = sqlite_ids_sql(parsed, filters, limit)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def sqlite_ids_sql(parsed: ParsedQuery, filters: _Filters, limit: int) -> tuple[str, list[Any]]:
+    """The ids query on SQLite: newest first by id, read from the FTS5 table in
+    descending rowid order and stopped at `limit`: no list of every match is
+    made and sorted (a common word matched a quarter of a million messages).
+    SQLite takes the write lock before a message gets its created_at, so ids
+    follow time here."""
     readable_sql, readable_params = readable_room_ids(user=filters.user).query.sql_with_params()
     where = ["chat_message_fts MATCH %s", "m.deleted_at IS NULL", f"m.room_id IN ({readable_sql})"]
     params: list[Any] = [fts5_expression(parsed), *readable_params]
@@ -313,9 +348,7 @@ def _sqlite_ids(parsed: ParsedQuery, filters: _Filters, limit: int) -> list[int]
         f" ON m.id = chat_message_fts.rowid WHERE {conditions}"
         " ORDER BY chat_message_fts.rowid DESC LIMIT %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        return [row[0] for row in cursor.fetchall()]
+    return sql, [*params, limit]
 
 
 def _hits(ids: list[int], parsed: ParsedQuery, query: str, user: "User") -> list[SearchHit]:

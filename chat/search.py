@@ -15,17 +15,14 @@ The indexes are made by chat/migrations/0007_message_search.py:
 
 Results are the messages of the rooms the user may read right now (public
 rooms, and the rooms they are a member of: the rule of
-chat.selectors.room_for_reader), never a deleted one, newest first. Pages are
-keyset pages on (created_at, id), so a message stored while someone pages never
-shifts what the next page holds.
+chat.selectors.room_for_reader), never a deleted one, newest first: by
+(created_at, id) on PostgreSQL, by id on SQLite (the same order there: see
+sqlite_ids_sql). Pages are keyset pages (Cursor), so a message stored while
+someone pages never shifts what the next page holds.
 
-Order by created_at, not by id alone: with `after`/`before` the planner then walks
-the created_at index from the end of the range (ids follow time too, but the
-planner does not know it and walked the primary key through every newer message:
-0.9 s at a million rows; bench/search.py). Rare words go through the GIN index
-only when PostgreSQL estimates them rare: the migration raises the column's
-statistics target for that (an absent word took 1.5 s by the primary key with
-the default target).
+How each database is kept fast at a million messages (bench/search.py) is told
+at _postgresql_ids and sqlite_ids_sql, and in the migration (the statistics
+target of the search column).
 """
 
 import html

@@ -174,13 +174,16 @@ def search(request):
             )
     params = request.GET.copy()
     params.pop("cursor", None)
+    room = form.cleaned_data.get("room") if form.is_bound else None
     response = render(
         request,
         "chat/search.html",
         {
             "form": form,
             "results": results,
-            "room": form.cleaned_data.get("room") if form.is_bound else None,
+            "room_name": selectors.room_display_name(room=room, user=request.user)
+            if room
+            else None,
             "first_query": params.urlencode() if "cursor" in request.GET else None,
             "next_query": (
                 f"{params.urlencode()}&cursor={results.next_cursor}"

@@ -454,3 +454,10 @@ def test_same_results_whichever_plan_reads_them(public_room, alice, monkeypatch,
         with connection.cursor() as cursor:
             cursor.execute("SHOW enable_indexscan")
             assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db
+def test_search_in_a_direct_room_is_named_after_the_other_person(logged_in, alice, bob):
+    room = services.direct_room_open(user=alice, username="bob")
+    response = logged_in(alice).get("/chat/search/", {"q": "x", "room": room.slug})
+    assert response.status_code == 200 and response.context["room_name"] == "@bob"

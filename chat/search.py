@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.db.models import BooleanField, F, Q, QuerySet, TextField, Value
 from django.db.models.expressions import Func, RawSQL
 from django.utils import timezone
@@ -257,8 +257,10 @@ def search_messages(
     return SearchPage(hits, Cursor(hits[-1].created_at, hits[-1].message_id) if more else None)
 
 
-# PostgreSQL: at most this many matches (after every filter) count as few.
-FEW_MATCHES = 500
+# PostgreSQL: how long the planner's own plan may run before the bitmap plan
+# takes over (_postgresql_ids).
+PLANNER_DEADLINE_MS = 150
+QUERY_CANCELED = "57014"
 
 
 def postgresql_matches(query: str, filters: _Filters) -> QuerySet[Message]:
@@ -287,28 +289,35 @@ def postgresql_matches(query: str, filters: _Filters) -> QuerySet[Message]:
 
 
 def _postgresql_ids(query: str, filters: _Filters, limit: int) -> list[int]:
-    """Newest first by (created_at, id), by the plan that suits how many match.
+    """Newest first by (created_at, id): the planner's plan first, with a deadline.
 
     Walking the created_at index from the newest (or from the end of the date
-    range) finds a page of a common word at once, and reads the whole table for
-    one that matches little: a phrase of common words, `word -word`, a rare word
-    the statistics do not know. So the GIN index is asked first, with plain
-    index scans off (bitmap scans only), whether at most FEW_MATCHES match; if
-    so those few are read and sorted by the same bitmap plan, else the planner
-    chooses (bench/search.py: an outlier of 1.5 s at a million rows before).
+    range) finds a page of a common word at once, and that is what the planner
+    picks for anything it thinks common; but for what matches little after all (a
+    phrase of common words, `word -word`) the walk reads the whole table: 1.5 s at
+    a million rows (bench/search.py). Past PLANNER_DEADLINE_MS the query is
+    cancelled and read again with plain index scans off, by the GIN index's
+    bitmap, which is quick exactly when few messages match. (Asking the bitmap
+    first how many match cost common words more than it saved.)
     """
-    messages = postgresql_matches(query, filters).values_list("pk", flat=True)
+    messages = postgresql_matches(query, filters).values_list("pk", flat=True)[:limit]
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"SET LOCAL statement_timeout = {int(PLANNER_DEADLINE_MS)}")
+            ids = list(messages)
+            # Inside a caller's transaction SET LOCAL would outlive this block.
+            cursor.execute("SET LOCAL statement_timeout TO DEFAULT")
+            return ids
+    except OperationalError as error:
+        if getattr(error.__cause__, "sqlstate", None) != QUERY_CANCELED:
+            raise
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SET LOCAL enable_indexscan = off")
         cursor.execute("SET LOCAL enable_seqscan = off")
-        try:
-            few = messages.order_by()[: FEW_MATCHES + 1].count() <= FEW_MATCHES
-            ids = list(messages[:limit]) if few else None
-        finally:
-            # Inside a caller's transaction SET LOCAL would outlive this block.
-            cursor.execute("SET LOCAL enable_indexscan TO DEFAULT")
-            cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
-    return ids if ids is not None else list(messages[:limit])
+        ids = list(messages)
+        cursor.execute("SET LOCAL enable_indexscan TO DEFAULT")
+        cursor.execute("SET LOCAL enable_seqscan TO DEFAULT")
+        return ids
 
 
 def _sqlite_ids(parsed: ParsedQuery, filters: _Filters, limit: int) -> list[int]:

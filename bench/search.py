@@ -364,9 +364,9 @@ def measure(args) -> dict:
 
 
 def explain(search, reader, word: str) -> list[str]:
-    """The plan of the ids query for one word, as search_messages runs it when
-    the word is common (on PostgreSQL a word with few matches is read with
-    bitmap scans only)."""
+    """The plan of the ids query for one word, as search_messages first runs it
+    (on PostgreSQL a plan past chat.search.PLANNER_DEADLINE_MS is run again
+    with bitmap scans only)."""
     from django.db import connection
 
     filters = search._Filters(reader, None, None, None, None, None)

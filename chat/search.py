@@ -183,9 +183,14 @@ class SearchPage:
 
 def readable_room_ids(*, user: "User") -> QuerySet[Room, Any]:
     """The ids of the rooms `user` may read right now: public ones and their own."""
-    return Room.objects.filter(
-        Q(kind=Room.Kind.PUBLIC) | Q(pk__in=Membership.objects.filter(user=user).values("room_id"))
-    ).order_by().values("pk")
+    return (
+        Room.objects.filter(
+            Q(kind=Room.Kind.PUBLIC)
+            | Q(pk__in=Membership.objects.filter(user=user).values("room_id"))
+        )
+        .order_by()
+        .values("pk")
+    )
 
 
 def _day_start(day: date) -> datetime:

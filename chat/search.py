@@ -34,8 +34,10 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.db import OperationalError, connection, transaction
-from django.db.models import BooleanField, F, Q, QuerySet, TextField, Value
+from django.db.models import BooleanField, Case, F, Q, QuerySet, TextField, Value, When
 from django.db.models.expressions import Func, RawSQL
+from django.db.models.functions import Length
+from django.db.models.lookups import LessThanOrEqual
 from django.utils import timezone
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -424,7 +426,16 @@ def _headline(query: str) -> Func:
         RawSQL("'russian'::regconfig", []),
         body,
         tsquery,
-        Value(HEADLINE_OPTIONS),
+        # A short message is shown whole (ts_headline picks a fragment otherwise,
+        # and may leave out its first words).
+        Case(
+            When(
+                LessThanOrEqual(Length("body"), SNIPPET_CHARS),
+                then=Value(f"{HEADLINE_OPTIONS}, HighlightAll=true"),
+            ),
+            default=Value(HEADLINE_OPTIONS),
+            output_field=TextField(),
+        ),
         function="ts_headline",
         output_field=TextField(),
     )

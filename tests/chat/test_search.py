@@ -12,6 +12,7 @@ from django.db.models import BooleanField
 from django.db.models.expressions import RawSQL
 from django.test import override_settings
 from django.utils import timezone
+from django.utils.html import escape
 
 from chat import search, services
 from chat.models import Message, Room
@@ -183,6 +184,8 @@ def test_snippet_escapes_the_text_then_marks_the_words(public_room, alice):
     assert "&lt;img src=x" in hit.snippet
     assert "<mark>needle</mark>" in hit.snippet
     assert hit.snippet.count("<mark>") == hit.snippet.count("</mark>") == 1
+    # A short message is shown whole.
+    assert hit.snippet.replace("<mark>", "").replace("</mark>", "") == escape(HOSTILE)
 
 
 @pytest.mark.django_db

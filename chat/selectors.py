@@ -406,6 +406,14 @@ def messages_before(*, room: Room, before_seq: int | None, limit: int) -> Messag
     return MessagePage(list(reversed(page[:limit])), more=len(page) > limit)
 
 
+def messages_around(*, room: Room, seq: int, limit: int = HELLO_LATEST) -> MessagePage:
+    """Return up to `limit` messages around `seq` (a link to a message): half
+    up to and including it, the rest after it; `more` when older ones remain."""
+    older = messages_before(room=room, before_seq=seq + 1, limit=limit // 2)
+    newer = list(_messages(room).filter(seq__gt=seq).order_by("seq")[: limit - len(older.messages)])
+    return MessagePage(older.messages + newer, more=older.more)
+
+
 def user_by_username(username: str) -> "User | None":
     return (
         get_user_model()

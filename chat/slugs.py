@@ -2,15 +2,15 @@
 
 A direct room's slug is derived from its pair (`dm-<low>-<high>`) and never used
 to find it; user-chosen names must still never produce one, nor a slug the URL
-routes take for themselves (`/chat/new/`, `/chat/direct/`, `/chat/files/`), or a link to a
-direct conversation could land in somebody's room.
+routes take for themselves (`/chat/new/`, `/chat/direct/`, `/chat/files/`,
+`/chat/search/`), or a link to a direct conversation could land in somebody's room.
 """
 
 from django.utils.text import slugify
 
 DIRECT_PREFIX = "dm-"
 # Taken by chat/urls.py before the <slug> routes; "dm" keeps the prefix's stem too.
-RESERVED = frozenset({"new", "direct", "dm", "files"})
+RESERVED = frozenset({"new", "direct", "dm", "files", "search"})
 # What a reserved name gets in front, so "dm 1 9" becomes "room-dm-1-9".
 ESCAPE_PREFIX = "room-"
 BASE_MAX = 60

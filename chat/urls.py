@@ -11,6 +11,7 @@ urlpatterns = [
     # "files" is reserved (chat.slugs): no room takes that address.
     path("files/<int:attachment_id>/", views.attachment_download, name="attachment_download"),
     path("files/<int:attachment_id>/thumb/", views.attachment_thumb, name="attachment_thumb"),
+    path("search/", views.search, name="search"),
     path("<slug:slug>/", views.room_detail, name="room_detail"),
     path("<slug:slug>/join/", views.room_join, name="room_join"),
     path("<slug:slug>/attachments/", views.attachment_upload, name="attachment_upload"),

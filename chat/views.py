@@ -21,7 +21,8 @@ from realtime.errors import NotFound, Refused
 
 from . import attachments, frames, moderation_selectors, selectors, services
 from .exceptions import RoomBanned, RoomForbidden, RoomNotFound
-from .forms import SLOW_MODE_CHOICES, RoomCreateForm, UsernameForm, first_error
+from .forms import SLOW_MODE_CHOICES, RoomCreateForm, SearchForm, UsernameForm, first_error
+from .search import search_messages
 
 
 class Banned(Exception):
@@ -130,7 +131,12 @@ def room_detail(request, slug):
     except Banned as error:
         return _banned(request, error)
     membership = selectors.membership(room=room, user=request.user)
-    page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
+    at = _seq_param(request.GET.get("at"))
+    if at is not None and at <= room.last_seq:
+        # A link to a message (?at=<seq>): the page holds the history around it.
+        page = selectors.messages_around(room=room, seq=at)
+    else:
+        page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
     display_name = selectors.room_display_name(room=room, user=request.user)
     return render(
         request,
@@ -145,6 +151,7 @@ def room_detail(request, slug):
             "has_more": page.more,
             "member_form": UsernameForm(),
             **_moderation_context(room, request.user),
+            "search_query_max": settings.CHAT_SEARCH_QUERY_MAX_CHARS,
             "room_config": {
                 "slug": room.slug,
                 "user": frames.user_dict(request.user),
@@ -155,6 +162,66 @@ def room_detail(request, slug):
             },
         },
     )
+
+
+def _seq_param(value: str | None) -> int | None:
+    """Return a positive seq from a query parameter, else None."""
+    if value is None or not value.isdigit() or len(value) > 18:
+        return None
+    return int(value) or None
+
+
+@require_GET
+@login_required
+def search(request):
+    form = SearchForm(request.GET or None, user=request.user)
+    results, retry_after = None, None
+    if form.is_bound and form.is_valid():
+        limit = async_to_sync(ratelimit.take)(
+            "search", request.user.pk, settings.CHAT_SEARCH_RATE_LIMIT
+        )
+        if limit.allowed:
+            data = form.cleaned_data
+            results = search_messages(
+                user=request.user,
+                query=data["q"],
+                room=data["room"],
+                author=data["author"],
+                after=data["after"],
+                before=data["before"],
+                cursor=data["cursor"],
+            )
+        else:
+            retry_after = ceil(limit.retry_after)
+            form.add_error(
+                None,
+                _("You are searching too fast; try again in %(seconds)d s.")
+                % {"seconds": retry_after},
+            )
+    params = request.GET.copy()
+    params.pop("cursor", None)
+    room = form.cleaned_data.get("room") if form.is_bound else None
+    response = render(
+        request,
+        "chat/search.html",
+        {
+            "form": form,
+            "results": results,
+            "room_name": selectors.room_display_name(room=room, user=request.user)
+            if room
+            else None,
+            "first_query": params.urlencode() if "cursor" in request.GET else None,
+            "next_query": (
+                f"{params.urlencode()}&cursor={results.next_cursor}"
+                if results is not None and results.next_cursor is not None
+                else None
+            ),
+        },
+        status=200 if retry_after is None else 429,
+    )
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
 
 
 @require_POST

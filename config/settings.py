@@ -287,6 +287,9 @@ CHAT_MAX_IMAGE_PIXELS = env_int("CHAT_MAX_IMAGE_PIXELS", 40_000_000)
 CHAT_THUMBNAIL_SIZE = 400
 # Uploads never sent are deleted after this many hours (`manage.py attachments_cleanup`).
 CHAT_UPLOAD_PENDING_HOURS = env_int("CHAT_UPLOAD_PENDING_HOURS", 24)
+# Message search (chat.search): searches per user, and the longest query in characters.
+CHAT_SEARCH_RATE_LIMIT = os.environ.get("CHAT_SEARCH_RATE_LIMIT", "30/60")
+CHAT_SEARCH_QUERY_MAX_CHARS = 200
 
 # --- Notifications -----------------------------------------------------------
 

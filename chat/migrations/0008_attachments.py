@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0006_membership_notify'),
+        ('chat', '0007_message_search'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 

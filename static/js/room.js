@@ -825,12 +825,15 @@ function markRead() {
 formatAllTimes(document);
 messages.adoptServerRendered();
 if (room.lastReadSeq < timeline.contiguous) messages.placeDivider(room.lastReadSeq);
-// More unread than the page holds: page back to the first one once connected.
-if (unreadAboveLoaded()) unreadPagesLeft = UNREAD_PAGES_MAX;
-messages.initialScroll();
-// A notification opens the room at its message (?at=<seq>): shown when the page holds it.
+// A link to a message (a search result, a notification: ?at=<seq>): the server
+// rendered the history around it; newer messages fill in below once connected.
 const openAt = Number(new URLSearchParams(location.search).get("at"));
-if (Number.isSafeInteger(openAt) && openAt > 0) messages.reveal(openAt);
+const opening = Number.isSafeInteger(openAt) && openAt > 0;
+// More unread than the page holds: page back to the first one once connected
+// (not when opening at a message: the reader came for that one).
+if (!opening && unreadAboveLoaded()) unreadPagesLeft = UNREAD_PAGES_MAX;
+messages.initialScroll();
+if (opening) messages.reveal(openAt);
 showOlderButton();
 showJumps();
 el.list.addEventListener("scroll", () => {

@@ -148,7 +148,7 @@ def sections(user, notifications: list[Notification]) -> list[RoomSection]:
         room_id = _target_id(notification.target, policy.ROOM_TARGET)
         room = message.room if message is not None else rooms.get(room_id) if room_id else None
         if message is not None:
-            url = absolute(f"{message.room.get_absolute_url()}?at={message.pk}")
+            url = absolute(f"{message.room.get_absolute_url()}?at={message.seq}")
         else:
             url = absolute(notification.get_absolute_url())
         key = room.pk if room is not None else None

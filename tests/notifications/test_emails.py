@@ -134,11 +134,11 @@ def test_several_notifications_go_as_one_email_grouped_by_room_newest_first(
     # Rooms in the order of their newest notification, entries newest first.
     assert text.index("== General ==") < text.index("== Design <team> ==")
     assert text.index("third bob") < text.index("first bob")
-    assert f"https://chat.example.com{room.get_absolute_url()}?at={third.pk}" in text
+    assert f"https://chat.example.com{room.get_absolute_url()}?at={third.seq}" in text
     html = email.alternatives[0][0]
     assert "Design &lt;team&gt;" in html and "&lt;b&gt;bold&lt;/b&gt;" in html
     assert "<b>bold" not in html
-    assert f'href="https://chat.example.com{other.get_absolute_url()}?at={second.pk}"' in html
+    assert f'href="https://chat.example.com{other.get_absolute_url()}?at={second.seq}"' in html
     # The later runs find nothing left.
     later = emails.send_due(
         user_id=bob_mail.pk, notification_ids=ids[1:], now=T0 + timedelta(seconds=DELAY + 120)

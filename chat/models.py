@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import slugs
@@ -152,7 +153,7 @@ class Membership(models.Model):
         verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.room}"
+        return gettext("%(user)s in %(room)s") % {"user": self.user, "room": self.room}
 
 
 class Message(models.Model):
@@ -374,7 +375,7 @@ class RoomBan(models.Model):
         verbose_name_plural = _("room bans")
 
     def __str__(self) -> str:
-        return f"{self.user} banned from {self.room}"
+        return gettext("%(user)s banned from %(room)s") % {"user": self.user, "room": self.room}
 
 
 class Report(models.Model):
@@ -426,7 +427,7 @@ class Report(models.Model):
         verbose_name_plural = _("reports")
 
     def __str__(self) -> str:
-        return f"report {self.pk} of {self.message_id}"
+        return gettext("report %(id)s on %(message)s") % {"id": self.pk, "message": self.message_id}
 
 
 class Pin(models.Model):
@@ -454,4 +455,4 @@ class Pin(models.Model):
         verbose_name_plural = _("pins")
 
     def __str__(self) -> str:
-        return f"{self.message} pinned"
+        return gettext("%(message)s pinned") % {"message": self.message}

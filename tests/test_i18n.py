@@ -196,8 +196,16 @@ ADMIN_PAGES = [
     ),
     (
         "/admin/chat/room/{room}/change/",
-        {"Name", "Slug", "Kind", "Slow mode seconds", "Memberships", "Role", "Change room"},
-        {"Название", "Адрес", "Тип", "Медленный режим, секунд", "Участники комнат", "Роль"},
+        {"Name", "Slug", "Kind", "Slow mode seconds", "Memberships", "Role", "bob in General"},
+        {
+            "Название",
+            "Адрес",
+            "Тип",
+            "Медленный режим, секунд",
+            "Участники комнат",
+            "Роль",
+            "bob в комнате General",
+        },
     ),
     (
         "/admin/chat/report/",

@@ -18,9 +18,14 @@ class UsernameKey(models.Model):
         on_delete=models.CASCADE,
         primary_key=True,
         related_name="username_key",
+        verbose_name=_("user"),
     )
     # Unbounded: NFKC and the skeleton can make a 150-character name longer.
-    key = models.TextField(unique=True, null=True)
+    key = models.TextField(unique=True, null=True, verbose_name=_("key"))
+
+    class Meta:
+        verbose_name = _("username key")
+        verbose_name_plural = _("username keys")
 
     def __str__(self) -> str:
         return f"{self.user_id}: {self.key}"
@@ -30,7 +35,11 @@ class Profile(models.Model):
     """A user's settings (the settings page). A user without a row has the defaults."""
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, primary_key=True, related_name="profile"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        primary_key=True,
+        related_name="profile",
+        verbose_name=_("user"),
     )
     # Whether the rooms' "Seen by" may name this user (chat asks through a signal).
     share_read_position = models.BooleanField(
@@ -44,6 +53,10 @@ class Profile(models.Model):
         _("Language"), max_length=8, blank=True, default="", choices=settings.LANGUAGES
     )
 
+    class Meta:
+        verbose_name = _("profile")
+        verbose_name_plural = _("profiles")
+
     def __str__(self) -> str:
         return f"settings of {self.user_id}"
 
@@ -53,12 +66,18 @@ class Block(models.Model):
     notification of a mention from `blocked` to `blocker`."""
 
     blocker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_made"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="blocks_made",
+        verbose_name=_("blocker"),
     )
     blocked = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="blocks_received"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="blocks_received",
+        verbose_name=_("blocked"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["blocker", "-created_at"]
@@ -68,6 +87,8 @@ class Block(models.Model):
                 condition=~models.Q(blocker=models.F("blocked")), name="block_not_self"
             ),
         ]
+        verbose_name = _("block")
+        verbose_name_plural = _("blocks")
 
     def __str__(self) -> str:
         return f"{self.blocker_id} blocks {self.blocked_id}"

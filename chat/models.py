@@ -5,6 +5,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import F, Q
 from django.urls import reverse
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from . import slugs
@@ -19,22 +20,31 @@ class Room(models.Model):
         PRIVATE = "private", _("Private")
         DIRECT = "direct", _("Direct message")
 
-    slug = models.SlugField(max_length=80, unique=True)
-    name = models.CharField(max_length=settings.CHAT_ROOM_NAME_MAX_CHARS)
-    kind = models.CharField(max_length=10, choices=Kind, default=Kind.PUBLIC)
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    slug = models.SlugField(max_length=80, unique=True, verbose_name=_("slug"))
+    name = models.CharField(max_length=settings.CHAT_ROOM_NAME_MAX_CHARS, verbose_name=_("name"))
+    kind = models.CharField(
+        max_length=10, choices=Kind, default=Kind.PUBLIC, verbose_name=_("kind")
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("created by"),
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
     # The seq of the room's newest event (a message, an edit, a deletion, a
     # reaction); given out under this row's lock.
-    last_seq = models.PositiveBigIntegerField(default=0)
+    last_seq = models.PositiveBigIntegerField(default=0, verbose_name=_("last seq"))
     # Slow mode: the seconds a member waits between two messages (0: off); the
     # owner and moderators are exempt (chat.moderation).
-    slow_mode_seconds = models.PositiveIntegerField(default=0)
+    slow_mode_seconds = models.PositiveIntegerField(default=0, verbose_name=_("slow mode seconds"))
     # Typed by hand: django-stubs does not infer a `through` model named by a string.
     members: "models.ManyToManyField[User, Membership]" = models.ManyToManyField(
-        settings.AUTH_USER_MODEL, through="Membership", related_name="chat_rooms"
+        settings.AUTH_USER_MODEL,
+        through="Membership",
+        related_name="chat_rooms",
+        verbose_name=_("members"),
     )
     # A direct room is found by its two people (lower id first), never by a
     # name anyone can choose. SET_NULL: deleting one keeps the other's copy.
@@ -45,6 +55,7 @@ class Room(models.Model):
         editable=False,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("direct low"),
     )
     direct_high = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -53,6 +64,7 @@ class Room(models.Model):
         editable=False,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("direct high"),
     )
 
     class Meta:
@@ -74,6 +86,8 @@ class Room(models.Model):
                 name="room_direct_pair_ordered",
             ),
         ]
+        verbose_name = _("room")
+        verbose_name_plural = _("rooms")
 
     def __str__(self) -> str:
         return self.name
@@ -110,49 +124,73 @@ class Membership(models.Model):
         MENTIONS = "mentions", _("Mentions only")
         NONE = "none", _("Nothing")
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="memberships")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_memberships"
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("room")
     )
-    role = models.CharField(max_length=10, choices=Role, default=Role.MEMBER)
-    joined_at = models.DateTimeField(auto_now_add=True)
-    last_read_seq = models.PositiveBigIntegerField(default=0)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_memberships",
+        verbose_name=_("user"),
+    )
+    role = models.CharField(
+        max_length=10, choices=Role, default=Role.MEMBER, verbose_name=_("role")
+    )
+    joined_at = models.DateTimeField(auto_now_add=True, verbose_name=_("joined at"))
+    last_read_seq = models.PositiveBigIntegerField(default=0, verbose_name=_("last read seq"))
     # Which notifications the room may cause its member (notifications reads these).
-    notify_level = models.CharField(max_length=10, choices=NotifyLevel, default=NotifyLevel.ALL)
+    notify_level = models.CharField(
+        max_length=10, choices=NotifyLevel, default=NotifyLevel.ALL, verbose_name=_("notify level")
+    )
     # Until then nothing from the room goes beyond the inbox (no email, no push).
-    muted_until = models.DateTimeField(null=True, blank=True)
+    muted_until = models.DateTimeField(null=True, blank=True, verbose_name=_("muted until"))
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["room", "user"], name="membership_unique_room_user")
         ]
+        verbose_name = _("membership")
+        verbose_name_plural = _("memberships")
 
     def __str__(self) -> str:
-        return f"{self.user} in {self.room}"
+        return gettext("%(user)s in %(room)s") % {"user": self.user, "room": self.room}
 
 
 class Message(models.Model):
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="messages")
-    seq = models.PositiveBigIntegerField()
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="messages", verbose_name=_("room")
+    )
+    seq = models.PositiveBigIntegerField(verbose_name=_("seq"))
     author = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_messages"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_messages",
+        verbose_name=_("author"),
     )
-    body = models.TextField(max_length=settings.CHAT_MAX_BODY_CHARS)
+    body = models.TextField(max_length=settings.CHAT_MAX_BODY_CHARS, verbose_name=_("body"))
     # The body rendered once when stored or edited (chat.rendering): sanitised HTML.
-    html = models.TextField(blank=True, default="")
-    client_id = models.CharField(max_length=64)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
-    reply_to = models.ForeignKey(
-        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
+    html = models.TextField(blank=True, default="", verbose_name=_("html"))
+    client_id = models.CharField(max_length=64, verbose_name=_("client id"))
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
     )
-    edited_at = models.DateTimeField(null=True, blank=True)
-    deleted_at = models.DateTimeField(null=True, blank=True)
+    reply_to = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+        verbose_name=_("reply to"),
+    )
+    edited_at = models.DateTimeField(null=True, blank=True, verbose_name=_("edited at"))
+    deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("deleted at"))
     deleted_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
         blank=True,
         on_delete=models.SET_NULL,
         related_name="+",
+        verbose_name=_("deleted by"),
     )
 
     class Meta:
@@ -163,6 +201,8 @@ class Message(models.Model):
                 fields=["room", "author", "client_id"], name="message_unique_client_id"
             ),
         ]
+        verbose_name = _("message")
+        verbose_name_plural = _("messages")
 
     def __str__(self) -> str:
         return f"{self.room.slug}#{self.seq}"
@@ -175,24 +215,33 @@ class Message(models.Model):
 class MessageEdit(models.Model):
     """A message's body before one of its edits (seen by staff in the admin)."""
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="edits")
-    body = models.TextField()
-    edited_at = models.DateTimeField()
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="edits", verbose_name=_("message")
+    )
+    body = models.TextField(verbose_name=_("body"))
+    edited_at = models.DateTimeField(verbose_name=_("edited at"))
 
     class Meta:
         ordering = ["message", "edited_at", "id"]
+        verbose_name = _("message edit")
+        verbose_name_plural = _("message edits")
 
     def __str__(self) -> str:
         return f"{self.message} before {self.edited_at:%Y-%m-%d %H:%M:%S}"
 
 
 class Reaction(models.Model):
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reactions")
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reactions"
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="reactions", verbose_name=_("message")
     )
-    emoji = models.CharField(max_length=32)
-    created_at = models.DateTimeField(auto_now_add=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_reactions",
+        verbose_name=_("user"),
+    )
+    emoji = models.CharField(max_length=32, verbose_name=_("emoji"))
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["message", "id"]
@@ -201,6 +250,8 @@ class Reaction(models.Model):
                 fields=["message", "user", "emoji"], name="reaction_unique_message_user_emoji"
             )
         ]
+        verbose_name = _("reaction")
+        verbose_name_plural = _("reactions")
 
     def __str__(self) -> str:
         return f"{self.emoji} by {self.user_id} on {self.message_id}"
@@ -219,17 +270,23 @@ class RoomEvent(models.Model):
         PIN = "pin", _("Pin")
         UNPIN = "unpin", _("Unpin")
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="events")
-    seq = models.PositiveBigIntegerField()
-    kind = models.CharField(max_length=10, choices=Kind)
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="events")
-    text = models.TextField()
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="events", verbose_name=_("room")
+    )
+    seq = models.PositiveBigIntegerField(verbose_name=_("seq"))
+    kind = models.CharField(max_length=10, choices=Kind, verbose_name=_("kind"))
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="events", verbose_name=_("message")
+    )
+    text = models.TextField(verbose_name=_("text"))
 
     class Meta:
         ordering = ["room", "seq"]
         constraints = [
             models.UniqueConstraint(fields=["room", "seq"], name="room_event_unique_room_seq")
         ]
+        verbose_name = _("room event")
+        verbose_name_plural = _("room events")
 
     def __str__(self) -> str:
         return f"{self.room_id}#{self.seq} {self.kind}"
@@ -240,23 +297,35 @@ class Attachment(models.Model):
     a message with it (chat.attachments.bind), then the message's. Its files are
     reached only through the download view, which checks access on every request."""
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="attachments")
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="attachments", verbose_name=_("room")
+    )
     uploader = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_attachments",
+        verbose_name=_("uploader"),
     )
     message = models.ForeignKey(
-        Message, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+        Message,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="attachments",
+        verbose_name=_("message"),
     )
     # Storage keys (random, meaningless); the thumbnail only for inline images.
-    file = models.FileField(max_length=200)
-    thumb = models.FileField(max_length=200, blank=True)
-    name = models.CharField(max_length=200)
-    size = models.PositiveBigIntegerField()
+    file = models.FileField(max_length=200, verbose_name=_("file"))
+    thumb = models.FileField(max_length=200, blank=True, verbose_name=_("thumb"))
+    name = models.CharField(max_length=200, verbose_name=_("name"))
+    size = models.PositiveBigIntegerField(verbose_name=_("size"))
     # Sniffed from the content, never the name.
-    content_type = models.CharField(max_length=100)
-    width = models.PositiveIntegerField(null=True, blank=True)
-    height = models.PositiveIntegerField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    content_type = models.CharField(max_length=100, verbose_name=_("content type"))
+    width = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("width"))
+    height = models.PositiveIntegerField(null=True, blank=True, verbose_name=_("height"))
+    created_at = models.DateTimeField(
+        auto_now_add=True, db_index=True, verbose_name=_("created at")
+    )
 
     class Meta:
         # By id alone: ordering by `message` would join messages for their own
@@ -265,6 +334,8 @@ class Attachment(models.Model):
         indexes = [
             models.Index(fields=["uploader", "message"], name="attachment_uploader_message"),
         ]
+        verbose_name = _("attachment")
+        verbose_name_plural = _("attachments")
 
     def __str__(self) -> str:
         return self.name
@@ -276,23 +347,35 @@ class Attachment(models.Model):
 class RoomBan(models.Model):
     """A user kept out of a room: they can't join it, read it or post in it."""
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="bans")
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="bans", verbose_name=_("room")
+    )
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_bans"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_bans",
+        verbose_name=_("user"),
     )
     banned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("banned by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["room", "-created_at"]
         constraints = [models.UniqueConstraint(fields=["room", "user"], name="room_ban_unique")]
         # Staff with this permission moderate every room as its owner does.
         permissions = [("moderate_room", _("Can moderate any room"))]
+        verbose_name = _("room ban")
+        verbose_name_plural = _("room bans")
 
     def __str__(self) -> str:
-        return f"{self.user} banned from {self.room}"
+        return gettext("%(user)s banned from %(room)s") % {"user": self.user, "room": self.room}
 
 
 class Report(models.Model):
@@ -304,16 +387,30 @@ class Report(models.Model):
         BANNED = "banned", _("Author banned")
         DISMISSED = "dismissed", _("Dismissed")
 
-    message = models.ForeignKey(Message, on_delete=models.CASCADE, related_name="reports")
-    reporter = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_reports"
+    message = models.ForeignKey(
+        Message, on_delete=models.CASCADE, related_name="reports", verbose_name=_("message")
     )
-    reason = models.TextField(max_length=settings.CHAT_REPORT_REASON_MAX_CHARS)
-    status = models.CharField(max_length=10, choices=Status, default=Status.OPEN, db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    resolved_at = models.DateTimeField(null=True, blank=True)
+    reporter = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="chat_reports",
+        verbose_name=_("reporter"),
+    )
+    reason = models.TextField(
+        max_length=settings.CHAT_REPORT_REASON_MAX_CHARS, verbose_name=_("reason")
+    )
+    status = models.CharField(
+        max_length=10, choices=Status, default=Status.OPEN, db_index=True, verbose_name=_("status")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    resolved_at = models.DateTimeField(null=True, blank=True, verbose_name=_("resolved at"))
     resolved_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("resolved by"),
     )
 
     class Meta:
@@ -326,23 +423,36 @@ class Report(models.Model):
                 name="report_one_open_per_reporter",
             )
         ]
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
 
     def __str__(self) -> str:
-        return f"report {self.pk} of {self.message_id}"
+        return gettext("report %(id)s on %(message)s") % {"id": self.pk, "message": self.message_id}
 
 
 class Pin(models.Model):
     """A message pinned to its room's header."""
 
-    room = models.ForeignKey(Room, on_delete=models.CASCADE, related_name="pins")
-    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="pin")
-    pinned_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    room = models.ForeignKey(
+        Room, on_delete=models.CASCADE, related_name="pins", verbose_name=_("room")
     )
-    pinned_at = models.DateTimeField(auto_now_add=True)
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="pin", verbose_name=_("message")
+    )
+    pinned_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("pinned by"),
+    )
+    pinned_at = models.DateTimeField(auto_now_add=True, verbose_name=_("pinned at"))
 
     class Meta:
         ordering = ["room", "-pinned_at", "-id"]
+        verbose_name = _("pin")
+        verbose_name_plural = _("pins")
 
     def __str__(self) -> str:
-        return f"{self.message} pinned"
+        return gettext("%(message)s pinned") % {"message": self.message}

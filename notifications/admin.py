@@ -150,5 +150,9 @@ class PushSubscriptionAdmin(admin.ModelAdmin):
     # The browser's keys decrypt nothing on the server, but they are no one's business.
     exclude = ["p256dh", "auth", "session_hash"]
 
+    @admin.display(description=_("host"))
+    def host(self, obj: PushSubscription) -> str:
+        return obj.host
+
     def has_add_permission(self, request) -> bool:
         return False

@@ -51,31 +51,39 @@ class Broadcast(models.Model):
         GROUPS = "groups", _("Groups")
         USERS = "users", _("Users")
 
-    title = models.CharField(max_length=TITLE_MAX)
-    body = models.TextField(max_length=BODY_MAX, blank=True)
-    level = models.CharField(max_length=10, choices=Level, default=Level.INFO)
+    title = models.CharField(max_length=TITLE_MAX, verbose_name=_("title"))
+    body = models.TextField(max_length=BODY_MAX, blank=True, verbose_name=_("body"))
+    level = models.CharField(
+        max_length=10, choices=Level, default=Level.INFO, verbose_name=_("level")
+    )
     url = models.CharField(
         max_length=URL_MAX,
         blank=True,
         validators=[validate_site_path],
         help_text=_("A path on this site, like /chat/general/."),
+        verbose_name=_("url"),
     )
-    audience = models.CharField(max_length=10, choices=Audience, default=Audience.ALL)
+    audience = models.CharField(
+        max_length=10, choices=Audience, default=Audience.ALL, verbose_name=_("audience")
+    )
     critical = models.BooleanField(
         default=False,
         help_text=_("Pushed even in quiet hours and to people who switched announcements off."),
+        verbose_name=_("critical"),
     )
     groups = models.ManyToManyField(
         "auth.Group",
         blank=True,
         related_name="notification_broadcasts",
         help_text=_("With the audience “Groups”: the active members of these groups."),
+        verbose_name=_("groups"),
     )
     users = models.ManyToManyField(
         settings.AUTH_USER_MODEL,
         blank=True,
         related_name="notification_broadcasts",
         help_text=_("With the audience “Users”: these users."),
+        verbose_name=_("users"),
     )
     created_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -84,13 +92,18 @@ class Broadcast(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         editable=False,
+        verbose_name=_("created by"),
     )
-    created_at = models.DateTimeField(auto_now_add=True)
-    sent_at = models.DateTimeField(null=True, blank=True, editable=False)
-    recipient_count = models.PositiveIntegerField(default=0, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    sent_at = models.DateTimeField(null=True, blank=True, editable=False, verbose_name=_("sent at"))
+    recipient_count = models.PositiveIntegerField(
+        default=0, editable=False, verbose_name=_("recipient count")
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("broadcast")
+        verbose_name_plural = _("broadcasts")
 
     def __str__(self) -> str:
         return self.title
@@ -110,32 +123,55 @@ class Notification(models.Model):
         related_name="notifications",
         # Covered by the (recipient, id) index below.
         db_index=False,
+        verbose_name=_("recipient"),
     )
-    title = models.CharField(max_length=TITLE_MAX)
-    body = models.TextField(max_length=BODY_MAX, blank=True)
-    level = models.CharField(max_length=10, choices=Level, default=Level.INFO)
-    url = models.CharField(max_length=URL_MAX, blank=True, validators=[validate_site_path])
+    title = models.CharField(max_length=TITLE_MAX, verbose_name=_("title"))
+    body = models.TextField(max_length=BODY_MAX, blank=True, verbose_name=_("body"))
+    level = models.CharField(
+        max_length=10, choices=Level, default=Level.INFO, verbose_name=_("level")
+    )
+    url = models.CharField(
+        max_length=URL_MAX, blank=True, validators=[validate_site_path], verbose_name=_("url")
+    )
     broadcast = models.ForeignKey(
-        Broadcast, null=True, blank=True, on_delete=models.SET_NULL, related_name="notifications"
+        Broadcast,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="notifications",
+        verbose_name=_("broadcast"),
     )
     # What the notification is about, for the app that caused it to find it
     # again without this app knowing that one's models: "chat.message:8812".
-    target = models.CharField(max_length=100, blank=True, default="")
-    kind = models.CharField(max_length=10, choices=Kind, default=Kind.SYSTEM)
+    target = models.CharField(max_length=100, blank=True, default="", verbose_name=_("target"))
+    kind = models.CharField(
+        max_length=10, choices=Kind, default=Kind.SYSTEM, verbose_name=_("kind")
+    )
     # Who caused it (the newest of them when grouped); null for the system.
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        verbose_name=_("actor"),
     )
     # How many events it stands for, and the distinct actors among them, newest
     # first (the title names the newest and counts the others).
-    count = models.PositiveIntegerField(default=1)
-    actor_ids = models.JSONField(default=list, blank=True, editable=False)
+    count = models.PositiveIntegerField(default=1, verbose_name=_("count"))
+    actor_ids = models.JSONField(
+        default=list, blank=True, editable=False, verbose_name=_("actor ids")
+    )
     # The id of the unread notification this one grew from (that row is gone).
-    replaces = models.PositiveBigIntegerField(null=True, blank=True, editable=False)
+    replaces = models.PositiveBigIntegerField(
+        null=True, blank=True, editable=False, verbose_name=_("replaces")
+    )
     # Unread notifications of one recipient that share it become one (grouping).
-    collapse_key = models.CharField(max_length=120, blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
-    read_at = models.DateTimeField(null=True, blank=True)
+    collapse_key = models.CharField(
+        max_length=120, blank=True, default="", verbose_name=_("collapse key")
+    )
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
+    read_at = models.DateTimeField(null=True, blank=True, verbose_name=_("read at"))
 
     class Meta:
         ordering = ["-id"]
@@ -157,6 +193,8 @@ class Notification(models.Model):
                 name="notif_unread_collapse",
             ),
         ]
+        verbose_name = _("notification")
+        verbose_name_plural = _("notifications")
 
     def __str__(self) -> str:
         return f"{self.title} → {self.recipient_id}"
@@ -196,21 +234,36 @@ class NotificationSettings(models.Model):
         DAILY = "daily", _("Once a day, a digest")
 
     user = models.OneToOneField(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_settings"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="notification_settings",
+        verbose_name=_("user"),
     )
-    email_kinds = models.JSONField(default=default_email_kinds, blank=True)
-    push_kinds = models.JSONField(default=default_push_kinds, blank=True)
-    email_timing = models.CharField(max_length=5, choices=EmailTiming, default=EmailTiming.SOON)
-    digest_hour = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
+    email_kinds = models.JSONField(
+        default=default_email_kinds, blank=True, verbose_name=_("email kinds")
+    )
+    push_kinds = models.JSONField(
+        default=default_push_kinds, blank=True, verbose_name=_("push kinds")
+    )
+    email_timing = models.CharField(
+        max_length=5, choices=EmailTiming, default=EmailTiming.SOON, verbose_name=_("email timing")
+    )
+    digest_hour = models.PositiveSmallIntegerField(
+        default=8, validators=[MaxValueValidator(23)], verbose_name=_("digest hour")
+    )
     time_zone = models.CharField(
-        max_length=64, default=default_time_zone, validators=[validate_time_zone]
+        max_length=64,
+        default=default_time_zone,
+        validators=[validate_time_zone],
+        verbose_name=_("time zone"),
     )
     # Local times in `time_zone`; start after end wraps midnight (22:00 to 07:00).
-    quiet_start = models.TimeField(null=True, blank=True)
-    quiet_end = models.TimeField(null=True, blank=True)
+    quiet_start = models.TimeField(null=True, blank=True, verbose_name=_("quiet start"))
+    quiet_end = models.TimeField(null=True, blank=True, verbose_name=_("quiet end"))
 
     class Meta:
-        verbose_name_plural = "notification settings"
+        verbose_name = _("notification settings")
+        verbose_name_plural = _("notification settings")
 
     def __str__(self) -> str:
         return f"Notification settings of {self.user_id}"
@@ -246,16 +299,20 @@ class Delivery(models.Model):
         SKIPPED = "skipped", _("Skipped")
 
     notification = models.ForeignKey(
-        Notification, on_delete=models.CASCADE, related_name="deliveries"
+        Notification,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+        verbose_name=_("notification"),
     )
-    channel = models.CharField(max_length=10, choices=Channel)
-    status = models.CharField(max_length=10, choices=Status)
-    detail = models.TextField(blank=True, default="")
-    created_at = models.DateTimeField(default=timezone.now)
+    channel = models.CharField(max_length=10, choices=Channel, verbose_name=_("channel"))
+    status = models.CharField(max_length=10, choices=Status, verbose_name=_("status"))
+    detail = models.TextField(blank=True, default="", verbose_name=_("detail"))
+    created_at = models.DateTimeField(default=timezone.now, verbose_name=_("created at"))
 
     class Meta:
         ordering = ["notification", "created_at", "id"]
-        verbose_name_plural = "deliveries"
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
 
     def __str__(self) -> str:
         return f"{self.channel} {self.status} for {self.notification_id}"
@@ -271,24 +328,31 @@ class PushSubscription(models.Model):
     ENDPOINT_MAX = 1000
 
     user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="push_subscriptions"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="push_subscriptions",
+        verbose_name=_("user"),
     )
-    endpoint = models.CharField(max_length=ENDPOINT_MAX, unique=True)
+    endpoint = models.CharField(max_length=ENDPOINT_MAX, unique=True, verbose_name=_("endpoint"))
     # The browser's P-256 public key and auth secret, base64url, to encrypt for it.
-    p256dh = models.CharField(max_length=100)
-    auth = models.CharField(max_length=50)
+    p256dh = models.CharField(max_length=100, verbose_name=_("p256dh"))
+    auth = models.CharField(max_length=50, verbose_name=_("auth"))
     # Which login subscribed it (hashed like realtime's session groups): logging
     # out there ends it, so the next person at a shared browser gets no pushes
     # meant for the last one.
-    session_hash = models.CharField(max_length=64, blank=True, default="", db_index=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    updated_at = models.DateTimeField(auto_now=True)
-    last_success_at = models.DateTimeField(null=True, blank=True)
+    session_hash = models.CharField(
+        max_length=64, blank=True, default="", db_index=True, verbose_name=_("session hash")
+    )
+    created_at = models.DateTimeField(auto_now_add=True, verbose_name=_("created at"))
+    updated_at = models.DateTimeField(auto_now=True, verbose_name=_("updated at"))
+    last_success_at = models.DateTimeField(null=True, blank=True, verbose_name=_("last success at"))
     # Failed sends in a row (timeouts, 5xx); a 404 or 410 removes it at once.
-    failures = models.PositiveIntegerField(default=0)
+    failures = models.PositiveIntegerField(default=0, verbose_name=_("failures"))
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = _("push subscription")
+        verbose_name_plural = _("push subscriptions")
 
     def __str__(self) -> str:
         return f"push {self.host} → {self.user_id}"

@@ -2,6 +2,7 @@
 the permission to read the admin's Live page, so it can be granted like any other."""
 
 from django.db import models
+from django.utils.translation import gettext_lazy as _
 
 
 class LivePage(models.Model):
@@ -9,7 +10,8 @@ class LivePage(models.Model):
         managed = False
         default_permissions = ()
         permissions = [("view_live", "Can view the Live page: who is online, broadcast reach")]
-        verbose_name = "Live page"
+        verbose_name = _("Live page")
+        verbose_name_plural = _("live pages")
 
     def __str__(self) -> str:
         return "Live page"

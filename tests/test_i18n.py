@@ -167,6 +167,125 @@ def test_error_pages_and_the_admin_in_both_languages(client, russian, staff):
     assert "Site administration" in admin_en and "Администрирование сайта" in admin_ru
 
 
+def labels(html: str) -> set[str]:
+    """What the admin names on a page: text and read-aloud attributes, without
+    a label's colon."""
+    return {chunk.rstrip(":").strip() for chunk in shown(html)}
+
+
+@pytest.fixture
+def reported(busy_room, alice, bob):
+    from chat.models import Message, Report
+
+    message = Message.objects.get(room=busy_room, author=bob)
+    return Report.objects.create(message=message, reporter=alice, reason="spam")
+
+
+# (url, English names, their Russian) of our models' admin pages; {room},
+# {report} and {broadcast} are the primary keys.
+ADMIN_PAGES = [
+    (
+        "/admin/",
+        {"Chat", "Rooms", "Reports", "Room bans", "Notifications", "Broadcasts"},
+        {"Чат", "Комнаты", "Жалобы", "Баны в комнатах", "Уведомления", "Объявления"},
+    ),
+    (
+        "/admin/chat/room/",
+        {"Name", "Slug", "Kind", "Created by", "Created at"},
+        {"Название", "Адрес", "Тип", "Кто создал", "Время создания"},
+    ),
+    (
+        "/admin/chat/room/{room}/change/",
+        {"Name", "Slug", "Kind", "Slow mode seconds", "Memberships", "Role", "bob in General"},
+        {
+            "Название",
+            "Адрес",
+            "Тип",
+            "Медленный режим, секунд",
+            "Участники комнат",
+            "Роль",
+            "bob в комнате General",
+        },
+    ),
+    (
+        "/admin/chat/report/",
+        {"Status", "Room", "Author", "Reporter", "Reason", "Ban the author from the room"},
+        {"Статус", "Комната", "Автор", "Кто пожаловался", "Причина", "Забанить автора в комнате"},
+    ),
+    (
+        "/admin/chat/report/{report}/change/",
+        {"Message", "Reporter", "Reason", "Status", "Resolved at", "Resolved by", "Open"},
+        {"Сообщение", "Кто пожаловался", "Причина", "Статус", "Время разбора", "Открыта"},
+    ),
+    (
+        "/admin/notifications/broadcast/",
+        {"Title", "Level", "Audience", "Critical", "Sent at", "Recipient count", "Read by"},
+        {"Заголовок", "Уровень", "Аудитория", "Важное", "Время отправки", "Число получателей"},
+    ),
+    (
+        "/admin/notifications/broadcast/add/",
+        {"Title", "Body", "Level", "Url", "Audience", "Groups", "Users", "Add broadcast"},
+        {"Заголовок", "Текст", "Уровень", "Ссылка", "Аудитория", "Группы", "Пользователи"},
+    ),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(("url", "english", "russian_names"), ADMIN_PAGES)
+def test_the_admin_names_our_models_and_fields_in_russian(
+    client, staff, busy_room, reported, url, english, russian_names
+):
+    from notifications.models import Broadcast
+
+    broadcast = Broadcast.objects.create(title="Maintenance tonight", created_by=staff)
+    url = url.format(room=busy_room.pk, report=reported.pk, broadcast=broadcast.pk)
+    client.force_login(staff)
+    set_language(staff, "en")
+    english_page = labels(get(client, url, "ru"))
+    assert english <= english_page, sorted(english - english_page)
+    set_language(staff, "ru")
+    russian_page = labels(get(client, url, "en"))
+    assert russian_names <= russian_page, sorted(russian_names - russian_page)
+    assert not english & russian_page, sorted(english & russian_page)
+
+
+@pytest.mark.django_db
+def test_the_models_verbose_names_need_no_migration():
+    """The verbose names are in the migrations' state: makemigrations finds nothing to do."""
+    from django.core.management import call_command
+
+    call_command("makemigrations", "--check", "--dry-run", verbosity=0)
+
+
+@pytest.mark.django_db
+def test_the_uploads_and_moderation_texts_of_a_russian_room_page(client, busy_room, alice):
+    """The strings uploads.js and moderation.js read from the page are Russian."""
+    client.force_login(alice)  # the room's owner: the moderation texts are there
+    set_language(alice, "ru")
+    html = get(client, f"/chat/{busy_room.slug}/", "en")
+    uploads = re.search(r'<div id="upload-texts" hidden(.*?)></div>', html, re.S).group(1)
+    texts = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', uploads))
+    assert set(texts) == {
+        "uploading",
+        "ready",
+        "failed",
+        "too-large",
+        "too-many",
+        "wait",
+        "offline",
+    }
+    moderation = json.loads(
+        re.search(r'id="moderation-text"[^>]*>(.*?)</script>', html, re.S).group(1)
+    )
+    assert moderation["pin"] == "Закрепить"
+    for text in [*texts.values(), *moderation.values()]:
+        assert re.search(r"[А-Яа-яЁё]", text), text
+    # The placeholders the scripts fill in are kept.
+    assert "{name}" in texts["too-large"] and "{size}" in texts["too-large"]
+    assert "{count}" in texts["too-many"]
+    assert "%(seconds)s" in moderation["slowMode"] and "%(seconds)s" in moderation["slowModeOn"]
+
+
 @pytest.mark.django_db
 def test_the_switcher_sets_the_cookie_and_stores_the_choice_of_a_logged_in_user(client, alice):
     response = client.post("/language/", {"language": "ru", "next": "/accounts/login/"})

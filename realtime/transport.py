@@ -34,6 +34,10 @@ def close_code_for(error: Refused) -> int:
     return Close.NOT_FOUND if isinstance(error, NotFound) else Close.FORBIDDEN
 
 
+# Seconds before the one retry of a group subscription that failed (join_group).
+GROUP_ADD_RETRY_DELAY = 0.2
+
+
 class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     """Base for the app's sockets.
 
@@ -188,7 +192,15 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             register = getattr(self.channel_layer, "register_direct", None)
             if register is not None:
                 register(self.channel_name, self.deliver)
-        await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            await self.channel_layer.group_add(group, self.channel_name)
+        except (RedisError, OSError):
+            # A subscribing connection the layer kept across a Redis restart
+            # fails on its first use and is replaced: one more try before the
+            # socket is refused (seen as 4503 on a socket opened seconds after
+            # an outage). group_add is idempotent.
+            await asyncio.sleep(GROUP_ADD_RETRY_DELAY)
+            await self.channel_layer.group_add(group, self.channel_name)
         self.groups_joined.append(group)
 
     async def leave_group(self, group: str) -> None:

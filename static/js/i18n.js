@@ -23,6 +23,19 @@ export function language() {
   return (typeof document !== "undefined" && document.documentElement && document.documentElement.lang) || "en";
 }
 
+// The locale for dates and numbers: the reader's own regional variant of the
+// page's language when the browser prefers one (en-GB reads 24-hour times),
+// else the page's language; never another language than the page's.
+export function formatLocale(page = language(), preferred = browserLocales()) {
+  const base = page.toLowerCase().split("-")[0];
+  return preferred.find((tag) => tag.toLowerCase().split("-")[0] === base) || page;
+}
+
+function browserLocales() {
+  if (typeof navigator === "undefined") return [];
+  return navigator.languages || (navigator.language ? [navigator.language] : []);
+}
+
 export function interpolate(text, values = {}) {
   return text.replace(/%\((\w+)\)s/g, (whole, name) => (name in values ? String(values[name]) : whole));
 }

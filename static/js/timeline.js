@@ -12,7 +12,7 @@
 
 import { cloneTemplate, setText } from "./dom.js";
 import { reactionTitle } from "./message-state.js";
-import { gettext, language } from "./i18n.js";
+import { formatLocale, gettext } from "./i18n.js";
 import { formatTime, fullTime } from "./times.js";
 import { fillAttachments } from "./uploads.js";
 
@@ -185,7 +185,7 @@ const SAFE_HREF = /^(https?:|mailto:|\/(?!\/)|#)/i;
 let dayFormat = null;
 
 function formatDay(date) {
-  dayFormat ||= new Intl.DateTimeFormat(language(), { weekday: "long", month: "long", day: "numeric", year: "numeric" });
+  dayFormat ||= new Intl.DateTimeFormat(formatLocale(), { weekday: "long", month: "long", day: "numeric", year: "numeric" });
   return dayFormat.format(date);
 }
 

@@ -1,15 +1,16 @@
-// Times in the reader's own time zone and in the page's language: the server
+// Times in the reader's own time zone and in the page's language (with their
+// regional variant of it: i18n.formatLocale): the server
 // renders every time as <time datetime="ISO 8601"> and this module writes what
 // it shows, so a time reads the same wherever it is (rooms, the room list, the
 // notifications page, items added live).
 
-import { language } from "./i18n.js";
+import { formatLocale } from "./i18n.js";
 
 let formats = null;
 
 function formatsFor() {
   if (formats === null) {
-    const lang = language();
+    const lang = formatLocale();
     formats = {
       time: new Intl.DateTimeFormat(lang, { hour: "2-digit", minute: "2-digit" }),
       dateTime: new Intl.DateTimeFormat(lang, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" }),

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { afterEach, describe, it } from "node:test";
 
-import { gettext, interpolate, language, ngettext, setStrings } from "../../static/js/i18n.js";
+import { formatLocale, gettext, interpolate, language, ngettext, setStrings } from "../../static/js/i18n.js";
 import { absoluteTime, relativeTime, resetFormats } from "../../static/js/times.js";
 import { typingText } from "../../static/js/typing.js";
 import { seenByText } from "../../static/js/read-positions.js";
@@ -75,5 +75,17 @@ describe("times", () => {
     assert.match(absoluteTime(new Date(2025, 0, 5, 14, 3), now), /2025/);
     pageIn("en");
     assert.match(absoluteTime(new Date(2026, 0, 5, 14, 3), now), /^Jan 5, (02:03 PM|14:03)$/);
+  });
+});
+
+describe("formatLocale", () => {
+  it("takes the reader's regional variant of the page's language", () => {
+    assert.equal(formatLocale("en", ["en-GB", "en"]), "en-GB");
+    assert.equal(formatLocale("ru", ["de-DE", "ru-RU"]), "ru-RU");
+  });
+
+  it("never formats in another language than the page's", () => {
+    assert.equal(formatLocale("ru", ["en-GB", "de"]), "ru");
+    assert.equal(formatLocale("en", []), "en");
   });
 });

@@ -9,6 +9,7 @@ import pytest
 import pytest_asyncio
 from channels.layers import channel_layers, get_channel_layer
 from django.conf import settings
+from redis import exceptions as redis_errors
 from redis.asyncio.client import PubSub
 
 from chat import services
@@ -203,3 +204,25 @@ async def test_a_socket_opened_while_redis_is_away_is_told_to_come_back(
     while output["type"] != "websocket.close":
         output = await socket.receive_output(timeout=10)
     assert output["code"] == 4503
+
+
+async def test_a_subscription_that_fails_once_is_tried_again(
+    connect_ws, public_room, alice, monkeypatch
+):
+    """A connection the layer kept across a Redis restart fails on its first
+    use: the socket tries once more instead of being refused with 4503."""
+    layer = get_channel_layer()
+    group_add = layer.group_add
+    failures = []
+
+    async def fails_once(group, channel):
+        if not failures:
+            failures.append(group)
+            raise redis_errors.ConnectionError("stale connection")
+        await group_add(group, channel)
+
+    monkeypatch.setattr(layer, "group_add", fails_once)
+    socket, hello = await open_room(connect_ws, public_room, alice)
+    assert hello["type"] == "hello"
+    assert failures  # the failure did happen
+    await socket.disconnect()

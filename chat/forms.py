@@ -44,6 +44,8 @@ class SlowModeForm(forms.Form):
     seconds = forms.IntegerField(
         label=_("Slow mode"), min_value=0, max_value=settings.CHAT_SLOW_MODE_MAX_SECONDS
     )
+
+
 class SearchForm(forms.Form):
     """What /chat/search/ takes: the words, and filters that each name something
     the user may see (a room they can read, a user) or a valid day."""

@@ -1,6 +1,5 @@
 """Broadcasts in the Django admin: who may send, who receives, once, and fast."""
 
-
 import pytest
 from django.contrib.auth.models import Group
 from django.db import connection

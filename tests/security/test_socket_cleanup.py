@@ -114,9 +114,7 @@ async def test_a_cancelled_consumer_leaves_no_socket_or_presence_behind(
     socket.future.cancel()
     await wait_for(lambda: registered_sockets(alice) == 0, "the registry entry to go")
     assert not registry.local_sockets()
-    await wait_for(
-        lambda: not any(presence.local_sockets().values()), "room presence to go"
-    )
+    await wait_for(lambda: not any(presence.local_sockets().values()), "room presence to go")
     # Its groups and its own channel leave Redis too: no subscription is left.
     channels = redis.Redis.from_url(settings.REDIS_URL).pubsub_channels
     await wait_for(lambda: channels() == [], "its subscriptions to go")

@@ -332,7 +332,31 @@ class OursServer(Server):
         return [pid for pid in child_pids(self.processes[0].pid) if b"--worker-fd" in _cmdline(pid)]
 
 
-class OursDaphneServer(Server):
+def daphne_command(application: str, port: int) -> list[str]:
+    # -v 0: no access-log line per connection (serve writes none either).
+    return [PYTHON, "-m", "daphne", "-v", "0", "-b", "127.0.0.1", "-p", str(port), application]
+
+
+class TwoPortServer(Server):
+    """Two processes of one command on two ports; clients alternate between them."""
+
+    def command(self, port: int) -> list[str]:
+        raise NotImplementedError
+
+    def env_for(self, port: int) -> dict:
+        return self.env
+
+    def start(self) -> Server:
+        self.ports = [free_port(), free_port()]
+        self.processes = [
+            spawn(self.command(port), env=self.env_for(port), log_path=self.log_path(port))
+            for port in self.ports
+        ]
+        self.wait_healthy()
+        return self
+
+
+class OursDaphneServer(TwoPortServer):
     """The app launched the way the Channels docs show: plain
     `daphne config.asgi:application`, two processes on two ports."""
 
@@ -340,28 +364,7 @@ class OursDaphneServer(Server):
     ready_on = "hello"
 
     def command(self, port: int) -> list[str]:
-        # -v 0: no access-log line per connection (serve writes none either).
-        return [
-            PYTHON,
-            "-m",
-            "daphne",
-            "-v",
-            "0",
-            "-b",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "config.asgi:application",
-        ]
-
-    def start(self) -> Server:
-        self.ports = [free_port(), free_port()]
-        self.processes = [
-            spawn(self.command(port), env=self.env, log_path=self.log_path(port))
-            for port in self.ports
-        ]
-        self.wait_healthy()
-        return self
+        return daphne_command("config.asgi:application", port)
 
 
 class OursRunserverServer(OursDaphneServer):
@@ -374,48 +377,28 @@ class OursRunserverServer(OursDaphneServer):
         return [PYTHON, "manage.py", "runserver", "--noreload", f"127.0.0.1:{port}"]
 
 
-class StockServer(Server):
+class StockServer(TwoPortServer):
     """The tutorial setup: `daphne bench.stock.asgi:application` on two ports."""
 
     kind = "stock"
 
-    def start(self) -> StockServer:
-        env = {**self.env, "DJANGO_SETTINGS_MODULE": "bench.stock.settings"}
-        self.ports = [free_port(), free_port()]
-        self.processes = []
-        for port in self.ports:
-            # -v 0: no access log line per connection (ours writes none either).
-            args = [
-                PYTHON,
-                "-m",
-                "daphne",
-                "-v",
-                "0",
-                "-b",
-                "127.0.0.1",
-                "-p",
-                str(port),
-                "bench.stock.asgi:application",
-            ]
-            self.processes.append(spawn(args, env=env, log_path=self.log_path(port)))
-        self.wait_healthy()
-        return self
+    def command(self, port: int) -> list[str]:
+        return daphne_command("bench.stock.asgi:application", port)
+
+    def env_for(self, port: int) -> dict:
+        return {**self.env, "DJANGO_SETTINGS_MODULE": "bench.stock.settings"}
 
 
-class NodeServer(Server):
+class NodeServer(TwoPortServer):
     """The minimal Node ws + Redis pub/sub peer (bench/node/server.js) on two ports."""
 
     kind = "node"
 
-    def start(self) -> NodeServer:
-        self.ports = [free_port(), free_port()]
-        self.processes = []
-        for port in self.ports:
-            env = {**self.env, "PORT": str(port)}
-            args = ["node", str(ROOT / "bench" / "node" / "server.js")]
-            self.processes.append(spawn(args, env=env, log_path=self.log_path(port)))
-        self.wait_healthy()
-        return self
+    def command(self, port: int) -> list[str]:
+        return ["node", str(ROOT / "bench" / "node" / "server.js")]
+
+    def env_for(self, port: int) -> dict:
+        return {**self.env, "PORT": str(port)}
 
 
 def server_problems(server: Server) -> list[str]:

@@ -15,6 +15,13 @@ def say(user, text: str) -> None:
     box.press("Enter")
 
 
+def message_with(user, text: str):
+    """The confirmed message on `user`'s page whose body has `text`."""
+    return user.page.locator(
+        "#messages li.message:not(.pending)", has=user.page.locator(".body", has_text=text)
+    )
+
+
 def shown(user) -> list[tuple[int, str, str]]:
     """Return (seq, author, body) of every confirmed message on the page, in page order."""
     return [

@@ -7,18 +7,18 @@ import re
 
 import pytest
 
-from harness.browser import assert_nothing_went_wrong, count_messages, frames_of_type, say
+from harness.browser import (
+    assert_nothing_went_wrong,
+    count_messages,
+    frames_of_type,
+    message_with,
+    say,
+)
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
 pytestmark = pytest.mark.e2e
-
-
-def message_with(user, text: str):
-    return user.page.locator(
-        "#messages li.message:not(.pending)", has=user.page.locator(".body", has_text=text)
-    )
 
 
 def test_pinning_shows_live_in_every_pages_header(stack, users, room, open_room, screenshot):

@@ -9,6 +9,7 @@ from harness.browser import (
     MESSAGE_BODIES,
     RECONNECT_TIMEOUT_MS,
     assert_nothing_went_wrong,
+    message_with,
     say,
 )
 
@@ -16,12 +17,6 @@ sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not 
 expect = sync_api.expect
 
 pytestmark = pytest.mark.e2e
-
-
-def message_with(user, text: str):
-    return user.page.locator(
-        "#messages li.message:not(.pending)", has=user.page.locator(".body", has_text=text)
-    )
 
 
 def act(user, item, name: str) -> None:

@@ -5,16 +5,12 @@ import re
 
 import pytest
 
+from harness.browser import say
+
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect = sync_api.expect
 
 pytestmark = pytest.mark.e2e
-
-
-def say(user, text: str) -> None:
-    box = user.page.locator("#composer-body")
-    box.fill(text)
-    box.press("Enter")
 
 
 def stream_connected(user) -> None:

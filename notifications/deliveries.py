@@ -33,7 +33,8 @@ def record(
 
 def record_broadcast(broadcast_id: int, *, channel: str, status: str, detail: str = "") -> int:
     """Record one delivery of `channel` with `status` for every notification of
-    a broadcast, in one INSERT … SELECT in the database; return how many."""
+    a broadcast that has none of `channel` yet, in one INSERT … SELECT in the
+    database; return how many."""
     if channel not in Delivery.Channel.values:
         raise ValueError(f"Unknown delivery channel {channel!r}.")
     if status not in Delivery.Status.values:
@@ -50,8 +51,12 @@ def record_broadcast(broadcast_id: int, *, channel: str, status: str, detail: st
         f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608
         f"SELECT {quote(notification['id'].column)}, %s, %s, %s, %s "
         f"FROM {quote(Notification._meta.db_table)} "
-        f"WHERE {quote(notification['broadcast'].column)} = %s"
+        f"WHERE {quote(notification['broadcast'].column)} = %s "
+        # Run twice (a retried task), it adds nothing.
+        f"AND NOT EXISTS (SELECT 1 FROM {quote(Delivery._meta.db_table)} "
+        f"WHERE {quote(fields['notification'].column)} = {quote(notification['id'].column)} "
+        f"AND {quote(fields['channel'].column)} = %s)"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [channel, status, detail, created_at, broadcast_id])
+        cursor.execute(sql, [channel, status, detail, created_at, broadcast_id, channel])
         return cursor.rowcount

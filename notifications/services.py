@@ -21,7 +21,7 @@ from accounts import selectors as accounts_selectors
 from chat.models import Message
 from realtime.errors import Refused
 
-from . import deliveries, events, frames, metrics, selectors, signals
+from . import deliveries, events, frames, metrics, selectors, signals, tasks
 from .exceptions import NotificationNotFound
 from .models import MESSAGE_TARGET, Broadcast, Delivery, Kind, Notification
 from .selectors import UnreadState
@@ -228,10 +228,12 @@ def _store_broadcast(
     if push is not None:
 
         def record() -> None:
+            # After the push, in the background: the caller does not wait for
+            # a Delivery row per recipient.
             if push.done:
                 status = Delivery.Status.SENT if push.delivered else Delivery.Status.FAILED
-                deliveries.record_broadcast(
-                    broadcast.pk, channel=Delivery.Channel.SOCKET, status=status
+                tasks.broadcast_deliveries_record.enqueue(
+                    broadcast.pk, Delivery.Channel.SOCKET, status
                 )
 
         transaction.on_commit(record, robust=True)
@@ -245,14 +247,16 @@ def _rows_like(template: Notification, pairs: list[tuple[int, int]]) -> list[Not
     recipient and id. Built as Django builds a loaded instance's state, without
     running Model.__init__ for each (10,000 of them took most of a broadcast)."""
     fields = {k: v for k, v in template.__dict__.items() if k != "_state"}
+    # Read once: `connection` is a proxy that looks itself up on every access.
+    alias = connection.alias
     rows = []
     for user_id, notification_id in pairs:
         row = Notification.__new__(Notification)
         row.__dict__.update(fields, id=notification_id, recipient_id=user_id)
         # Its own state (a cache of related objects each): loaded, not to be added.
-        row._state = ModelState()
-        row._state.adding = False
-        row._state.db = connection.alias
+        state = row._state = ModelState()
+        state.adding = False
+        state.db = alias
         rows.append(row)
     return rows
 

@@ -9,7 +9,7 @@ from django_tasks import task
 
 from realtime.tasks import enqueue_on_commit, retry
 
-from . import emails
+from . import deliveries, emails
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +29,11 @@ def email_send(user_id: int, notification_ids: list[int], attempt: int = 1) -> d
         # The preferences changed (a digest instead, quiet hours) or a newer run is due first.
         enqueue_on_commit(email_send, user_id, notification_ids, run_after=outcome.later)
     return {"sent": outcome.sent, "skipped": outcome.skipped}
+
+
+@task()
+def broadcast_deliveries_record(broadcast_id: int, channel: str, status: str) -> int:
+    """Record where a broadcast's rows went, one Delivery each (bookkeeping for
+    the admin: tens of thousands of rows, written here rather than while
+    `broadcast()`'s caller waits). Safe to run twice."""
+    return deliveries.record_broadcast(broadcast_id, channel=channel, status=status)

@@ -50,6 +50,12 @@ def split_cdfs(output: dict) -> dict:
             cdfs.setdefault(f"broadcast to {broadcast.get('clients')} clients (first call)", {})[
                 kind
             ] = runs.get("0", [])
+        moonshot = res.get("moonshot") or {}
+        runs = moonshot.pop("cdf", None) or {}
+        if runs:
+            cdfs.setdefault(f"moonshot: broadcast to {moonshot.get('clients')} clients", {})[
+                kind
+            ] = runs.get("0", [])
     return cdfs
 
 
@@ -264,8 +270,33 @@ def _rows(kinds: dict, plan: dict, database: str | None) -> list[list[str]]:
         row("server CPU ms per handshake (while connecting)", join("server_cpu_ms_per_handshake"))
         row("server CPU ms per socket (until quiet)", join("server_cpu_ms_per_socket"))
         row("frames received besides hello, until quiet", join("frames_received"))
+    if "moonshot" in ran:
+        section(
+            f"moonshot: {plan['moonshot_clients']:,} clients (room + notifications socket "
+            f"each), connecting for at most {plan['moonshot_seconds']:g} s, one broadcast"
+        )
+
+        def moon(*path):
+            return lambda r: _get(r, "moonshot", *path)
+
+        row("sockets connected", moon("connect", "ready"))
+        row("seconds connecting", moon("connect", "seconds"))
+        row("handshakes/s", moon("connect", "per_second"))
+        row(
+            "worker RSS, MiB (each)",
+            lambda r: _mib(_get(r, "moonshot", "worker_rss_kib")),
+            fmt=str,
+            ratio=False,
+        )
+        row("broadcast: the call, ms", moon("runs", 0, "call", "call_ms"))
+        row("broadcast: call to last delivery, ms", moon("runs", 0, "call_to_last_delivery_ms"))
+        row("broadcast: lost/expected", moon("runs", 0), fmt=_loss, ratio=False)
 
     return rows
+
+
+def _mib(kib: list[int] | None) -> str:
+    return NONE if not kib else ", ".join(f"{k / 1024:,.0f}" for k in kib)
 
 
 def _join_sizes(plan: dict) -> list[int]:
@@ -424,6 +455,27 @@ def socket_targets(output: dict) -> list[str]:
             )
         )
     for kind in (k for k in OURS if k in kinds):
+        moonshot = kinds[kind].get("moonshot")
+        if not moonshot or "error" in moonshot:
+            continue
+        run = _get(moonshot, "runs", 0) or {}
+        ok: bool | None = (
+            bool(moonshot.get("connected_in_time")) and run.get("lost") == 0 and bool(run)
+        )
+        if (moonshot.get("clients") or 0) < MOONSHOT_CLIENTS:
+            ok = None  # a smaller crowd (--quick) shows the path, not the target
+        lines.append(
+            _check(
+                f"{kind}: moonshot: {_fmt(moonshot.get('clients'))} clients (two sockets each) "
+                f"connected within {_fmt(output['plan'].get('moonshot_seconds'))} s, one "
+                "broadcast reaching every one",
+                ok,
+                f"{_fmt(_get(moonshot, 'connect', 'ready'))}/{_fmt(moonshot.get('sockets'))} "
+                f"sockets in {_fmt(_get(moonshot, 'connect', 'seconds'))} s, broadcast "
+                f"{_loss(run) if run else NONE} lost",
+            )
+        )
+    for kind in (k for k in OURS if k in kinds):
         cpu = _get(kinds[kind], "idle", "idle_cpu_percent")
         kib = _get(kinds[kind], "idle", "kib_per_socket")
         sockets = _get(kinds[kind], "idle", "sockets")
@@ -437,6 +489,9 @@ def socket_targets(output: dict) -> list[str]:
         )
     return lines
 
+
+# The moonshot's crowd: clients, each with a room and a notifications socket.
+MOONSHOT_CLIENTS = 20_000
 
 # Many rooms, two workers: p99 at 1,000 sends/s per database, and at 200 sends/s.
 ROOMS_P99_MS = {("1000", "postgresql"): 100, ("1000", "sqlite"): 250, ("200", None): 30}
@@ -497,13 +552,15 @@ def failures_of(output: dict) -> list[str]:
             runs.append((f"rooms {rate}/s", run))
         for n, run in enumerate(_get(res, "broadcast", "runs") or []):
             runs.append((f"broadcast {n + 1}", run))
-        for name in ("idle", "rooms", "broadcast", "join"):
+        for run in _get(res, "moonshot", "runs") or []:
+            runs.append(("moonshot broadcast", run))
+        for name in ("idle", "rooms", "broadcast", "join", "moonshot"):
             if isinstance(res.get(name), dict) and "error" in res[name]:
                 lines.append(f"{kind} {name}: {res[name]['error']}")
         for name, prof in (res.get("profile") or {}).items():
             if "error" in prof or prof.get("errors"):
                 lines.append(f"{kind} profile {name}: {prof.get('error') or prof.get('errors')}")
-        for name in ("idle", "rooms", "broadcast"):
+        for name in ("idle", "rooms", "broadcast", "moonshot"):
             failed = _get(res, name, "connect", "failures")
             if failed:
                 lines.append(f"{kind} {name}: connect failures {failed}")

@@ -93,7 +93,7 @@ def _hello_messages(room: Room, after: int | None) -> LatestMessages:
     """Read the hello's messages: every one up to `last_seq` is in them (or in
     history, when truncated); later ones reach the socket live, as it joined
     the room's group first."""
-    last_seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+    last_seq = selectors.room_last_seq(room_id=room.pk)
     if after is None:
         cached = hello_cache.get(room.pk, last_seq)
         if cached is not None:

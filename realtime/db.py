@@ -8,7 +8,7 @@ from typing import Any, Generic, ParamSpec, TypeVar
 from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import connection, connections, router
-from django.db.models import Model
+from django.db.models import Field, Model
 
 # Connections of a pool (PostgreSQL) go back to it after each call: an idle
 # thread holds none. Others (SQLite) stay open in their thread for the
@@ -48,6 +48,13 @@ def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     return database_sync_to_async(run, thread_sensitive=False, executor=_executor)
 
 
+def _column_field(model: type[Model], name: str) -> Field:
+    field = model._meta.get_field(name)
+    if not isinstance(field, Field) or not field.concrete:
+        raise ValueError(f"{model.__name__}.{name} is not a column")
+    return field
+
+
 class Rows(Generic[M]):
     """One model's rows by fixed conditions, as model instances, the SQL
     written once: the ORM builds and compiles a query on every call, which on
@@ -66,7 +73,7 @@ class Rows(Generic[M]):
         if not where or any(operator not in self.OPERATORS for _, operator in where):
             raise ValueError(f"conditions must compare fields with {sorted(self.OPERATORS)}")
         self.model = model
-        self.where = [(model._meta.get_field(name), operator) for name, operator in where]
+        self.where = [(_column_field(model, name), operator) for name, operator in where]
         self.fields = model._meta.concrete_fields
         self.attnames = [field.attname for field in self.fields]
         self._prepared: dict[str, tuple[str, list]] = {}  # per database alias

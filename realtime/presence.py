@@ -130,8 +130,9 @@ async def join(group: str, user, on_change: OnChange) -> Online:
         users = _users(first)
         _keep_list(local, users)
         return Online(users, count)
-    # The next joins here list this user too, as a read would.
-    local.listed = _with_user(listed, me)
+    # The next joins here list this user too, as a read would (from the list
+    # as it is now: a leave during the await took its user out of it).
+    local.listed = _with_user(local.listed if local.listed is not None else listed, me)
     return Online(local.listed, count)
 
 

@@ -21,7 +21,7 @@ from realtime.stream import Item, Snapshot, StreamConsumer
 from realtime.transport import whole_number
 from realtime.wire import Close, user_dict, with_encoded
 
-from . import events, frames, live_frames, selectors, services, writer
+from . import events, frames, live_frames, moderation_socket, selectors, services, writer
 from .exceptions import RoomForbidden, RoomNotFound
 from .models import Room
 from .moderation_socket import ModerationFrames
@@ -82,18 +82,28 @@ class HelloCache:
 hello_cache = HelloCache()
 
 
+@dataclass(frozen=True)
+class HelloReads:
+    latest: LatestMessages
+    fields: dict[str, Any]  # read_positions and the moderation fields
+
+
 @db_call
-def _hello_reads(room: Room, after: int | None) -> tuple[LatestMessages, dict[str, Any]]:
+def _hello_reads(room: Room, user: Any, after: int | None) -> HelloReads:
     """Everything the hello reads from the database, in one trip to the
-    database threads (one connection, not one per read)."""
-    return _hello_messages(room, after), _read_positions(room)
+    database threads (one connection, not one per read; each trip costs
+    more CPU than a cached read)."""
+    latest = _hello_messages(room, after)
+    fields = _read_positions(room)
+    fields.update(moderation_socket.hello_fields(room, user, latest.last_seq))
+    return HelloReads(latest, fields)
 
 
 def _hello_messages(room: Room, after: int | None) -> LatestMessages:
     """Read the hello's messages: every one up to `last_seq` is in them (or in
     history, when truncated); later ones reach the socket live, as it joined
     the room's group first."""
-    last_seq = Room.objects.filter(pk=room.pk).values_list("last_seq", flat=True).get()
+    last_seq = selectors.room_last_seq(room_id=room.pk)
     if after is None:
         cached = hello_cache.get(room.pk, last_seq)
         if cached is not None:
@@ -319,7 +329,8 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
         self.counted_online = True
 
     async def snapshot(self, after: int | None) -> Snapshot:
-        latest, read_positions = await _hello_reads(self.room, after)
+        reads = await _hello_reads(self.room, self.user, after)
+        latest = reads.latest
         hello = {
             "type": "hello",
             "room": frames.room_dict(self.room, self.display_name),
@@ -328,9 +339,8 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
             "online": self.here.users,
             "online_count": self.here.count,
         }
-        hello.update(read_positions)
+        hello.update(reads.fields)
         hello.update(await self._members_online_fields())
-        hello.update(await self.moderation_hello_fields(latest.last_seq))
         if latest.truncated:
             hello["truncated"] = True
         text = with_encoded(hello, messages=latest.json)

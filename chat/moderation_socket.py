@@ -48,8 +48,7 @@ class PinnedCache:
 pinned_cache = PinnedCache()
 
 
-@db_call
-def _hello_fields(room: Room, user: Any, last_seq: int) -> dict[str, Any]:
+def hello_fields(room: Room, user: Any, last_seq: int) -> dict[str, Any]:
     """The hello's moderation fields: `pinned` as of `last_seq`, `slow_mode`
     (seconds, as of the socket's open) and, while it is on, whether this user is exempt."""
     pinned = pinned_cache.get(room.pk, last_seq)
@@ -94,9 +93,6 @@ class ModerationFrames:
 
     room: Room
     user: Any
-
-    async def moderation_hello_fields(self, last_seq: int) -> dict[str, Any]:
-        return await _hello_fields(self.room, self.user, last_seq)
 
     async def on_pin(self, frame: dict) -> None:
         message_id = _message_id(frame)

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
+from realtime.db import Rows
 from realtime.errors import NotFound
 
 from .exceptions import MessageNotFound, RoomBanned, RoomForbidden, RoomNotFound
@@ -47,20 +48,39 @@ def member_ids(*, room_id: int) -> list[int]:
     return sorted(Membership.objects.filter(room_id=room_id).values_list("user_id", flat=True))
 
 
+# Every socket's connect, room page and `history` page reads its room by slug.
+_rooms_by_slug = Rows(Room, ("slug", "="))
+
+
 def room_for_reader(*, slug: str, user: "User") -> Room:
     """Return the room if `user` may read it: public, or private with membership.
 
     Raise RoomNotFound or RoomForbidden.
     """
-    try:
-        room = Room.objects.get(slug=slug)
-    except Room.DoesNotExist:
-        raise RoomNotFound() from None
+    room = _rooms_by_slug.first(slug)
+    if room is None:
+        raise RoomNotFound()
     if not room.is_public and not is_member(room=room, user=user):
         raise RoomForbidden()
     if is_banned(room_id=room.pk, user_id=user.pk):
         raise RoomBanned()
     return room
+
+
+_LAST_SEQ_SQL = f"SELECT last_seq FROM {Room._meta.db_table} WHERE id = %s"  # noqa: S608
+
+
+def room_last_seq(*, room_id: int) -> int:
+    """Return the room's newest seq, read now (plain SQL: every hello reads it).
+
+    Raise Room.DoesNotExist when the room is gone.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_LAST_SEQ_SQL, [room_id])
+        row = cursor.fetchone()
+    if row is None:
+        raise Room.DoesNotExist()
+    return row[0]
 
 
 _BANNED_SQL = f"SELECT 1 FROM {RoomBan._meta.db_table} WHERE room_id = %s AND user_id = %s LIMIT 1"  # noqa: S608
@@ -440,9 +460,28 @@ def _small(room_id: int) -> bool:
     return members.count() <= READ_RECEIPTS_MEMBERS_MAX
 
 
+_FIRST_MEMBERS_SQL = f"SELECT user_id FROM {Membership._meta.db_table} WHERE room_id = %s LIMIT %s"  # noqa: S608
+
+
+def _member_count_upto(room_id: int, limit: int) -> int:
+    """Return the room's member count, counted no further than `limit`.
+
+    Plain SQL: every connect asks this (read_positions), and in a public room
+    with no members or a large one the ORM's query building was the whole cost.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(_FIRST_MEMBERS_SQL, [room_id, limit])
+        return len(cursor.fetchall())
+
+
 def read_positions(*, room_id: int) -> list[Membership] | None:
     """Return the memberships (with users) of those who share how far they have
     read, in a room of at most READ_RECEIPTS_MEMBERS_MAX members; None for a larger one."""
+    members_upto = _member_count_upto(room_id, READ_RECEIPTS_MEMBERS_MAX + 1)
+    if members_upto > READ_RECEIPTS_MEMBERS_MAX:
+        return None
+    if members_upto == 0:
+        return []
     members = list(
         Membership.objects.filter(room_id=room_id)
         .select_related("user")

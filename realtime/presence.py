@@ -32,6 +32,11 @@ logger = logging.getLogger(__name__)
 
 ONLINE_LIST_MAX = 100
 ANNOUNCE_DELAY = 1.0
+# Seconds a worker's last read of a group's list serves its next joins' hellos.
+# Announcements come at most once a second anyway, so a client's list is as
+# late as that already; each join still writes to Redis and reads the count
+# (a crowd joining at once read and parsed the same 100 users every time).
+LIST_FRESH = ANNOUNCE_DELAY
 # Presence frames per second one worker's announcements may cost a group.
 ANNOUNCE_FRAMES = 1000
 
@@ -51,6 +56,10 @@ class _Group:
     on_change: OnChange | None = None
     announce: asyncio.TimerHandle | None = None
     online_count: int = 0  # the group's online users when last read
+    # The group's list as last read from Redis, and when (monotonic): joins
+    # within LIST_FRESH of it take it instead of reading and parsing it again.
+    listed: list[dict] | None = None
+    listed_at: float = 0.0
 
 
 _groups: dict[str, _Group] = {}
@@ -98,6 +107,8 @@ async def join(group: str, user, on_change: OnChange) -> Online:
     local.usernames[user.pk] = user.get_username()
     local.sockets[user.pk] += 1
     _heartbeat.ensure()
+    me = {"id": user.pk, "username": user.get_username()}
+    listed = local.listed if time.monotonic() - local.listed_at < LIST_FRESH else None
     try:
         added, count, first = await get_store().online_join(
             _room_key(group),
@@ -106,17 +117,35 @@ async def join(group: str, user, on_change: OnChange) -> Online:
             metrics.WORKER,
             time.time() + settings.PRESENCE_TTL,
             settings.PRESENCE_TTL,
-            ONLINE_LIST_MAX,
+            0 if listed is not None else ONLINE_LIST_MAX,
         )
     except (OSError, RedisError):
         # The heartbeat writes the entry once Redis answers again.
         logger.warning("presence unavailable (redis): counting this user alone")
-        me = {"id": user.pk, "username": user.get_username()}
         return Online([me], 1)
     local.online_count = count
     if added:
         changed(group)
-    return Online(_users(first), count)
+    if listed is None:
+        users = _users(first)
+        _keep_list(local, users)
+        return Online(users, count)
+    # The next joins here list this user too, as a read would (from the list
+    # as it is now: a leave during the await took its user out of it).
+    local.listed = _with_user(local.listed if local.listed is not None else listed, me)
+    return Online(local.listed, count)
+
+
+def _keep_list(local: _Group, users: list[dict]) -> None:
+    local.listed = users
+    local.listed_at = time.monotonic()
+
+
+def _with_user(users: list[dict], me: dict) -> list[dict]:
+    """Return `users` with `me` in its place, if the list has room for them."""
+    if len(users) >= ONLINE_LIST_MAX or any(user["id"] == me["id"] for user in users):
+        return users
+    return sorted([*users, me], key=lambda user: user["username"].lower())
 
 
 async def leave(group: str, user) -> None:
@@ -141,6 +170,8 @@ async def leave(group: str, user) -> None:
         logger.warning("presence unavailable (redis): entry left to expire")
         return
     if went_offline:
+        if local.listed is not None:
+            local.listed = [entry for entry in local.listed if entry["id"] != user.pk]
         changed(group)
     # Another socket's leave may have dropped it during the await.
     if not local.sockets and local.announce is None and _groups.get(group) is local:
@@ -193,6 +224,7 @@ async def _announce_now(group: str) -> None:
         if local.on_change is not None:
             here = await online(group)
             local.online_count = here.count
+            _keep_list(local, here.users)
             await local.on_change(here)
     except (OSError, RedisError):
         logger.warning("presence announcement failed (redis)", exc_info=True)

@@ -74,6 +74,38 @@ return {0, tostring(retry), #log / 2 + redis.call('ZCARD', KEYS[2])}
 """
 REFUSED_MAX = 1000
 
+# A member added to a sorted set scored by expiry (realtime.registry), the
+# expired pruned first: one script, so one reply to parse instead of a
+# MULTI/EXEC's five. Returns the live members' count.
+ZSET_ADD_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[4])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return redis.call('ZCARD', KEYS[1])
+"""
+
+# A user online in a room from a worker (realtime.presence): KEYS[1] the room's
+# users, KEYS[2] the user's workers there, both scored by expiry. One script
+# (one reply to parse, not a MULTI/EXEC's eight); the first ARGV[6] live users
+# come back only when asked for (a worker with a fresh list asks for none).
+# Returns {1 if newly online, live users, first users...}.
+ONLINE_JOIN_LUA = """
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[5])
+local added = redis.call('ZADD', KEYS[1], ARGV[3], ARGV[1])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('EXPIRE', KEYS[1], ARGV[4])
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+local reply = {added, redis.call('ZCARD', KEYS[1])}
+local limit = tonumber(ARGV[6])
+if limit > 0 then
+  local first = redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. ARGV[5], '+inf', 'LIMIT', 0, limit)
+  for i = 1, #first do
+    reply[#reply + 1] = first[i]
+  end
+end
+return reply
+"""
+
 
 class RedisStore:
     """The few Redis operations presence and rate limits need, pipelined."""
@@ -81,6 +113,8 @@ class RedisStore:
     def __init__(self, hosts: list) -> None:
         self.clients = [_client(host) for host in hosts]
         self._sliding_window = self.clients[0].register_script(SLIDING_WINDOW_LUA)
+        self._zset_add = self.clients[0].register_script(ZSET_ADD_LUA)
+        self._online_join = self.clients[0].register_script(ONLINE_JOIN_LUA)
 
     def _shard(self, key: str) -> aioredis.Redis:
         return self.clients[_consistent_hash(key, len(self.clients))]
@@ -108,13 +142,9 @@ class RedisStore:
 
     async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> int:
         """Add a member; return how many live members there are now."""
-        now = time.time()
-        async with self._shard(key).pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(key, "-inf", now)
-            pipe.zadd(key, {member: expires_at})
-            pipe.expire(key, ttl * 2)
-            pipe.zcard(key)
-            _, _, _, count = await pipe.execute()
+        count = await self._zset_add(
+            keys=[key], args=[member, expires_at, ttl * 2, time.time()], client=self._shard(key)
+        )
         return int(count)
 
     async def zset_remove(self, key: str, member: str) -> list[str]:
@@ -202,16 +232,11 @@ class RedisStore:
         limit: int,
     ) -> tuple[bool, int, list[str]]:
         """Mark `member` online from `worker`; return (newly online, count, first `limit`)."""
-        now = time.time()
-        async with self._shard(room_key).pipeline(transaction=True) as pipe:
-            pipe.zremrangebyscore(room_key, "-inf", now)
-            pipe.zadd(room_key, {member: expires_at})
-            pipe.zadd(user_key, {worker: expires_at})
-            pipe.expire(room_key, ttl * 2)
-            pipe.expire(user_key, ttl * 2)
-            pipe.zcount(room_key, now, "+inf")
-            pipe.zrangebyscore(room_key, now, "+inf", start=0, num=limit)
-            _, added, _, _, _, count, first = await pipe.execute()
+        added, count, *first = await self._online_join(
+            keys=[room_key, user_key],
+            args=[member, worker, expires_at, ttl * 2, time.time(), limit],
+            client=self._shard(room_key),
+        )
         return bool(added), int(count), [m.decode() for m in first]
 
     async def online_leave(self, room_key: str, user_key: str, member: str, worker: str) -> bool:

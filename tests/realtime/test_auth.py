@@ -139,3 +139,79 @@ async def test_a_session_ended_on_another_worker_is_not_taken_from_this_ones_cac
     await expire_behind_the_apps_back(cookie)
     await get_store().mark([auth._session_mark(cookie)], 60)
     assert not await opens(connect_ws, public_room, cookie)
+
+
+def django_user(session):
+    """What Django's own get_user answers for `session` (it may flush it)."""
+    from types import SimpleNamespace
+
+    from django.contrib.auth import get_user
+
+    return get_user(SimpleNamespace(session=session))
+
+
+def saved_session(user, **changes) -> str:
+    """A database session of `user` as login() leaves it, with `changes` to its data."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    session = auth._session_store("django.contrib.sessions.backends.db")()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    for key, value in changes.items():
+        if value is None:
+            del session[key]
+        else:
+            session[key] = value
+    session.save()
+    return session.session_key
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["logged in", "stale hash", "no hash", "other backend", "inactive", "user gone", "bad id"],
+)
+def test_a_sockets_login_answers_as_djangos_get_user(alice, case):
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    changes = {
+        "stale hash": {HASH_SESSION_KEY: "0" * 64},
+        "no hash": {HASH_SESSION_KEY: None},
+        "other backend": {BACKEND_SESSION_KEY: "django.contrib.auth.backends.RemoteUserBackend"},
+        "bad id": {SESSION_KEY: "not-a-number"},
+    }.get(case, {})
+    key = saved_session(alice, **changes)
+    if case == "inactive":
+        alice.is_active = False
+        alice.save()
+    if case == "user gone":
+        alice.delete()
+    store = auth._session_store("django.contrib.sessions.backends.db")
+
+    try:
+        expected = django_user(store(key))
+    except Exception as error:  # Django's own refusal of a malformed id
+        expected = error
+    try:
+        answered = auth._session_user(store(key))
+    except Exception as error:
+        answered = error
+
+    # The quick look says yes only where Django would; every other answer is Django's.
+    assert (auth._plainly_logged_in(store(key)) is not None) == (case == "logged in")
+    if isinstance(expected, Exception):
+        assert type(answered) is type(expected)
+        return
+    assert answered.is_authenticated == expected.is_authenticated
+    assert answered.pk == expected.pk
+    assert answered.is_authenticated == (case == "logged in")
+
+
+def test_a_sockets_session_reads_djangos_database_session(alice):
+    key = saved_session(alice)
+    session = auth._session_store("django.contrib.sessions.backends.db")(key)
+
+    assert session.load() == Session.objects.get(pk=key).get_decoded() != {}
+    # An expired session reads as none, as Django's own does.
+    Session.objects.filter(pk=key).update(expire_date=timezone.now())
+    assert auth._session_store("django.contrib.sessions.backends.db")(key).load() == {}

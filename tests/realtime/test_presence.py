@@ -3,6 +3,7 @@ spaced out with its size, so a crowd joining at once costs presence frames in
 proportion to the crowd, not to its square."""
 
 import asyncio
+import time
 
 import pytest
 
@@ -44,4 +45,61 @@ async def test_a_crowd_joining_at_once_is_announced_within_the_frame_budget(monk
         previous_at, previous_count = when, count
     assert len(announced) < len(users) / 4  # not one per join
     for user in users:
+        await presence.leave(group, user)
+
+
+def names(here: presence.Online) -> list[str]:
+    return [user["username"] for user in here.users]
+
+
+async def nothing(here: presence.Online) -> None:
+    return None
+
+
+async def join_elsewhere(group: str, user) -> None:
+    """`user` comes online in `group` from another worker, straight in Redis."""
+    from django.conf import settings
+
+    from realtime.store import get_store
+
+    await get_store().online_join(
+        presence._room_key(group),
+        presence._user_key(group, user.pk),
+        presence._member(user.pk, user.username),
+        "another-worker",
+        time.time() + settings.PRESENCE_TTL,
+        settings.PRESENCE_TTL,
+        0,
+    )
+
+
+async def test_joins_here_take_the_last_read_list_for_a_while(monkeypatch, alice, bob, carol):
+    monkeypatch.setattr(presence, "LIST_FRESH", 0.3)
+    group = "chat.room.fresh"
+    assert names(await presence.join(group, alice, nothing)) == ["alice"]
+    await join_elsewhere(group, carol)
+
+    # Within LIST_FRESH: alice's read serves bob's hello (carol, who came from
+    # another worker meanwhile, is in the count and the next announcement)...
+    here = await presence.join(group, bob, nothing)
+    assert names(here) == ["alice", "bob"] and here.count == 3
+
+    # ...and once it is older, the next join reads the list again.
+    await asyncio.sleep(0.35)
+    dave = await db(type(alice).objects.create_user)(username="dave", password="pw-for-tests-1")
+    assert names(await presence.join(group, dave, nothing)) == ["alice", "bob", "carol", "dave"]
+    for user in (alice, bob, dave):
+        await presence.leave(group, user)
+
+
+async def test_a_user_leaving_here_leaves_the_kept_list_at_once(monkeypatch, alice, bob, carol):
+    monkeypatch.setattr(presence, "LIST_FRESH", 60)
+    group = "chat.room.leaving"
+    await presence.join(group, alice, nothing)
+    await presence.join(group, bob, nothing)
+    await presence.leave(group, bob)
+
+    here = await presence.join(group, carol, nothing)
+    assert names(here) == ["alice", "carol"] and here.count == 2
+    for user in (alice, carol):
         await presence.leave(group, user)

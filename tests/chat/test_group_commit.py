@@ -92,6 +92,38 @@ def test_the_same_client_id_twice_in_one_batch_stores_one_message(
 
 
 @pytest.mark.django_db(transaction=True)
+def test_a_resend_in_a_later_batch_gets_the_stored_original(
+    public_room, second_room, alice, bob, sent_events, caplog
+):
+    first = writer.store_sends(
+        [
+            writer.Send(public_room, alice, "one", "c-1"),
+            writer.Send(second_room, alice, "elsewhere", "c-2"),
+        ]
+    )
+    # The same client_id in another room, or by another author, is a new message.
+    later = writer.store_sends(
+        [
+            writer.Send(public_room, bob, "bob's", "c-1"),
+            writer.Send(public_room, alice, "one, again", "c-1"),
+            writer.Send(second_room, alice, "new", "c-1"),
+        ]
+    )
+
+    # Found by the batch, not by its failing on the unique client_id and
+    # being stored again one by one.
+    assert not [r for r in caplog.records if r.name == writer.logger.name]
+    bobs, again, new = later
+    assert bobs.created and new.created
+    assert not again.created and again.push is None
+    assert again.message.pk == first[0].message.pk and again.message.body == "one"
+    assert again.message.author == alice and again.message.room == public_room
+    assert [bobs.message.seq, new.message.seq] == [2, 2]
+    assert _seqs(public_room) == _event_seqs(public_room) == [1, 2]
+    assert _pushed_seqs(sent_events, public_room) == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
 def test_first_posts_in_one_batch_join_once_each_and_read_their_own_messages(
     public_room, alice, bob, carol, sent_events
 ):

@@ -476,7 +476,7 @@ def _select(
     loaded = [field for field in meta.concrete_fields if field.name in fields]
     columns = ", ".join(quote(field.column) for field in loaded)
     conditions = " AND ".join(
-        f"{quote(meta.get_field(name).column)} IN ({', '.join(['%s'] * len(values))})"
+        f"{_column(model, name)} IN ({', '.join(['%s'] * len(values))})"
         for name, values in where.items()
     )
     sql = (
@@ -544,6 +544,14 @@ _MESSAGE_KEY = ("id", "room", "seq")
 _ROOM_EVENT_FIELDS = ("room", "seq", "kind", "message", "text")
 
 
+def _column(model: type[models.Model], name: str) -> str:
+    """The quoted column of one of `model`'s own fields."""
+    field = model._meta.get_field(name)
+    if not isinstance(field, models.Field):
+        raise TypeError(f"{model.__name__}.{name} has no column")
+    return connection.ops.quote_name(field.column)
+
+
 def _insert(
     model: type[models.Model],
     fields: tuple[str, ...],
@@ -558,7 +566,7 @@ def _insert(
     meta = model._meta
 
     def columns(names: tuple[str, ...]) -> str:
-        return ", ".join(quote(meta.get_field(name).column) for name in names)
+        return ", ".join(_column(model, name) for name in names)
 
     row = "(" + ", ".join(["%s"] * len(fields)) + ")"
     # The names are the model's own, quoted; the values are parameters.

@@ -15,6 +15,8 @@ from chat.exceptions import RoomForbidden
 from chat.models import Membership, Message, Room, RoomEvent
 from chat.services import MessageStored, room_create
 from realtime.errors import Refused
+from realtime.groups import user_group
+from realtime.userstream import GROUPS_CHANGED
 
 
 def _seqs(room: Room) -> list[int]:
@@ -87,6 +89,62 @@ def test_the_same_client_id_twice_in_one_batch_stores_one_message(
     assert Message.objects.filter(room=public_room, author=alice, client_id="same").count() == 1
     assert _seqs(public_room) == _event_seqs(public_room) == [1, 2, 3]
     assert _pushed_seqs(sent_events, public_room) == [1, 2, 3]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_resend_in_a_later_batch_gets_the_stored_original(
+    public_room, second_room, alice, bob, sent_events, caplog
+):
+    first = writer.store_sends(
+        [
+            writer.Send(public_room, alice, "one", "c-1"),
+            writer.Send(second_room, alice, "elsewhere", "c-2"),
+        ]
+    )
+    # The same client_id in another room, or by another author, is a new message.
+    later = writer.store_sends(
+        [
+            writer.Send(public_room, bob, "bob's", "c-1"),
+            writer.Send(public_room, alice, "one, again", "c-1"),
+            writer.Send(second_room, alice, "new", "c-1"),
+        ]
+    )
+
+    # Found by the batch, not by its failing on the unique client_id and
+    # being stored again one by one.
+    assert not [r for r in caplog.records if r.name == writer.logger.name]
+    bobs, again, new = later
+    assert bobs.created and new.created
+    assert not again.created and again.push is None
+    assert again.message.pk == first[0].message.pk and again.message.body == "one"
+    assert again.message.author == alice and again.message.room == public_room
+    assert [bobs.message.seq, new.message.seq] == [2, 2]
+    assert _seqs(public_room) == _event_seqs(public_room) == [1, 2]
+    assert _pushed_seqs(sent_events, public_room) == [1, 2]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_first_posts_in_one_batch_join_once_each_and_read_their_own_messages(
+    public_room, alice, bob, carol, sent_events
+):
+    outcomes = writer.store_sends(
+        [
+            writer.Send(public_room, carol, "c1", "c-1"),  # her first post: joins
+            writer.Send(public_room, alice, "a1", "c-1"),  # the owner, a member already
+            writer.Send(public_room, bob, "b1", "c-1"),  # his first post: joins
+            writer.Send(public_room, carol, "c2", "c-2"),  # again, already joined
+        ]
+    )
+
+    assert [o.message.seq for o in outcomes] == [1, 2, 3, 4]
+    read = dict(
+        Membership.objects.filter(room=public_room).values_list("user__username", "last_read_seq")
+    )
+    assert read == {"alice": 2, "bob": 3, "carol": 4}
+    assert Membership.objects.filter(room=public_room).count() == 3
+    # Each new member's own streams are told to follow the room, once, after commit.
+    changed = [group for group, event in sent_events if event.get("type") == GROUPS_CHANGED]
+    assert sorted(changed) == sorted([user_group(carol.pk), user_group(bob.pk)])
 
 
 @pytest.mark.django_db(transaction=True)

@@ -1,12 +1,14 @@
 """chat.rendering: a body becomes sanitised HTML; nothing hostile survives."""
 
+import random
+import string
 from html.parser import HTMLParser
 from urllib.parse import urlsplit
 
 import pytest
 
 from chat import services
-from chat.rendering import Mentioned, render
+from chat.rendering import Mentioned, is_plain, render, render_markdown
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 BOB = {"bob": Mentioned(7, "bob")}
@@ -118,3 +120,82 @@ def test_html_is_stored_with_the_message_and_on_edit(public_room, alice, bob):
     services.message_edit(room=public_room, actor=alice, message_id=message.pk, body="**now**")
     message.refresh_from_db()
     assert message.html == "<p><strong>now</strong></p>"
+
+
+# Words, and every character that means something to Markdown, HTML, the
+# linkifier or the sanitiser, with spaces, breaks and a few Unicode oddities.
+PLAIN_CORPUS_CHARACTERS = (
+    string.ascii_letters * 3
+    + string.digits
+    + " " * 12
+    + string.punctuation
+    + "\t\n\r\x00\x0b\x0c\x85\xa0\u2028\u2029\u200b\u3000\ufeff\ufffd\ufffe\ufdd0\ud800"
+    + "éüßØ日本語😀👍🏽"
+)
+REAL_PLAIN_BODIES = [
+    "ok",
+    "see you at 5pm?",
+    "I'll be there in ~10 min",
+    'she said "no" (twice)',
+    "snake_case is fine",
+    "a/b testing, 50% off; $3 + tax = cheap!",
+    "Привет, как дела?",
+    "日本語のメッセージ 😀",
+    "~B17.42_1764670000000~",
+]
+
+
+# Sentences: words with markup-like pieces between and inside them.
+PLAIN_CORPUS_PIECES = [
+    *("hi", "ok", "word", "x", "5pm", "it's", "日本", "😀", "a_b", "snake_case_name"),
+    *(" ", " ", " ", "_", "~", "*", "-", "+", "1.", "2)", "#", ">", "=", "!", "?", "'", '"'),
+    *("(", ")", "/", "//", ":", "&", "@", "[", "]", "`", "\\", "\n", "  ", "~~", "__"),
+]
+
+
+def _plain_corpus() -> list[str]:
+    rng = random.Random(15)
+    bodies = list(REAL_PLAIN_BODIES)
+    for _ in range(20_000):
+        bodies.append(
+            "".join(rng.choice(PLAIN_CORPUS_CHARACTERS) for _ in range(rng.randint(1, 30)))
+        )
+        bodies.append("".join(rng.choice(PLAIN_CORPUS_PIECES) for _ in range(rng.randint(1, 12))))
+    return bodies
+
+
+def test_a_plain_body_skips_markdown_with_the_same_html():
+    corpus = _plain_corpus()
+    plain = [body for body in corpus if is_plain(body)]
+    assert all(is_plain(body) for body in REAL_PLAIN_BODIES)
+    # Enough of the corpus takes the short way for the comparison to mean something.
+    assert len(plain) > 3_000
+    different = [body for body in plain if render(body) != render_markdown(body)]
+    assert different == []
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "_a_",
+        "a_b_ c_",
+        "1. one",
+        "- item",
+        "> quote",
+        "# title",
+        "~~gone~~",
+        "**b**",
+        "`c`",
+        "see https://example.com",
+        "//example.com",
+        "hi @bob",
+        "a &amp; b",
+        "a\\*b",
+        "two\nlines",
+        " padded ",
+        "no\xa0break",
+    ],
+)
+def test_a_body_that_may_hold_markup_is_not_plain(body):
+    assert not is_plain(body)
+    assert render(body, BOB) == render_markdown(body, BOB)

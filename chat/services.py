@@ -13,6 +13,7 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from realtime.db import rows_in, rows_insert
 from realtime.errors import Refused
 
 from . import (
@@ -290,9 +291,9 @@ def _messages_store(
     author_ids = sorted({item.send.author.pk for item in pending.values()})
     client_ids = sorted({item.client_id for item in pending.values()})
     # Locked in id order (see rooms_lock).
-    rooms = {room.pk: room for room in _select(Room, _ROOM_FIELDS, id=room_ids, lock=True)}
+    rooms = {room.pk: room for room in rows_in(Room, _ROOM_FIELDS, id=room_ids, lock=True)}
     existing: dict[tuple[int, int, str], Message] = {}
-    if _select(Message, ("id",), room=room_ids, author=author_ids, client_id=client_ids):
+    if rows_in(Message, ("id",), room=room_ids, author=author_ids, client_id=client_ids):
         # A resend (rare): its original, whole.
         existing = {
             (m.room_id, m.author_id, m.client_id): m
@@ -302,7 +303,7 @@ def _messages_store(
         }
     memberships = {
         (m.room_id, m.user_id): m
-        for m in _select(Membership, _MEMBERSHIP_FIELDS, room=room_ids, user=author_ids)
+        for m in rows_in(Membership, _MEMBERSHIP_FIELDS, room=room_ids, user=author_ids)
     }
     uploads = attachments.pending_locked(
         pk for item in pending.values() for pk in item.attachment_ids
@@ -454,44 +455,6 @@ _ROOM_FIELDS = (
 _MEMBERSHIP_FIELDS = ("id", "room", "user", "role", "last_read_seq", "notify_level")
 
 
-def _select(
-    model: type[models.Model],
-    fields: tuple[str, ...],
-    *,
-    lock: bool = False,
-    **where: list[Any],
-) -> list[Any]:
-    """Return the rows of `model` whose fields have one of the values listed in
-    `where`, ordered by id, as instances with `fields` loaded (`lock`: locked
-    for the transaction, where the database locks rows).
-
-    A batch of sends makes three reads whatever its size; through the ORM,
-    building each statement cost more CPU than storing a send (about 1 ms a
-    statement), so a batch of one or two paid several ms for them. These
-    statements have a fixed shape: the model's own column names, quoted, and
-    the values as parameters."""
-    quote = connection.ops.quote_name
-    meta = model._meta
-    # In the model's order, as Model.from_db reads them.
-    loaded = [field for field in meta.concrete_fields if field.name in fields]
-    columns = ", ".join(quote(field.column) for field in loaded)
-    conditions = " AND ".join(
-        f"{_column(model, name)} IN ({', '.join(['%s'] * len(values))})"
-        for name, values in where.items()
-    )
-    sql = (
-        f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608
-        f"WHERE {conditions} ORDER BY {quote(meta.pk.column)}"
-    )
-    if lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for values in where.values() for value in values])
-        rows = cursor.fetchall()
-    attnames = [field.attname for field in loaded]
-    return [model.from_db(connection.alias, attnames, row) for row in rows]
-
-
 def _messages_insert(messages: list[Message]) -> None:
     """Insert new messages in one statement and give each its id and time.
 
@@ -516,7 +479,7 @@ def _messages_insert(messages: list[Message]) -> None:
             )
         )
     by_seq = {(message.room_id, message.seq): message for message in messages}
-    for pk, room_id, seq in _insert(Message, _MESSAGE_FIELDS, rows, returning=_MESSAGE_KEY):
+    for pk, room_id, seq in rows_insert(Message, _MESSAGE_FIELDS, rows, returning=_MESSAGE_KEY):
         message = by_seq[(room_id, seq)]
         message.pk = pk
         message._state.adding = False
@@ -526,7 +489,7 @@ def _messages_insert(messages: list[Message]) -> None:
 def _room_events_insert(room_events: list[RoomEvent]) -> None:
     """Insert a batch's room events in one statement (see _messages_insert)."""
     rows = [(e.room_id, e.seq, e.kind, e.message_id, e.text) for e in room_events]
-    _insert(RoomEvent, _ROOM_EVENT_FIELDS, rows)
+    rows_insert(RoomEvent, _ROOM_EVENT_FIELDS, rows)
 
 
 _MESSAGE_FIELDS = (
@@ -542,42 +505,6 @@ _MESSAGE_FIELDS = (
 # Rows come back from RETURNING in no promised order: matched by (room, seq).
 _MESSAGE_KEY = ("id", "room", "seq")
 _ROOM_EVENT_FIELDS = ("room", "seq", "kind", "message", "text")
-
-
-def _column(model: type[models.Model], name: str) -> str:
-    """The quoted column of one of `model`'s own fields."""
-    field = model._meta.get_field(name)
-    if not isinstance(field, models.Field):
-        raise TypeError(f"{model.__name__}.{name} has no column")
-    return connection.ops.quote_name(field.column)
-
-
-def _insert(
-    model: type[models.Model],
-    fields: tuple[str, ...],
-    rows: list[tuple[Any, ...]],
-    *,
-    returning: tuple[str, ...] = (),
-) -> list[tuple[Any, ...]]:
-    """INSERT `rows` (values already in the database's form, in `fields`' order)
-    in one statement; return the `returning` columns of each row (SQLite 3.35+
-    and PostgreSQL both have RETURNING)."""
-    quote = connection.ops.quote_name
-    meta = model._meta
-
-    def columns(names: tuple[str, ...]) -> str:
-        return ", ".join(_column(model, name) for name in names)
-
-    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
-    # The names are the model's own, quoted; the values are parameters.
-    sql = f"INSERT INTO {quote(meta.db_table)} ({columns(fields)}) VALUES " + ", ".join(  # noqa: S608
-        [row] * len(rows)
-    )
-    if returning:
-        sql += f" RETURNING {columns(returning)}"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for values in rows for value in values])
-        return cursor.fetchall() if returning else []
 
 
 def _posted(messages: list[Message]) -> None:

@@ -1,4 +1,6 @@
-"""Database calls from socket consumers."""
+"""Database calls from socket consumers, and statements of fixed shape for
+the hot paths (a handshake's reads, a batch of sends): the ORM builds and
+compiles a query on every call, which there cost more than the query."""
 
 import functools
 from collections.abc import Awaitable, Callable
@@ -55,6 +57,28 @@ def _column_field(model: type[Model], name: str) -> Field:
     return field
 
 
+def _converters(connection, model: type[Model], fields: list[Field]) -> list:
+    """(position, column, functions) for each of `fields` the database's values
+    need converting for, as the ORM converts them (SQLite's booleans and
+    datetimes, time zones)."""
+    table = model._meta.db_table
+    converters = []
+    for position, field in enumerate(fields):
+        column = field.get_col(table)
+        found = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if found:
+            converters.append((position, column, found))
+    return converters
+
+
+def _instance(connection, model: type[M], attnames: list[str], converters: list, row) -> M:
+    values = list(row)
+    for position, column, functions in converters:
+        for convert in functions:
+            values[position] = convert(values[position], column, connection)
+    return model.from_db(connection.alias, attnames, values)
+
+
 class Rows(Generic[M]):
     """One model's rows by fixed conditions, as model instances, the SQL
     written once: the ORM builds and compiles a query on every call, which on
@@ -86,14 +110,7 @@ class Rows(Generic[M]):
             columns = ", ".join(quote(field.column) for field in self.fields)
             where = " AND ".join(f"{quote(field.column)} {op} %s" for field, op in self.where)
             sql = f"SELECT {columns} FROM {quote(table)} WHERE {where} LIMIT 1"  # noqa: S608
-            converters = []
-            for position, field in enumerate(self.fields):
-                column = field.get_col(table)
-                found = connection.ops.get_db_converters(column) + column.get_db_converters(
-                    connection
-                )
-                if found:
-                    converters.append((position, column, found))
+            converters = _converters(connection, self.model, list(self.fields))
             prepared = self._prepared[connection.alias] = (sql, converters)
         return prepared
 
@@ -110,8 +127,65 @@ class Rows(Generic[M]):
             row = cursor.fetchone()
         if row is None:
             return None
-        fields = list(row)
-        for position, column, functions in converters:
-            for convert in functions:
-                fields[position] = convert(fields[position], column, connection)
-        return self.model.from_db(connection.alias, self.attnames, fields)
+        return _instance(connection, self.model, self.attnames, converters, row)
+
+
+def rows_in(
+    model: type[M], fields: tuple[str, ...], *, lock: bool = False, **where: list[Any]
+) -> list[M]:
+    """Return the rows of `model` whose fields each have one of the values
+    listed in `where`, ordered by id, as instances with `fields` loaded (the
+    others deferred); `lock`: locked for the transaction, where the database
+    locks rows. On the default database, in its current transaction."""
+    quote = connection.ops.quote_name
+    meta = model._meta
+    # In the model's order, as Model.from_db reads them.
+    loaded = [field for field in meta.concrete_fields if field.name in fields]
+    columns = ", ".join(quote(field.column) for field in loaded)
+    conditions = " AND ".join(
+        f"{quote(_column_field(model, name).column)} IN ({', '.join(['%s'] * len(values))})"
+        for name, values in where.items()
+    )
+    # The names are the model's own, quoted; the values are parameters.
+    sql = (
+        f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608
+        f"WHERE {conditions} ORDER BY {quote(meta.pk.column)}"
+    )
+    if lock and connection.features.has_select_for_update:
+        sql += " FOR UPDATE"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for values in where.values() for value in values])
+        rows = cursor.fetchall()
+    attnames = [field.attname for field in loaded]
+    converters = _converters(connection, model, loaded)
+    return [_instance(connection, model, attnames, converters, row) for row in rows]
+
+
+def rows_insert(
+    model: type[Model],
+    fields: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    *,
+    returning: tuple[str, ...] = (),
+) -> list[tuple[Any, ...]]:
+    """INSERT `rows` (values already in the database's form, in `fields`' order)
+    in one statement on the default database; return the `returning` columns
+    of each row (SQLite 3.35+ and PostgreSQL both have RETURNING), in no
+    promised order. bulk_create compiles its statement field by field and row
+    by row, which for a batch of sends cost more CPU than the database's work."""
+    quote = connection.ops.quote_name
+
+    def columns(names: tuple[str, ...]) -> str:
+        return ", ".join(quote(_column_field(model, name).column) for name in names)
+
+    row = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    # The names are the model's own, quoted; the values are parameters.
+    sql = (
+        f"INSERT INTO {quote(model._meta.db_table)} ({columns(fields)}) "  # noqa: S608
+        f"VALUES {', '.join([row] * len(rows))}"
+    )
+    if returning:
+        sql += f" RETURNING {columns(returning)}"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for values in rows for value in values])
+        return cursor.fetchall() if returning else []

@@ -25,7 +25,7 @@ def release_http_channel(protocol) -> bool:
     """Drop the upgraded HTTP channel from `protocol`'s transport; return
     whether there was one (not over TLS, where the producer is wrapped)."""
     transport = getattr(protocol, "transport", None)
-    if not isinstance(getattr(transport, "producer", None), http.HTTPChannel):
+    if transport is None or not isinstance(getattr(transport, "producer", None), http.HTTPChannel):
         return False
     transport.unregisterProducer()
     return True

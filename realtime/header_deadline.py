@@ -29,6 +29,7 @@ tests/realtime/test_canaries.py.
 
 import functools
 import logging
+from collections.abc import Awaitable
 
 from twisted.internet.protocol import connectionDone
 from twisted.python.failure import Failure
@@ -126,17 +127,23 @@ def daphne_server_of(send):
 
 class ArmHeaderDeadline:
     """ASGI middleware: at the first call under Daphne, install the header
-    deadline on the server's HTTP factory (anything else passes untouched)."""
+    deadline on the server's HTTP factory (anything else passes untouched).
+
+    It returns the inner application's coroutine instead of awaiting it, so no
+    coroutine of its own stays alive with every open socket
+    (`_asgi_single_callable`: see realtime.origin.SameOriginValidator)."""
+
+    _asgi_single_callable = True
 
     def __init__(self, application, header_timeout: float) -> None:
         self.application = application
         self.header_timeout = header_timeout
         self.armed = False
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send) -> Awaitable[None]:
         if not self.armed:
             self.armed = True
             server = daphne_server_of(send)
             if server is not None and install(server.http_factory, self.header_timeout):
                 logger.info("header deadline armed: %s s", self.header_timeout)
-        return await self.application(scope, receive, send)
+        return self.application(scope, receive, send)

@@ -6,6 +6,7 @@ request, or listed in CSRF_TRUSTED_ORIGINS. A missing or `null` Origin is refuse
 """
 
 import logging
+from collections.abc import Awaitable
 from urllib.parse import urlsplit
 
 from channels.security.websocket import WebsocketDenier
@@ -43,14 +44,21 @@ def origin_allowed(scope) -> bool:
 
 
 class SameOriginValidator:
-    """ASGI middleware: deny (HTTP 403) a handshake whose Origin is not ours."""
+    """ASGI middleware: deny (HTTP 403) a handshake whose Origin is not ours.
+
+    It returns the inner application's coroutine instead of awaiting it: a
+    coroutine of its own would stay alive, frame and all, for as long as each
+    socket is open. `_asgi_single_callable` tells asgiref (Daphne's command
+    line, test communicators) that this is an ASGI 3 application all the same.
+    """
+
+    _asgi_single_callable = True
 
     def __init__(self, application) -> None:
         self.application = application
 
-    async def __call__(self, scope, receive, send):
+    def __call__(self, scope, receive, send) -> Awaitable[None]:
         if scope["type"] == "websocket" and not origin_allowed(scope):
             logger.info("websocket refused: origin %r", _header(scope, b"origin"))
-            denier = WebsocketDenier()
-            return await denier(scope, receive, send)
-        return await self.application(scope, receive, send)
+            return WebsocketDenier()(scope, receive, send)
+        return self.application(scope, receive, send)

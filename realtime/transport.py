@@ -18,7 +18,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from . import auth, fastsend, metrics, recovery, registry
+from . import auth, fastsend, handover, metrics, recovery, registry
 from .delivery import DirectDelivery
 from .errors import Forbidden, NotFound, Refused
 from .groups import session_group, user_group
@@ -122,6 +122,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         self.ws_protocol = fastsend.protocol_of(self.base_send)
         if self.ws_protocol is not None:
             metrics.fast_path_sockets.labels(metrics.WORKER).inc()
+            handover.release_http_channel(self.ws_protocol)
         self.user = self.scope.get("user")
         self.language = scope_language(self.scope)
         # For this socket's task, once: connect, every frame handler and the

@@ -30,6 +30,7 @@ SHARDS = "realtime.store (keys on the layer's shard)"
 RESUBSCRIBED = "realtime.layers (catch-up only once subscriptions are live again)"
 HEADER_DEADLINE = "realtime.header_deadline (a deadline on request headers: slowloris)"
 IN_PROCESS = "realtime.layers.InProcessChannelLayer (development without Redis)"
+HANDOVER = "realtime.handover (an upgraded connection frees its HTTP request)"
 DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
 
 
@@ -63,6 +64,7 @@ PRIVATE_NAMES = [
         Private("", name, f"{EAGER_WRITE}, {SLOW_READER}", on="twisted tcp connection")
         for name in ("_tempDataLen", "dataBuffer", "offset")
     ),
+    Private("", "producer", HANDOVER, on="twisted tcp connection"),
     *(
         Private("twisted.web.http.HTTPChannel", name, HEADER_DEADLINE, params)
         for name, params in (

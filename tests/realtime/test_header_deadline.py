@@ -6,6 +6,7 @@ Daphne's hooks the module relies on change."""
 import functools
 
 import pytest
+from asgiref.compatibility import guarantee_single_callable
 from daphne.http_protocol import HTTPFactory, WebRequest
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
@@ -134,3 +135,17 @@ class FakeServer:
 )
 def test_the_daphne_server_is_found_only_behind_its_own_send(send, found):
     assert (header_deadline.daphne_server_of(send) is not None) is found
+
+
+def test_an_open_socket_keeps_no_coroutine_of_the_deadline_middleware():
+    async def application(scope, receive, send):
+        pass
+
+    middleware = header_deadline.ArmHeaderDeadline(application, TIMEOUT)
+    # asgiref (Daphne's command line) takes it as an ASGI 3 application.
+    assert guarantee_single_callable(middleware) is middleware
+    running = middleware({"type": "websocket"}, None, None)
+    # The connection runs in the inner application's own coroutine.
+    assert running.cr_code is application.__code__
+    running.close()
+    assert middleware.armed

@@ -313,6 +313,8 @@ def workload_idle(ctx: Context) -> dict:
     # (its database threads and their connections, caches, the allocator's
     # arenas): a few clients come and go first, so the growth measured below
     # is what the sockets themselves cost.
+    ctx.wait_quiet()
+    rss_fresh = sum(rss_kib(pid) for pid in ctx.server.worker_pids())
     warm = targets[: 2 * IDLE_WARMUP_CLIENTS]
     ctx.log(f"idle: warming up the workers with {len(warm) // 2} clients")
     ctx.connect(warm)
@@ -340,6 +342,9 @@ def workload_idle(ctx: Context) -> dict:
         "rss_kib_before": rss_before,
         "rss_kib_after": rss_after,
         "kib_per_socket": round((rss_after - rss_before) / max(sockets, 1), 2),
+        # The same from the fresh workers, their one-time start included.
+        "rss_kib_fresh": rss_fresh,
+        "kib_per_socket_from_fresh": round((rss_after - rss_fresh) / max(sockets, 1), 2),
         "kib_per_client": round((rss_after - rss_before) / max(sockets / 2, 1), 2),
         "handshakes_per_second": round(connect["per_second"], 1),
     }

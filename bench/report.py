@@ -246,6 +246,10 @@ def _rows(kinds: dict, plan: dict, database: str | None) -> list[list[str]]:
 
         row("sockets connected", idle("sockets"))
         row("memory per idle socket, KiB", idle("kib_per_socket"))
+        row(
+            "the same from fresh workers (their start included), KiB",
+            idle("kib_per_socket_from_fresh"),
+        )
         row("memory per idle client, KiB", idle("kib_per_client"))
         row("handshakes/s (100 in flight)", idle("handshakes_per_second"))
         row("handshake p50, ms", idle("connect", "handshake_ms", "p50"))

@@ -21,6 +21,7 @@ socket and nobody else's.
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from typing import Any
 
 from . import fastsend
@@ -82,16 +83,30 @@ class DirectDelivery:
                 return
         await super().send(text_data, bytes_data, close)  # type: ignore[misc]  # the consumer's
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # Event type -> the forwarder function, looked up once per class rather
+        # than by name on every delivery.
+        cls._forwarder_functions = {
+            event_type: getattr(cls, name) for event_type, name in cls.event_forwarders.items()
+        }
+
+    _forwarder_functions: dict[str, Callable[[Any, dict], str | None]] = {}
+
     def deliver(self, event: dict) -> None:
         """Take a group event from the layer; never waits."""
         if self.released:
             return
         if self.ready and self._drainer is None and not self._inbox:
-            forwarder = self.event_forwarders.get(event["type"])
-            if forwarder is not None and self.ws_protocol is not None:
-                text = getattr(self, forwarder)(event)
+            forward = self._forwarder_functions.get(event["type"])
+            if forward is not None and self.ws_protocol is not None:
+                text = forward(self, event)
                 if text is not None:
-                    self.write_now(text, event)
+                    # The event's own text, which every local socket sends,
+                    # is framed once per worker.
+                    fastsend.send_text(
+                        self.ws_protocol, text, event if text is event.get("text") else None
+                    )
                 return
         if len(self._inbox) >= INBOX_MAX:
             # A socket this far behind resumes by seq faster than it catches up.
@@ -126,9 +141,3 @@ class DirectDelivery:
                     logger.exception("%s failed on %s", type(self).__name__, event.get("type"))
         finally:
             self._drainer = None
-
-    def write_now(self, text: str, event: dict) -> None:
-        """Write a forwarded frame to the socket now; the event's own `text`,
-        which every local socket sends, is framed once per worker."""
-        shared = event if text is event.get("text") else None
-        fastsend.send_text(self.ws_protocol, text, shared)

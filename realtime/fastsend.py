@@ -168,4 +168,9 @@ def send_text(protocol, text: str, shared: dict | None = None) -> None:
         frame = cached
     else:
         frame = shared["_frame"] = frame_text(text.encode())
-    write_frame(protocol, frame)
+    # write_frame, inlined: this runs once per socket of a room for each message.
+    transport = protocol.transport
+    if _eager_transports.get(type(transport)) or can_write_eagerly(transport):
+        write_eagerly(transport, frame)
+    else:
+        transport.write(frame)

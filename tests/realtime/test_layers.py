@@ -133,3 +133,32 @@ async def test_a_direct_consumer_needs_no_subscription_of_its_own(redis_url):
     assert not any(channel in name for name in subscribed)
     await layer.group_discard("room.4", channel)
     await layer.forget_channel(channel)
+
+
+async def test_membership_changes_reach_the_next_event():
+    # The layer keeps each group's members prepared between events: a socket
+    # that leaves (a ban, a close) must not get the next one, one that joins must.
+    layer = get_channel_layer()
+    got: dict[str, list] = {"stays": [], "leaves": [], "forgotten": [], "joins": []}
+    for name in got:
+        layer.register_direct(
+            f"socket.{name}", lambda event, name=name: got[name].append(event["n"])
+        )
+    for name in ("stays", "leaves", "forgotten"):
+        await layer.group_add("room.5", f"socket.{name}")
+
+    async def send(n: int) -> None:
+        await layer.group_send("room.5", {"type": "chat.message", "n": n})
+        await wait_for(lambda: got["stays"][-1:] == [n])
+
+    await send(1)
+    await layer.group_discard("room.5", "socket.leaves")
+    await send(2)
+    await layer.forget_channel("socket.forgotten")  # still in the group's set
+    await send(3)
+    await layer.group_add("room.5", "socket.joins")
+    await send(4)
+    assert got == {"stays": [1, 2, 3, 4], "leaves": [1], "forgotten": [1, 2], "joins": [4]}
+    for name in ("stays", "forgotten", "joins"):
+        await layer.group_discard("room.5", f"socket.{name}")
+        await layer.forget_channel(f"socket.{name}")

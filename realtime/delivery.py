@@ -45,9 +45,9 @@ class DirectDelivery:
     ws_protocol: Any = None
     _drainer: asyncio.Task | None = None
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._inbox: deque[dict] = deque()
+    # Made by the first event that has to wait: most sockets never need one
+    # (a deque is most of a kilobyte, times every idle socket).
+    _inbox: deque[dict] | None = None
 
     async def dispatch(self, message: dict) -> None:
         # Channels runs aclose_old_connections() through a thread hop before
@@ -108,13 +108,16 @@ class DirectDelivery:
                         self.ws_protocol, text, event if text is event.get("text") else None
                     )
                 return
-        if len(self._inbox) >= INBOX_MAX:
+        inbox = self._inbox
+        if inbox is None:
+            inbox = self._inbox = deque()
+        elif len(inbox) >= INBOX_MAX:
             # A socket this far behind resumes by seq faster than it catches up.
-            logger.warning("a socket fell %d events behind: closing it", len(self._inbox))
-            self._inbox.clear()
+            logger.warning("a socket fell %d events behind: closing it", len(inbox))
+            inbox.clear()
             self.fell_behind()
             return
-        self._inbox.append(event)
+        inbox.append(event)
         if self.ready and self._drainer is None:
             self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
@@ -127,14 +130,15 @@ class DirectDelivery:
             self._drainer = asyncio.get_running_loop().create_task(self._drain())
 
     def stop_delivery(self) -> None:
-        self._inbox.clear()
+        if self._inbox is not None:
+            self._inbox.clear()
         if self._drainer is not None and self._drainer is not asyncio.current_task():
             self._drainer.cancel()
 
     async def _drain(self) -> None:
         try:
-            while self._inbox and not self.released:
-                event = self._inbox.popleft()
+            while (inbox := self._inbox) and not self.released:
+                event = inbox.popleft()
                 try:
                     await self.dispatch(event)
                 except Exception:

@@ -9,6 +9,7 @@ def user_group(user_id: int) -> str:
     return f"user.{user_id}"
 
 
-def session_group(session_key: str) -> str:
-    """Every socket opened with one login session (hashed: never put a session key in Redis)."""
-    return "session." + hashlib.sha256(session_key.encode()).hexdigest()[:32]
+def session_tag(session_key: str) -> str:
+    """A login session's name in events to its user's group (hashed: never put
+    a session key in Redis)."""
+    return hashlib.sha256(session_key.encode()).hexdigest()[:32]

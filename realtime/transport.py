@@ -21,7 +21,7 @@ from redis.exceptions import RedisError
 from . import auth, fastsend, handover, metrics, recovery, registry
 from .delivery import DirectDelivery
 from .errors import Forbidden, NotFound, Refused
-from .groups import session_group, user_group
+from .groups import session_tag, user_group
 from .language import scope_language
 from .wire import ID_MAX, Close, dumps
 
@@ -62,6 +62,8 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     accepted = False
     counted = False
     sockets_group: str | None = None
+    # The login session's name in events (realtime.groups.session_tag).
+    session_tag: str | None = None
     _idle_timer: asyncio.TimerHandle | None = None
     _session_timer: asyncio.TimerHandle | None = None
 
@@ -140,10 +142,11 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             await self.refuse(Close.FLOODING)
             return
         try:
+            # Its user's group also says when its own login session ends.
             await self.join_group(user_group(self.user.pk))
             session = self.scope.get("session")
             if session is not None and session.session_key:
-                await self.join_group(session_group(session.session_key))
+                self.session_tag = session_tag(session.session_key)
             recovery.register(self)
             self.last_seen = time.monotonic()
             loop = asyncio.get_running_loop()
@@ -326,6 +329,11 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         return await auth.login_still_valid(self.scope.get("session"), self.user)
 
     async def realtime_session_ended(self, event: dict) -> None:
+        """Every login of the user ended, or this socket's own session did
+        (another session of the same user is not this socket's concern)."""
+        session = event.get("session")
+        if session is not None and session != self.session_tag:
+            return
         await self.end(Close.NOT_LOGGED_IN)
 
     # Client frames.

@@ -475,14 +475,23 @@ async def test_removed_member_is_closed_with_4403(connect_ws, private_room, alic
 
 
 async def test_logout_closes_that_sessions_sockets_with_4401(connect_ws, public_room, alice):
-    client = Client()
-    await db(client.force_login)(alice)
-    cookie = client.cookies["sessionid"].value
-    communicator, connected, _ = await connect_ws(f"/ws/chat/{public_room.slug}/", cookie=cookie)
-    assert connected
-    await receive(communicator, "hello")
+    client, elsewhere = Client(), Client()
+    sockets = []
+    for login in (client, elsewhere):
+        await db(login.force_login)(alice)
+        cookie = login.cookies["sessionid"].value
+        communicator, connected, _ = await connect_ws(
+            f"/ws/chat/{public_room.slug}/", cookie=cookie
+        )
+        assert connected
+        await receive(communicator, "hello")
+        sockets.append(communicator)
     await db(client.post)("/accounts/logout/")
-    await expect_close(communicator, 4401)
+    await expect_close(sockets[0], 4401)
+    # Alice's other login (another browser) keeps its socket.
+    for _ in range(2):
+        await sockets[1].send_json_to({"type": "ping"})
+        await receive(sockets[1], "pong")
 
 
 @override_settings(REALTIME_IDLE_TIMEOUT=1)

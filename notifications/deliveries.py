@@ -47,15 +47,16 @@ def record_broadcast(broadcast_id: int, *, channel: str, status: str, detail: st
     created_at = fields["created_at"].get_db_prep_save(timezone.now(), connection)
     # Every name is Django's own (the models' tables and columns); every value a
     # parameter.
+    deliveries, notifications = quote(Delivery._meta.db_table), quote(Notification._meta.db_table)
+    notification_id = f"{notifications}.{quote(notification['id'].column)}"
     sql = (
-        f"INSERT INTO {quote(Delivery._meta.db_table)} ({columns}) "  # noqa: S608
-        f"SELECT {quote(notification['id'].column)}, %s, %s, %s, %s "
-        f"FROM {quote(Notification._meta.db_table)} "
-        f"WHERE {quote(notification['broadcast'].column)} = %s "
+        f"INSERT INTO {deliveries} ({columns}) "  # noqa: S608
+        f"SELECT {notification_id}, %s, %s, %s, %s FROM {notifications} "
+        f"WHERE {notifications}.{quote(notification['broadcast'].column)} = %s "
         # Run twice (a retried task), it adds nothing.
-        f"AND NOT EXISTS (SELECT 1 FROM {quote(Delivery._meta.db_table)} "
-        f"WHERE {quote(fields['notification'].column)} = {quote(notification['id'].column)} "
-        f"AND {quote(fields['channel'].column)} = %s)"
+        f"AND NOT EXISTS (SELECT 1 FROM {deliveries} "
+        f"WHERE {deliveries}.{quote(fields['notification'].column)} = {notification_id} "
+        f"AND {deliveries}.{quote(fields['channel'].column)} = %s)"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [channel, status, detail, created_at, broadcast_id, channel])

@@ -215,18 +215,20 @@ def app_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def seed(env: dict, users: int, rooms: int, workdir: Path) -> list[str]:
+def seed(env: dict, users: int, rooms: int, workdir: Path, first: int = 0) -> list[str]:
     """Migrate, then make `users` users with a session each and `rooms` rooms
-    (bench/seed.py); return the session keys, user N's at index N."""
-    out = workdir / "sessions.json"
-    subprocess.run(
-        [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        timeout=300,
-    )
-    args = ["--users", str(users), "--rooms", str(rooms), "--out", str(out)]
+    (bench/seed.py); return the session keys, user N's at index N. With
+    `first`, users `first`... join those made before (migrated already)."""
+    out = workdir / f"sessions-{first}.json"
+    if not first:
+        subprocess.run(
+            [PYTHON, "manage.py", "migrate", "--noinput", "-v", "0"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=300,
+        )
+    args = ["--users", str(users), "--first", str(first), "--rooms", str(rooms), "--out", str(out)]
     subprocess.run([PYTHON, "-m", "bench.seed", *args], cwd=ROOT, env=env, check=True, timeout=600)
     return json.loads(out.read_text())["sessions"]
 

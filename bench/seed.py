@@ -26,6 +26,7 @@ def room_slug(index: int) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--users", type=int, required=True)
+    parser.add_argument("--first", type=int, default=0, help="number of the first user")
     parser.add_argument("--rooms", type=int, default=200)
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
@@ -51,7 +52,7 @@ def main() -> None:
 
     user_model = get_user_model()
     hashed = make_password(get_random_string(24))
-    names = [f"bench{n}" for n in range(args.users)]
+    names = [f"bench{n}" for n in range(args.first, args.first + args.users)]
     user_model.objects.bulk_create(
         [user_model(username=name, password=hashed) for name in names], batch_size=2000
     )

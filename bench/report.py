@@ -44,18 +44,15 @@ def split_cdfs(output: dict) -> dict:
                 f"{output.get('database')}"
             )
             cdfs.setdefault(title, {})[kind] = points
-        broadcast = res.get("broadcast") or {}
-        runs = broadcast.pop("cdf", None) or {}
-        if runs:
-            cdfs.setdefault(f"broadcast to {broadcast.get('clients')} clients (first call)", {})[
-                kind
-            ] = runs.get("0", [])
-        moonshot = res.get("moonshot") or {}
-        runs = moonshot.pop("cdf", None) or {}
-        if runs:
-            cdfs.setdefault(f"moonshot: broadcast to {moonshot.get('clients')} clients", {})[
-                kind
-            ] = runs.get("0", [])
+        # The first broadcast call of each workload that makes them.
+        for name, title in (
+            ("broadcast", "broadcast to {} clients (first call)"),
+            ("moonshot", "moonshot: broadcast to {} clients"),
+        ):
+            workload = res.get(name) or {}
+            runs = workload.pop("cdf", None) or {}
+            if runs:
+                cdfs.setdefault(title.format(workload.get("clients")), {})[kind] = runs.get("0", [])
     return cdfs
 
 

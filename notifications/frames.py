@@ -3,7 +3,7 @@
 from datetime import datetime
 from typing import Any
 
-from realtime.wire import dumps, iso, prepend_fields, user_dict, with_encoded
+from realtime.wire import dumps, iso, user_dict
 
 from .models import Notification
 
@@ -85,6 +85,11 @@ def content_text(
 
 
 def notification_frame_text(*, notification_id: int, read: bool, content: str, unread: int) -> str:
-    """Return the `notification` frame for one socket from the shared content text."""
-    notification = prepend_fields({"id": notification_id, "read": read}, content)
-    return with_encoded({"type": "notification", "unread": unread}, notification=notification)
+    """Return the `notification` frame for one socket from the shared content text.
+
+    Written out rather than encoded: a broadcast runs this once per socket, and
+    a socket's own fields are two whole numbers and a flag (`wire.dumps` would
+    write the same text, tests/notifications/test_frames.py checks it)."""
+    own = f'{{"id":{int(notification_id)},"read":{"true" if read else "false"}'
+    notification = f"{own}}}" if content == "{}" else f"{own},{content[1:]}"
+    return f'{{"type":"notification","unread":{int(unread)},"notification":{notification}}}'

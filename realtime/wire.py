@@ -45,14 +45,3 @@ def with_encoded(frame: dict[str, Any], **encoded: str) -> str:
         return text
     extra = ",".join(f"{json.dumps(key)}:{value}" for key, value in encoded.items())
     return f"{text[:-1]},{extra}}}" if len(text) > 2 else f"{{{extra}}}"
-
-
-def prepend_fields(fields: dict[str, Any], encoded_object: str) -> str:
-    """Return the JSON object `encoded_object` with `fields` put in front: one
-    socket's own fields (an id, a read flag) on content every socket shares."""
-    head = dumps(fields)
-    if encoded_object == "{}":
-        return head
-    if head == "{}":
-        return encoded_object
-    return f"{head[:-1]},{encoded_object[1:]}"

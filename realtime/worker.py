@@ -10,7 +10,10 @@ Daphne buffers whatever the application sends, without limit, for a client that
 does not read; this worker aborts a connection whose unsent bytes pass
 REALTIME_MAX_SEND_BUFFER. The client comes back and resumes by seq.
 
-Both lean on private names of Twisted, autobahn and Daphne, pinned in
+Each connection's messages wait in a SocketInbox rather than Daphne's
+asyncio.Queue (realtime.inbox: a few KB less per idle socket).
+
+These lean on private names of Twisted, autobahn and Daphne, pinned in
 requirements.txt and listed in tests/realtime/test_canaries.py.
 
 Nothing here makes frames faster: that is the application's own send path
@@ -20,8 +23,12 @@ A client that trickles its request headers (slowloris) is closed after
 REALTIME_HEADER_TIMEOUT seconds (realtime.header_deadline, armed before accepting).
 """
 
+import asyncio
 import logging
 import signal
+from functools import partial
+
+from .inbox import SocketInbox
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +56,25 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
             super().__init__(*args, **kwargs)
             self.ports = []
             self.stopping = False
+
+        def create_application(self, protocol, scope):
+            # Daphne's own, with a SocketInbox for a WebSocket's messages
+            # instead of an asyncio.Queue (realtime.inbox: the memory of every
+            # idle socket).
+            if scope.get("type") != "websocket":
+                return super().create_application(protocol, scope)
+            assert "application_instance" not in self.connections[protocol]
+            inbox = SocketInbox()
+            scope.setdefault("asgi", {"version": "3.0"})
+            instance = self.application(
+                scope=scope, receive=inbox.get, send=partial(self.handle_reply, protocol)
+            )
+            if protocol not in self.connections:
+                return None
+            self.connections[protocol]["application_instance"] = asyncio.ensure_future(
+                instance, loop=asyncio.get_event_loop()
+            )
+            return inbox
 
         def listen_success(self, port):
             # Before the reactor runs, so before the first connection is accepted.

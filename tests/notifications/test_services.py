@@ -204,6 +204,15 @@ def test_broadcast_to_groups_sends_one_event_per_group(
     )
 
 
+def test_deleting_a_broadcast_keeps_its_notifications_unlinked(alice, bob):
+    # The link has no constraint in the database (a broadcast's commit checks
+    # none per row): Django's SET_NULL is what keeps it whole.
+    record = services.broadcast(title="Soon gone", audience=[alice, bob])
+    record.delete()
+    assert list(Notification.objects.values_list("broadcast_id", flat=True)) == [None, None]
+    assert Notification.objects.filter(title="Soon gone").count() == 2
+
+
 def test_broadcast_to_users_reaches_exactly_them(alice, bob, carol):
     record = services.broadcast(title="You two", audience=[alice, bob])
     assert record.audience == Broadcast.Audience.USERS

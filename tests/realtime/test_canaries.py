@@ -31,6 +31,7 @@ RESUBSCRIBED = "realtime.layers (catch-up only once subscriptions are live again
 HEADER_DEADLINE = "realtime.header_deadline (a deadline on request headers: slowloris)"
 IN_PROCESS = "realtime.layers.InProcessChannelLayer (development without Redis)"
 HANDOVER = "realtime.handover (an upgraded connection frees its HTTP request)"
+INBOX = "realtime.worker.GracefulServer.create_application (realtime.inbox: a socket's messages)"
 DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
 
 
@@ -108,6 +109,7 @@ PRIVATE_NAMES = [
     Private("daphne.http_protocol.HTTPFactory", "buildProtocol", HEADER_DEADLINE, ("self", "addr")),
     Private("daphne.server.Server", "listen_success", GRACEFUL, ("self", "port")),
     Private("daphne.server.Server", "timeout_checker", SLOW_READER, ("self",)),
+    Private("daphne.server.Server", "create_application", INBOX, ("self", "protocol", "scope")),
     Private(
         "daphne.server.Server",
         "__init__",

@@ -37,3 +37,62 @@ async def test_keys_spread_over_shards_and_every_operation_finds_them(redis_url,
     assert await store.ping()
     for client in store.clients:
         await client.aclose()
+
+
+async def test_the_socket_refresh_extends_every_member_and_prunes_the_expired(
+    redis_url, second_redis_url, monkeypatch
+):
+    # Small chunks: the members of these keys take several scripts per shard.
+    monkeypatch.setattr("realtime.store.REFRESH_CHUNK", 7)
+    store = RedisStore([redis_url, second_redis_url])
+    prefix = f"registry:refresh-{time.time_ns()}"
+    now = time.time()
+    entries = {
+        f"{prefix}.{n}": {f"chan{n}.{m}|w1|{n}|u{n}" for m in range(n % 4 + 1)} for n in range(30)
+    }
+    gone = {f"{prefix}.{n}": f"gone{n}|w2|{n}|u{n}" for n in range(0, 30, 3)}
+    for key, member in gone.items():
+        await store.zset_add(key, member, now - 1, 30)  # a dead worker's, expired
+
+    pruned = await store.zset_refresh(entries, now + 30, 30)
+
+    assert pruned == {key: 1 if key in gone else 0 for key in entries}
+    for key, members in entries.items():
+        client = store._shard(key)
+        stored = await client.zrange(key, 0, -1, withscores=True)
+        assert {m.decode(): score for m, score in stored} == dict.fromkeys(members, now + 30)
+        assert 30 < await client.ttl(key) <= 60
+    for client in store.clients:
+        await client.aclose()
+
+
+async def test_the_presence_refresh_extends_rooms_and_users_and_prunes_the_expired(
+    redis_url, second_redis_url, monkeypatch
+):
+    monkeypatch.setattr("realtime.store.REFRESH_CHUNK", 5)
+    store = RedisStore([redis_url, second_redis_url])
+    prefix = f"presence:refresh-{time.time_ns()}"
+    now = time.time()
+    rooms = {
+        f"{prefix}:room.{r}": {
+            f"{u}|user{u}": f"{prefix}:user.{r}.{u}" for u in range(r * 3, r * 3 + r + 1)
+        }
+        for r in range(12)
+    }
+    expired_room = f"{prefix}:room.4"
+    # A user another worker left behind, expired: the beat prunes it.
+    await store.online_join(expired_room, f"{prefix}:user.4.99", "99|left", "w2", now - 1, 30, 0)
+
+    pruned = await store.online_refresh(rooms, "w1", now + 30, 30)
+
+    assert pruned == {room: 1 if room == expired_room else 0 for room in rooms}
+    for room, members in rooms.items():
+        client = store._shard(room)
+        stored = await client.zrange(room, 0, -1, withscores=True)
+        assert {m.decode(): score for m, score in stored} == dict.fromkeys(members, now + 30)
+        for user_key in members.values():
+            assert await client.zrange(user_key, 0, -1, withscores=True) == [(b"w1", now + 30)]
+            assert 30 < await client.ttl(user_key) <= 60
+        assert 30 < await client.ttl(room) <= 60
+    for client in store.clients:
+        await client.aclose()

@@ -32,6 +32,7 @@ HEADER_DEADLINE = "realtime.header_deadline (a deadline on request headers: slow
 IN_PROCESS = "realtime.layers.InProcessChannelLayer (development without Redis)"
 HANDOVER = "realtime.handover (an upgraded connection frees its HTTP request)"
 INBOX = "realtime.worker.GracefulServer.create_application (realtime.inbox: a socket's messages)"
+SETTLED = "realtime.worker.settled_protocol (options read from the class, not copied per socket)"
 DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
 
 
@@ -110,6 +111,8 @@ PRIVATE_NAMES = [
     Private("daphne.server.Server", "listen_success", GRACEFUL, ("self", "port")),
     Private("daphne.server.Server", "timeout_checker", SLOW_READER, ("self",)),
     Private("daphne.server.Server", "create_application", INBOX, ("self", "protocol", "scope")),
+    Private("daphne.ws_protocol.WebSocketFactory", "protocol", SETTLED),
+    Private("daphne.ws_protocol.WebSocketProtocol", "CONFIG_ATTRS", SETTLED),
     Private(
         "daphne.server.Server",
         "__init__",

@@ -49,6 +49,10 @@ async def _accepting_app(scope, receive, send):
 @pytest.mark.parametrize(
     ("origin", "accepted"), [("http://chat.example.com", True), ("http://evil.tld", False)]
 )
+# Channels' denier is a consumer: it closes the thread's old database
+# connections, which the test's database guard refuses whenever that thread
+# has one open from an earlier test.
+@pytest.mark.django_db
 async def test_the_validator_passes_our_origin_and_denies_others(origin, accepted):
     headers = [(b"host", b"chat.example.com"), (b"origin", origin.encode())]
     communicator = WebsocketCommunicator(SameOriginValidator(_accepting_app), "/", headers)

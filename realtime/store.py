@@ -113,7 +113,8 @@ return reply
 # time in which its sockets got nothing.
 #
 # KEYS: sorted sets; ARGV: expiry, ttl, now, then per key its member count and
-# members. Returns the expired members pruned per key.
+# members. Returns the expired members pruned per key. ZADD without XX: a Redis
+# that restarted empty gets the entries back.
 ZSET_REFRESH_LUA = """
 local expires, ttl, now = ARGV[1], ARGV[2], ARGV[3]
 local at, pruned = 4, {}

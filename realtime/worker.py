@@ -44,10 +44,6 @@ def unsent_bytes(transport) -> int:
     return buffered + getattr(transport, "_tempDataLen", 0)
 
 
-class SettledOptions:
-    """Marks a WebSocket protocol class made by `settled_protocol`."""
-
-
 def settled_protocol(factory) -> type:
     """Daphne's WebSocket protocol class, with the factory's options on the class.
 
@@ -66,7 +62,7 @@ def settled_protocol(factory) -> type:
         # A function on a class would be bound to each connection (one option
         # is a callback: perMessageCompressionAccept).
         options[name] = staticmethod(value) if inspect.isfunction(value) else value
-    return type(base.__name__, (base, SettledOptions), {**options, "CONFIG_ATTRS": ()})
+    return type(base.__name__, (base,), {**options, "CONFIG_ATTRS": ()})
 
 
 def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) -> None:
@@ -107,7 +103,7 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
         def listen_success(self, port):
             # Before the reactor runs, so before the first connection is accepted.
             header_deadline.install(self.http_factory, settings.REALTIME_HEADER_TIMEOUT)
-            if not issubclass(self.ws_factory.protocol, SettledOptions):
+            if not self.ports:  # once, whatever the number of ports
                 self.ws_factory.protocol = settled_protocol(self.ws_factory)
             self.ports.append(port)
             super().listen_success(port)

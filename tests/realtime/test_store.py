@@ -39,12 +39,26 @@ async def test_keys_spread_over_shards_and_every_operation_finds_them(redis_url,
         await client.aclose()
 
 
-async def test_the_socket_refresh_extends_every_member_and_prunes_the_expired(
-    redis_url, second_redis_url, monkeypatch
-):
-    # Small chunks: the members of these keys take several scripts per shard.
-    monkeypatch.setattr("realtime.store.REFRESH_CHUNK", 7)
+@pytest.fixture
+async def two_shards(redis_url, second_redis_url, monkeypatch):
+    """A store on two shards whose refresh takes several scripts per shard."""
+    monkeypatch.setattr("realtime.store.REFRESH_CHUNK", 5)
     store = RedisStore([redis_url, second_redis_url])
+    yield store
+    for client in store.clients:
+        await client.aclose()
+
+
+async def assert_extended(client, key: str, members, expires_at: float) -> None:
+    """Every member of `key`, and nothing else, expires at `expires_at`; the key
+    lives on for twice the TTL."""
+    stored = await client.zrange(key, 0, -1, withscores=True)
+    assert {m.decode(): score for m, score in stored} == dict.fromkeys(members, expires_at)
+    assert 30 < await client.ttl(key) <= 60
+
+
+async def test_the_socket_refresh_extends_every_member_and_prunes_the_expired(two_shards):
+    store = two_shards
     prefix = f"registry:refresh-{time.time_ns()}"
     now = time.time()
     entries = {
@@ -58,19 +72,11 @@ async def test_the_socket_refresh_extends_every_member_and_prunes_the_expired(
 
     assert pruned == {key: 1 if key in gone else 0 for key in entries}
     for key, members in entries.items():
-        client = store._shard(key)
-        stored = await client.zrange(key, 0, -1, withscores=True)
-        assert {m.decode(): score for m, score in stored} == dict.fromkeys(members, now + 30)
-        assert 30 < await client.ttl(key) <= 60
-    for client in store.clients:
-        await client.aclose()
+        await assert_extended(store._shard(key), key, members, now + 30)
 
 
-async def test_the_presence_refresh_extends_rooms_and_users_and_prunes_the_expired(
-    redis_url, second_redis_url, monkeypatch
-):
-    monkeypatch.setattr("realtime.store.REFRESH_CHUNK", 5)
-    store = RedisStore([redis_url, second_redis_url])
+async def test_the_presence_refresh_extends_rooms_and_users_and_prunes_the_expired(two_shards):
+    store = two_shards
     prefix = f"presence:refresh-{time.time_ns()}"
     now = time.time()
     rooms = {
@@ -87,12 +93,8 @@ async def test_the_presence_refresh_extends_rooms_and_users_and_prunes_the_expir
 
     assert pruned == {room: 1 if room == expired_room else 0 for room in rooms}
     for room, members in rooms.items():
+        # A user's key lives on its room's shard (online_join).
         client = store._shard(room)
-        stored = await client.zrange(room, 0, -1, withscores=True)
-        assert {m.decode(): score for m, score in stored} == dict.fromkeys(members, now + 30)
+        await assert_extended(client, room, members, now + 30)
         for user_key in members.values():
-            assert await client.zrange(user_key, 0, -1, withscores=True) == [(b"w1", now + 30)]
-            assert 30 < await client.ttl(user_key) <= 60
-        assert 30 < await client.ttl(room) <= 60
-    for client in store.clients:
-        await client.aclose()
+            await assert_extended(client, user_key, ["w1"], now + 30)

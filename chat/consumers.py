@@ -2,6 +2,7 @@
 
 import asyncio
 import logging
+import random
 import time
 from bisect import bisect_left
 from collections import OrderedDict
@@ -132,8 +133,7 @@ def _read_positions(room: Room) -> dict[str, Any]:
     shared = selectors.read_positions(room_id=room.pk)
     if shared is None:
         return {}
-    positions = [live_frames.read_position_dict(m.user, m.last_read_seq) for m in shared]
-    return {"read_positions": positions}
+    return {"read_positions": live_frames.read_positions_list(shared)}
 
 
 class MembersOnline:
@@ -144,8 +144,11 @@ class MembersOnline:
     query) and asks the socket registry about each (one pipelined ZCOUNT per
     member: about 0.1 ms of Redis for 100). It is kept per room for `ttl` s in
     each worker, so a crowd in one room costs one lookup per worker per `ttl`,
-    and each socket looks again every `refresh` s: a room with sockets open
-    costs at most one lookup per worker every 10 s, whatever its size. Events
+    and each socket looks again about every `refresh` s (spread out, so that the
+    sockets of a crowd that joined together do not all look at the same moment):
+    a room with sockets open costs at most one lookup per worker every 10 s,
+    whatever its size. Sockets that look while a lookup of their room is under
+    way wait for it instead of starting their own. Events
     when a user's first or last socket anywhere opens or closes would be
     quicker, but would need every socket to know the user's rooms (a database
     read per connect and per disconnect, and one publish per room); "online
@@ -159,12 +162,27 @@ class MembersOnline:
         self.refresh = refresh
         self.rooms = rooms
         self.entries: OrderedDict[int, tuple[float, list[int]]] = OrderedDict()
+        self.lookups: dict[int, asyncio.Task[list[int]]] = {}  # under way, per room
+
+    def next_look(self) -> float:
+        """Seconds until a socket looks again: `refresh`, give or take a quarter."""
+        return self.refresh * random.uniform(0.75, 1.25)
 
     async def of(self, room_id: int) -> list[int]:
         """Return the sorted ids of the room's first members online anywhere."""
         entry = self.entries.get(room_id)
         if entry is not None and time.monotonic() - entry[0] < self.ttl:
             return entry[1]
+        lookup = self.lookups.get(room_id)
+        if lookup is None or lookup.get_loop() is not asyncio.get_running_loop():
+            lookup = asyncio.ensure_future(self._look_up(room_id))
+            self.lookups[room_id] = lookup
+            lookup.add_done_callback(lambda done: self._looked_up(room_id, done))
+        # shielded: a socket that closes while it waits does not cancel the
+        # lookup the others wait for.
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, room_id: int) -> list[int]:
         member_ids = await _first_member_ids(room_id, self.MEMBERS_MAX)
         online = sorted(await registry.users_online(member_ids))
         self.entries[room_id] = (time.monotonic(), online)
@@ -172,6 +190,12 @@ class MembersOnline:
         if len(self.entries) > self.rooms:
             self.entries.popitem(last=False)
         return online
+
+    def _looked_up(self, room_id: int, done: "asyncio.Task[list[int]]") -> None:
+        if self.lookups.get(room_id) is done:
+            del self.lookups[room_id]
+        if not done.cancelled():
+            done.exception()  # its waiters raise it; none may be left to
 
 
 @db_call
@@ -381,7 +405,7 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
     def _schedule_members_online(self) -> None:
         if not self.released:
             asyncio.get_running_loop().call_later(
-                members_online.refresh, self.deliver, {"type": "chat.members_online_check"}
+                members_online.next_look(), self.deliver, {"type": "chat.members_online_check"}
             )
 
     async def chat_members_online_check(self, event: dict) -> None:

@@ -4,10 +4,10 @@ read positions in a room."""
 
 from typing import Any
 
-from realtime.wire import dumps, iso, user_dict
+from realtime.wire import dumps, iso, user_dict, user_fields
 
 from .models import Message
-from .selectors import ReadState
+from .selectors import ReadPosition, ReadState
 
 # The room list shows a message's first characters.
 EXCERPT_CHARS = 100
@@ -48,6 +48,11 @@ def room_read_frame_text(state: ReadState) -> str:
 
 def read_position_dict(user: Any, seq: int) -> dict[str, Any]:
     return {"user": user_dict(user), "seq": seq}
+
+
+def read_positions_list(positions: list[ReadPosition]) -> list[dict[str, Any]]:
+    """The hello's `read_positions`, from rows read without the models."""
+    return [{"user": user_fields(p.user_id, p.username), "seq": p.seq} for p in positions]
 
 
 def read_frame_text(user: Any, seq: int) -> str:

@@ -6,14 +6,14 @@ from typing import TYPE_CHECKING, Any
 
 import emoji as emoji_data
 from django.conf import settings
-from django.db import IntegrityError, connection, models, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.db.models.signals import post_save
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from realtime.db import rows_in, rows_insert
+from realtime.db import rows_in, rows_insert, rows_set
 from realtime.errors import Refused
 
 from . import (
@@ -410,8 +410,8 @@ def _messages_store(
         # The memberships made above were stored with their read mark.
         new = {m.pk for m in joined}
         read = {m.pk: m.last_read_seq for _, _, m in created if m.pk not in new}
-        _set_many(Room, "last_seq", [(room.pk, room.last_seq) for room in touched.values()])
-        _set_many(Membership, "last_read_seq", list(read.items()))
+        rows_set(Room, "last_seq", [(room.pk, room.last_seq) for room in touched.values()])
+        rows_set(Membership, "last_read_seq", list(read.items()))
         metrics.messages_stored.labels(metrics.WORKER).inc(len(created))
         # One push and one commit hook for the lot (each costs a lookup of the
         # connection and a callback): the events in order, then message_posted each.
@@ -510,19 +510,6 @@ _ROOM_EVENT_FIELDS = ("room", "seq", "kind", "message", "text")
 def _posted(messages: list[Message]) -> None:
     for message in messages:
         _log_receiver_errors(message_posted.send_robust(sender=Message, message=message))
-
-
-def _set_many(model: type[models.Model], column: str, values: list[tuple[int, int]]) -> None:
-    """Set one integer column of many rows by id, in one statement prepared
-    once (bulk_update's CASE per row costs more to build than to run)."""
-    quote = connection.ops.quote_name
-    # The names are the model's own, quoted; the values are parameters.
-    sql = (
-        f"UPDATE {quote(model._meta.db_table)} SET {quote(column)} = %s "  # noqa: S608
-        f"WHERE {quote(model._meta.pk.column)} = %s"
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, [(value, pk) for pk, value in values])
 
 
 def _log_receiver_errors(responses: list[tuple[Any, Any]]) -> None:

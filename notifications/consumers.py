@@ -52,11 +52,25 @@ def _group_ids(user) -> list[int]:
     return selectors.group_ids(user=user)
 
 
+@dataclass(frozen=True)
+class Groups:
+    audience_ids: list[int]  # the user's Django groups (broadcast audiences)
+    extra: set[str]  # the groups other apps want this user's stream in
+
+
+@db_call
+def _groups(user: Any) -> Groups:
+    """Every group a stream joins besides its own, in one database call."""
+    return Groups(selectors.group_ids(user=user), _extra_groups_of(user))
+
+
 @db_call
 def _hello(user: Any, after: int | None) -> dict[str, Any]:
     state = selectors.unread_state(user=user)
     hello = {"type": "hello", "unread": state.count, "last_id": state.last_id}
-    if after is None:
+    if state.last_id == 0 or (after is not None and after >= state.last_id):
+        rows = []  # none yet, or none since: no query needed
+    elif after is None:
         rows = selectors.notifications_latest(user=user, through_id=state.last_id)
     else:
         page = selectors.notifications_after(user=user, after=after, through_id=state.last_id)
@@ -69,6 +83,10 @@ def _hello(user: Any, after: int | None) -> dict[str, Any]:
 
 @db_call
 def _extra_groups(user: Any) -> set[str]:
+    return _extra_groups_of(user)
+
+
+def _extra_groups_of(user: Any) -> set[str]:
     """Return the groups other apps want this user's stream in."""
     groups: set[str] = set()
     for receiver, answer in user_stream_groups.send_robust(sender=NotificationConsumer, user=user):
@@ -142,8 +160,9 @@ class NotificationConsumer(StreamConsumer):
     async def joined(self) -> None:
         # Audience groups too, before reading: a notification committed in
         # between arrives in hello, live, or both (then dropped by id).
-        await self._join_audiences(await _group_ids(self.user))
-        await self._join_extras(await _extra_groups(self.user))
+        groups = await _groups(self.user)
+        await self._join_audiences(groups.audience_ids)
+        await self._join_extras(groups.extra)
 
     async def snapshot(self, after: int | None) -> Snapshot:
         hello = await _hello(self.user, after)

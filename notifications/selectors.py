@@ -1,8 +1,11 @@
 """Every read of notification data; each is scoped to one recipient."""
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from django.contrib.auth import get_user_model
+from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
 from .exceptions import NotificationNotFound
@@ -43,8 +46,28 @@ def unread_count(*, user: "User", through_id: int | None = None) -> int:
 
 
 def unread_state(*, user: "User") -> UnreadState:
-    newest = last_id(user=user)
-    return UnreadState(count=unread_count(user=user, through_id=newest), last_id=newest)
+    """The newest id and the unread count up to it, in one statement (read on
+    every notifications socket's hello: the ORM's two queries cost ten times
+    more CPU to build than to run)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_unread_state_sql(), [user.pk, user.pk])
+        newest, count = cursor.fetchone()
+    return UnreadState(count=count, last_id=newest)
+
+
+@functools.cache
+def _unread_state_sql() -> str:
+    quote = connection.ops.quote_name
+    meta = Notification._meta
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    recipient = quote(meta.get_field("recipient").column)
+    read_at = quote(meta.get_field("read_at").column)
+    # The names are the model's own, quoted; the values are parameters.
+    return (
+        f"SELECT newest.id, (SELECT COUNT(*) FROM {table} WHERE {recipient} = %s"  # noqa: S608
+        f" AND {read_at} IS NULL AND {pk} <= newest.id)"
+        f" FROM (SELECT COALESCE(MAX({pk}), 0) AS id FROM {table} WHERE {recipient} = %s) AS newest"
+    )
 
 
 def notifications_latest(
@@ -89,5 +112,18 @@ def broadcasts_with_reads(*, limit: int = 20) -> QuerySet[Broadcast]:
 
 
 def group_ids(*, user: "User") -> list[int]:
-    """Return the ids of the user's Django groups (their broadcast audiences)."""
-    return sorted(user.groups.values_list("id", flat=True))
+    """Return the ids of the user's Django groups (their broadcast audiences),
+    in one statement written once (read on every notifications socket's hello)."""
+    with connection.cursor() as cursor:
+        cursor.execute(_group_ids_sql(), [user.pk])
+        return [group_id for (group_id,) in cursor.fetchall()]
+
+
+@functools.cache
+def _group_ids_sql() -> str:
+    quote = connection.ops.quote_name
+    through = get_user_model().groups.through._meta
+    user = quote(through.get_field("user").column)
+    group = quote(through.get_field("group").column)
+    # The names are the model's own, quoted; the value is a parameter.
+    return f"SELECT {group} FROM {quote(through.db_table)} WHERE {user} = %s ORDER BY {group}"  # noqa: S608

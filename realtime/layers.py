@@ -102,6 +102,18 @@ class _FanoutShard(RedisSingleShardConnection):
                     )
                 await asyncio.sleep(0.5)
 
+    async def publish_many(self, publishes: list[tuple[str, bytes]]) -> None:
+        """PUBLISH each (channel, payload), in order, in one round trip."""
+        if len(publishes) == 1:
+            await self.publish(*publishes[0])
+            return
+        async with self._lock:
+            self._ensure_redis()
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for channel, payload in publishes:
+                    pipe.publish(channel, payload)
+                await pipe.execute()
+
     def _watch_reconnects(self) -> None:
         connection = self._pubsub.connection
         if connection is not None and connection is not self._watched_connection:
@@ -198,6 +210,19 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
         self._prepared.clear()
         await super().flush()
 
+    async def group_send_many(self, messages: Sequence[tuple[str, dict]]) -> None:
+        """Send each (group, event), in order per group, with one round trip
+        per shard: a batch of sends in many rooms is two events per message
+        (the room's and its members' room lists), and each trip of its own
+        cost redis-py more than the publish."""
+        by_shard: dict[_FanoutShard, list[tuple[str, bytes]]] = {}
+        for group, message in messages:
+            channel = self._get_group_channel_name(group)
+            shard = self._get_shard(channel)
+            by_shard.setdefault(shard, []).append((channel, self.channel_layer.serialize(message)))
+        for shard, publishes in by_shard.items():
+            await shard.publish_many(publishes)
+
     async def forget_channel(self, channel: str) -> None:
         """Drop a consumer's own channel, whatever ended the consumer.
 
@@ -292,6 +317,9 @@ class LocalFanoutChannelLayer(RedisPubSubChannelLayer):
         if listener not in self.resubscribed_listeners:
             self.resubscribed_listeners.append(listener)
 
+    async def group_send_many(self, messages: Sequence[tuple[str, dict]]) -> None:
+        await self._get_layer().group_send_many(messages)
+
     def _get_layer(self):
         loop = asyncio.get_running_loop()
         layer = self._layers.get(loop)
@@ -338,3 +366,7 @@ class InProcessChannelLayer(InMemoryChannelLayer):
         if direct:
             # A copy, as Redis would hand over: consumers never share the sender's dict.
             hand_over(direct, copy.deepcopy(message))
+
+    async def group_send_many(self, messages: Sequence[tuple[str, dict]]) -> None:
+        for group, message in messages:
+            await self.group_send(group, message)

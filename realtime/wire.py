@@ -34,7 +34,12 @@ def iso(moment: datetime) -> str:
 
 
 def user_dict(user: Any) -> dict[str, Any]:
-    return {"id": user.pk, "username": user.get_username()}
+    return user_fields(user.pk, user.get_username())
+
+
+def user_fields(user_id: int, username: str) -> dict[str, Any]:
+    """The user object of the contract, from a row read without the model."""
+    return {"id": user_id, "username": username}
 
 
 def with_encoded(frame: dict[str, Any], **encoded: str) -> str:

@@ -189,7 +189,14 @@ def sent_events(monkeypatch):
         sent.append((group, message))
         await original(group, message)
 
+    async def group_send_many(messages):
+        sent.extend(messages)
+        await original_many(messages)
+
     monkeypatch.setattr(layer, "group_send", group_send)
+    original_many = getattr(layer, "group_send_many", None)  # a batch's events (realtime.push)
+    if original_many is not None:
+        monkeypatch.setattr(layer, "group_send_many", group_send_many)
     return sent
 
 

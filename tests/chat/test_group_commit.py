@@ -202,17 +202,17 @@ def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
     # (an injected OperationalError on its last statements, as from a lost
     # connection): all of it rolls back, and each send is stored again in a
     # transaction of its own.
-    set_many = services._set_many
+    set_many = services.rows_set
     failed = []
 
-    def failing_set_many(model, column, values):
+    def failing_set_many(model, name, values):
         if not failed:
             # (rows inserted, not committed, when the batch fails)
             failed.append(Message.objects.filter(room=public_room).count())
             raise OperationalError("the connection went away")
-        set_many(model, column, values)
+        set_many(model, name, values)
 
-    monkeypatch.setattr(services, "_set_many", failing_set_many)
+    monkeypatch.setattr(services, "rows_set", failing_set_many)
     outcomes = writer.store_sends(
         [
             writer.Send(public_room, alice, "one", "c-1"),

@@ -2,6 +2,8 @@
 with a socket open anywhere (another room, any page) is online, though not in
 this room's `online`."""
 
+import asyncio
+
 import pytest
 
 from chat import consumers, services
@@ -52,3 +54,68 @@ async def test_only_members_are_looked_up_and_at_most_100(connect_ws, public_roo
     _, hello = await open_room(connect_ws, public_room, alice)
     assert hello["members_online"] == [alice.pk]
     assert consumers.MembersOnline.MEMBERS_MAX == 100
+
+
+async def test_sockets_that_look_at_once_share_one_lookup(monkeypatch, public_room, alice):
+    lookups = consumers.MembersOnline(ttl=10, refresh=30)
+    looked_up = []
+    first_member_ids = consumers._first_member_ids
+
+    async def counted(room_id, limit):
+        looked_up.append(room_id)
+        return await first_member_ids(room_id, limit)
+
+    monkeypatch.setattr(consumers, "_first_member_ids", counted)
+    answers = await asyncio.gather(*(lookups.of(public_room.pk) for _ in range(20)))
+    assert looked_up == [public_room.pk]
+    assert all(answer == answers[0] for answer in answers)
+    assert lookups.lookups == {}
+    await lookups.of(public_room.pk)  # kept for ttl
+    assert looked_up == [public_room.pk]
+
+
+async def test_a_waiter_that_goes_away_leaves_the_lookup_to_the_others(
+    monkeypatch, public_room, alice
+):
+    lookups = consumers.MembersOnline(ttl=10, refresh=30)
+    release = asyncio.Event()
+    first_member_ids = consumers._first_member_ids
+
+    async def held(room_id, limit):
+        await release.wait()
+        return await first_member_ids(room_id, limit)
+
+    monkeypatch.setattr(consumers, "_first_member_ids", held)
+    leaving = asyncio.ensure_future(lookups.of(public_room.pk))
+    staying = asyncio.ensure_future(lookups.of(public_room.pk))
+    await asyncio.sleep(0)
+    leaving.cancel()
+    release.set()
+    assert await staying == []  # alice, a member, has no socket open
+    assert leaving.cancelled()
+
+
+async def test_a_failed_lookup_fails_its_waiters_and_the_next_look_tries_again(
+    monkeypatch, public_room
+):
+    lookups = consumers.MembersOnline(ttl=10, refresh=30)
+    first_member_ids = consumers._first_member_ids
+
+    async def unreachable(room_id, limit):
+        raise OSError("redis away")
+
+    monkeypatch.setattr(consumers, "_first_member_ids", unreachable)
+    answers = await asyncio.gather(
+        *(lookups.of(public_room.pk) for _ in range(3)), return_exceptions=True
+    )
+    assert all(isinstance(answer, OSError) for answer in answers)
+    assert lookups.lookups == {}
+    monkeypatch.setattr(consumers, "_first_member_ids", first_member_ids)
+    assert await lookups.of(public_room.pk) == []
+
+
+def test_sockets_look_again_spread_around_refresh():
+    lookups = consumers.MembersOnline(refresh=30)
+    delays = [lookups.next_look() for _ in range(200)]
+    assert all(22.5 <= delay <= 37.5 for delay in delays)
+    assert max(delays) - min(delays) > 5

@@ -45,3 +45,14 @@ def test_direct_room_is_named_after_the_other_person(alice, bob):
     room = services.direct_room_open(user=alice, username="bob")
     assert selectors.room_display_name(room=room, user=alice) == "@bob"
     assert [s.display_name for s in selectors.rooms_for_user(user=bob)] == ["@alice"]
+
+
+@pytest.mark.django_db
+def test_activity_rooms_are_the_users_own_the_busiest_first(public_room, private_room, alice, bob):
+    quiet = services.room_create(name="Quiet", created_by=alice)
+    services.message_create(room=public_room, author=alice, body="one", client_id="p1")
+    for n in range(3):
+        services.message_create(room=private_room, author=alice, body=f"m{n}", client_id=f"c{n}")
+
+    assert selectors.activity_room_ids(user=alice) == [private_room.pk, public_room.pk, quiet.pk]
+    assert selectors.activity_room_ids(user=bob) == [private_room.pk]  # a member of that one only

@@ -1,7 +1,6 @@
 import threading
 
 import pytest
-from channels.layers import get_channel_layer
 from django.db import connection, transaction
 
 from chat import services
@@ -64,14 +63,8 @@ def test_same_client_id_from_another_author_is_a_new_message(public_room, alice,
 
 
 @pytest.mark.django_db(transaction=True)
-def test_rollback_pushes_nothing_and_stores_nothing(public_room, alice, monkeypatch):
-    pushed, posted = [], []
-    layer = get_channel_layer()
-
-    async def group_send(group, event):
-        pushed.append((group, event))
-
-    monkeypatch.setattr(layer, "group_send", group_send)
+def test_rollback_pushes_nothing_and_stores_nothing(public_room, alice, sent_events):
+    pushed, posted = sent_events, []
     message_posted.connect(lambda **kw: posted.append(kw), weak=False, dispatch_uid="t-rollback")
     try:
         with pytest.raises(RuntimeError), transaction.atomic():
@@ -85,14 +78,8 @@ def test_rollback_pushes_nothing_and_stores_nothing(public_room, alice, monkeypa
 
 
 @pytest.mark.django_db(transaction=True)
-def test_commit_pushes_once_after_commit(public_room, alice, monkeypatch):
-    pushed = []
-    layer = get_channel_layer()
-
-    async def group_send(group, event):
-        pushed.append((group, event))
-
-    monkeypatch.setattr(layer, "group_send", group_send)
+def test_commit_pushes_once_after_commit(public_room, alice, sent_events):
+    pushed = sent_events
     with transaction.atomic():
         services.message_create(room=public_room, author=alice, body="x", client_id="c-1")
         assert pushed == []

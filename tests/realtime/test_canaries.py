@@ -34,6 +34,7 @@ HANDOVER = "realtime.handover (an upgraded connection frees its HTTP request)"
 INBOX = "realtime.worker.GracefulServer.create_application (realtime.inbox: a socket's messages)"
 SETTLED = "realtime.worker.settled_protocol (options read from the class, not copied per socket)"
 DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
+PUBLISH_MANY = "realtime.layers.group_send_many (a batch's events in one trip per shard)"
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,13 @@ PRIVATE_NAMES = [
         for name in ("_pubsub", "host", "channel_layer")
     ),
     Private("", "_subscribed_to", RESUBSCRIBED, on="channels-redis shard connection"),
+    Private(
+        "channels_redis.pubsub.RedisSingleShardConnection", "_ensure_redis", PUBLISH_MANY, ("self",)
+    ),
+    *(
+        Private("", name, PUBLISH_MANY, on="channels-redis shard connection")
+        for name in ("_lock", "_redis")
+    ),
     Private(
         "channels_redis.pubsub.RedisSingleShardConnection",
         "unsubscribe",

@@ -1,13 +1,15 @@
-"""realtime.db.Rows: model instances read by plain SQL are the ORM's own."""
+"""realtime.db: model instances read by plain SQL are the ORM's own, and rows
+written by it are what the ORM reads back, for any number of rows."""
 
 import datetime
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
+from django.db import connection
 from django.utils import timezone
 
-from realtime.db import Rows
+from realtime.db import Rows, rows_in, rows_insert, rows_set
 
 pytestmark = pytest.mark.django_db
 
@@ -51,3 +53,57 @@ def test_conditions_compare_converted_values():
 def test_only_comparisons_are_accepted():
     with pytest.raises(ValueError):
         Rows(Session, ("session_key", "= 1 OR 1 ="))
+
+
+# More values than psycopg keeps a parsed statement for (50 parameters).
+MANY = 60
+
+
+def test_many_rows_inserted_read_back_as_the_orm_stores_them():
+    now = timezone.now()
+    rows = [
+        (f"key-{n:04}", f"data {n} ü", connection.ops.adapt_datetimefield_value(now))
+        for n in range(MANY)
+    ]
+    keys = rows_insert(
+        Session, ("session_key", "session_data", "expire_date"), rows, returning=("session_key",)
+    )
+
+    assert sorted(key for (key,) in keys) == [key for key, _, _ in rows]
+    stored = Session.objects.order_by("session_key")
+    assert [(s.session_key, s.session_data, s.expire_date) for s in stored] == [
+        (key, data, now) for key, data, _ in rows
+    ]
+    assert rows_insert(Session, ("session_key",), []) == []
+
+
+def test_null_values_are_inserted_as_null():
+    fields = ("username", "password", "first_name", "last_name", "email")
+    fields += ("is_superuser", "is_staff", "is_active", "date_joined", "last_login")
+    joined = connection.ops.adapt_datetimefield_value(timezone.now())
+    users = [(f"user-{n}", "!", "", "", "", False, False, True, joined, None) for n in range(MANY)]
+    rows_insert(get_user_model(), fields, users)
+
+    assert get_user_model().objects.filter(last_login=None).count() == MANY
+
+
+def test_rows_in_matches_every_listed_value_in_id_order(alice, bob, carol):
+    User = get_user_model()
+    ids = [carol.pk, alice.pk, *range(10_000, 10_000 + MANY)]
+
+    found = rows_in(User, ("id", "username", "is_active"), id=ids)
+
+    assert [user.pk for user in found] == sorted([alice.pk, carol.pk])
+    assert [user.username for user in found] == [
+        user.username for user in sorted([alice, carol], key=lambda u: u.pk)
+    ]
+    assert rows_in(User, ("id",), id=ids, username=["bob", carol.username]) == [carol]
+
+
+def test_rows_set_sets_each_row_its_own_value(alice, bob, carol):
+    User = get_user_model()
+    rows_set(User, "first_name", [(alice.pk, "Alice"), (carol.pk, "Carol")])
+    rows_set(User, "first_name", [])
+
+    names = dict(User.objects.values_list("username", "first_name"))
+    assert names == {alice.username: "Alice", bob.username: "", carol.username: "Carol"}

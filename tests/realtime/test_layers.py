@@ -162,3 +162,35 @@ async def test_membership_changes_reach_the_next_event():
     for name in ("stays", "forgotten", "joins"):
         await layer.group_discard("room.5", f"socket.{name}")
         await layer.forget_channel(f"socket.{name}")
+
+
+async def test_many_group_events_arrive_in_order_per_group_across_shards(redis_url):
+    layer = LocalFanoutChannelLayer(hosts=[redis_url, redis_url])  # two shards
+    names = ["alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel"]
+    groups = [f"room.{name}" for name in names]
+    got: dict[str, list] = {group: [] for group in groups}
+    for group in groups:
+        channel = f"socket.many-{group}"
+        layer.register_direct(channel, lambda event, group=group: got[group].append(event["n"]))
+        await layer.group_add(group, channel)
+    loop_layer = layer._get_layer()
+    shards = {loop_layer._get_shard(loop_layer._get_group_channel_name(g)) for g in groups}
+    assert len(shards) == 2  # the events of one call go through both
+
+    await layer.group_send_many(
+        [(group, {"type": "chat.message", "n": n}) for n in range(5) for group in groups]
+    )
+    await layer.group_send_many([(groups[0], {"type": "chat.message", "n": 5})])
+
+    await wait_for(lambda: sum(map(len, got.values())) == 41)
+    assert got == {group: [0, 1, 2, 3, 4] + ([5] if group == groups[0] else []) for group in groups}
+    await layer.flush()
+
+
+async def test_the_in_process_layer_sends_many_in_order():
+    layer = InProcessChannelLayer()
+    got = []
+    layer.register_direct("socket.one", lambda event: got.append(event["n"]))
+    await layer.group_add("room.one", "socket.one")
+    await layer.group_send_many([("room.one", {"type": "chat.message", "n": n}) for n in range(3)])
+    assert got == [0, 1, 2]

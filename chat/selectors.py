@@ -8,10 +8,10 @@ from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Field, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from realtime.db import Rows
+from realtime.db import Rows, quoted
 from realtime.errors import NotFound
 
 from .exceptions import MessageNotFound, RoomBanned, RoomForbidden, RoomNotFound
@@ -214,15 +214,10 @@ def activity_room_ids(*, user: "User") -> list[int]:
 
 @functools.cache
 def _activity_room_ids_sql() -> str:
-    quote = connection.ops.quote_name
-    membership, room = Membership._meta, Room._meta
-    room_id = quote(membership.get_field("room").column)
-    user_id = quote(membership.get_field("user").column)
-    last_seq = quote(room.get_field("last_seq").column)
-    # The names are the models' own, quoted; the values are parameters.
+    memberships, room_id, user_id = quoted(Membership, "room", "user")
+    rooms, room_pk, last_seq = quoted(Room, "id", "last_seq")
     return (
-        f"SELECT m.{room_id} FROM {quote(membership.db_table)} m"  # noqa: S608
-        f" JOIN {quote(room.db_table)} r ON r.{quote(room.pk.column)} = m.{room_id}"
+        f"SELECT m.{room_id} FROM {memberships} m JOIN {rooms} r ON r.{room_pk} = m.{room_id}"  # noqa: S608
         f" WHERE m.{user_id} = %s ORDER BY r.{last_seq} DESC, m.{room_id} DESC LIMIT %s"
     )
 
@@ -506,18 +501,12 @@ def read_positions(*, room_id: int) -> list[ReadPosition] | None:
 
 @functools.cache
 def _read_positions_sql() -> str:
-    quote = connection.ops.quote_name
-    membership, user = Membership._meta, get_user_model()._meta
-    user_id = quote(membership.get_field("user").column)
-    username_field = user.get_field(get_user_model().USERNAME_FIELD)
-    assert isinstance(username_field, Field)
-    username = quote(username_field.column)
-    last_read = quote(membership.get_field("last_read_seq").column)
-    room_id = quote(membership.get_field("room").column)
-    # The names are the models' own, quoted; the values are parameters.
+    memberships, user_id, last_read, room_id = quoted(Membership, "user", "last_read_seq", "room")
+    User = get_user_model()
+    users, user_pk, username = quoted(User, "id", User.USERNAME_FIELD)
     return (
-        f"SELECT m.{user_id}, u.{username}, m.{last_read} FROM {quote(membership.db_table)} m"  # noqa: S608
-        f" JOIN {quote(user.db_table)} u ON u.{quote(user.pk.column)} = m.{user_id}"
+        f"SELECT m.{user_id}, u.{username}, m.{last_read} FROM {memberships} m"  # noqa: S608
+        f" JOIN {users} u ON u.{user_pk} = m.{user_id}"
         f" WHERE m.{room_id} = %s ORDER BY m.{user_id} LIMIT %s"
     )
 

@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
 
+from realtime.db import quoted
+
 from .exceptions import NotificationNotFound
 from .models import Broadcast, Notification
 
@@ -57,12 +59,7 @@ def unread_state(*, user: "User") -> UnreadState:
 
 @functools.cache
 def _unread_state_sql() -> str:
-    quote = connection.ops.quote_name
-    meta = Notification._meta
-    table, pk = quote(meta.db_table), quote(meta.pk.column)
-    recipient = quote(meta.get_field("recipient").column)
-    read_at = quote(meta.get_field("read_at").column)
-    # The names are the model's own, quoted; the values are parameters.
+    table, pk, recipient, read_at = quoted(Notification, "id", "recipient", "read_at")
     return (
         f"SELECT newest.id, (SELECT COUNT(*) FROM {table} WHERE {recipient} = %s"  # noqa: S608
         f" AND {read_at} IS NULL AND {pk} <= newest.id)"
@@ -121,9 +118,5 @@ def group_ids(*, user: "User") -> list[int]:
 
 @functools.cache
 def _group_ids_sql() -> str:
-    quote = connection.ops.quote_name
-    through = get_user_model().groups.through._meta
-    user = quote(through.get_field("user").column)
-    group = quote(through.get_field("group").column)
-    # The names are the model's own, quoted; the value is a parameter.
-    return f"SELECT {group} FROM {quote(through.db_table)} WHERE {user} = %s ORDER BY {group}"  # noqa: S608
+    table, user, group = quoted(get_user_model().groups.through, "user", "group")
+    return f"SELECT {group} FROM {table} WHERE {user} = %s ORDER BY {group}"  # noqa: S608

@@ -50,6 +50,14 @@ def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     return database_sync_to_async(run, thread_sensitive=False, executor=_executor)
 
 
+def quoted(model: type[Model], *names: str) -> list[str]:
+    """`model`'s table, then the column of each named field, quoted: the names
+    of a statement written by hand (its values go as parameters)."""
+    quote = connection.ops.quote_name
+    columns = (quote(_column_field(model, name).column) for name in names)
+    return [quote(model._meta.db_table), *columns]
+
+
 def _column_field(model: type[Model], name: str) -> Field:
     field = model._meta.get_field(name)
     if not isinstance(field, Field) or not field.concrete:

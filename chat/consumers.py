@@ -195,7 +195,9 @@ class MembersOnline:
         if self.lookups.get(room_id) is done:
             del self.lookups[room_id]
         if not done.cancelled():
-            done.exception()  # its waiters raise it; none may be left to
+            # Its waiters raise the error; marked as seen in case every waiter
+            # went away first (asyncio would log it as never retrieved).
+            done.exception()
 
 
 @db_call

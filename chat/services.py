@@ -13,8 +13,9 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from realtime.db import rows_in, rows_insert, rows_set
+from realtime.db import Query, insert, rows_insert, run_together, select_in, set_values
 from realtime.errors import Refused
+from realtime.metrics import here
 
 from . import (
     attachments,
@@ -220,7 +221,7 @@ def message_create(
     event = _store_event(locked, RoomEvent.Kind.MESSAGE, message)
     # Your own message is read.
     Membership.objects.filter(pk=membership.pk).update(last_read_seq=locked.last_seq)
-    metrics.messages_stored.labels(metrics.WORKER).inc()
+    here(metrics.messages_stored).inc()
     push = events.room_event(event)
     _send_on_commit(message_posted, message=message)
     return MessageStored(message, created=True, push=push)
@@ -290,10 +291,16 @@ def _messages_store(
     room_ids = sorted({item.send.room.pk for item in pending.values()})
     author_ids = sorted({item.send.author.pk for item in pending.values()})
     client_ids = sorted({item.client_id for item in pending.values()})
-    # Locked in id order (see rooms_lock).
-    rooms = {room.pk: room for room in rows_in(Room, _ROOM_FIELDS, id=room_ids, lock=True)}
+    # The batch's reads in one round trip, the rooms locked first, in id order
+    # (see rooms_lock).
+    locked, resent, members = run_together(
+        select_in(Room, _ROOM_FIELDS, id=room_ids, lock=True),
+        select_in(Message, ("id",), room=room_ids, author=author_ids, client_id=client_ids),
+        select_in(Membership, _MEMBERSHIP_FIELDS, room=room_ids, user=author_ids),
+    )
+    rooms = {room.pk: room for room in locked}
     existing: dict[tuple[int, int, str], Message] = {}
-    if rows_in(Message, ("id",), room=room_ids, author=author_ids, client_id=client_ids):
+    if resent:
         # A resend (rare): its original, whole.
         existing = {
             (m.room_id, m.author_id, m.client_id): m
@@ -301,10 +308,7 @@ def _messages_store(
                 room_id__in=room_ids, author_id__in=author_ids, client_id__in=client_ids
             )
         }
-    memberships = {
-        (m.room_id, m.user_id): m
-        for m in rows_in(Membership, _MEMBERSHIP_FIELDS, room=room_ids, user=author_ids)
-    }
+    memberships = {(m.room_id, m.user_id): m for m in members}
     uploads = attachments.pending_locked(
         pk for item in pending.values() for pk in item.attachment_ids
     )
@@ -405,14 +409,18 @@ def _messages_store(
                     text=text,
                 )
             )
-        _room_events_insert(room_events)
         touched = {message.room_id: message.room for message in messages}
         # The memberships made above were stored with their read mark.
         new = {m.pk for m in joined}
         read = {m.pk: m.last_read_seq for _, _, m in created if m.pk not in new}
-        rows_set(Room, "last_seq", [(room.pk, room.last_seq) for room in touched.values()])
-        rows_set(Membership, "last_read_seq", list(read.items()))
-        metrics.messages_stored.labels(metrics.WORKER).inc(len(created))
+        # The batch's other writes in one round trip.
+        writes = (
+            _room_events_insert(room_events),
+            set_values(Room, "last_seq", [(room.pk, room.last_seq) for room in touched.values()]),
+            set_values(Membership, "last_read_seq", list(read.items())),
+        )
+        run_together(*(write for write in writes if write is not None))
+        here(metrics.messages_stored).inc(len(created))
         # One push and one commit hook for the lot (each costs a lookup of the
         # connection and a callback): the events in order, then message_posted each.
         push = events.room_events(room_events)
@@ -486,10 +494,10 @@ def _messages_insert(messages: list[Message]) -> None:
         message._state.db = connection.alias
 
 
-def _room_events_insert(room_events: list[RoomEvent]) -> None:
-    """Insert a batch's room events in one statement (see _messages_insert)."""
+def _room_events_insert(room_events: list[RoomEvent]) -> Query | None:
+    """The statement that inserts a batch's room events (see _messages_insert)."""
     rows = [(e.room_id, e.seq, e.kind, e.message_id, e.text) for e in room_events]
-    rows_insert(RoomEvent, _ROOM_EVENT_FIELDS, rows)
+    return insert(RoomEvent, _ROOM_EVENT_FIELDS, rows)
 
 
 _MESSAGE_FIELDS = (

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from accounts import selectors as accounts_selectors
 from chat.models import Message
 from realtime.errors import Refused
+from realtime.metrics import here
 
 from . import deliveries, events, frames, metrics, selectors, signals, tasks
 from .exceptions import NotificationNotFound
@@ -566,7 +567,7 @@ def broadcast_send(*, broadcast: Broadcast) -> int:
     locked.recipient_count = sent
     locked.save(update_fields=["sent_at", "recipient_count"])
     broadcast.sent_at, broadcast.recipient_count = locked.sent_at, locked.recipient_count
-    metrics.broadcasts_sent.labels(metrics.WORKER).inc()
+    here(metrics.broadcasts_sent).inc()
     logger.info(
         "broadcast sent",
         extra={"event": "broadcast", "broadcast_id": locked.pk, "recipients": sent},

@@ -5,6 +5,7 @@ compiles a query on every call, which there cost more than the query."""
 import functools
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar
 
 from channels.db import database_sync_to_async
@@ -26,6 +27,7 @@ _executor = ThreadPoolExecutor(
 P = ParamSpec("P")
 R = TypeVar("R")
 M = TypeVar("M", bound=Model)
+T = TypeVar("T")
 
 
 def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
@@ -138,6 +140,59 @@ class Rows(Generic[M]):
         return _instance(connection, self.model, self.attnames, converters, row)
 
 
+@dataclass(frozen=True)
+class Query(Generic[T]):
+    """A statement of fixed shape, its parameters, and what its rows become:
+    run alone (`run`) or with others in one round trip (`run_together`)."""
+
+    sql: str
+    params: list[Any]
+    read: Callable[[list[tuple]], T]
+    rows: bool = True  # the statement returns rows
+    many: bool = False  # `params` is a list of parameter lists, one execution each
+
+
+def run(query: Query[T]) -> T:
+    """Run one query on the default database, in its current transaction."""
+    with connection.cursor() as cursor:
+        return _run_one(cursor, query)
+
+
+def run_together(*queries: Query[Any]) -> list[Any]:
+    """Run `queries` in order on the default database, in its current
+    transaction; return what each one's rows become.
+
+    On PostgreSQL they go as one query string in one round trip (Django's
+    psycopg cursors bind parameters on the client, which takes several
+    statements at once): a round trip cost about 80 us of a worker's CPU, more
+    than most statements of a batch of sends. Elsewhere (and with the
+    database's `server_side_binding` option, whose prepared statements hold
+    one statement each) one by one. An error in any of them fails the lot, as
+    in a transaction it would anyway.
+    """
+    if not _TOGETHER or len(queries) < 2:
+        with connection.cursor() as cursor:
+            return [_run_one(cursor, query) for query in queries]
+    sql = "; ".join(query.sql for query in queries)
+    params = [param for query in queries for param in query.params]
+    results = []
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        for position, query in enumerate(queries):
+            if position:
+                cursor.nextset()
+            results.append(query.read(cursor.fetchall() if query.rows else []))
+    return results
+
+
+def _run_one(cursor, query: Query[T]) -> T:
+    if query.many:
+        cursor.executemany(query.sql, query.params)
+    else:
+        cursor.execute(query.sql, query.params)
+    return query.read(cursor.fetchall() if query.rows else [])
+
+
 def rows_in(
     model: type[M], fields: tuple[str, ...], *, lock: bool = False, **where: list[Any]
 ) -> list[M]:
@@ -145,16 +200,24 @@ def rows_in(
     listed in `where`, ordered by id, as instances with `fields` loaded (the
     others deferred); `lock`: locked for the transaction, where the database
     locks rows. On the default database, in its current transaction."""
+    return run(select_in(model, fields, lock=lock, **where))
+
+
+def select_in(
+    model: type[M], fields: tuple[str, ...], *, lock: bool = False, **where: list[Any]
+) -> Query[list[M]]:
+    """rows_in's query, to run with others (run_together)."""
     counts = None if _ARRAYS else tuple(len(values) for values in where.values())
     sql, attnames, converters = _select_in(model, fields, tuple(where), lock, counts)
     if _ARRAYS:
         params: list[Any] = [list(values) for values in where.values()]
     else:
         params = [value for values in where.values() for value in values]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    return [_instance(connection, model, attnames, converters, row) for row in rows]
+
+    def read(rows: list[tuple]) -> list[M]:
+        return [_instance(connection, model, attnames, converters, row) for row in rows]
+
+    return Query(sql, params, read)
 
 
 def rows_insert(
@@ -169,30 +232,50 @@ def rows_insert(
     of each row (SQLite 3.35+ and PostgreSQL both have RETURNING), in no
     promised order. bulk_create compiles its statement field by field and row
     by row, which for a batch of sends cost more CPU than the database's work."""
+    query = insert(model, fields, rows, returning=returning)
+    return [] if query is None else run(query)
+
+
+def insert(
+    model: type[Model],
+    fields: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    *,
+    returning: tuple[str, ...] = (),
+) -> Query[list[tuple[Any, ...]]] | None:
+    """rows_insert's query, to run with others (run_together); None for no rows."""
     if not rows:
-        return []
+        return None
     sql = _insert(model, fields, returning, None if _ARRAYS else len(rows))
     if _ARRAYS:
         params: list[Any] = [list(column) for column in zip(*rows, strict=True)]
     else:
         params = [value for values in rows for value in values]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall() if returning else []
+    return Query(sql, params, list, rows=bool(returning))
 
 
 def rows_set(model: type[Model], name: str, values: list[tuple[Any, Any]]) -> None:
     """Set field `name` of many rows by id: `values` pairs an id with its row's
     new value (in the database's form), in one statement (bulk_update builds a
     CASE per row, which costs more to build than to run)."""
+    query = set_values(model, name, values)
+    if query is not None:
+        run(query)
+
+
+def set_values(model: type[Model], name: str, values: list[tuple[Any, Any]]) -> Query[None] | None:
+    """rows_set's query, to run with others (run_together); None for no values."""
     if not values:
-        return
+        return None
     sql = _set(model, name)
-    with connection.cursor() as cursor:
-        if _ARRAYS:
-            cursor.execute(sql, [[pk for pk, _ in values], [value for _, value in values]])
-        else:
-            cursor.executemany(sql, [(value, pk) for pk, value in values])
+    if _ARRAYS:
+        params = [[pk for pk, _ in values], [value for _, value in values]]
+        return Query(sql, params, _nothing, rows=False)
+    return Query(sql, [(value, pk) for pk, value in values], _nothing, rows=False, many=True)
+
+
+def _nothing(rows: list[tuple]) -> None:
+    return None
 
 
 # The statements of rows_in, rows_insert and rows_set, written once per shape
@@ -278,6 +361,12 @@ def _set(model: type[Model], name: str) -> str:
 # parameters: in a profile of batches of sends at 1,000/s, 15% of a worker's CPU.
 # With arrays the statement is the same for any number of values.
 _ARRAYS = connection.vendor == "postgresql"
+
+
+# Several statements in one query string: PostgreSQL's client-side binding (Django's default).
+_TOGETHER = _ARRAYS and not settings.DATABASES["default"].get("OPTIONS", {}).get(
+    "server_side_binding"
+)
 
 
 def _array(field: Field) -> str:

@@ -83,7 +83,7 @@ class HeaderDeadlineChannel(http.HTTPChannel):
 
     def _headers_too_slow(self) -> None:
         self._header_call = None
-        metrics.header_timeouts.labels(metrics.WORKER).inc()
+        metrics.here(metrics.header_timeouts).inc()
         # Connected while the clock runs; mypy reads zope interfaces without `self`.
         self.transport.write(REQUEST_TIMEOUT_RESPONSE)  # type: ignore[union-attr, call-arg, misc]
         # Twisted's own timeout path: close, and abort if the close does not finish.

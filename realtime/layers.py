@@ -244,7 +244,7 @@ class _FanoutLoopLayer(RedisPubSubLoopLayer):
                 local.update(members)
             elif name in self.channels:
                 local.add(name)
-        metrics.layer_reconnects.labels(metrics.WORKER).inc()
+        metrics.here(metrics.layer_reconnects).inc()
         for listener in list(self.channel_layer.resubscribed_listeners):
             try:
                 listener(local)
@@ -298,9 +298,9 @@ def hand_over(handlers: Sequence[DirectHandler], event: dict) -> None:
             # One socket's failure must not stop the others' delivery.
             logger.exception("direct delivery of %s failed", event.get("type"))
     # Once per event, not per socket: a metric write costs as much as a frame.
-    metrics.events_delivered.labels(event["type"], metrics.WORKER).inc(delivered)
+    metrics.here(metrics.events_delivered, event["type"]).inc(delivered)
     if "sent_at" in event:
-        metrics.delivery_seconds.labels(event["type"], metrics.WORKER).observe(
+        metrics.here(metrics.delivery_seconds, event["type"]).observe(
             time.time() - event["sent_at"]
         )
 

@@ -28,11 +28,14 @@ WORKER = os.environ.get("REALTIME_WORKER_NAME") or f"{socket.gethostname()}:{os.
 
 
 @functools.cache
-def here(metric):
-    """This worker's series of a metric labelled by `worker` alone, looked up
-    once: for counters bumped per socket (a broadcast bumps them thousands of
-    times), where `labels()` on every bump showed in profiles."""
-    return metric.labels(WORKER)
+def here(metric, *labels: str):
+    """This worker's series of a metric with these `labels` (then `worker`),
+    looked up once: for metrics bumped per socket or per event (a broadcast
+    bumps them thousands of times, every room message once per worker), where
+    `labels()` on every bump showed in profiles. The labels must come from a
+    small fixed set (event types, socket kinds, refusal codes): each series
+    stays cached for the life of the process."""
+    return metric.labels(*labels, WORKER)
 
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)

@@ -121,7 +121,7 @@ def _send(messages: list[tuple[str, Event]]) -> bool:
     try:
         async_to_sync(send_all)()
     except Exception:
-        metrics.layer_send_failures.labels(metrics.WORKER).inc()
+        metrics.here(metrics.layer_send_failures).inc()
         logger.warning(
             "push to %s failed; sockets catch up when they resync",
             ", ".join(sorted({group for group, _ in messages}))[:200],
@@ -134,7 +134,7 @@ def _send(messages: list[tuple[str, Event]]) -> bool:
 def _failed(push: Push) -> None:
     push.done = True
     push.delivered = False
-    metrics.layer_send_failures.labels(metrics.WORKER).inc()
+    metrics.here(metrics.layer_send_failures).inc()
 
 
 async def send_now(group: str, event: Event) -> bool:
@@ -146,7 +146,7 @@ async def send_now(group: str, event: Event) -> bool:
     try:
         await layer.group_send(group, event)
     except Exception:
-        metrics.layer_send_failures.labels(metrics.WORKER).inc()
+        metrics.here(metrics.layer_send_failures).inc()
         logger.warning("push to %s failed", group, exc_info=True)
         return False
     return True

@@ -176,7 +176,7 @@ async def admit(
             return True
         consumer.rate_holds[action] = Hold(until=now + limit.retry_after, attempts=limit.attempts)
     if limit.flooding:
-        metrics.frames_refused.labels("flooding", metrics.WORKER).inc()
+        metrics.here(metrics.frames_refused, "flooding").inc()
         consumer.ready = False
         await consumer.close(code=Close.FLOODING)
         return False

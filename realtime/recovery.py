@@ -71,7 +71,7 @@ async def _watch() -> None:
             _healthy = False
         elif answers and not _healthy:
             _healthy = True
-            metrics.layer_reconnects.labels(metrics.WORKER).inc()
+            metrics.here(metrics.layer_reconnects).inc()
             logger.warning("redis is back: %d sockets catch up from the database", len(_consumers))
             await on_recovered()
 

@@ -127,8 +127,8 @@ class StreamConsumer(SocketConsumer):
         snapshot = await self.snapshot(after)
         self.cursor = self.new_cursor(snapshot.position)
         if after is not None:
-            metrics.resumes.labels(self.kind, metrics.WORKER).inc()
-            metrics.resume_replayed.labels(self.kind, metrics.WORKER).inc(snapshot.replayed)
+            metrics.here(metrics.resumes, self.kind).inc()
+            metrics.here(metrics.resume_replayed, self.kind).inc(snapshot.replayed)
         if after_given and after is None:
             await self.send_error("invalid", _("after must be a non-negative whole number."))
         await self.send(text_data=snapshot.text)

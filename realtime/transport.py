@@ -123,7 +123,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         self.connect_started = time.monotonic()
         self.ws_protocol = fastsend.protocol_of(self.base_send)
         if self.ws_protocol is not None:
-            metrics.fast_path_sockets.labels(metrics.WORKER).inc()
+            metrics.here(metrics.fast_path_sockets).inc()
             handover.release_http_channel(self.ws_protocol)
         self.user = self.scope.get("user")
         self.language = scope_language(self.scope)
@@ -215,8 +215,8 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         """Start forwarding events (after hello), those that came meanwhile first."""
         self.ready = True
         self.counted = True
-        metrics.sockets_open.labels(self.kind, metrics.WORKER).inc()
-        metrics.handshake_seconds.labels(self.kind, metrics.WORKER).observe(
+        metrics.here(metrics.sockets_open, self.kind).inc()
+        metrics.here(metrics.handshake_seconds, self.kind).observe(
             time.monotonic() - (self.connect_started or time.monotonic())
         )
         logger.info(
@@ -266,7 +266,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         recovery.unregister(self)
         if self.counted:
             self.counted = False
-            metrics.sockets_open.labels(self.kind, metrics.WORKER).dec()
+            metrics.here(metrics.sockets_open, self.kind).dec()
         self.stop_delivery()
         for timer in (self._idle_timer, self._session_timer):
             if timer is not None:
@@ -348,7 +348,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             else len(bytes_data or b"")
         )
         if size > settings.REALTIME_MAX_FRAME_BYTES:
-            metrics.frames_refused.labels("too_large", metrics.WORKER).inc()
+            metrics.here(metrics.frames_refused, "too_large").inc()
             await self.close(code=Close.TOO_LARGE)
             return
         frame: dict = {}
@@ -357,13 +357,13 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             handler = getattr(self, self.frame_handlers[frame["type"]])
             await handler(frame)
         except Refused as error:
-            metrics.frames_refused.labels(error.code, metrics.WORKER).inc()
+            metrics.here(metrics.frames_refused, error.code).inc()
             await self.send_frame(error.frame(client_id_of(frame)))
         except Exception:
             # A bug or a failure on our side: say so and keep the socket open.
             # Services write in one transaction, so nothing half-done is stored.
             logger.exception("%s failed on a %r frame", type(self).__name__, frame.get("type"))
-            metrics.frames_refused.labels("server_error", metrics.WORKER).inc()
+            metrics.here(metrics.frames_refused, "server_error").inc()
             if self.ready:
                 await self.send_error(
                     "server_error",
@@ -405,7 +405,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     async def lost_access(self, error: Refused) -> None:
         """Close over a room or stream this user can no longer read."""
         if isinstance(error, Forbidden):
-            metrics.frames_refused.labels("forbidden", metrics.WORKER).inc()
+            metrics.here(metrics.frames_refused, "forbidden").inc()
         await self.end(close_code_for(error))
 
 

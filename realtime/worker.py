@@ -165,6 +165,12 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
         # Daphne drops a handshake the application has not answered in 5 s;
         # a reconnect storm queues longer than that behind the database.
         websocket_handshake_timeout=settings.REALTIME_HANDSHAKE_TIMEOUT,
+        # Daphne pings every socket every 20 s to find dead clients; ours ping
+        # every REALTIME_PING_INTERVAL and a silent one is closed after
+        # REALTIME_IDLE_TIMEOUT, so its pings only back that up (for clients
+        # that do not ping): a ping and its pong per socket every 20 s were a
+        # fifth of an idle worker's busy samples (py-spy, 1,000 sockets each).
+        ping_interval=settings.REALTIME_IDLE_TIMEOUT,
         **proxy,
     )
 

@@ -202,17 +202,20 @@ def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
     # (an injected OperationalError on its last statements, as from a lost
     # connection): all of it rolls back, and each send is stored again in a
     # transaction of its own.
-    set_many = services.rows_set
+    run_together = services.run_together
     failed = []
 
-    def failing_set_many(model, name, values):
-        if not failed:
+    def failing_writes(*queries):
+        # The batch's reads go first, before any message is inserted; its
+        # last writes (events, seqs, read marks) after.
+        inserted = Message.objects.filter(room=public_room).count()
+        if inserted and not failed:
             # (rows inserted, not committed, when the batch fails)
-            failed.append(Message.objects.filter(room=public_room).count())
+            failed.append(inserted)
             raise OperationalError("the connection went away")
-        set_many(model, name, values)
+        return run_together(*queries)
 
-    monkeypatch.setattr(services, "rows_set", failing_set_many)
+    monkeypatch.setattr(services, "run_together", failing_writes)
     outcomes = writer.store_sends(
         [
             writer.Send(public_room, alice, "one", "c-1"),

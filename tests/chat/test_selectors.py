@@ -56,3 +56,16 @@ def test_activity_rooms_are_the_users_own_the_busiest_first(public_room, private
 
     assert selectors.activity_room_ids(user=alice) == [private_room.pk, public_room.pk, quiet.pk]
     assert selectors.activity_room_ids(user=bob) == [private_room.pk]  # a member of that one only
+
+
+@pytest.mark.django_db
+def test_first_member_ids_are_in_the_panels_order_and_cut_at_the_limit(django_user_model, carol):
+    # Created in the reverse of their names' order: ids alone would sort them wrong.
+    zoe = django_user_model.objects.create_user(username="zoe", password="pw-zoe-12345")
+    amy = django_user_model.objects.create_user(username="amy", password="pw-amy-12345")
+    room = services.room_create(name="Panel", created_by=carol, private=True)
+    services.member_add(room=room, actor=carol, username=zoe.username)
+    services.member_add(room=room, actor=carol, username=amy.username)
+    services.room_create(name="Elsewhere", created_by=zoe, private=True)
+    assert selectors.first_member_ids(room_id=room.pk, limit=10) == [amy.pk, carol.pk, zoe.pk]
+    assert selectors.first_member_ids(room_id=room.pk, limit=2) == [amy.pk, carol.pk]

@@ -6,10 +6,19 @@ import datetime
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from realtime.db import Rows, rows_in, rows_insert, rows_set
+from realtime.db import (
+    Rows,
+    insert,
+    rows_in,
+    rows_insert,
+    rows_set,
+    run_together,
+    select_in,
+    set_values,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -107,3 +116,47 @@ def test_rows_set_sets_each_row_its_own_value(alice, bob, carol):
 
     names = dict(User.objects.values_list("username", "first_name"))
     assert names == {alice.username: "Alice", bob.username: "", carol.username: "Carol"}
+
+
+def test_queries_run_together_in_order_each_with_its_own_result(alice, bob, carol):
+    User = get_user_model()
+    results = run_together(
+        select_in(User, ("id", "first_name"), id=[alice.pk, carol.pk]),
+        set_values(User, "first_name", [(alice.pk, "Alice"), (bob.pk, "Bob")]),
+        select_in(User, ("id", "first_name"), id=[alice.pk, bob.pk]),
+        insert(Session, ("session_key", "session_data", "expire_date"), session_rows(3)),
+        insert(
+            Session,
+            ("session_key", "session_data", "expire_date"),
+            session_rows(1, start=3),
+            returning=("session_key",),
+        ),
+    )
+
+    before, nothing, after, inserted, returned = results
+    assert [(user.pk, user.first_name) for user in before] == [(alice.pk, ""), (carol.pk, "")]
+    assert nothing is None
+    # Each statement sees what those before it wrote.
+    assert [(user.pk, user.first_name) for user in after] == [(alice.pk, "Alice"), (bob.pk, "Bob")]
+    assert inserted == []
+    assert returned == [("key-0003",)]
+    assert Session.objects.count() == 4
+
+
+def test_queries_run_together_fail_together(alice):
+    User = get_user_model()
+    with pytest.raises(IntegrityError), transaction.atomic():
+        run_together(
+            set_values(User, "first_name", [(alice.pk, "Alice")]),
+            insert(Session, ("session_key", "session_data", "expire_date"), session_rows(1)),
+            insert(Session, ("session_key", "session_data", "expire_date"), session_rows(1)),
+        )
+
+    alice.refresh_from_db()
+    assert alice.first_name == ""
+    assert not Session.objects.exists()
+
+
+def session_rows(count: int, *, start: int = 0) -> list[tuple]:
+    expires = connection.ops.adapt_datetimefield_value(timezone.now())
+    return [(f"key-{n:04}", "data", expires) for n in range(start, start + count)]

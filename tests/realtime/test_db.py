@@ -160,3 +160,22 @@ def test_queries_run_together_fail_together(alice):
 def session_rows(count: int, *, start: int = 0) -> list[tuple]:
     expires = connection.ops.adapt_datetimefield_value(timezone.now())
     return [(f"key-{n:04}", "data", expires) for n in range(start, start + count)]
+
+
+def test_any_text_is_stored_as_it_was_given():
+    awkward = [
+        'quotes " and \' and `',
+        "back\\slash \\\" \\u0041 {braces} [brackets] ,commas,",
+        "lines\nand\ttabs\r\n",
+        "emoji 🦆 and ü, \u2028, \u200b, and ﷺ",
+        "NULL",
+        "",
+        "%s %(name)s %% $1",
+    ]
+    expires = connection.ops.adapt_datetimefield_value(timezone.now())
+    rows = [(f"key-{n:04}", text, expires) for n, text in enumerate(awkward)]
+    rows_insert(Session, ("session_key", "session_data", "expire_date"), rows)
+    rows_set(Session, "session_data", [(f"key-{n:04}", text * 2) for n, text in enumerate(awkward)])
+
+    stored = Session.objects.order_by("session_key").values_list("session_data", flat=True)
+    assert list(stored) == [text * 2 for text in awkward]

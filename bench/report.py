@@ -171,7 +171,9 @@ def _rows(kinds: dict, plan: dict, database: str | None) -> list[list[str]]:
         def fan(*path, c=c):
             return lambda r: _get(r, "fanout", c, *path)
 
-        section(f"fanout C={size:,} ({plan['fanout_users']} users, one sender)")
+        section(
+            f"fanout C={size:,} ({plan['fanout_users']} users, one sender; the last burst from 10)"
+        )
         row("connected sockets", fan("connected"))
         row("single message: last delivery, ms (median)", fan("single", "last_delivery_ms_median"))
         row("single: lost/expected", fan("single"), fmt=_loss, ratio=False)
@@ -200,6 +202,14 @@ def _rows(kinds: dict, plan: dict, database: str | None) -> list[list[str]]:
             ratio=False,
         )
         row("burst: other processes' CPU %", fan("burst", "other_cpu_percent"), ratio=False)
+        crowd = "burst_senders"
+        row("burst from 10 senders: deliveries/s", fan(crowd, "deliveries_per_second"))
+        row("burst from 10 senders: latency p99, ms", fan(crowd, "latency_ms", "p99"))
+        row("burst from 10 senders: lost/expected", fan(crowd), fmt=_loss, ratio=False)
+        row(
+            "burst from 10 senders: deliveries per server CPU-second",
+            fan(crowd, "deliveries_per_cpu_second"),
+        )
     if "broadcast" in ran:
         section(f"broadcast to {plan['broadcast_clients']:,} clients (notifications socket)")
 
@@ -548,7 +558,8 @@ def failures_of(output: dict) -> list[str]:
             failed = _get(fan, "connect", "failures")
             if failed:
                 lines.append(f"{kind} fanout C={size}: connect failures {failed}")
-            runs += [(f"fanout C={size} {m}", fan.get(m)) for m in ("single", "paced", "burst")]
+            modes = ("single", "paced", "burst", "burst_senders")
+            runs += [(f"fanout C={size} {m}", fan.get(m)) for m in modes]
         for rate, run in (_get(res, "rooms", "runs") or {}).items():
             runs.append((f"rooms {rate}/s", run))
         for n, run in enumerate(_get(res, "broadcast", "runs") or []):

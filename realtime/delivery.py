@@ -108,6 +108,35 @@ class DirectDelivery:
                         self.ws_protocol, text, event if text is event.get("text") else None
                     )
                 return
+        self._queue(event)
+
+    def deliver_many(self, events: list[dict]) -> None:
+        """Take several events of one group, in order (a burst in a room); the
+        frames of those that can go at once are written together."""
+        if self.released:
+            return
+        protocol = self.ws_protocol
+        if not (self.ready and self._drainer is None and not self._inbox and protocol is not None):
+            for event in events:
+                self.deliver(event)
+            return
+        texts: list[tuple[str, dict | None]] = []
+        for position, event in enumerate(events):
+            forward = self._forwarder_functions.get(event["type"])
+            if forward is None:
+                # Its handler may wait: what came before it goes now, it and
+                # the rest through the inbox, in order.
+                fastsend.send_texts(protocol, texts)
+                for rest in events[position:]:
+                    self._queue(rest)
+                return
+            text = forward(self, event)
+            if text is not None:
+                texts.append((text, event if text is event.get("text") else None))
+        fastsend.send_texts(protocol, texts)
+
+    def _queue(self, event: dict) -> None:
+        """Keep `event` for this consumer's own task, behind what waits already."""
         inbox = self._inbox
         if inbox is None:
             inbox = self._inbox = deque()

@@ -162,15 +162,36 @@ def send_text(protocol, text: str, shared: dict | None = None) -> None:
         # Compression negotiated, or autobahn has its own queue: its way.
         protocol.sendMessage(text.encode(), False)
         return
-    if shared is None:
-        frame = frame_text(text.encode())
-    elif (cached := shared.get("_frame")) is not None:
-        frame = cached
-    else:
-        frame = shared["_frame"] = frame_text(text.encode())
+    frame = _framed(text, shared)
     # write_frame, inlined: this runs once per socket of a room for each message.
     transport = protocol.transport
     if _eager_transports.get(type(transport)) or can_write_eagerly(transport):
         write_eagerly(transport, frame)
     else:
         transport.write(frame)
+
+
+def send_texts(protocol, texts: list[tuple[str, dict | None]]) -> None:
+    """send_text for several (text, shared) in order, their frames written
+    together: one send() for a burst of a room's messages instead of one each
+    (the system call is most of a delivery's CPU)."""
+    if len(texts) == 1:
+        send_text(protocol, *texts[0])
+        return
+    if not texts or protocol.state != protocol.STATE_OPEN:
+        return
+    if protocol._perMessageCompress is not None or protocol.send_queue:
+        for text, _ in texts:
+            protocol.sendMessage(text.encode(), False)
+        return
+    write_frame(protocol, b"".join(_framed(text, shared) for text, shared in texts))
+
+
+def _framed(text: str, shared: dict | None) -> bytes:
+    """`text` as a frame; with `shared`, framed once for every socket that sends it."""
+    if shared is None:
+        return frame_text(text.encode())
+    if (cached := shared.get("_frame")) is not None:
+        return cached
+    frame = shared["_frame"] = frame_text(text.encode())
+    return frame

@@ -195,7 +195,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         if not self.groups_joined:
             register = getattr(self.channel_layer, "register_direct", None)
             if register is not None:
-                register(self.channel_name, self.deliver)
+                register(self.channel_name, self.deliver, self.deliver_many)
         try:
             await self.channel_layer.group_add(group, self.channel_name)
         except (RedisError, OSError):

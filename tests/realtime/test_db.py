@@ -164,8 +164,8 @@ def session_rows(count: int, *, start: int = 0) -> list[tuple]:
 
 def test_any_text_is_stored_as_it_was_given():
     awkward = [
-        'quotes " and \' and `',
-        "back\\slash \\\" \\u0041 {braces} [brackets] ,commas,",
+        "quotes \" and ' and `",
+        'back\\slash \\" \\u0041 {braces} [brackets] ,commas,',
         "lines\nand\ttabs\r\n",
         "emoji 🦆 and ü, \u2028, \u200b, and ﷺ",
         "NULL",

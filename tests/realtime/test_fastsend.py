@@ -139,6 +139,46 @@ def test_a_frame_goes_out_at_once_and_the_rest_waits_in_order(tcp_socket):
     assert bytes(received) == expected
 
 
+def test_several_texts_go_out_in_one_send_in_order(tcp_socket, monkeypatch):
+    protocol, connection, peer, _ = tcp_socket
+    sends = []
+    monkeypatch.setattr(connection, "socket", _Spy(connection.socket, sends))
+    shared = {"type": "chat.message"}
+    fastsend.send_texts(protocol, [("one", None), ("two", shared), ("three", None)])
+
+    expected = b"\x81\x03one\x81\x03two\x81\x05three"
+    assert read_all(peer, len(expected)) == expected
+    assert sends == [expected]  # one system call for the three frames
+    assert shared["_frame"] == b"\x81\x03two"  # framed once for every socket
+
+
+class _Spy:
+    """A socket whose send() calls are recorded."""
+
+    def __init__(self, sock: socket.socket, sends: list) -> None:
+        self._sock = sock
+        self._sends = sends
+
+    def send(self, data: bytes) -> int:
+        self._sends.append(bytes(data))
+        return self._sock.send(data)
+
+    def __getattr__(self, name: str):
+        return getattr(self._sock, name)
+
+
+def test_several_texts_take_autobahns_send_when_it_has_its_own_queue(factory):
+    transport = StringTransport()
+    protocol = open_protocol(factory, transport)
+    transport.clear()
+    protocol.send_queue.append((b"", False))  # autobahn is chopping a write
+    sent = []
+    protocol.sendMessage = lambda payload, binary: sent.append(payload)
+    fastsend.send_texts(protocol, [("one", None), ("two", None)])
+    assert sent == [b"one", b"two"]
+    assert transport.value() == b""
+
+
 def test_twisted_itself_is_left_as_it_is(tcp_socket):
     protocol, _connection, _peer, _ = tcp_socket
     write = abstract.FileDescriptor.write
@@ -270,3 +310,46 @@ async def test_a_frame_for_a_closing_socket_is_dropped_not_raised(factory):
     socket.ws_protocol = protocol
     await socket.send(text_data="late")
     assert transport.value() == b""
+
+
+async def test_a_run_of_events_is_written_at_once_up_to_one_that_must_wait(factory):
+    from realtime.delivery import DirectDelivery
+
+    transport = StringTransport()
+    protocol = open_protocol(factory, transport)
+    transport.clear()
+    writes = []
+    write = transport.write
+    transport.write = lambda data: writes.append(data) or write(data)
+    handled = []
+
+    class Socket(DirectDelivery):
+        event_forwarders = {"chat.message": "forward_message"}
+        ready = True
+        given: set[int] = set()
+
+        def forward_message(self, event):
+            if event["n"] in self.given:
+                return None  # given already (by hello, say): not sent again
+            self.given.add(event["n"])
+            return event["text"]
+
+        async def chat_other(self, event):
+            handled.append(("other", transport.value()))
+
+    socket = Socket()
+    socket.ws_protocol = protocol
+    socket.given = {2}
+    message = [{"type": "chat.message", "n": n, "text": f"m{n}"} for n in range(6)]
+    socket.deliver_many([message[1], message[2], message[3], {"type": "chat.other"}, message[4]])
+
+    # The frames before the event with a handler of its own: one write, at once.
+    assert writes == [b"\x81\x02m1\x81\x02m3"]
+    # That event and the one after it wait their turn in the socket's own task.
+    assert socket._drainer is not None
+    await asyncio.wait_for(socket._drainer, 5)
+    assert handled == [("other", b"\x81\x02m1\x81\x02m3")]
+    assert transport.value() == b"\x81\x02m1\x81\x02m3\x81\x02m4"
+    # Nothing waits now: the next run goes straight out again.
+    socket.deliver_many([message[5], message[0]])
+    assert writes[-1] == b"\x81\x02m5\x81\x02m0"

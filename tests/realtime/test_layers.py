@@ -194,3 +194,40 @@ async def test_the_in_process_layer_sends_many_in_order():
     await layer.group_add("room.one", "socket.one")
     await layer.group_send_many([("room.one", {"type": "chat.message", "n": n}) for n in range(3)])
     assert got == [0, 1, 2]
+
+
+def _recorder(calls: list):
+    """A direct handler and its many-handler, recording each call."""
+    return (lambda event: calls.append([event["n"]])), (
+        lambda events: calls.append([event["n"] for event in events])
+    )
+
+
+@pytest.mark.parametrize("kind", ["redis", "in_process"])
+async def test_a_run_of_one_groups_events_reaches_each_socket_in_one_call(kind, redis_url):
+    # A batch of sends in one room is one message on the layer; each socket
+    # takes it in one call (and writes its frames with one send()). Runs are
+    # never reordered across groups.
+    layer = (
+        LocalFanoutChannelLayer(hosts=[redis_url]) if kind == "redis" else InProcessChannelLayer()
+    )
+    calls: dict[str, list] = {"room.a": [], "room.b": [], "plain": []}
+    for group in ("room.a", "room.b"):
+        layer.register_direct(f"socket.{group}", *_recorder(calls[group]))
+        await layer.group_add(group, f"socket.{group}")
+    # A handler that takes one event at a time still gets each, in order.
+    layer.register_direct("socket.plain", lambda event: calls["plain"].append([event["n"]]))
+    await layer.group_add("room.a", "socket.plain")
+    queued = await layer.new_channel()
+    await layer.group_add("room.a", queued)
+
+    sends = [("room.a", 0), ("room.a", 1), ("room.a", 2), ("room.b", 3), ("room.a", 4)]
+    await layer.group_send_many([(g, {"type": "chat.message", "n": n}) for g, n in sends])
+
+    await wait_for(lambda: len(calls["room.a"]) == 2 and len(calls["plain"]) == 4)
+    assert calls == {"room.a": [[0, 1, 2], [4]], "room.b": [[3]], "plain": [[0], [1], [2], [4]]}
+    # A consumer on the stock queue gets each event as its own message.
+    received = [await asyncio.wait_for(layer.receive(queued), 5) for _ in range(4)]
+    assert [event["n"] for event in received] == [0, 1, 2, 4]
+    assert all(event["type"] == "chat.message" for event in received)
+    await layer.flush()

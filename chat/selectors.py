@@ -320,14 +320,32 @@ def first_member_ids(*, room_id: int, limit: int) -> list[int]:
 
 @functools.cache
 def _first_member_ids_sql() -> str:
-    memberships, user_id, room_id = quoted(Membership, "user", "room")
+    names = _members_with_users()
+    return (
+        f"SELECT m.{names.user} {names.joined}"
+        f" WHERE m.{names.room} = %s ORDER BY u.{names.username} LIMIT %s"
+    )
+
+
+@dataclass(frozen=True)
+class _MemberNames:
+    """Quoted names for statements over a room's memberships (m) joined to their users (u)."""
+
+    joined: str  # the FROM clause
+    user: str
+    room: str
+    last_read: str
+    username: str
+
+
+@functools.cache
+def _members_with_users() -> _MemberNames:
+    memberships, user, room, last_read = quoted(Membership, "user", "room", "last_read_seq")
     User = get_user_model()
     users, user_pk, username = quoted(User, "id", User.USERNAME_FIELD)
-    return (
-        f"SELECT m.{user_id} FROM {memberships} m"  # noqa: S608
-        f" JOIN {users} u ON u.{user_pk} = m.{user_id}"
-        f" WHERE m.{room_id} = %s ORDER BY u.{username} LIMIT %s"
-    )
+    # The names are the models' own, quoted; the values go as parameters.
+    joined = f"FROM {memberships} m JOIN {users} u ON u.{user_pk} = m.{user}"
+    return _MemberNames(joined, user, room, last_read, username)
 
 
 def membership(*, room: Room, user: "User") -> Membership | None:
@@ -520,13 +538,10 @@ def read_positions(*, room_id: int) -> list[ReadPosition] | None:
 
 @functools.cache
 def _read_positions_sql() -> str:
-    memberships, user_id, last_read, room_id = quoted(Membership, "user", "last_read_seq", "room")
-    User = get_user_model()
-    users, user_pk, username = quoted(User, "id", User.USERNAME_FIELD)
+    names = _members_with_users()
     return (
-        f"SELECT m.{user_id}, u.{username}, m.{last_read} FROM {memberships} m"  # noqa: S608
-        f" JOIN {users} u ON u.{user_pk} = m.{user_id}"
-        f" WHERE m.{room_id} = %s ORDER BY m.{user_id} LIMIT %s"
+        f"SELECT m.{names.user}, u.{names.username}, m.{names.last_read} {names.joined}"
+        f" WHERE m.{names.room} = %s ORDER BY m.{names.user} LIMIT %s"
     )
 
 

@@ -167,18 +167,6 @@ class _Spy:
         return getattr(self._sock, name)
 
 
-def test_several_texts_take_autobahns_send_when_it_has_its_own_queue(factory):
-    transport = StringTransport()
-    protocol = open_protocol(factory, transport)
-    transport.clear()
-    protocol.send_queue.append((b"", False))  # autobahn is chopping a write
-    sent = []
-    protocol.sendMessage = lambda payload, binary: sent.append(payload)
-    fastsend.send_texts(protocol, [("one", None), ("two", None)])
-    assert sent == [b"one", b"two"]
-    assert transport.value() == b""
-
-
 def test_twisted_itself_is_left_as_it_is(tcp_socket):
     protocol, _connection, _peer, _ = tcp_socket
     write = abstract.FileDescriptor.write
@@ -220,15 +208,19 @@ def test_a_transport_without_twisteds_private_names_is_a_counted_fallback(
     assert 'relay_fast_path_fallbacks_total{path="eager_write",reason="twisted_changed"' in text
 
 
-def test_compression_or_autobahns_own_queue_means_autobahns_send(factory):
+@pytest.mark.parametrize("texts", [["hello"], ["one", "two"]])
+def test_compression_or_autobahns_own_queue_means_autobahns_send(factory, texts):
     transport = StringTransport()
     protocol = open_protocol(factory, transport)
     transport.clear()
     protocol.send_queue.append((b"", False))  # autobahn is chopping a write
     sent = []
     protocol.sendMessage = lambda payload, binary: sent.append(payload)
-    fastsend.send_text(protocol, "hello")
-    assert sent == [b"hello"]
+    if len(texts) == 1:
+        fastsend.send_text(protocol, texts[0])
+    else:
+        fastsend.send_texts(protocol, [(text, None) for text in texts])
+    assert sent == [text.encode() for text in texts]
     assert transport.value() == b""
 
 

@@ -12,6 +12,7 @@ django_asgi_app = get_asgi_application()
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 
 from config.routing import websocket_urlpatterns  # noqa: E402
+from realtime import collector  # noqa: E402
 from realtime.auth import SessionAuthMiddleware  # noqa: E402
 from realtime.header_deadline import ArmHeaderDeadline  # noqa: E402
 from realtime.origin import SameOriginValidator  # noqa: E402
@@ -30,3 +31,7 @@ application = ArmHeaderDeadline(
     ),
     settings.REALTIME_HEADER_TIMEOUT,
 )
+
+# Whatever launches the app (`manage.py serve`, plain `daphne`, `runserver`),
+# what is loaded by now stays: keep the garbage collector off it.
+collector.settle()

@@ -6,7 +6,7 @@ import random
 import time
 from bisect import bisect_left
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -215,24 +215,15 @@ class Sent:
     acknowledge: bool  # the room's push won't bring it to the sender: answer directly
 
 
-async def _send_message(
-    room: Room, user: Any, body: Any, client_id: Any, reply_to: int | None, attachment_ids: Any
-) -> Sent:
-    # Stored with the other sockets' sends waiting (chat.writer: group commit).
-    stored = await writer.send_message(
-        room=room,
-        author=user,
-        body=body,
-        client_id=client_id,
-        reply_to=reply_to,
-        attachment_ids=attachment_ids,
-    )
+async def _answer_to_send(stored: "asyncio.Future[services.MessageStored]", slug: str) -> Sent:
+    """Wait for a queued send (chat.writer) and return what its sender gets."""
+    message = await stored
     # A resend gets the original back on this socket only; a message the layer
     # could not take (Redis away) is stored, so it is acknowledged here and the
     # others get it when their sockets resync.
-    if stored.reached_room:
-        return Sent(stored.message.seq, "", acknowledge=False)
-    return await _acknowledgement(stored.message.pk, room.slug)
+    if message.reached_room:
+        return Sent(message.message.seq, "", acknowledge=False)
+    return await _acknowledgement(message.message.pk, slug)
 
 
 @db_call
@@ -317,6 +308,7 @@ def _message_id(frame: dict) -> int:
 
 class ChatConsumer(ModerationFrames, StreamConsumer):
     kind = "chat"
+    pipelined_frames = frozenset({"send"})
     frame_handlers = {
         "send": "on_send",
         "history": "on_history",
@@ -427,23 +419,30 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
 
     # Client frames.
 
-    async def on_send(self, frame: dict) -> None:
+    async def on_send(self, frame: dict) -> Coroutine[Any, Any, None] | None:
         reply_to = frame.get("reply_to")
         if reply_to is not None and whole_number(reply_to, minimum=1) is None:
             raise Refused(_("reply_to must be a message id."))
         if not await ratelimit.admit(
             self, "send", settings.CHAT_SEND_RATE_LIMIT, what=pgettext_lazy("too many", "messages")
         ):
-            return
+            return None
+        # Stored with the other sockets' sends waiting (chat.writer: group
+        # commit); this socket reads its next frame meanwhile (pipelined_frames),
+        # so a client's sends in a row share a batch and their frames a write.
+        stored = writer.queue_message(
+            room=self.room,
+            author=self.user,
+            body=frame.get("body"),
+            client_id=frame.get("client_id"),
+            reply_to=reply_to,
+            attachment_ids=frame.get("attachment_ids"),
+        )
+        return self._answer_send(stored)
+
+    async def _answer_send(self, stored: "asyncio.Future[services.MessageStored]") -> None:
         try:
-            sent = await _send_message(
-                self.room,
-                self.user,
-                frame.get("body"),
-                frame.get("client_id"),
-                reply_to,
-                frame.get("attachment_ids"),
-            )
+            sent = await _answer_to_send(stored, self.room.slug)
         except (RoomNotFound, RoomForbidden) as error:
             await self.lost_access(error)
             return

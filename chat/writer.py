@@ -15,6 +15,7 @@ services.message_create in its own transaction, so one bad send fails alone and
 nothing is lost or stored twice.
 """
 
+import asyncio
 import logging
 from typing import Any
 
@@ -60,6 +61,21 @@ def _store_alone(send: Send) -> Outcome:
 
 
 writer: Batcher[Send, services.MessageStored] = Batcher(store_sends, name="chat-writer")
+
+
+def queue_message(
+    *,
+    room: Room,
+    author: Any,
+    body: Any,
+    client_id: Any,
+    reply_to: int | None = None,
+    attachment_ids: Any = None,
+) -> "asyncio.Future[services.MessageStored]":
+    """Queue a socket's send behind the others waiting, without waiting for it
+    (its socket reads the next frame meanwhile); the future has send_message's
+    outcome."""
+    return writer.enqueue(Send(room, author, body, client_id, reply_to, attachment_ids))
 
 
 async def send_message(

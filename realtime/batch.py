@@ -1,8 +1,10 @@
 """Group commit: the writes of every socket of a process, stored together.
 
 A socket that writes (a chat send) hands its write to the process's `Batcher`
-and waits. One writer at a time per process takes every write waiting and runs
-them through `handler` in one call, in the writer's own database thread, which
+and waits for its outcome, or reads its next frame meanwhile (`enqueue`). One
+writer at a time per process takes every write waiting, in the order they came,
+and runs them through `handler` in one call, in the writer's own database
+thread, which
 keeps its connection: a transaction, a lock and a commit for the lot instead of
 one each. While a batch is being stored the next one gathers, so under load
 batches grow by themselves and when the process is idle a write goes alone, at
@@ -67,17 +69,26 @@ class Batcher(Generic[T, R]):
 
     async def submit(self, item: T) -> R:
         """Store `item` with whatever else is waiting; return its outcome."""
+        # shield: a socket that goes away while its write is stored does not
+        # cancel the batch; its outcome is dropped.
+        return await asyncio.shield(self.enqueue(item))
+
+    def enqueue(self, item: T) -> "asyncio.Future[R]":
+        """Queue `item` behind those waiting and return the future of its
+        outcome, without waiting: a socket can queue its next write while this
+        one is stored, and the process's writes keep the order they came in."""
         loop = asyncio.get_running_loop()
         queue = self._queues.get(loop)
         if queue is None:
             queue = self._queues[loop] = _Queue()
         future: asyncio.Future[R] = loop.create_future()
+        # An outcome nobody waits for any more (its socket closed) is no error
+        # to log: a refusal is an answer, and a failed batch is logged by _write.
+        future.add_done_callback(_seen)
         queue.waiting.append((item, future))
         if queue.task is None or queue.task.done():
             queue.task = loop.create_task(self._write(queue), name=f"{self.name} writer")
-        # shield: a socket that goes away while its write is stored does not
-        # cancel the batch; its outcome is dropped.
-        return await asyncio.shield(future)
+        return future
 
     async def _write(self, queue: _Queue[T, R]) -> None:
         while queue.waiting:
@@ -112,3 +123,8 @@ class Batcher(Generic[T, R]):
         self.batches += 1
         self.items += len(items)
         return outcomes
+
+
+def _seen(future: asyncio.Future) -> None:
+    if not future.cancelled():
+        future.exception()

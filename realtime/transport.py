@@ -8,6 +8,8 @@ import logging
 import random
 import time
 import uuid
+from collections import deque
+from collections.abc import Coroutine
 from typing import Any
 
 from channels.exceptions import StopConsumer
@@ -34,6 +36,9 @@ def close_code_for(error: Refused) -> int:
     return Close.NOT_FOUND if isinstance(error, NotFound) else Close.FORBIDDEN
 
 
+# Pipelined frames a socket may have read and not yet answered (_answer_later).
+IN_FLIGHT_MAX = 100
+
 # Seconds before the one retry of a group subscription that failed (join_group).
 GROUP_ADD_RETRY_DELAY = 0.2
 
@@ -52,6 +57,8 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     """
 
     frame_handlers: dict[str, str] = {}
+    # Frame types answered after the next frame is read (see _answer_later).
+    pipelined_frames: frozenset[str] = frozenset()
     kind = "socket"  # the metrics label
 
     user: Any = None
@@ -65,6 +72,9 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     # The login session's name in events (realtime.groups.session_tag).
     session_tag: str | None = None
     _idle_timer: asyncio.TimerHandle | None = None
+    # Pipelined frames read and not answered yet, and the task answering them.
+    _in_flight: "deque[tuple[Coroutine[Any, Any, None], dict]] | None" = None
+    _answerer: asyncio.Task | None = None
     _session_timer: asyncio.TimerHandle | None = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -268,6 +278,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             self.counted = False
             metrics.here(metrics.sockets_open, self.kind).dec()
         self.stop_delivery()
+        self._drop_in_flight()
         for timer in (self._idle_timer, self._session_timer):
             if timer is not None:
                 timer.cancel()
@@ -354,22 +365,79 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         frame: dict = {}
         try:
             frame = self.parse_frame(text_data)
-            handler = getattr(self, self.frame_handlers[frame["type"]])
-            await handler(frame)
-        except Refused as error:
+            if self._answerer is not None and frame["type"] not in self.pipelined_frames:
+                await self.in_flight_answered()
+            rest = await getattr(self, self.frame_handlers[frame["type"]])(frame)
+            if rest is not None:
+                await self._answer_later(rest, frame)
+        except Exception as error:
+            # An answer never overtakes the answers to frames sent before it.
+            await self.in_flight_answered()
+            await self.frame_failed(error, frame)
+
+    async def frame_failed(self, error: Exception, frame: dict) -> None:
+        """Answer a frame whose handler raised `error`."""
+        if isinstance(error, Refused):
             metrics.here(metrics.frames_refused, error.code).inc()
             await self.send_frame(error.frame(client_id_of(frame)))
-        except Exception:
-            # A bug or a failure on our side: say so and keep the socket open.
-            # Services write in one transaction, so nothing half-done is stored.
-            logger.exception("%s failed on a %r frame", type(self).__name__, frame.get("type"))
-            metrics.here(metrics.frames_refused, "server_error").inc()
-            if self.ready:
-                await self.send_error(
-                    "server_error",
-                    _("The server could not handle this frame; nothing was changed. Try again."),
-                    client_id_of(frame),
-                )
+            return
+        # A bug or a failure on our side: say so and keep the socket open.
+        # Services write in one transaction, so nothing half-done is stored.
+        logger.error(
+            "%s failed on a %r frame",
+            type(self).__name__,
+            frame.get("type"),
+            exc_info=(type(error), error, error.__traceback__),
+        )
+        metrics.here(metrics.frames_refused, "server_error").inc()
+        if self.ready:
+            await self.send_error(
+                "server_error",
+                _("The server could not handle this frame; nothing was changed. Try again."),
+                client_id_of(frame),
+            )
+
+    # Pipelined frames: a handler of a type in `pipelined_frames` may return
+    # the rest of its work (a chat send waiting for its batch to commit) as a
+    # coroutine. The socket reads its next frame meanwhile, the rests run one
+    # after another in the order of their frames, and a frame of any other type
+    # is handled once they are done, so a client's answers come in the order it
+    # sent its frames, as if each had been handled alone.
+
+    async def _answer_later(self, rest: Coroutine[Any, Any, None], frame: dict) -> None:
+        in_flight = self._in_flight
+        if in_flight is None:
+            in_flight = self._in_flight = deque()
+        in_flight.append((rest, frame))
+        if self._answerer is None or self._answerer.done():
+            self._answerer = asyncio.get_running_loop().create_task(self._answer_in_order())
+        if len(in_flight) >= IN_FLIGHT_MAX:
+            # A client far ahead of the database waits, as without pipelining.
+            await self.in_flight_answered()
+
+    async def in_flight_answered(self) -> None:
+        """Wait until every pipelined frame read so far is answered."""
+        while (answerer := self._answerer) is not None and not answerer.done():
+            await asyncio.wait({answerer})
+
+    async def _answer_in_order(self) -> None:
+        try:
+            while (in_flight := self._in_flight) and not self.released:
+                rest, frame = in_flight.popleft()
+                try:
+                    await rest
+                except Exception as error:
+                    await self.frame_failed(error, frame)
+        finally:
+            self._answerer = None
+
+    def _drop_in_flight(self) -> None:
+        """Forget the answers of a socket that closed (what they store is stored)."""
+        if self._answerer is not None and self._answerer is not asyncio.current_task():
+            self._answerer.cancel()
+        while self._in_flight:
+            rest, _frame = self._in_flight.popleft()
+            rest.close()  # never started: nothing to undo
 
     def parse_frame(self, text_data: str | None) -> dict:
         if text_data is None:

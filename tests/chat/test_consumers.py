@@ -2,15 +2,17 @@
 
 import asyncio
 import json
+import time
 
 import pytest
 import redis
 from django.conf import settings
 from django.test import Client, override_settings
 
-from chat import services
+from chat import services, writer
 from chat.models import Membership, Message
 from harness.sockets import db, expect_close, open_room, receive
+from realtime import transport
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -273,6 +275,87 @@ async def test_rate_limit_zero_turns_it_off(connect_ws, public_room, alice):
         await a.send_json_to({"type": "send", "body": "m", "client_id": f"c{n}"})
     seqs = [(await receive(a, "message"))["message"]["seq"] for _ in range(25)]
     assert sorted(seqs) == list(range(1, 26))
+
+
+@override_settings(CHAT_SEND_RATE_LIMIT="0")
+async def test_sends_in_a_row_share_batches_and_keep_their_order(connect_ws, public_room, alice):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    batches_before = writer.writer.batches
+    # All 30 wait in the socket's queue before it reads the first: each is
+    # queued for the writer as it is read, without waiting for the one before.
+    for n in range(30):
+        await a.send_json_to({"type": "send", "body": f"m{n}", "client_id": f"c{n}"})
+    frames = [(await receive(a, "message"))["message"] for _ in range(30)]
+    assert sorted((m["seq"], m["body"]) for m in frames) == [(n + 1, f"m{n}") for n in range(30)]
+    # One send at a time would be 30 batches.
+    assert writer.writer.batches - batches_before <= 15
+
+
+@override_settings(CHAT_SEND_RATE_LIMIT="0")
+async def test_an_answer_never_overtakes_the_sends_before_it(
+    connect_ws, public_room, alice, monkeypatch
+):
+    store_sends = writer.writer.handler
+
+    def slow_store(sends):
+        time.sleep(0.3)  # the history frame is read long before the batch commits
+        return store_sends(sends)
+
+    monkeypatch.setattr(writer.writer, "handler", slow_store)
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_json_to({"type": "send", "body": "first", "client_id": "c-1"})
+    await a.send_json_to({"type": "send", "body": "", "client_id": "c-empty"})
+    await a.send_json_to({"type": "send", "body": "second", "client_id": "c-2"})
+    await a.send_json_to({"type": "history"})
+    answers = []
+    while len(answers) < 2:
+        frame = await receive(a)
+        if frame["type"] in {"error", "history"}:
+            answers.append(frame)
+    refused, history = answers
+    assert (refused["code"], refused["client_id"]) == ("invalid", "c-empty")
+    # The history was read once the sends before it were stored: both are in
+    # it, with no seq for the refused one.
+    assert [(m["seq"], m["body"]) for m in history["messages"]] == [(1, "first"), (2, "second")]
+
+
+@override_settings(CHAT_SEND_RATE_LIMIT="0")
+async def test_a_client_far_ahead_waits_for_its_sends(connect_ws, public_room, alice, monkeypatch):
+    monkeypatch.setattr(transport, "IN_FLIGHT_MAX", 2)
+    store_sends = writer.writer.handler
+
+    def slow_store(sends):
+        time.sleep(0.05)
+        return store_sends(sends)
+
+    monkeypatch.setattr(writer.writer, "handler", slow_store)
+    a, _ = await open_room(connect_ws, public_room, alice)
+    for n in range(7):
+        await a.send_json_to({"type": "send", "body": f"m{n}", "client_id": f"c{n}"})
+    await a.send_json_to({"type": "history"})
+    history = await receive(a)
+    while history["type"] != "history":  # the live message frames come too
+        history = await receive(a)
+    assert [(m["seq"], m["body"]) for m in history["messages"]] == [
+        (n + 1, f"m{n}") for n in range(7)
+    ]
+
+
+@override_settings(CHAT_SEND_RATE_LIMIT="0")
+async def test_sends_read_before_the_socket_closed_are_stored(
+    connect_ws, public_room, alice, caplog
+):
+    a, _ = await open_room(connect_ws, public_room, alice)
+    for n in range(5):
+        await a.send_json_to({"type": "send", "body": f"m{n}", "client_id": f"c{n}"})
+    await a.disconnect()  # read right behind the sends, before any is stored
+    count = db(Message.objects.filter(room=public_room).count)
+    for _ in range(500):
+        if await count() == 5:
+            break
+        await asyncio.sleep(0.01)
+    assert await count() == 5
+    assert not [r for r in caplog.records if r.levelname in {"ERROR", "CRITICAL"}]
 
 
 async def test_sending_in_public_room_joins_it(connect_ws, public_room, bob):

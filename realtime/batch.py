@@ -4,12 +4,12 @@ A socket that writes (a chat send) hands its write to the process's `Batcher`
 and waits for its outcome, or reads its next frame meanwhile (`enqueue`). One
 writer at a time per process takes every write waiting, in the order they came,
 and runs them through `handler` in one call, in the writer's own database
-thread, which
-keeps its connection: a transaction, a lock and a commit for the lot instead of
-one each. While a batch is being stored the next one gathers, so under load
-batches grow by themselves and when the process is idle a write goes alone, at
-once. (A handler can send the events of its batch together, in one trip to
-the channel layer: realtime.push.coalesced, through its app's events module.)
+thread, which keeps its connection: a transaction, a lock and a commit for the
+lot instead of one each. While a batch is being stored the next one gathers,
+so under load batches grow by themselves and when the process is idle a write
+goes alone, at once. The pushes a batch makes after its commits are held
+(realtime.push.holding) and sent from the event loop in one trip to the
+channel layer, before its writers are answered.
 
 `handler(items)` returns one outcome per item, in order: a result, or the
 exception that refused or failed that item alone; the waiting socket gets the
@@ -26,6 +26,8 @@ from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
 from channels.db import database_sync_to_async
+
+from .push import Held, holding
 
 logger = logging.getLogger(__name__)
 
@@ -95,7 +97,14 @@ class Batcher(Generic[T, R]):
             batch = queue.waiting[: self.max_items]
             del queue.waiting[: self.max_items]
             try:
-                outcomes = await self._run_batch([item for item, _ in batch])
+                outcomes, held = await self._run_batch([item for item, _ in batch])
+                # What the batch committed goes to the layer from this loop
+                # (a hop from the writer's thread to it and back costs about
+                # as much CPU as the batch's queries), before anyone is
+                # answered: an answer says whether the room heard it.
+                await held.send_from_loop()
+                if isinstance(outcomes, Exception):
+                    raise outcomes
                 if len(outcomes) != len(batch):
                     raise RuntimeError(f"{self.name}: {len(outcomes)} outcomes for {len(batch)}")
             except asyncio.CancelledError:
@@ -118,11 +127,18 @@ class Batcher(Generic[T, R]):
                 else:
                     future.set_result(outcome)
 
-    def _store(self, items: list[T]) -> Sequence[R | Exception]:
-        outcomes = self.handler(items)
+    def _store(self, items: list[T]) -> tuple[Sequence[R | Exception] | Exception, Held]:
+        """Run the handler in the writer's thread; its outcomes (or what it
+        raised) and the pushes it held, for the loop to send."""
+        with holding() as held:
+            try:
+                outcomes = self.handler(items)
+            except Exception as error:
+                # What committed before it raised is still pushed.
+                return error, held
         self.batches += 1
         self.items += len(items)
-        return outcomes
+        return outcomes, held
 
 
 def _seen(future: asyncio.Future) -> None:

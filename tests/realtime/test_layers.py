@@ -231,3 +231,29 @@ async def test_a_run_of_one_groups_events_reaches_each_socket_in_one_call(kind, 
     assert [event["n"] for event in received] == [0, 1, 2, 4]
     assert all(event["type"] == "chat.message" for event in received)
     await layer.flush()
+
+
+async def test_publishes_survive_redis_dropping_the_publishing_connection(redis_url):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    got: list[int] = []
+    layer.register_direct(channel, lambda event: got.append(event["n"]))
+    await layer.group_add("room.publisher", channel)
+    await layer.group_send("room.publisher", {"type": "chat.message", "n": 1})
+    await wait_for(lambda: got == [1])
+    # What a Redis restart does to every connection: the publishing one is
+    # dropped between two publishes, and its next use finds it dead.
+    r = redis.Redis.from_url(redis_url)
+    publishers = [
+        client["id"]
+        for client in r.client_list()
+        if client["cmd"] == "publish" and client["name"] == ""
+    ]
+    assert publishers
+    for client_id in publishers:
+        r.client_kill_filter(_id=client_id)
+    await layer.group_send("room.publisher", {"type": "chat.message", "n": 2})
+    # A copy of 2 sent twice would come before 3, on the same connection.
+    await layer.group_send("room.publisher", {"type": "chat.message", "n": 3})
+    await wait_for(lambda: got[-1:] == [3])
+    assert got == [1, 2, 3]

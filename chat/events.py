@@ -4,7 +4,7 @@
 from typing import Any
 
 from realtime.groups import user_group
-from realtime.push import Push, coalesced, send_all_on_commit, send_now, send_on_commit
+from realtime.push import Push, coalesced, holding, send_all_on_commit, send_now, send_on_commit
 from realtime.userstream import FRAME as STREAM_FRAME
 from realtime.userstream import GROUPS_CHANGED as STREAM_GROUPS_CHANGED
 from realtime.userstream import REVOKED as STREAM_REVOKED
@@ -20,8 +20,10 @@ ACCESS_REVOKED = "chat.access_revoked"
 ROOM_DELETED = "chat.room_deleted"
 
 
-# The pushes of a batch of sends (chat.writer), after its commit: one trip.
+# The pushes of a batch of sends (chat.writer), after its commit: one trip,
+# from the writer's event loop (pushes_held) or, called outside it, at the end.
 pushed_together = coalesced
+pushes_held = holding
 
 
 def room_group(room_id: int) -> str:

@@ -304,9 +304,12 @@ def _messages_store(
         # A resend (rare): its original, whole.
         existing = {
             (m.room_id, m.author_id, m.client_id): m
-            for m in Message.objects.select_related("author", "room").filter(
-                room_id__in=room_ids, author_id__in=author_ids, client_id__in=client_ids
-            )
+            # Unordered: the model's ordering (room, seq) would have SQLite
+            # read the room's messages in seq order instead of looking the
+            # unique keys up (realtime.db.select_in).
+            for m in Message.objects.select_related("author", "room")
+            .filter(room_id__in=room_ids, author_id__in=author_ids, client_id__in=client_ids)
+            .order_by()
         }
     memberships = {(m.room_id, m.user_id): m for m in members}
     uploads = attachments.pending_locked(

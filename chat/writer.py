@@ -60,7 +60,9 @@ def _store_alone(send: Send) -> Outcome:
         return error
 
 
-writer: Batcher[Send, services.MessageStored] = Batcher(store_sends, name="chat-writer")
+writer: Batcher[Send, services.MessageStored] = Batcher(
+    store_sends, name="chat-writer", holding=events.pushes_held
+)
 
 
 def queue_message(

@@ -7,9 +7,10 @@ and runs them through `handler` in one call, in the writer's own database
 thread, which keeps its connection: a transaction, a lock and a commit for the
 lot instead of one each. While a batch is being stored the next one gathers,
 so under load batches grow by themselves and when the process is idle a write
-goes alone, at once. The pushes a batch makes after its commits are held
-(realtime.push.holding) and sent from the event loop in one trip to the
-channel layer, before its writers are answered.
+goes alone, at once. The pushes a batch makes after its commits can be held
+(`holding`: realtime.push.holding, through the app's events module) and sent
+from the event loop in one trip to the channel layer, before its writers are
+answered.
 
 `handler(items)` returns one outcome per item, in order: a result, or the
 exception that refused or failed that item alone; the waiting socket gets the
@@ -22,17 +23,33 @@ import logging
 import weakref
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from channels.db import database_sync_to_async
-
-from .push import Held, holding
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+class HeldPushes(Protocol):
+    """What a batch held back to push once it is back in its loop
+    (realtime.push.Held, through the app's events module)."""
+
+    async def send_from_loop(self) -> None: ...
+
+
+class _NothingHeld:
+    async def send_from_loop(self) -> None:
+        return None
+
+
+# A handler's pushes: held while it runs in the writer's thread (`holding`,
+# the app's events module's), or sent as it makes them (none given).
+Holding = Callable[[], AbstractContextManager[HeldPushes]]
 
 
 @dataclass
@@ -53,8 +70,10 @@ class Batcher(Generic[T, R]):
         *,
         name: str,
         max_items: int = 500,
+        holding: Holding | None = None,
     ) -> None:
         self.handler = handler
+        self.holding: Holding = holding or (lambda: nullcontext(_NothingHeld()))
         self.name = name
         self.max_items = max_items
         # One thread: its database connection stays open between batches (where
@@ -127,10 +146,10 @@ class Batcher(Generic[T, R]):
                 else:
                     future.set_result(outcome)
 
-    def _store(self, items: list[T]) -> tuple[Sequence[R | Exception] | Exception, Held]:
+    def _store(self, items: list[T]) -> tuple[Sequence[R | Exception] | Exception, HeldPushes]:
         """Run the handler in the writer's thread; its outcomes (or what it
         raised) and the pushes it held, for the loop to send."""
-        with holding() as held:
+        with self.holding() as held:
             try:
                 outcomes = self.handler(items)
             except Exception as error:

@@ -201,9 +201,11 @@ def rows_in(
     model: type[M], fields: tuple[str, ...], *, lock: bool = False, **where: list[Any]
 ) -> list[M]:
     """Return the rows of `model` whose fields each have one of the values
-    listed in `where`, ordered by id, as instances with `fields` loaded (the
-    others deferred); `lock`: locked for the transaction, where the database
-    locks rows. On the default database, in its current transaction."""
+    listed in `where`, as instances with `fields` loaded (the others
+    deferred); `lock`: locked for the transaction, where the database locks
+    rows, and returned in id order (every writer locks in the same order).
+    Unlocked rows come in no promised order. On the default database, in its
+    current transaction."""
     return run(select_in(model, fields, lock=lock, **where))
 
 
@@ -309,12 +311,16 @@ def _select_in(
             for field, count in zip(matched, counts, strict=True)
         )
     # The names are the model's own, quoted; the values are parameters.
-    sql = (
-        f"SELECT {columns} FROM {quote(meta.db_table)} "  # noqa: S608
-        f"WHERE {conditions} ORDER BY {quote(meta.pk.column)}"
-    )
-    if lock and connection.features.has_select_for_update:
-        sql += " FOR UPDATE"
+    sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {conditions}"  # noqa: S608
+    if lock:
+        sql += f" ORDER BY {quote(meta.pk.column)}"
+        if connection.features.has_select_for_update:
+            sql += " FOR UPDATE"
+    # No ORDER BY otherwise: SQLite, which keeps no statistics unless asked,
+    # satisfies "ORDER BY id" by walking a one-column index in id order. For a
+    # batch's resend check (room, author and client_id, each IN a list) that
+    # was the room's index: every message of the room read, 28 ms for a room of
+    # 56,000, instead of a lookup of the unique key per send.
     converters = _converters(connection, model, loaded)
     return sql, [field.attname for field in loaded], converters
 

@@ -14,6 +14,7 @@ from chat import events, services, writer
 from chat.exceptions import RoomForbidden
 from chat.models import Membership, Message, Room, RoomEvent
 from chat.services import MessageStored, room_create
+from realtime.db import select_in
 from realtime.errors import Refused
 from realtime.groups import user_group
 from realtime.userstream import GROUPS_CHANGED
@@ -297,3 +298,28 @@ def test_concurrent_batches_over_the_same_rooms_keep_seq_gap_free(make_user, ali
     for room in rooms:
         assert _seqs(room) == _event_seqs(room) == list(range(1, 21))
         assert Room.objects.get(pk=room.pk).last_seq == 20
+
+
+@pytest.mark.django_db
+@pytest.mark.skipif(
+    connection.vendor != "sqlite", reason="SQLite's planner: it keeps no statistics"
+)
+def test_a_batchs_reads_look_up_keys_instead_of_reading_the_room(public_room, alice, bob):
+    # With "ORDER BY id" SQLite walked the room's index to skip a sort: every
+    # message of the room read for a batch's resend check.
+    reads = [
+        select_in(
+            Message,
+            ("id",),
+            room=[public_room.pk],
+            author=[alice.pk, bob.pk],
+            client_id=["c-1", "c-2"],
+        ),
+        select_in(Membership, ("id",), room=[public_room.pk], user=[alice.pk, bob.pk]),
+    ]
+    for read in reads:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN QUERY PLAN {read.sql}", read.params)
+            plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+        assert "SEARCH" in plan and "SCAN" not in plan, plan
+        assert "room_id=? AND" in plan, plan  # the unique key's index, not the room's

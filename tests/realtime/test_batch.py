@@ -27,7 +27,7 @@ def _pushing(items: list[str], fail_after_commit: bool = False) -> list:
 
 
 async def test_writes_waiting_together_are_one_batch_answered_in_order(sent_events):
-    batcher: Batcher = Batcher(_pushing, name="test-batch")
+    batcher: Batcher = Batcher(_pushing, name="test-batch", holding=push.holding)
     futures = [batcher.enqueue(item) for item in ("a", "bad", "b")]
     done = await asyncio.gather(*futures, return_exceptions=True)
 
@@ -48,7 +48,7 @@ async def test_a_batchs_pushes_go_out_from_the_loop_without_a_hop(monkeypatch, s
         raise AssertionError("a batch's pushes hopped from its thread to the loop")
 
     monkeypatch.setattr(push, "async_to_sync", no_hop)
-    batcher: Batcher = Batcher(_pushing, name="test-batch")
+    batcher: Batcher = Batcher(_pushing, name="test-batch", holding=push.holding)
     item, pushed = await batcher.submit("a")
 
     assert item == "a" and pushed.delivered
@@ -57,7 +57,9 @@ async def test_a_batchs_pushes_go_out_from_the_loop_without_a_hop(monkeypatch, s
 
 async def test_what_committed_before_the_handler_failed_is_still_pushed(sent_events):
     batcher: Batcher = Batcher(
-        lambda items: _pushing(items, fail_after_commit=True), name="test-batch"
+        lambda items: _pushing(items, fail_after_commit=True),
+        name="test-batch",
+        holding=push.holding,
     )
     results = await asyncio.gather(
         batcher.enqueue("a"), batcher.enqueue("b"), return_exceptions=True

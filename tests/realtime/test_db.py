@@ -96,17 +96,21 @@ def test_null_values_are_inserted_as_null():
     assert get_user_model().objects.filter(last_login=None).count() == MANY
 
 
-def test_rows_in_matches_every_listed_value_in_id_order(alice, bob, carol):
+def test_rows_in_matches_every_listed_value(alice, bob, carol):
     User = get_user_model()
     ids = [carol.pk, alice.pk, *range(10_000, 10_000 + MANY)]
 
-    found = rows_in(User, ("id", "username", "is_active"), id=ids)
+    found = sorted(rows_in(User, ("id", "username", "is_active"), id=ids), key=lambda u: u.pk)
 
     assert [user.pk for user in found] == sorted([alice.pk, carol.pk])
     assert [user.username for user in found] == [
         user.username for user in sorted([alice, carol], key=lambda u: u.pk)
     ]
     assert rows_in(User, ("id",), id=ids, username=["bob", carol.username]) == [carol]
+    # Locked rows come in id order: every writer locks them in that order.
+    with transaction.atomic():
+        locked = rows_in(User, ("id",), id=[carol.pk, bob.pk, alice.pk], lock=True)
+    assert [user.pk for user in locked] == sorted([alice.pk, bob.pk, carol.pk])
 
 
 def test_rows_set_sets_each_row_its_own_value(alice, bob, carol):
@@ -134,10 +138,16 @@ def test_queries_run_together_in_order_each_with_its_own_result(alice, bob, caro
     )
 
     before, nothing, after, inserted, returned = results
-    assert [(user.pk, user.first_name) for user in before] == [(alice.pk, ""), (carol.pk, "")]
+    assert sorted((user.pk, user.first_name) for user in before) == [
+        (alice.pk, ""),
+        (carol.pk, ""),
+    ]
     assert nothing is None
     # Each statement sees what those before it wrote.
-    assert [(user.pk, user.first_name) for user in after] == [(alice.pk, "Alice"), (bob.pk, "Bob")]
+    assert sorted((user.pk, user.first_name) for user in after) == [
+        (alice.pk, "Alice"),
+        (bob.pk, "Bob"),
+    ]
     assert inserted == []
     assert returned == [("key-0003",)]
     assert Session.objects.count() == 4

@@ -7,7 +7,8 @@
 // client_id, or in a notification's title) where <t> is the wall-clock time of
 // the send in ms. Each delivery is matched to (run, message k, socket): lost,
 // duplicated and stale deliveries are counted, and the latency is receipt time
-// minus <t>, all on this machine's clock. The per-frame work is a few Buffer
+// minus <t>, all on this machine's clock (another process's <t> is aligned to
+// this one's when its run is armed). The per-frame work is a few Buffer
 // scans (no JSON parsing) so that this process is not the bottleneck.
 
 const WebSocket = require('ws');
@@ -96,10 +97,12 @@ function onFrame(sock, data, isBinary) {
   }
   msg.flags[pos] = 1;
   msg.remaining--;
+  // Sent by someone else (mode 'external'): the token holds the call's
+  // wall-clock time, on this process's clock once the two are aligned.
+  const sentT = token.t + r.wallToLocal;
   if (!msg.sent) {
-    // Sent by someone else (mode 'external'): the token holds the call time.
     msg.sent = true;
-    msg.sendT = token.t;
+    msg.sendT = sentT;
   }
   if (t > msg.lastT) msg.lastT = t;
   if (t > r.lastDelivery) r.lastDelivery = t;
@@ -109,7 +112,7 @@ function onFrame(sock, data, isBinary) {
     grown.set(r.latencies);
     r.latencies = grown;
   }
-  r.latencies[r.delivered - 1] = t - token.t;
+  r.latencies[r.delivered - 1] = t - sentT;
   if (r.checkSeq) {
     const seq = parseSeq(data);
     if (msg.seq === -1) msg.seq = seq;
@@ -299,6 +302,9 @@ async function measure(cmd) {
     errorSamples: [], otherFrames: 0, closed: {}, completed: 0, seqMismatch: 0,
     latencies: new Float64Array(Math.min(4e6, rooms.reduce((a, m) => a + m.length, 0) * count / rooms.length + 16)),
     lastDelivery: 0, checkSeq: !!cmd.check_seq, onComplete: null,
+    // now() counts from this process's start: a wall clock stepped since (a VM
+    // syncing its time) would shift another process's times by the step.
+    wallToLocal: cmd.mode === 'external' ? now() - Date.now() : 0,
   };
   for (let k = 0; k < count; k++) {
     const members = rooms[k % rooms.length];

@@ -75,20 +75,7 @@ def queue_message(
     attachment_ids: Any = None,
 ) -> "asyncio.Future[services.MessageStored]":
     """Queue a socket's send behind the others waiting, without waiting for it
-    (its socket reads the next frame meanwhile); the future has send_message's
-    outcome."""
+    (its socket reads the next frame meanwhile). The future has
+    services.message_create's outcome: the message, or the original for a
+    resend; or the exception it raises."""
     return writer.enqueue(Send(room, author, body, client_id, reply_to, attachment_ids))
-
-
-async def send_message(
-    *,
-    room: Room,
-    author: Any,
-    body: Any,
-    client_id: Any,
-    reply_to: int | None = None,
-    attachment_ids: Any = None,
-) -> services.MessageStored:
-    """Store a socket's send with the others waiting (services.message_create's
-    outcome: the message, or the original for a resend; raises as it does)."""
-    return await writer.submit(Send(room, author, body, client_id, reply_to, attachment_ids))

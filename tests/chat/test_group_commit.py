@@ -247,10 +247,10 @@ async def test_sends_waiting_together_are_stored_in_one_batch(public_room, make_
 
     results = await asyncio.gather(
         *(
-            writer.send_message(room=public_room, author=a, body=f"m{n}", client_id=f"c{n}")
+            writer.queue_message(room=public_room, author=a, body=f"m{n}", client_id=f"c{n}")
             for n, a in enumerate(authors)
         ),
-        writer.send_message(room=public_room, author=authors[0], body="", client_id="bad"),
+        writer.queue_message(room=public_room, author=authors[0], body="", client_id="bad"),
         return_exceptions=True,
     )
 

@@ -16,20 +16,19 @@ from channels_redis.utils import _consistent_hash
 from django.conf import settings
 from redis.asyncio.sentinel import Sentinel
 
+from .pipelining import CommandQueue, LuaScript, run_script
+
 
 def _client(host) -> aioredis.Redis:
-    # Explicit timeouts and a pool bound: redis-py's defaults changed under
-    # channels-redis before (docs/channel-layer.md).
+    """A client for `host`: its pool makes the store's connection to it (the
+    commands themselves go through a CommandQueue)."""
+    # Explicit timeouts: redis-py's defaults changed under channels-redis before
+    # (docs/channel-layer.md).
     options: dict[str, Any] = {"socket_timeout": 5, "socket_connect_timeout": 5}
     if isinstance(host, dict):
         sentinel = Sentinel(host["sentinels"], **options)
-        return sentinel.master_for(host["master_name"], max_connections=200, **options)
-    # Blocking: under a connect storm, wait for a free connection instead of
-    # failing with "Too many connections".
-    pool = aioredis.BlockingConnectionPool.from_url(
-        host, max_connections=100, timeout=10, **options
-    )
-    return aioredis.Redis(connection_pool=pool)
+        return sentinel.master_for(host["master_name"], **options)
+    return aioredis.Redis.from_url(host, **options)
 
 
 # A sliding-window log (realtime.ratelimit): KEYS[1] is a sorted set of the
@@ -149,6 +148,12 @@ while k <= #KEYS do
 end
 return pruned
 """
+SLIDING_WINDOW = LuaScript(SLIDING_WINDOW_LUA)
+ZSET_ADD = LuaScript(ZSET_ADD_LUA)
+ONLINE_JOIN = LuaScript(ONLINE_JOIN_LUA)
+ZSET_REFRESH = LuaScript(ZSET_REFRESH_LUA)
+ONLINE_REFRESH = LuaScript(ONLINE_REFRESH_LUA)
+
 # Members per refresh command at most: a script runs alone in Redis, so a long
 # one would hold up every other client.
 REFRESH_CHUNK = 500
@@ -168,23 +173,34 @@ def _chunks(items: list, size_of, limit: int) -> list[list]:
 
 
 class RedisStore:
-    """The few Redis operations presence and rate limits need, pipelined."""
+    """The few Redis operations presence and rate limits need, each shard's
+    commands pipelined across callers (realtime.pipelining)."""
 
     def __init__(self, hosts: list) -> None:
         self.clients = [_client(host) for host in hosts]
-        self._sliding_window = self.clients[0].register_script(SLIDING_WINDOW_LUA)
-        self._zset_add = self.clients[0].register_script(ZSET_ADD_LUA)
-        self._online_join = self.clients[0].register_script(ONLINE_JOIN_LUA)
-        self._zset_refresh = self.clients[0].register_script(ZSET_REFRESH_LUA)
-        self._online_refresh = self.clients[0].register_script(ONLINE_REFRESH_LUA)
+        self.queues = [
+            CommandQueue(client.connection_pool.make_connection) for client in self.clients
+        ]
+
+    async def aclose(self) -> None:
+        for queue, client in zip(self.queues, self.clients, strict=True):
+            await queue.aclose()
+            await client.aclose()
 
     def _shard(self, key: str) -> aioredis.Redis:
-        return self.clients[_consistent_hash(key, len(self.clients))]
+        """The client of `key`'s shard (a connection pool, for the tests' checks)."""
+        return self.clients[self._shard_index(key)]
+
+    def _shard_index(self, key: str) -> int:
+        return _consistent_hash(key, len(self.clients))
+
+    def _queue(self, key: str) -> CommandQueue:
+        return self.queues[self._shard_index(key)]
 
     def _by_shard(self, keys) -> dict[int, list]:
         shards = defaultdict(list)
         for key in keys:
-            shards[_consistent_hash(key, len(self.clients))].append(key)
+            shards[self._shard_index(key)].append(key)
         return shards
 
     async def sliding_window(
@@ -195,32 +211,34 @@ class RedisStore:
         Return (taken, seconds until they would fit, attempts in the window,
         taken or not).
         """
-        taken, retry_after, attempts = await self._sliding_window(
-            keys=[key, f"{key}:refused"],
-            args=[limit, window, cost, os.urandom(6).hex(), "" if now is None else repr(now)],
-            client=self._shard(key),
+        taken, retry_after, attempts = await run_script(
+            self._queue(key),
+            SLIDING_WINDOW,
+            [key, f"{key}:refused"],
+            [limit, window, cost, os.urandom(6).hex(), "" if now is None else repr(now)],
         )
         return bool(taken), float(retry_after), int(attempts)
 
     async def zset_add(self, key: str, member: str, expires_at: float, ttl: int) -> int:
         """Add a member; return how many live members there are now."""
-        count = await self._zset_add(
-            keys=[key], args=[member, expires_at, ttl * 2, time.time()], client=self._shard(key)
+        count = await run_script(
+            self._queue(key), ZSET_ADD, [key], [member, expires_at, ttl * 2, time.time()]
         )
         return int(count)
 
     async def zset_remove(self, key: str, member: str) -> list[str]:
         """Remove a member; return the live members left."""
-        now = time.time()
-        async with self._shard(key).pipeline(transaction=True) as pipe:
-            pipe.zrem(key, member)
-            pipe.zremrangebyscore(key, "-inf", now)
-            pipe.zrange(key, 0, -1)
-            _, _, left = await pipe.execute()
+        _, _, left = await self._queue(key).transaction(
+            [
+                ("ZREM", key, member),
+                ("ZREMRANGEBYSCORE", key, "-inf", time.time()),
+                ("ZRANGE", key, 0, -1),
+            ]
+        )
         return [m.decode() for m in left]
 
     async def zset_members(self, key: str) -> list[str]:
-        members = await self._shard(key).zrangebyscore(key, time.time(), "+inf")
+        members = await self._queue(key).call("ZRANGEBYSCORE", key, time.time(), "+inf")
         return [m.decode() for m in members]
 
     async def zset_refresh(
@@ -238,45 +256,47 @@ class RedisStore:
                 for key in chunk:
                     args.append(len(entries[key]))
                     args.extend(entries[key])
-                counts = await self._zset_refresh(keys=chunk, args=args, client=self.clients[shard])
+                counts = await run_script(self.queues[shard], ZSET_REFRESH, chunk, args)
                 pruned.update(zip(chunk, map(int, counts), strict=True))
         return pruned
 
     async def zset_live_counts(self, keys: list[str]) -> dict[str, int]:
-        """Return how many live members each key has: one pipeline per shard."""
+        """Return how many live members each key has: one round trip per shard."""
         now = time.time()
+        asked = [
+            (
+                shard_keys,
+                self.queues[shard].call_many([("ZCOUNT", k, now, "+inf") for k in shard_keys]),
+            )
+            for shard, shard_keys in self._by_shard(keys).items()
+        ]
         counts = {}
-        for shard, shard_keys in self._by_shard(keys).items():
-            async with self.clients[shard].pipeline(transaction=False) as pipe:
-                for key in shard_keys:
-                    pipe.zcount(key, now, "+inf")
-                results = await pipe.execute()
-            counts.update({key: int(n) for key, n in zip(shard_keys, results, strict=True)})
+        for shard_keys, replies in asked:
+            counts.update({key: int(n) for key, n in zip(shard_keys, await replies, strict=True)})
         return counts
 
     async def ping(self) -> bool:
         """Whether every shard answers (asked side by side: one round trip)."""
-        # redis-py types its asyncio commands as `Awaitable[T] | T` (shared with the sync client).
-        answers = await asyncio.gather(*(client.ping() for client in self.clients))  # type: ignore[arg-type]
-        return all(answers)
+        answers = await asyncio.gather(*(queue.call("PING") for queue in self.queues))
+        return all(answer == b"PONG" for answer in answers)
 
     async def hincrby_many(self, counts: dict[tuple[str, str], int]) -> None:
         for shard, items in self._by_shard_items(counts).items():
-            async with self.clients[shard].pipeline(transaction=False) as pipe:
-                for (key, field), amount in items:
-                    pipe.hincrby(key, field, amount)
-                    pipe.expire(key, 30 * 86400)
-                await pipe.execute()
+            commands: list[tuple] = []
+            for (key, field), amount in items:
+                commands.append(("HINCRBY", key, field, amount))
+                commands.append(("EXPIRE", key, 30 * 86400))
+            await self.queues[shard].call_many(commands)
 
     def _by_shard_items(self, counts: dict[tuple[str, str], int]) -> dict[int, list]:
         shards = defaultdict(list)
         for (key, field), amount in counts.items():
-            shards[_consistent_hash(key, len(self.clients))].append(((key, field), amount))
+            shards[self._shard_index(key)].append(((key, field), amount))
         return shards
 
     async def hgetall_ints(self, key: str) -> dict[str, int]:
-        values = await self._shard(key).hgetall(key)  # type: ignore[misc]  # as in ping()
-        return {k.decode(): int(v) for k, v in values.items()}
+        flat = await self._queue(key).call("HGETALL", key)
+        return {flat[i].decode(): int(flat[i + 1]) for i in range(0, len(flat), 2)}
 
     # Who is online in a group (realtime.presence): `room_key` is a sorted set of
     # users, `user_key` a sorted set of the workers holding that user's sockets
@@ -293,26 +313,23 @@ class RedisStore:
         limit: int,
     ) -> tuple[bool, int, list[str]]:
         """Mark `member` online from `worker`; return (newly online, count, first `limit`)."""
-        added, count, *first = await self._online_join(
-            keys=[room_key, user_key],
-            args=[member, worker, expires_at, ttl * 2, time.time(), limit],
-            client=self._shard(room_key),
+        added, count, *first = await run_script(
+            self._queue(room_key),
+            ONLINE_JOIN,
+            [room_key, user_key],
+            [member, worker, expires_at, ttl * 2, time.time(), limit],
         )
         return bool(added), int(count), [m.decode() for m in first]
 
     async def online_leave(self, room_key: str, user_key: str, member: str, worker: str) -> bool:
         """Drop `worker` from the user's workers; return whether the user went offline."""
-        client = self._shard(room_key)
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.zrem(user_key, worker)
-            pipe.zcount(user_key, time.time(), "+inf")
-            _, others = await pipe.execute()
+        queue = self._queue(room_key)
+        _, others = await queue.transaction(
+            [("ZREM", user_key, worker), ("ZCOUNT", user_key, time.time(), "+inf")]
+        )
         if others:
             return False
-        async with client.pipeline(transaction=True) as pipe:
-            pipe.zrem(room_key, member)
-            pipe.delete(user_key)
-            removed, _ = await pipe.execute()
+        removed, _ = await queue.transaction([("ZREM", room_key, member), ("DEL", user_key)])
         return bool(removed)
 
     async def online_refresh(
@@ -332,38 +349,34 @@ class RedisStore:
                     keys.extend(members.values())
                     args.append(len(members))
                     args.extend(members)
-                counts = await self._online_refresh(
-                    keys=keys, args=args, client=self.clients[shard]
-                )
+                counts = await run_script(self.queues[shard], ONLINE_REFRESH, keys, args)
                 pruned.update(zip(chunk, map(int, counts), strict=True))
         return pruned
 
     async def online_here(self, room_key: str, user_key: str) -> bool:
         """Whether a live worker holds a socket of the user in the room."""
         # The user's key lives on the room key's shard (online_join).
-        client = self._shard(room_key)
-        return bool(await client.zcount(user_key, time.time(), "+inf"))
+        return bool(await self._queue(room_key).call("ZCOUNT", user_key, time.time(), "+inf"))
 
     async def online_list(self, room_key: str, limit: int) -> tuple[int, list[str]]:
         now = time.time()
-        async with self._shard(room_key).pipeline(transaction=False) as pipe:
-            pipe.zcount(room_key, now, "+inf")
-            pipe.zrangebyscore(room_key, now, "+inf", start=0, num=limit)
-            count, first = await pipe.execute()
+        count, first = await self._queue(room_key).call_many(
+            [
+                ("ZCOUNT", room_key, now, "+inf"),
+                ("ZRANGEBYSCORE", room_key, now, "+inf", "LIMIT", 0, limit),
+            ]
+        )
         return int(count), [m.decode() for m in first]
 
     async def mark(self, keys: list[str], ttl: int) -> None:
         """Set each key (to 1) for `ttl` seconds."""
         for shard, shard_keys in self._by_shard(keys).items():
-            async with self.clients[shard].pipeline(transaction=False) as pipe:
-                for key in shard_keys:
-                    pipe.set(key, 1, ex=ttl)
-                await pipe.execute()
+            await self.queues[shard].call_many([("SET", key, 1, "EX", ttl) for key in shard_keys])
 
     async def any_marked(self, keys: list[str]) -> bool:
         """Whether any of the keys is set."""
         for shard, shard_keys in self._by_shard(keys).items():
-            if any(await self.clients[shard].mget(shard_keys)):
+            if any(await self.queues[shard].call("MGET", *shard_keys)):
                 return True
         return False
 
@@ -371,10 +384,15 @@ class RedisStore:
         """Return the live members of every sorted set whose key matches `pattern`."""
         now = time.time()
         found = {}
-        for client in self.clients:
-            async for key in client.scan_iter(match=pattern, count=500):
-                members = await client.zrangebyscore(key, now, "+inf")
-                found[key.decode()] = [m.decode() for m in members]
+        for queue in self.queues:
+            cursor = b"0"
+            while True:
+                cursor, keys = await queue.call("SCAN", cursor, "MATCH", pattern, "COUNT", 500)
+                for key in keys:
+                    members = await queue.call("ZRANGEBYSCORE", key, now, "+inf")
+                    found[key.decode()] = [m.decode() for m in members]
+                if cursor == b"0":
+                    break
         return found
 
 

@@ -24,8 +24,7 @@ async def store(request, redis_url):
         return
     store = RedisStore([redis_url])
     yield store
-    for client in store.clients:
-        await client.aclose()
+    await store.aclose()
 
 
 async def attempt(store, at: float, *, limit=20, window=10, cost=1, key="rl:send:1"):
@@ -106,8 +105,7 @@ async def test_workers_racing_for_the_last_units_take_exactly_the_limit(redis_ur
     )
     assert sum(taken for taken, _, _ in results) == 20
     for store in stores:
-        for client in store.clients:
-            await client.aclose()
+        await store.aclose()
 
 
 async def test_without_a_time_redis_clock_decides(redis_url):
@@ -116,8 +114,7 @@ async def test_without_a_time_redis_clock_decides(redis_url):
         assert (await store.sliding_window("rl:send:3", limit=2, window=10))[0]
     taken, retry_after, _ = await store.sliding_window("rl:send:3", limit=2, window=10)
     assert not taken and 9 < retry_after <= 10
-    for client in store.clients:
-        await client.aclose()
+    await store.aclose()
 
 
 async def test_take_rounds_retry_after_up_and_flags_floods():

@@ -35,8 +35,7 @@ async def test_keys_spread_over_shards_and_every_operation_finds_them(redis_url,
     assert set(found) == set(keys)
     assert await store.hgetall_ints("broadcast:pushed") == {"7": 2}
     assert await store.ping()
-    for client in store.clients:
-        await client.aclose()
+    await store.aclose()
 
 
 @pytest.fixture
@@ -45,8 +44,7 @@ async def two_shards(redis_url, second_redis_url, monkeypatch):
     monkeypatch.setattr("realtime.store.REFRESH_CHUNK", 5)
     store = RedisStore([redis_url, second_redis_url])
     yield store
-    for client in store.clients:
-        await client.aclose()
+    await store.aclose()
 
 
 async def assert_extended(client, key: str, members, expires_at: float) -> None:

@@ -137,9 +137,9 @@ def coalesced() -> Iterator[None]:
 
 
 def _send(messages: list[tuple[str, Event]]) -> bool:
-    layer = get_channel_layer()
-    if layer is None or not messages:
-        return layer is not None
+    """_send_async from sync code, with no hop to an event loop for nothing."""
+    if not messages:
+        return get_channel_layer() is not None
     return async_to_sync(_send_async)(messages)
 
 

@@ -36,7 +36,8 @@ def close_code_for(error: Refused) -> int:
     return Close.NOT_FOUND if isinstance(error, NotFound) else Close.FORBIDDEN
 
 
-# Pipelined frames a socket may have read and not yet answered (_answer_later).
+# Pipelined frames a socket may have read and not yet begun to answer
+# (_answer_later): with the one being answered, at most one more is unanswered.
 IN_FLIGHT_MAX = 100
 
 # Seconds before the one retry of a group subscription that failed (join_group).
@@ -427,9 +428,18 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
                 try:
                     await rest
                 except Exception as error:
-                    await self.frame_failed(error, frame)
+                    await self._answer_failure(error, frame)
         finally:
             self._answerer = None
+
+    async def _answer_failure(self, error: Exception, frame: dict) -> None:
+        """frame_failed, in the answering task: a failure to answer (the socket
+        gone mid-write) must not leave the frames behind it unanswered, nor
+        end the task with an error nobody reads."""
+        try:
+            await self.frame_failed(error, frame)
+        except Exception:
+            logger.warning("answering a failed %r frame failed", frame.get("type"), exc_info=True)
 
     def _drop_in_flight(self) -> None:
         """Forget the answers of a socket that closed (what they store is stored)."""

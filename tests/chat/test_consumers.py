@@ -10,6 +10,7 @@ from django.conf import settings
 from django.test import Client, override_settings
 
 from chat import services, writer
+from chat.consumers import ChatConsumer
 from chat.models import Membership, Message
 from harness.sockets import db, expect_close, open_room, receive
 from realtime import transport
@@ -339,6 +340,43 @@ async def test_a_client_far_ahead_waits_for_its_sends(connect_ws, public_room, a
     assert [(m["seq"], m["body"]) for m in history["messages"]] == [
         (n + 1, f"m{n}") for n in range(7)
     ]
+
+
+@override_settings(CHAT_SEND_RATE_LIMIT="0")
+async def test_a_failure_to_answer_one_send_leaves_the_next_ones_answered_in_order(
+    connect_ws, public_room, alice, monkeypatch, caplog
+):
+    """Answering the first refused send fails (as a write to a socket going
+    away would); the refusal of the second still comes, before the history
+    frame sent behind it."""
+    frame_failed = ChatConsumer.frame_failed
+    failures = []
+
+    async def failing_once(self, error, frame):
+        if not failures:
+            failures.append(frame.get("client_id"))
+            raise ConnectionResetError("the write failed")
+        await frame_failed(self, error, frame)
+
+    monkeypatch.setattr(ChatConsumer, "frame_failed", failing_once)
+    store_sends = writer.writer.handler
+
+    def slow_store(sends):
+        time.sleep(0.2)  # every frame below is read before the batch commits
+        return store_sends(sends)
+
+    monkeypatch.setattr(writer.writer, "handler", slow_store)
+    a, _ = await open_room(connect_ws, public_room, alice)
+    await a.send_json_to({"type": "send", "body": "", "client_id": "c-empty-1"})
+    await a.send_json_to({"type": "send", "body": "", "client_id": "c-empty-2"})
+    await a.send_json_to({"type": "history"})
+
+    refused = await receive(a)
+    history = await receive(a)
+    assert failures == ["c-empty-1"]
+    assert (refused["type"], refused.get("client_id")) == ("error", "c-empty-2")
+    assert history["type"] == "history"
+    assert "answering a failed 'send' frame failed" in caplog.text
 
 
 @override_settings(CHAT_SEND_RATE_LIMIT="0")

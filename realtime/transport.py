@@ -20,7 +20,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from . import auth, fastsend, handover, metrics, recovery, registry
+from . import auth, fastsend, handover, incoming, metrics, recovery, registry
 from .delivery import DirectDelivery
 from .errors import Forbidden, NotFound, Refused
 from .groups import session_tag, user_group
@@ -136,6 +136,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         if self.ws_protocol is not None:
             metrics.here(metrics.fast_path_sockets).inc()
             handover.release_http_channel(self.ws_protocol)
+            incoming.read_without_debug_line(self.ws_protocol)
         self.user = self.scope.get("user")
         self.language = scope_language(self.scope)
         # For this socket's task, once: connect, every frame handler and the

@@ -11,9 +11,11 @@ multi-process tests (graceful 1001 shutdown, slow reader, slow headers) cover th
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import socket
+import textwrap
 from dataclasses import dataclass
 
 import pytest
@@ -35,6 +37,7 @@ INBOX = "realtime.worker.GracefulServer.create_application (realtime.inbox: a so
 SETTLED = "realtime.worker.settled_protocol (options read from the class, not copied per socket)"
 DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
 PUBLISH_MANY = "realtime.layers.group_send_many (a batch's events in one trip per shard)"
+INCOMING = "realtime.incoming (received bytes go straight to autobahn's parser)"
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,9 @@ PRIVATE_NAMES = [
         "sendMessage",
         FASTSEND,
         ("self", "payload", "isBinary"),
+    ),
+    Private(
+        "autobahn.websocket.protocol.WebSocketProtocol", "_dataReceived", INCOMING, ("self", "data")
     ),
     Private(
         "autobahn.websocket.protocol.WebSocketProtocol",
@@ -294,3 +300,20 @@ def test_every_name_the_fast_send_path_checks_has_a_canary():
         and not any(p.name == name and p.owner.startswith("autobahn") for p in PRIVATE_NAMES)
     ]
     assert not missing, f"realtime.fastsend relies on {missing}: add them to PRIVATE_NAMES"
+
+
+def test_autobahn_reading_does_nothing_but_log_and_parse():
+    """realtime.incoming skips autobahn's dataReceived for its _dataReceived: that
+    is only sound while the method does nothing else."""
+    from autobahn.twisted.websocket import WebSocketAdapterProtocol
+
+    source = textwrap.dedent(inspect.getsource(WebSocketAdapterProtocol.dataReceived))
+    body = ast.parse(source).body[0].body
+    calls = [
+        ast.unparse(statement.value.func) for statement in body if isinstance(statement, ast.Expr)
+    ]
+    assert calls == ["self.log.debug", "self._dataReceived"] and len(body) == 2, (
+        f"autobahn's WebSocketAdapterProtocol.dataReceived changed ({calls}); {INCOMING} "
+        "relies on it doing nothing but a debug line and self._dataReceived(data) "
+        "(pinned in requirements.txt)"
+    )

@@ -9,6 +9,7 @@ import threading
 import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
+from django.db.models.signals import post_save
 
 from chat import events, services, writer
 from chat.exceptions import RoomForbidden
@@ -128,14 +129,23 @@ def test_a_resend_in_a_later_batch_gets_the_stored_original(
 def test_first_posts_in_one_batch_join_once_each_and_read_their_own_messages(
     public_room, alice, bob, carol, sent_events
 ):
-    outcomes = writer.store_sends(
-        [
-            writer.Send(public_room, carol, "c1", "c-1"),  # her first post: joins
-            writer.Send(public_room, alice, "a1", "c-1"),  # the owner, a member already
-            writer.Send(public_room, bob, "b1", "c-1"),  # his first post: joins
-            writer.Send(public_room, carol, "c2", "c-2"),  # again, already joined
-        ]
-    )
+    saved = []
+
+    def on_save(sender, instance, created, **kwargs):
+        saved.append((instance.user_id, instance.pk, instance.joined_at, created))
+
+    post_save.connect(on_save, sender=Membership, dispatch_uid="test-first-posts")
+    try:
+        outcomes = writer.store_sends(
+            [
+                writer.Send(public_room, carol, "c1", "c-1"),  # her first post: joins
+                writer.Send(public_room, alice, "a1", "c-1"),  # the owner, a member already
+                writer.Send(public_room, bob, "b1", "c-1"),  # his first post: joins
+                writer.Send(public_room, carol, "c2", "c-2"),  # again, already joined
+            ]
+        )
+    finally:
+        post_save.disconnect(sender=Membership, dispatch_uid="test-first-posts")
 
     assert [o.message.seq for o in outcomes] == [1, 2, 3, 4]
     read = dict(
@@ -143,6 +153,15 @@ def test_first_posts_in_one_batch_join_once_each_and_read_their_own_messages(
     )
     assert read == {"alice": 2, "bob": 3, "carol": 4}
     assert Membership.objects.filter(room=public_room).count() == 3
+    # Stored as Membership.objects.create would store them, and post_save's
+    # receivers are told of those rows.
+    stored = {
+        m.user_id: m for m in Membership.objects.filter(room=public_room, user__in=[carol, bob])
+    }
+    for membership in stored.values():
+        assert (membership.role, membership.notify_level) == ("member", "all")
+        assert membership.muted_until is None and membership.joined_at is not None
+    assert sorted(saved) == sorted((m.user_id, m.pk, m.joined_at, True) for m in stored.values())
     # Each new member's own streams are told to follow the room, once, after commit.
     changed = [group for group, event in sent_events if event.get("type") == GROUPS_CHANGED]
     assert sorted(changed) == sorted([user_group(carol.pk), user_group(bob.pk)])

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING, Any
 import emoji as emoji_data
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
-from django.db.models import Q
+from django.db.models import Model, Q
 from django.db.models.signals import post_save
 from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from realtime.db import Query, insert, rows_insert, run_together, select_in, set_values
+from realtime.db import Query, insert, run_together, select_in, set_values
 from realtime.errors import Refused
 from realtime.metrics import here
 
@@ -397,9 +397,11 @@ def _messages_store(
         # Your own messages are read.
         for _, message, membership in created:
             membership.last_read_seq = max(membership.last_read_seq, message.seq)
-        _memberships_insert(joined)
         messages = [message for _, message, _ in created]
-        _messages_insert(messages)
+        # Both in one round trip; each object gets its id.
+        inserts = (_memberships_insert(joined), _messages_insert(messages))
+        run_together(*(query for query in inserts if query is not None))
+        _memberships_saved(joined)
         # Whatever message_create stores beside a new message (rows that refer
         # to it) is stored here, once the messages have their ids.
         for index, message, _ in created:
@@ -448,14 +450,12 @@ def _messages_store(
             outcomes[index] = MessageStored(message, created=True, push=push)
 
 
-def _memberships_insert(joined: list[Membership]) -> None:
-    """Store the memberships a batch's first posts make, in one statement of
-    fixed shape (see _messages_insert: bulk_create was a fifth of a batch's CPU
-    at 200 sends/s, each a first post), and tell post_save's receivers as
-    Membership.objects.create would (a new membership's room list follows the
-    room through one)."""
+def _memberships_insert(joined: list[Membership]) -> Query[None] | None:
+    """The statement that stores the memberships a batch's first posts make,
+    of fixed shape (see _messages_insert: bulk_create was a fifth of a batch's
+    CPU at 200 sends/s, each a first post); run, it gives each its id."""
     if not joined:
-        return
+        return None
     now = timezone.now()
     joined_at = connection.ops.adapt_datetimefield_value(now)
     rows = []
@@ -472,14 +472,14 @@ def _memberships_insert(joined: list[Membership]) -> None:
                 None,  # muted_until
             )
         )
-    by_key = {(m.room_id, m.user_id): m for m in joined}
-    for pk, room_id, user_id in rows_insert(
-        Membership, _MEMBERSHIP_INSERT_FIELDS, rows, returning=_MEMBERSHIP_KEY
-    ):
-        membership = by_key[(room_id, user_id)]
-        membership.pk = pk
-        membership._state.adding = False
-        membership._state.db = connection.alias
+    by_key: dict[tuple[Any, ...], Model] = {(m.room_id, m.user_id): m for m in joined}
+    return _insert_giving_ids(Membership, _MEMBERSHIP_INSERT_FIELDS, rows, ("room", "user"), by_key)
+
+
+def _memberships_saved(joined: list[Membership]) -> None:
+    """Tell post_save's receivers of the memberships stored, as
+    Membership.objects.create would (a new membership's room list follows the
+    room through one; bulk statements send no signals)."""
     for membership in joined:
         post_save.send(
             sender=Membership,
@@ -514,12 +514,11 @@ _MEMBERSHIP_INSERT_FIELDS = (
     "notify_level",
     "muted_until",
 )
-# Rows come back from RETURNING in no promised order: matched by (room, user).
-_MEMBERSHIP_KEY = ("id", "room", "user")
 
 
-def _messages_insert(messages: list[Message]) -> None:
-    """Insert new messages in one statement and give each its id and time.
+def _messages_insert(messages: list[Message]) -> Query[None] | None:
+    """The statement that inserts new messages and gives each its time; run,
+    it gives each its id.
 
     bulk_create compiles its statement field by field and row by row: in a
     profile of batches of sends that cost more CPU than the database's own
@@ -541,12 +540,32 @@ def _messages_insert(messages: list[Message]) -> None:
                 message.reply_to_id,
             )
         )
-    by_seq = {(message.room_id, message.seq): message for message in messages}
-    for pk, room_id, seq in rows_insert(Message, _MESSAGE_FIELDS, rows, returning=_MESSAGE_KEY):
-        message = by_seq[(room_id, seq)]
-        message.pk = pk
-        message._state.adding = False
-        message._state.db = connection.alias
+    by_key: dict[tuple[Any, ...], Model] = {(m.room_id, m.seq): m for m in messages}
+    return _insert_giving_ids(Message, _MESSAGE_FIELDS, rows, ("room", "seq"), by_key)
+
+
+def _insert_giving_ids(
+    model: type[Model],
+    fields: tuple[str, ...],
+    rows: list[tuple[Any, ...]],
+    key: tuple[str, str],
+    by_key: dict[tuple[Any, ...], Model],
+) -> Query[None] | None:
+    """The insert of `rows`, which once run gives each object of `by_key`
+    (by its `key` fields' values) its id and marks it saved. RETURNING gives
+    rows in no promised order: hence the key."""
+    query = insert(model, fields, rows, returning=("id", *key))
+    if query is None:
+        return None
+
+    def read(returned: list[tuple]) -> None:
+        for pk, *values in returned:
+            instance = by_key[tuple(values)]
+            instance.pk = pk
+            instance._state.adding = False
+            instance._state.db = connection.alias
+
+    return Query(query.sql, query.params, read)
 
 
 def _room_events_insert(room_events: list[RoomEvent]) -> Query | None:
@@ -565,8 +584,6 @@ _MESSAGE_FIELDS = (
     "created_at",
     "reply_to",
 )
-# Rows come back from RETURNING in no promised order: matched by (room, seq).
-_MESSAGE_KEY = ("id", "room", "seq")
 _ROOM_EVENT_FIELDS = ("room", "seq", "kind", "message", "text")
 
 

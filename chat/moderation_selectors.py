@@ -105,20 +105,13 @@ def check_direct_allowed(*, user: "User", other: "User") -> None:
         raise Forbidden(gettext("You can't message this person."), code="blocked")
 
 
-def check_send(
-    *, room: Room, author: "User", membership: Membership | None, banned: bool | None = None
-) -> None:
+def check_send(*, room: Room, author: "User", membership: Membership | None) -> None:
     """Refuse a new message the room's moderation does not allow: a banned
     author, a direct room whose two people are blocked, a send within the slow
     mode's wait (`slow_mode` error with `retry_after`). Called with the room row
-    locked, before anything is stored. `banned`: whether the author is banned
-    from the room, when the caller read it with the lock held (a batch of
-    sends reads its authors' bans in one go), else it is read here."""
-    if membership is None and room.is_public:
-        if banned is None:
-            banned = is_banned(room_id=room.pk, user_id=author.pk)
-        if banned:
-            raise RoomBanned()
+    locked, before anything is stored."""
+    if membership is None and room.is_public and is_banned(room_id=room.pk, user_id=author.pk):
+        raise RoomBanned()
     if room.kind == Room.Kind.DIRECT:
         other_id = room.direct_high_id if room.direct_low_id == author.pk else room.direct_low_id
         if other_id is not None and blocks_between(user_id=author.pk, other_id=other_id):

@@ -28,16 +28,7 @@ from . import (
     slugs,
 )
 from .exceptions import MessageForbidden, RoomBanned, RoomForbidden, RoomNotFound
-from .models import (
-    Attachment,
-    Membership,
-    Message,
-    MessageEdit,
-    Reaction,
-    Room,
-    RoomBan,
-    RoomEvent,
-)
+from .models import Attachment, Membership, Message, MessageEdit, Reaction, Room, RoomEvent
 from .signals import message_deleted, message_edited, message_posted, reaction_added, room_read
 
 if TYPE_CHECKING:
@@ -302,13 +293,11 @@ def _messages_store(
     client_ids = sorted({item.client_id for item in pending.values()})
     # The batch's reads in one round trip, the rooms locked first, in id order
     # (see rooms_lock).
-    locked, resent, members, bans = run_together(
+    locked, resent, members = run_together(
         select_in(Room, _ROOM_FIELDS, id=room_ids, lock=True),
         select_in(Message, ("id",), room=room_ids, author=author_ids, client_id=client_ids),
         select_in(Membership, _MEMBERSHIP_FIELDS, room=room_ids, user=author_ids),
-        select_in(RoomBan, ("id", "room", "user"), room=room_ids, user=author_ids),
     )
-    banned = {(ban.room_id, ban.user_id) for ban in bans}
     rooms = {room.pk: room for room in locked}
     existing: dict[tuple[int, int, str], Message] = {}
     if resent:
@@ -348,12 +337,7 @@ def _messages_store(
         # too, per send, before anything of it is stored: its refusal is this
         # send's outcome, and nothing of it is stored.
         try:
-            moderation_selectors.check_send(
-                room=room,
-                author=send.author,
-                membership=membership,
-                banned=(room.pk, send.author.pk) in banned,
-            )
+            moderation_selectors.check_send(room=room, author=send.author, membership=membership)
             if (room.pk, send.author.pk) in sent_here:
                 moderation_selectors.check_send_again(
                     room=room, author=send.author, membership=membership

@@ -11,9 +11,9 @@ from channels.db import database_sync_to_async
 from django.db import OperationalError, connection
 from django.db.models.signals import post_save
 
-from chat import events, services, writer
-from chat.exceptions import RoomForbidden
-from chat.models import Membership, Message, Room, RoomEvent
+from chat import events, moderation, services, writer
+from chat.exceptions import RoomBanned, RoomForbidden
+from chat.models import Membership, Message, Room, RoomBan, RoomEvent
 from chat.services import MessageStored, room_create
 from realtime.db import select_in
 from realtime.errors import Refused
@@ -165,6 +165,28 @@ def test_first_posts_in_one_batch_join_once_each_and_read_their_own_messages(
     # Each new member's own streams are told to follow the room, once, after commit.
     changed = [group for group, event in sent_events if event.get("type") == GROUPS_CHANGED]
     assert sorted(changed) == sorted([user_group(carol.pk), user_group(bob.pk)])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_refuses_the_sends_of_authors_banned_from_their_room_only(
+    public_room, second_room, alice, bob, carol
+):
+    moderation.member_ban(room=public_room, actor=alice, username="carol")
+
+    outcomes = writer.store_sends(
+        [
+            writer.Send(public_room, carol, "banned here", "c-1"),
+            writer.Send(second_room, carol, "not banned there", "c-2"),
+            writer.Send(public_room, bob, "not banned", "c-1"),
+        ]
+    )
+
+    assert isinstance(outcomes[0], RoomBanned)
+    assert [(o.message.room, o.message.seq) for o in outcomes[1:]] == [
+        (second_room, 1),
+        (public_room, 1),
+    ]
+    assert not Membership.objects.filter(room=public_room, user=carol).exists()
 
 
 @pytest.mark.django_db(transaction=True)
@@ -335,6 +357,7 @@ def test_a_batchs_reads_look_up_keys_instead_of_reading_the_room(public_room, al
             client_id=["c-1", "c-2"],
         ),
         select_in(Membership, ("id",), room=[public_room.pk], user=[alice.pk, bob.pk]),
+        select_in(RoomBan, ("id",), room=[public_room.pk], user=[alice.pk, bob.pk]),
     ]
     for read in reads:
         with connection.cursor() as cursor:

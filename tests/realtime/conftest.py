@@ -3,6 +3,7 @@
 transports are Twisted's in-memory one or a real socket pair."""
 
 import pytest
+from daphne.http_protocol import HTTPFactory
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory
 from prometheus_client import REGISTRY
@@ -23,6 +24,36 @@ def daphne_protocol(daphne_server):
     protocol = WebSocketFactory(daphne_server, server="Daphne").buildProtocol(None)
     protocol.makeConnection(StringTransport())
     return protocol
+
+
+HANDSHAKE = (
+    b"GET /ws/chat/general/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+    b"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
+)
+
+
+@pytest.fixture
+def upgrade(daphne_server):
+    """Run `application` on a connection Daphne upgrades from HTTP, as it does
+    a browser's: return the HTTP connection and its in-memory transport (whose
+    `protocol` is the WebSocket once upgraded). Cancels the application after."""
+
+    def upgrade(application):
+        daphne_server.application = application
+        daphne_server.connections = {}  # what run() sets up
+        daphne_server.ws_factory = WebSocketFactory(daphne_server, server="Daphne")
+        daphne_server.ws_factory.setProtocolOptions(autoPingInterval=0, openHandshakeTimeout=0)
+        connection = HTTPFactory(daphne_server).buildProtocol(None)
+        transport = StringTransport()
+        connection.makeConnection(transport)
+        connection.dataReceived(HANDSHAKE)
+        return connection, transport
+
+    yield upgrade
+    for details in list(getattr(daphne_server, "connections", {}).values()):
+        if "application_instance" in details:
+            details["application_instance"].cancel()
 
 
 @pytest.fixture

@@ -6,21 +6,12 @@ import asyncio
 import gc
 import weakref
 
-from daphne.http_protocol import HTTPFactory
-from daphne.ws_protocol import WebSocketFactory
-from twisted.internet.testing import StringTransport
 from twisted.web import http
 
 from realtime import handover
 
-HANDSHAKE = (
-    b"GET /ws/chat/general/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    b"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
-)
 
-
-async def test_an_upgraded_connection_no_longer_keeps_its_http_request(daphne_server):
+async def test_an_upgraded_connection_no_longer_keeps_its_http_request(daphne_server, upgrade):
     started = asyncio.Event()
 
     async def application(scope, receive, send):
@@ -29,14 +20,7 @@ async def test_an_upgraded_connection_no_longer_keeps_its_http_request(daphne_se
         started.set()
         await asyncio.Event().wait()  # an idle socket
 
-    daphne_server.application = application
-    daphne_server.connections = {}  # what run() sets up
-    daphne_server.ws_factory = WebSocketFactory(daphne_server, server="Daphne")
-    daphne_server.ws_factory.setProtocolOptions(autoPingInterval=0, openHandshakeTimeout=0)
-    connection = HTTPFactory(daphne_server).buildProtocol(None)
-    transport = StringTransport()
-    connection.makeConnection(transport)
-    connection.dataReceived(HANDSHAKE)
+    connection, transport = upgrade(application)
     await asyncio.wait_for(started.wait(), 5)
     protocol = transport.protocol
     assert protocol is not connection  # Daphne handed the connection over
@@ -62,8 +46,6 @@ async def test_an_upgraded_connection_no_longer_keeps_its_http_request(daphne_se
     protocol.sendMessage(b"still open", False)
     assert transport.value().endswith(b"still open")
     assert not handover.release_http_channel(protocol)  # nothing left to free
-    for connection in list(daphne_server.connections.values()):
-        connection["application_instance"].cancel()
 
 
 def test_a_transport_without_an_http_channel_is_left_alone(daphne_protocol):

@@ -3,6 +3,7 @@ want one, run when notifications.policy says it is due."""
 
 import logging
 from collections import defaultdict
+from collections.abc import Sequence
 
 from django.utils import timezone
 
@@ -15,7 +16,7 @@ from .signals import notifications_stored
 logger = logging.getLogger(__name__)
 
 
-def on_notifications_stored(sender, notifications: list[Notification], **kwargs) -> None:
+def on_notifications_stored(sender, notifications: Sequence[Notification], **kwargs) -> None:
     """Enqueue `email_send` for each recipient of an email-worthy notification."""
     now = timezone.now()
     by_user: dict[int, list[Notification]] = defaultdict(list)

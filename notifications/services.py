@@ -2,10 +2,10 @@
 (events.py); the `a`-prefixed twins are for async code."""
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, overload
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -74,7 +74,7 @@ def _active_members(group_ids: list[int]) -> list[int]:
     return sorted(set(members))
 
 
-def _stored_on_commit(rows: list[Notification]) -> None:
+def _stored_on_commit(rows: Sequence[Notification]) -> None:
     """Tell the delivery channels (email, push) about stored rows, after commit."""
     if not rows:
         return
@@ -239,27 +239,50 @@ def _store_broadcast(
 
         transaction.on_commit(record, robust=True)
     # What the email and push receivers read of a row, without reading it back.
-    _stored_on_commit(_rows_like(template, pairs))
+    _stored_on_commit(StoredRows(template, pairs))
     return len(pairs)
 
 
-def _rows_like(template: Notification, pairs: list[tuple[int, int]]) -> list[Notification]:
-    """The stored rows as model instances: `template`'s fields with each pair's
-    recipient and id. Built as Django builds a loaded instance's state, without
-    running Model.__init__ for each (10,000 of them took most of a broadcast)."""
-    fields = {k: v for k, v in template.__dict__.items() if k != "_state"}
-    # Read once: `connection` is a proxy that looks itself up on every access.
-    alias = connection.alias
-    rows = []
-    for user_id, notification_id in pairs:
+class StoredRows(Sequence[Notification]):
+    """A broadcast's stored rows as model instances, each built when it is read:
+    `template`'s fields with a pair's recipient and id, as Django builds a
+    loaded instance's state, without Model.__init__.
+
+    Not a list: 10,000 instances made at once stayed alive until the signal
+    ran, and every other broadcast paid a full garbage collection for them
+    (about 100 ms of the call); built one by one, each is gone when its reader
+    moves on. Reading one twice gives two equal instances, not the same one."""
+
+    def __init__(self, template: Notification, pairs: list[tuple[int, int]]) -> None:
+        self._fields = {k: v for k, v in template.__dict__.items() if k != "_state"}
+        self._pairs = pairs
+        # Read once: `connection` is a proxy that looks itself up on every access.
+        self._alias = connection.alias
+
+    def __len__(self) -> int:
+        return len(self._pairs)
+
+    @overload
+    def __getitem__(self, index: int) -> Notification: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Notification]: ...
+    def __getitem__(self, index: int | slice) -> Notification | list[Notification]:
+        if isinstance(index, slice):
+            return [self._row(*pair) for pair in self._pairs[index]]
+        return self._row(*self._pairs[index])
+
+    def __iter__(self) -> Iterator[Notification]:
+        for user_id, notification_id in self._pairs:
+            yield self._row(user_id, notification_id)
+
+    def _row(self, user_id: int, notification_id: int) -> Notification:
         row = Notification.__new__(Notification)
-        row.__dict__.update(fields, id=notification_id, recipient_id=user_id)
+        row.__dict__.update(self._fields, id=notification_id, recipient_id=user_id)
         # Its own state (a cache of related objects each): loaded, not to be added.
         state = row._state = ModelState()
         state.adding = False
-        state.db = alias
-        rows.append(row)
-    return rows
+        state.db = self._alias
+        return row
 
 
 def _grown_title(title: str, actor, names: list[str], others: int) -> str:

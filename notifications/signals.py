@@ -4,6 +4,7 @@ Web Push): each connects a receiver in its own module (NotificationsConfig.ready
 from django.dispatch import Signal
 
 # Sent (robustly) after the transaction that stored notifications commits, once
-# per stored batch; kwargs: notifications (list[Notification]). A grouped
-# notification that grew is stored anew and sent here too (its `replaces` set).
+# per stored batch; kwargs: notifications (Sequence[Notification]; a broadcast's
+# are built as they are read, so keep those you need). A grouped notification
+# that grew is stored anew and sent here too (its `replaces` set).
 notifications_stored = Signal()

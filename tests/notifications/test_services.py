@@ -7,7 +7,7 @@ from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from notifications import events, services
+from notifications import events, services, signals
 from notifications.exceptions import NotificationNotFound
 from notifications.models import Broadcast, Notification
 
@@ -211,6 +211,55 @@ def test_deleting_a_broadcast_keeps_its_notifications_unlinked(alice, bob):
     record.delete()
     assert list(Notification.objects.values_list("broadcast_id", flat=True)) == [None, None]
     assert Notification.objects.filter(title="Soon gone").count() == 2
+
+
+def test_a_broadcasts_rows_reach_the_delivery_channels_as_they_were_stored(
+    make_users, django_capture_on_commit_callbacks
+):
+    users = make_users(5)
+    # Ids that differ from the users' (a mix-up of the two shows).
+    services.broadcast(title="Earlier", audience=users[:3])
+    seen = []
+
+    def receiver(sender, notifications, **kwargs):
+        seen.append(notifications)
+
+    signals.notifications_stored.connect(receiver)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            record = services.broadcast(title="Maintenance", body="Back soon", url="/chat/")
+    finally:
+        signals.notifications_stored.disconnect(receiver)
+    [rows] = seen
+    fields = [f.attname for f in Notification._meta.concrete_fields]
+
+    def values(row):
+        return [getattr(row, name) for name in fields]
+
+    stored = list(Notification.objects.filter(broadcast=record).order_by("recipient_id"))
+    assert [row.pk for row in stored] != [user.pk for user in users]
+    assert len(rows) == len(stored) == 5
+    assert [values(row) for row in rows] == [values(row) for row in stored]
+    # Read again, by index or slice, they are the same rows; each a loaded instance.
+    assert [values(row) for row in rows] == [values(rows[i]) for i in range(len(rows))]
+    assert [values(row) for row in rows[1:3]] == [values(row) for row in stored[1:3]]
+    assert values(rows[-1]) == values(stored[-1])
+    assert all(not row._state.adding and row.recipient == user for row, user in zip(rows, users))
+
+
+def test_deleting_a_user_deletes_their_notifications_and_unlinks_those_they_caused(
+    alice, bob, carol
+):
+    # Neither link has a constraint in the database (a broadcast's commit checks
+    # none per row): Django's CASCADE and SET_NULL are what keep them whole.
+    services.broadcast(title="Everyone")
+    services.notify(carol, title="alice waved", actor=alice)
+    alice.delete()
+    assert not Notification.objects.filter(recipient_id=alice.pk).exists()
+    assert Notification.objects.get(recipient=carol, title="alice waved").actor_id is None
+    assert sorted(Notification.objects.values_list("recipient_id", flat=True)) == sorted(
+        [bob.pk, carol.pk, carol.pk]
+    )
 
 
 def test_broadcast_to_users_reaches_exactly_them(alice, bob, carol):

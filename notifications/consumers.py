@@ -18,7 +18,7 @@ from django.utils.translation import pgettext_lazy
 from realtime import ratelimit, tally
 from realtime.db import db_call
 from realtime.errors import Refused
-from realtime.metrics import here
+from realtime.metrics import here_summed
 from realtime.stream import Item, Snapshot, SparseCursor, StreamConsumer
 from realtime.transport import whole_number
 from realtime.userstream import FRAME as STREAM_FRAME
@@ -259,10 +259,10 @@ class NotificationConsumer(StreamConsumer):
         elif notification_id > self.counted_through:
             self.pending.add(notification_id)
             self.unread += 1
-        here(metrics.notifications_pushed).inc()
+        here_summed(metrics.notifications_pushed).inc()
         broadcast_id = event.get("broadcast")
         if broadcast_id is not None:
-            here(metrics.broadcast_deliveries).inc()
+            here_summed(metrics.broadcast_deliveries).inc()
             tally.add(BROADCAST_PUSHED_KEY, str(broadcast_id))
         return frames.notification_frame_text(
             notification_id=notification_id,

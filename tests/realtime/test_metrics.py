@@ -1,9 +1,11 @@
 """/metrics tells true numbers, and only to staff or the metrics token."""
 
+import asyncio
 import re
 
 import pytest
 from django.test import Client, override_settings
+from prometheus_client import REGISTRY
 
 from harness.sockets import db, open_room, receive
 from notifications import services as notification_services
@@ -73,3 +75,46 @@ async def test_counters_follow_a_known_number_of_messages(
     assert delta("relay_sockets_open", kind="notifications") == 1
     assert delta("relay_handshake_seconds_count", kind="chat") == 2
     assert delta("relay_delivery_seconds_count", event="chat.message") >= 5
+
+
+def series_value(name: str, **labels) -> float:
+    value = REGISTRY.get_sample_value(name, {**labels, "worker": metrics.WORKER})
+    return value or 0.0
+
+
+async def test_summed_bumps_reach_their_series_as_one_when_the_loop_pass_ends():
+    name, event = "relay_events_delivered_total", "test.summed"
+    summed = metrics.here_summed(metrics.events_delivered, event)
+    before = series_value(name, event=event)
+    for _ in range(3):
+        summed.inc()
+    assert series_value(name, event=event) == before
+    await asyncio.sleep(0)
+    assert series_value(name, event=event) == before + 3
+    summed.inc(2)
+    await asyncio.sleep(0)
+    assert series_value(name, event=event) == before + 5
+
+
+def test_summed_bumps_without_an_event_loop_reach_their_series_at_once():
+    name, event = "relay_events_delivered_total", "test.summed-sync"
+    before = series_value(name, event=event)
+    metrics.here_summed(metrics.events_delivered, event).inc()
+    assert series_value(name, event=event) == before + 1
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_broadcast_counts_one_frame_per_socket_that_got_it(connect_ws, alice, bob):
+    sockets = []
+    for user in (alice, alice, bob):
+        socket, _, _ = await connect_ws("/ws/notifications/", user)
+        await receive(socket, "hello")
+        sockets.append(socket)
+    pushed = series_value("relay_notifications_pushed_total")
+    broadcast = series_value("relay_broadcast_deliveries_total")
+    await db(notification_services.broadcast)(title="Maintenance")
+    for socket in sockets:
+        await receive(socket, "notification")
+    await asyncio.sleep(0)
+    assert series_value("relay_notifications_pushed_total") == pushed + 3
+    assert series_value("relay_broadcast_deliveries_total") == broadcast + 3

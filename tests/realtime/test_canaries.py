@@ -38,6 +38,7 @@ SETTLED = "realtime.worker.settled_protocol (options read from the class, not co
 DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
 PUBLISH_MANY = "realtime.layers.group_send_many (a batch's events in one trip per shard)"
 INCOMING = "realtime.incoming (received bytes go straight to autobahn's parser)"
+PARSED = "realtime.layers._FanoutShard._take_parsed (the messages a read brought, as parsed)"
 
 
 @dataclass(frozen=True)
@@ -213,6 +214,22 @@ PRIVATE_NAMES = [
     ),
     Private("channels_redis.utils", "_wrap_close", FANOUT, ("proxy", "loop")),
     Private("channels_redis.utils", "_consistent_hash", SHARDS, ("value", "ring_size")),
+    # redis-py's hiredis parser, read as get_message would, message by message.
+    Private("redis._parsers.hiredis", "NOT_ENOUGH_DATA", PARSED),
+    Private("redis._parsers.hiredis", "_AsyncHiredisParser", PARSED),
+    Private("", "_parser", PARSED, on="redis-py pubsub connection"),
+    Private("", "_reader", PARSED, on="redis-py hiredis parser"),
+    Private("", "health_check_interval", PARSED, on="redis-py pubsub connection"),
+    *(
+        Private("", name, PARSED, on="redis-py pubsub")
+        for name in ("channels", "health_check_response")
+    ),
+    Private(
+        "redis.asyncio.client.PubSub",
+        "handle_message",
+        PARSED,
+        ("self", "response", "ignore_subscribe_messages"),
+    ),
 ]
 
 
@@ -246,6 +263,8 @@ async def real_objects(redis_url, daphne_protocol):
         "channels-redis loop layer": loop_layer,
         "channels-redis shard connection": loop_layer._shards[0],
         "redis-py pubsub": loop_layer._shards[0]._pubsub,
+        "redis-py pubsub connection": loop_layer._shards[0]._pubsub.connection,
+        "redis-py hiredis parser": loop_layer._shards[0]._pubsub.connection._parser,
     }
     await loop_layer.flush()
     ours.close()

@@ -257,3 +257,53 @@ async def test_publishes_survive_redis_dropping_the_publishing_connection(redis_
     await layer.group_send("room.publisher", {"type": "chat.message", "n": 3})
     await wait_for(lambda: got[-1:] == [3])
     assert got == [1, 2, 3]
+
+
+async def test_the_messages_one_read_brings_are_taken_in_order_with_redis_pys_own_replies(
+    redis_url, monkeypatch
+):
+    layer = get_channel_layer()
+    channel = await layer.new_channel()
+    got: list[int] = []
+    layer.register_direct(channel, lambda event: got.append(event["n"]))
+    await layer.group_add("room.parsed", channel)
+    loop_layer = layer._get_layer()
+    group_channel = loop_layer._get_group_channel_name("room.parsed")
+    shard = loop_layer._get_shard(group_channel)
+    await shard.subscribe("parsed.extra")
+    pubsub = shard._pubsub
+    # Hold the receiving loop at its next read, so that what Redis sends
+    # meanwhile waits in the socket, and one read brings it all.
+    read, gate, parked = pubsub.get_message, asyncio.Event(), asyncio.Event()
+    returned: list[dict] = []
+
+    async def gated(**kwargs):
+        parked.set()
+        await gate.wait()
+        message = await read(**kwargs)
+        if message is not None:
+            returned.append(message)
+        return message
+
+    monkeypatch.setattr(pubsub, "get_message", gated)
+    await asyncio.wait_for(parked.wait(), 5)
+    publisher = redis.Redis.from_url(redis_url)
+
+    def publish(numbers: range) -> None:
+        with publisher.pipeline(transaction=False) as pipe:
+            for n in numbers:
+                pipe.publish(group_channel, layer.serialize({"type": "chat.message", "n": n}))
+            pipe.execute()
+
+    publish(range(50))
+    # Its confirmation comes among the messages: redis-py's bookkeeping must see it.
+    await shard.unsubscribe("parsed.extra")
+    publish(range(50, 100))
+    gate.set()
+    await wait_for(lambda: len(got) == 100)
+    assert got == list(range(100))
+    await wait_for(lambda: not pubsub.pending_unsubscribe_channels)
+    assert b"parsed.extra" not in pubsub.channels
+    # The first message through get_message, the ones parsed with it taken as they are.
+    assert len(returned) <= 2
+    await layer.group_discard("room.parsed", channel)

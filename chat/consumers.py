@@ -590,7 +590,7 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
 
     def forward_read(self, event: dict) -> str | None:
         # The reader knows how far they read: their own sockets are not told.
-        return event["text"] if event["user_id"] != self.user.pk else None
+        return event["text"] if event["user_id"] != self.user_id else None
 
     async def chat_access_revoked(self, event: dict) -> None:
         # chat.events decided on the committed data who lost access: no database

@@ -43,8 +43,13 @@ def notification_id_in(event: dict, user_id: int) -> int | None:
     if index == len(users) or users[index] != user_id:
         return None
     runs = event["ids"]
-    start, first = runs[bisect_right(runs, index, key=lambda run: run[0]) - 1]
+    # One run is the usual case (one INSERT's consecutive ids): no search.
+    start, first = runs[0] if len(runs) == 1 else runs[bisect_right(runs, index, key=_start) - 1]
     return first + (index - start)
+
+
+def _start(run: list[int]) -> int:
+    return run[0]
 
 
 @db_call
@@ -246,7 +251,7 @@ class NotificationConsumer(StreamConsumer):
     # Channel-layer events (notifications.events).
 
     def forward_notification(self, event: dict) -> str | None:
-        notification_id = notification_id_in(event, self.user.pk)
+        notification_id = notification_id_in(event, self.user_id)
         if notification_id is None or not self.cursor.take(notification_id):
             return None
         replaces = event.get("replaces")

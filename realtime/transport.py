@@ -63,6 +63,9 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     kind = "socket"  # the metrics label
 
     user: Any = None
+    # The user's pk, read once: a model's `pk` looks up its meta on every read,
+    # and the forwarders compare it once per event and socket.
+    user_id: Any = None
     # The language of this socket's text, read once at the handshake.
     language = settings.LANGUAGE_CODE
     channel_name = ""  # set once the socket runs (`run`)
@@ -147,8 +150,9 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         if self.user is None or not self.user.is_authenticated:
             await self.refuse(Close.NOT_LOGGED_IN)
             return
+        self.user_id = self.user.pk
         # Every socket of the user, on every worker, counts towards the cap.
-        self.sockets_group = registry.user_sockets_group(self.user.pk)
+        self.sockets_group = registry.user_sockets_group(self.user_id)
         sockets = await registry.track(self.sockets_group, self.channel_name, self.user, self)
         if sockets > settings.REALTIME_MAX_SOCKETS_PER_USER:
             await self.refuse(Close.FLOODING)

@@ -185,6 +185,19 @@ def test_broadcast_to_everyone_is_one_event_and_stores_one_row_per_active_user(
     assert all(notification_id_in(event, u.pk) == rows[u.pk] for u in users)
 
 
+def test_a_socket_finds_its_users_id_in_a_batch_of_one_run_or_several():
+    from notifications.consumers import notification_id_in
+
+    users = [1, 2, 3, 4, 5, 6, 7]
+    pairs = [(1, 100), (2, 101), (3, 102), (4, 200), (5, 201), (6, 300), (7, 301)]
+    several = {"users": users, "ids": events.id_runs(pairs)}
+    assert several["ids"] == [[0, 100], [3, 200], [5, 300]]
+    assert [notification_id_in(several, user) for user in users] == [nid for _, nid in pairs]
+    one = {"users": [3, 5, 9], "ids": events.id_runs([(3, 40), (5, 41), (9, 42)])}
+    assert [notification_id_in(one, user) for user in (3, 5, 9)] == [40, 41, 42]
+    assert notification_id_in(one, 4) is None and notification_id_in(several, 8) is None
+
+
 def test_broadcast_to_groups_sends_one_event_per_group(
     make_user, django_capture_on_commit_callbacks, sent_events
 ):
@@ -244,7 +257,10 @@ def test_a_broadcasts_rows_reach_the_delivery_channels_as_they_were_stored(
     assert [values(row) for row in rows] == [values(rows[i]) for i in range(len(rows))]
     assert [values(row) for row in rows[1:3]] == [values(row) for row in stored[1:3]]
     assert values(rows[-1]) == values(stored[-1])
-    assert all(not row._state.adding and row.recipient == user for row, user in zip(rows, users))
+    assert all(
+        not row._state.adding and row.recipient == user
+        for row, user in zip(rows, users, strict=True)
+    )
 
 
 def test_deleting_a_user_deletes_their_notifications_and_unlinks_those_they_caused(

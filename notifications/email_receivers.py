@@ -16,12 +16,17 @@ from .signals import notifications_stored
 logger = logging.getLogger(__name__)
 
 
-def on_notifications_stored(sender, notifications: Sequence[Notification], **kwargs) -> None:
+def on_notifications_stored(
+    sender, notifications: Sequence[Notification], kinds: frozenset[str], **kwargs
+) -> None:
     """Enqueue `email_send` for each recipient of an email-worthy notification."""
+    if not kinds & policy.EMAIL_KINDS:
+        # A broadcast, say: none of its rows is read.
+        return
     now = timezone.now()
     by_user: dict[int, list[Notification]] = defaultdict(list)
     for notification in notifications:
-        # Cheap test first: a broadcast to everyone reads no preferences.
+        # Cheap test first: the preferences are read only for these kinds.
         if notification.kind in policy.EMAIL_KINDS and policy.email_wanted(notification, now=now):
             by_user[notification.recipient_id].append(notification)
     for user_id, wanted in by_user.items():

@@ -15,10 +15,10 @@ logger = logging.getLogger(__name__)
 TASK_BATCH = 500
 
 
-def on_notifications_stored(sender, notifications, **kwargs) -> None:
+def on_notifications_stored(sender, notifications, kinds: frozenset[str], **kwargs) -> None:
     """Enqueue the push of the notifications a push may be sent for (after commit:
     the signal is sent then)."""
-    if not webpush.enabled():
+    if not webpush.enabled() or not kinds & webpush.PUSH_KINDS:
         return
     ids = [n.pk for n in notifications if n.kind in webpush.PUSH_KINDS]
     for start in range(0, len(ids), TASK_BATCH):

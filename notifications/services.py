@@ -74,14 +74,17 @@ def _active_members(group_ids: list[int]) -> list[int]:
     return sorted(set(members))
 
 
-def _stored_on_commit(rows: Sequence[Notification]) -> None:
-    """Tell the delivery channels (email, push) about stored rows, after commit."""
+def _stored_on_commit(rows: Sequence[Notification], kinds: frozenset[str] | None = None) -> None:
+    """Tell the delivery channels (email, push) about stored rows, after commit.
+    `kinds`: the kinds among them, when the caller knows without reading each."""
     if not rows:
         return
+    if kinds is None:
+        kinds = frozenset(row.kind for row in rows)
 
     def send() -> None:
         for receiver, error in signals.notifications_stored.send_robust(
-            sender=Notification, notifications=rows
+            sender=Notification, notifications=rows, kinds=kinds
         ):
             if isinstance(error, Exception):
                 logger.error("a notifications_stored receiver failed: %r", receiver, exc_info=error)
@@ -239,7 +242,7 @@ def _store_broadcast(
 
         transaction.on_commit(record, robust=True)
     # What the email and push receivers read of a row, without reading it back.
-    _stored_on_commit(StoredRows(template, pairs))
+    _stored_on_commit(StoredRows(template, pairs), kinds=frozenset({kind}))
     return len(pairs)
 
 

@@ -234,8 +234,8 @@ def test_a_broadcasts_rows_reach_the_delivery_channels_as_they_were_stored(
     services.broadcast(title="Earlier", audience=users[:3])
     seen = []
 
-    def receiver(sender, notifications, **kwargs):
-        seen.append(notifications)
+    def receiver(sender, notifications, kinds, **kwargs):
+        seen.append((notifications, kinds))
 
     signals.notifications_stored.connect(receiver)
     try:
@@ -243,7 +243,8 @@ def test_a_broadcasts_rows_reach_the_delivery_channels_as_they_were_stored(
             record = services.broadcast(title="Maintenance", body="Back soon", url="/chat/")
     finally:
         signals.notifications_stored.disconnect(receiver)
-    [rows] = seen
+    [(rows, kinds)] = seen
+    assert kinds == {"broadcast"}
     fields = [f.attname for f in Notification._meta.concrete_fields]
 
     def values(row):

@@ -126,7 +126,7 @@ class Notification(models.Model):
         # No constraint in the database, as for `broadcast` and `actor` below: a
         # broadcast stores a row per user, and PostgreSQL checks a foreign key
         # row by row (Django makes it deferred: at commit). For 10,000 rows this
-        # check took 112 ms of the database's 320 (EXPLAIN ANALYZE). Rows are
+        # check took 112 ms of the statement's 294-321 (EXPLAIN ANALYZE). Rows are
         # written only for users read in the same transaction (`_insert_for_users`
         # selects them in its INSERT), and deleting a user still deletes their
         # rows (CASCADE runs in Django). With the constraint, a user deleted

@@ -127,7 +127,7 @@ class _FanoutShard(RedisSingleShardConnection):
         batch of sends is one write of PUBLISHes). redis-py's get_message
         wraps each one in a health check, a retry policy, an asyncio timeout
         and a pub/sub metrics hook: at 1,000 chat sends/s that wrapping was
-        about a tenth of a worker's CPU (`--gil` py-spy). So, once a message
+        13.8% of the workers' busy samples (`--gil` py-spy). So, once a message
         came that way, the messages parsed behind it are taken from the
         hiredis reader as they are; anything else (a subscription's
         confirmation, a PONG, an error) goes through redis-py's own handling,

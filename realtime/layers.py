@@ -453,9 +453,20 @@ class LocalFanoutChannelLayer(RedisPubSubChannelLayer):
     """RedisPubSubChannelLayer that calls registered local consumers directly
     and says when its subscriptions are live again after an outage."""
 
+    # Its events reach sockets through Redis, whichever loop sends them
+    # (realtime.push sends those of plain sync code from a loop of its own).
+    reachable_from_any_loop = True
+
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.resubscribed_listeners: list[ResubscribedListener] = []
+
+    async def close_loop_layer(self) -> None:
+        """Close the running loop's connections of this layer, which is no
+        longer used from it."""
+        layer = self._layers.pop(asyncio.get_running_loop(), None)
+        if layer is not None:
+            await layer.flush()
 
     def add_resubscribed_listener(self, listener: ResubscribedListener) -> None:
         if listener not in self.resubscribed_listeners:

@@ -1,5 +1,5 @@
-"""Canaries: every private name of Twisted, autobahn, Daphne and channels-redis the
-speed tricks rely on, in one table. When an upgrade renames or reshapes one, its
+"""Canaries: every private name of Twisted, autobahn, Daphne, channels-redis and
+asgiref the speed tricks rely on, in one table. When an upgrade renames or reshapes one, its
 test fails naming it and the code that relies on it; the versions are pinned in
 requirements.txt until the trick is checked against the new release.
 
@@ -39,6 +39,7 @@ DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscripti
 PUBLISH_MANY = "realtime.layers.group_send_many (a batch's events in one trip per shard)"
 INCOMING = "realtime.incoming (received bytes go straight to autobahn's parser)"
 PARSED = "realtime.layers._FanoutShard._take_parsed (the messages a read brought, as parsed)"
+SYNC_PUSH = "realtime.push._awaited_by_a_loop (sync code's pushes: its loop, or the push loop)"
 
 
 @dataclass(frozen=True)
@@ -135,6 +136,10 @@ PRIVATE_NAMES = [
             "proxy_forwarded_proto_header",
         ),
     ),
+    # asgiref: the loop waiting on a thread is on this thread-local's main_event_loop
+    # and main_event_loop_pid, set only inside such a thread (tests/realtime/test_push.py
+    # fails when they are gone).
+    Private("asgiref.sync.SyncToAsync", "threadlocal", SYNC_PUSH),
     # Channels
     Private("channels.layers.InMemoryChannelLayer", "_clean_expired", IN_PROCESS, ("self",)),
     Private(

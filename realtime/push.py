@@ -193,7 +193,11 @@ class _PushLoop:
         if old is not None and old is not layer:
             # The layer was made anew (its settings changed): the old one's
             # connections on this loop are closed, not left to the collector.
-            self._run(loop, old.close_loop_layer())
+            try:
+                self._run(loop, old.close_loop_layer())
+            except Exception:
+                # Cleaning up after a layer nobody uses is no reason to lose a push.
+                logger.warning("closing a replaced layer's connections failed", exc_info=True)
         return self._run(loop, _send_async(messages))
 
     def _running_loop(self) -> asyncio.AbstractEventLoop:

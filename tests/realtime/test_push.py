@@ -99,6 +99,21 @@ def test_a_layer_made_anew_closes_the_old_ones_connections_on_the_push_loop(redi
     assert connections.open() == before
 
 
+def test_a_push_goes_even_when_the_replaced_layers_connections_fail_to_close(
+    redis_url, monkeypatch
+):
+    assert _push_each(1)[0].delivered
+    replaced = get_channel_layer()
+
+    async def fail() -> None:
+        raise OSError("closing failed")
+
+    monkeypatch.setattr(replaced, "close_loop_layer", fail)
+    channel_layers.backends = {}
+
+    assert _push_each(1)[0].delivered
+
+
 def test_a_forked_child_pushes_from_a_loop_of_its_own(redis_url):
     listener = redis.Redis.from_url(redis_url).pubsub()
     listener.psubscribe(f"*{GROUP}*")  # the group's channel, whatever its prefix

@@ -140,9 +140,9 @@ def coalesced() -> Iterator[None]:
 
 def _send(messages: list[tuple[str, Event]]) -> bool:
     """_send_async from sync code, with no hop to an event loop for nothing."""
-    if not messages:
-        return get_channel_layer() is not None
     layer = get_channel_layer()
+    if not messages:
+        return layer is not None
     if getattr(layer, "reachable_from_any_loop", False) and not _awaited_by_a_loop():
         return _push_loop.send(layer, messages)
     return async_to_sync(_send_async)(messages)

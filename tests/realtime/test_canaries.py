@@ -1,7 +1,7 @@
 """Canaries: every private name of Twisted, autobahn, Daphne, channels-redis and
-asgiref the speed tricks rely on, in one table. When an upgrade renames or reshapes one, its
-test fails naming it and the code that relies on it; the versions are pinned in
-requirements.txt until the trick is checked against the new release.
+asgiref the speed tricks rely on, in one table. When an upgrade renames or reshapes
+one, its test fails naming it and the code that relies on it; the versions are
+pinned in requirements.txt until the trick is checked against the new release.
 
 To add a name: one row in PRIVATE_NAMES. Names set on instances are looked up on
 real objects (`real_objects`), built over real sockets and a real Redis. Daphne's

@@ -3,6 +3,7 @@
 import asyncio
 import logging
 import random
+import threading
 import time
 from bisect import bisect_left
 from collections import OrderedDict
@@ -128,10 +129,43 @@ def _hello_messages(room: Room, after: int | None) -> LatestMessages:
     return LatestMessages(last_seq, encoded.json, encoded.count, cut, texts)
 
 
+class LargeRooms:
+    """Rooms found too large for "Seen by" (selectors.read_positions said so),
+    remembered for `ttl` s in each worker: a crowd joining a large room reads
+    that once, not once per hello (each read is its first members' rows joined
+    with their users, only to learn that there are too many). A room that
+    shrinks to the limit shows read positions at most `ttl` s later. Keyed by
+    id and creation time: a room made again with a freed id is another room."""
+
+    def __init__(self, rooms: int = 1000, ttl: float = 10.0) -> None:
+        self.rooms = rooms
+        self.ttl = ttl
+        self.found: OrderedDict[tuple[int, Any], float] = OrderedDict()
+        self.lock = threading.Lock()  # the hellos' database threads share it
+
+    def known(self, room: Room) -> bool:
+        found = self.found.get((room.pk, room.created_at))
+        return found is not None and time.monotonic() - found < self.ttl
+
+    def add(self, room: Room) -> None:
+        key = (room.pk, room.created_at)
+        with self.lock:
+            self.found[key] = time.monotonic()
+            self.found.move_to_end(key)
+            if len(self.found) > self.rooms:
+                self.found.popitem(last=False)
+
+
+large_rooms = LargeRooms()
+
+
 def _read_positions(room: Room) -> dict[str, Any]:
     """The hello's `read_positions` in a room small enough for "Seen by"; else nothing."""
+    if large_rooms.known(room):
+        return {}
     shared = selectors.read_positions(room_id=room.pk)
     if shared is None:
+        large_rooms.add(room)
         return {}
     return {"read_positions": live_frames.read_positions_list(shared)}
 
@@ -354,14 +388,15 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
             "room": frames.room_dict(self.room, self.display_name),
             "user": user_dict(self.user),
             "last_seq": latest.last_seq,
-            "online": self.here.users,
             "online_count": self.here.count,
         }
         hello.update(reads.fields)
         hello.update(await self._members_online_fields())
         if latest.truncated:
             hello["truncated"] = True
-        text = with_encoded(hello, messages=latest.json)
+        # The online list and the messages are the same for a crowd joining at
+        # once: encoded once, embedded in each hello.
+        text = with_encoded(hello, online=self.here.users_json(), messages=latest.json)
         return Snapshot(
             text,
             position=latest.last_seq,

@@ -163,8 +163,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql" and env_boo
         "max_size": env_int("DATABASE_POOL_MAX", 10),
         "timeout": 20,
     }
-# Threads per process for the sockets' database calls (realtime.db); each borrows
-# a pooled connection while it works, so keep it below DATABASE_POOL_MAX.
+# Threads per process for the sockets' database calls (realtime.db); each keeps
+# a pooled connection while busy (and gives it back when the pool runs short),
+# so keep it below DATABASE_POOL_MAX.
 DATABASE_THREADS = env_int("DATABASE_THREADS", 6)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"

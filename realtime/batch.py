@@ -22,12 +22,11 @@ import asyncio
 import logging
 import weakref
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from channels.db import database_sync_to_async
+from .db import DatabaseThreads, in_database_thread
 
 logger = logging.getLogger(__name__)
 
@@ -76,12 +75,11 @@ class Batcher(Generic[T, R]):
         self.holding: Holding = holding or (lambda: nullcontext(_NothingHeld()))
         self.name = name
         self.max_items = max_items
-        # One thread: its database connection stays open between batches (where
-        # the settings allow it) and two batches of a process never overlap.
-        self.executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
-        self._run_batch = database_sync_to_async(
-            self._store, thread_sensitive=False, executor=self.executor
-        )
+        # One thread: its database connection stays open between batches (a
+        # pooled one while batches keep coming) and two batches of a process
+        # never overlap.
+        self.executor = DatabaseThreads(1, name=name)
+        self._run_batch = in_database_thread(self._store, self.executor)
         self._queues: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Queue[T, R]] = (
             weakref.WeakKeyDictionary()
         )

@@ -5,28 +5,31 @@ compiles a query on every call, which there cost more than the query."""
 import datetime
 import functools
 import json
+import os
+import queue
+import threading
+import weakref
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, ParamSpec, TypeVar
 from uuid import UUID
 
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import connection, connections, router
+from django.db import close_old_connections, connection, connections, router
 from django.db.models import Field, Model
 
-# Connections of a pool (PostgreSQL) go back to it after each call: an idle
-# thread holds none. Others (SQLite) stay open in their thread for the
-# database's CONN_MAX_AGE: opening one per call cost more than the query.
+# Connections of a pool (PostgreSQL) are kept by a database thread while calls
+# keep coming, and go back to the pool once the thread has been idle for
+# IDLE_RELEASE s, or at once when the pool has none left for others. Borrowing
+# and returning one around every call cost about 60 us of a worker's CPU, as
+# much as a handshake's query (290 us a call in all, measured in one
+# process). Others (SQLite) stay open in their thread for the database's
+# CONN_MAX_AGE: opening one per call cost more than the query.
 _POOLED = bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool"))
-
-# One pool of threads for the process, whatever event loop calls.
-_executor = ThreadPoolExecutor(
-    max_workers=max(settings.DATABASE_THREADS, 1), thread_name_prefix="db"
-)
-
+IDLE_RELEASE = 0.25
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,26 +37,158 @@ M = TypeVar("M", bound=Model)
 T = TypeVar("T")
 
 
+class DatabaseThreads(Executor):
+    """A fixed number of threads that run database calls for async code.
+
+    Each thread keeps its pooled connection from one call to the next and
+    gives it back after `idle` s without a call, so a busy process borrows
+    once, not per call, and an idle one holds none. Threads start with the
+    first call, in the process that makes it (a forked worker starts its own).
+    """
+
+    def __init__(self, threads: int, *, name: str, idle: float = IDLE_RELEASE) -> None:
+        self.size = max(threads, 1)
+        self.name = name
+        self.idle = idle
+        self._queue: queue.SimpleQueue = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._pid = 0
+        self._lock = threading.Lock()
+        _every_executor.add(self)
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        self._start()
+        self._queue.put((future, fn, args, kwargs))
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop the threads (each gives its connection back first); the next
+        call starts them again."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+            for _ in threads:
+                self._queue.put(None)
+        if wait:
+            for thread in threads:
+                thread.join()
+
+    def _start(self) -> None:
+        if self._pid == os.getpid() and self._threads:
+            return
+        with self._lock:
+            if self._pid != os.getpid():  # forked: the parent's threads are not here
+                self._queue = queue.SimpleQueue()
+                self._threads = []
+                self._pid = os.getpid()
+            while len(self._threads) < self.size:
+                thread = threading.Thread(
+                    target=self._work, name=f"{self.name}_{len(self._threads)}", daemon=True
+                )
+                thread.start()
+                self._threads.append(thread)
+
+    def _work(self) -> None:
+        work = self._queue
+        while True:
+            try:
+                item = work.get(timeout=self.idle)
+            except queue.Empty:
+                _release_connections()  # idle: back to the pool
+                item = work.get()
+            if item is None:
+                _release_connections()
+                return
+            future, fn, args, kwargs = item
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                result = fn(*args, **kwargs)
+            except BaseException as error:  # as ThreadPoolExecutor: the caller gets it
+                future.set_exception(error)
+            else:
+                future.set_result(result)
+            del item, future, fn, args, kwargs
+
+
+_every_executor: "weakref.WeakSet[DatabaseThreads]" = weakref.WeakSet()
+
+
+def stop_database_threads() -> None:
+    """Stop every DatabaseThreads of the process, their connections given
+    back (before the test database is dropped)."""
+    for executor in list(_every_executor):
+        executor.shutdown()
+
+
+def _release_connections() -> None:
+    if _POOLED:
+        connections.close_all()
+    else:
+        close_old_connections()
+
+
+def _check_connections(*, after: bool = False) -> None:
+    """Before and after a call: as Django's close_old_connections, except
+    that a sound pooled connection is kept (the pool's connections have no
+    age: idle threads give theirs back), unless the pool has none left for
+    others: then it goes back after the call."""
+    if not _POOLED:
+        close_old_connections()
+        return
+    for conn in connections.all(initialized_only=True):
+        if conn.connection is None:
+            continue
+        # Left in a transaction (as Django: closed), broken, or wanted elsewhere.
+        if (
+            conn.get_autocommit() != conn.settings_dict["AUTOCOMMIT"]
+            or (conn.errors_occurred and not conn.is_usable())
+            or (after and _pool_short(conn))
+        ):
+            conn.close()
+        else:
+            conn.errors_occurred = False
+
+
+def _pool_short(conn) -> bool:
+    """Whether someone waits for a connection of `conn`'s pool, or will."""
+    stats = conn.pool.get_stats()
+    return bool(stats["requests_waiting"]) or (
+        not stats["pool_available"] and stats["pool_size"] >= stats["pool_max"]
+    )
+
+
+# One set of threads for the sockets' database calls, whatever event loop calls.
+_executor = DatabaseThreads(settings.DATABASE_THREADS, name="db")
+
+
+def in_database_thread(func: Callable[P, R], executor: Executor) -> Callable[P, Awaitable[R]]:
+    """`func` as a coroutine function run by `executor`'s threads (a
+    DatabaseThreads), with their connections checked around each call."""
+
+    @functools.wraps(func)
+    def run(*args: P.args, **kwargs: P.kwargs) -> R:
+        _check_connections()
+        try:
+            return func(*args, **kwargs)
+        finally:
+            _check_connections(after=True)
+
+    # asgiref's hint names ThreadPoolExecutor; it only hands the executor to
+    # loop.run_in_executor, which takes any Executor.
+    return sync_to_async(run, thread_sensitive=False, executor=executor)  # type: ignore[call-overload]
+
+
 def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:
     """Run `func` with the ORM from async code, in the database threads.
 
     Channels' default runs every database call of a process in one shared
     thread, so a burst of handshakes waits in line on the database's round
-    trips. Here calls run side by side (and close stale connections, as
+    trips. Here calls run side by side (and close broken connections, as
     database_sync_to_async does). A consumer still makes one call at a time: it
     handles its frames in order.
     """
-
-    @functools.wraps(func)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        finally:
-            if _POOLED:
-                # Back to the psycopg pool at once: an idle thread holds none.
-                connection.close()
-
-    return database_sync_to_async(run, thread_sensitive=False, executor=_executor)
+    return in_database_thread(func, _executor)
 
 
 def quoted(model: type[Model], *names: str) -> list[str]:

@@ -27,6 +27,7 @@ from redis.exceptions import RedisError
 from . import metrics
 from .heartbeat import Heartbeat
 from .store import get_store
+from .wire import dumps
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ OnChange = Callable[["Online"], Awaitable[None]]
 class Online:
     users: list[dict]  # at most ONLINE_LIST_MAX, ordered by username
     count: int
+    # `users` as JSON text, when the list is one a crowd's joins share.
+    encoded: str | None = None
+
+    def users_json(self) -> str:
+        """`users` as JSON text, encoded once for every join that shares the list."""
+        return self.encoded if self.encoded is not None else dumps(self.users)
 
 
 @dataclass
@@ -60,6 +67,16 @@ class _Group:
     # within LIST_FRESH of it take it instead of reading and parsing it again.
     listed: list[dict] | None = None
     listed_at: float = 0.0
+    # `listed` as JSON text, and the list it was encoded from (lists here are
+    # replaced, never changed in place): a hello of a crowd's join embeds it
+    # instead of encoding the same hundred users again.
+    listed_text: tuple[list[dict], str] | None = None
+
+    def listed_json(self, users: list[dict]) -> str:
+        """`users` (this group's `listed`) as JSON text, encoded once per list."""
+        if self.listed_text is None or self.listed_text[0] is not users:
+            self.listed_text = (users, dumps(users))
+        return self.listed_text[1]
 
 
 _groups: dict[str, _Group] = {}
@@ -129,11 +146,12 @@ async def join(group: str, user, on_change: OnChange) -> Online:
     if listed is None:
         users = _users(first)
         _keep_list(local, users)
-        return Online(users, count)
+        return Online(users, count, local.listed_json(users))
     # The next joins here list this user too, as a read would (from the list
     # as it is now: a leave during the await took its user out of it).
-    local.listed = _with_user(local.listed if local.listed is not None else listed, me)
-    return Online(local.listed, count)
+    users = _with_user(local.listed if local.listed is not None else listed, me)
+    local.listed = users
+    return Online(users, count, local.listed_json(users))
 
 
 def _keep_list(local: _Group, users: list[dict]) -> None:

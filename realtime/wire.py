@@ -23,8 +23,8 @@ class Close:
 ID_MAX = 2**63 - 1
 
 
-def dumps(frame: dict[str, Any]) -> str:
-    """Return `frame` as compact JSON text, non-ASCII as is."""
+def dumps(frame: dict[str, Any] | list[Any]) -> str:
+    """Return `frame` (or a list embedded in frames) as compact JSON text, non-ASCII as is."""
     return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
 
 

@@ -19,6 +19,7 @@ from config import settings as django_settings_module
 from harness.redis_server import RedisServer
 from harness.sockets import receive
 from realtime import presence, registry
+from realtime.db import stop_database_threads
 
 ORIGIN = "http://testserver"
 
@@ -48,6 +49,14 @@ def _redis_channel_layer(redis_url):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CHANNEL_LAYERS = {"default": django_settings_module.channel_layer_config([redis_url])}
     yield
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_threads_stopped(django_db_setup):
+    """The database threads keep their pooled connections while busy: they
+    give them back before the test database is dropped."""
+    yield
+    stop_database_threads()
 
 
 @pytest.fixture(autouse=True)

@@ -5,7 +5,8 @@ those of a member who switched sharing off."""
 import pytest
 
 from accounts import services as account_services
-from chat import selectors, services
+from chat import consumers, selectors, services
+from chat.models import Membership
 from harness.sockets import assert_silent, db, open_room, receive
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -87,3 +88,56 @@ def test_read_positions_are_hidden_when_the_answer_fails(private_room, alice, bo
         assert not selectors.shares_read_position(room_id=private_room.pk, user_id=bob.pk)
     finally:
         read_positions_hidden.disconnect(dispatch_uid="test.broken")
+
+
+async def test_a_crowd_in_a_large_room_learns_its_size_once(
+    connect_ws, public_room, alice, make_user, monkeypatch
+):
+    """Each worker remembers a room too large for "Seen by" for a while: the
+    next hellos there do not read its members again."""
+    monkeypatch.setattr(consumers, "large_rooms", consumers.LargeRooms(ttl=60))
+    reads = counting(monkeypatch)
+    members = await db(fill_members)(public_room, make_user, 51)
+    for member in members[:3]:
+        _, hello = await open_room(connect_ws, public_room, member)
+        assert "read_positions" not in hello
+    assert reads == [public_room.pk]
+
+
+async def test_a_large_room_that_shrinks_shows_read_positions_again(
+    connect_ws, public_room, alice, make_user, monkeypatch
+):
+    monkeypatch.setattr(consumers, "large_rooms", consumers.LargeRooms(ttl=0))
+    reads = counting(monkeypatch)
+    members = await db(fill_members)(public_room, make_user, 51)
+    _, hello = await open_room(connect_ws, public_room, members[0])
+    assert "read_positions" not in hello
+    await db(shrink_to)(public_room, selectors.READ_RECEIPTS_MEMBERS_MAX)
+    _, hello = await open_room(connect_ws, public_room, members[0])
+    assert len(hello["read_positions"]) == selectors.READ_RECEIPTS_MEMBERS_MAX
+    assert reads == [public_room.pk, public_room.pk]
+
+
+def fill_members(room, make_user, count: int) -> list:
+    members = [make_user(f"member{n}") for n in range(count)]
+    for member in members:
+        services.room_join(room=room, user=member)
+    return members
+
+
+def shrink_to(room, count: int) -> None:
+    for membership in Membership.objects.filter(room=room).order_by("pk")[count:]:
+        services.room_leave(room=room, user=membership.user)
+
+
+def counting(monkeypatch) -> list[int]:
+    """Record the rooms whose read positions are read."""
+    reads: list[int] = []
+    read_positions = selectors.read_positions
+
+    def counted(*, room_id: int):
+        reads.append(room_id)
+        return read_positions(room_id=room_id)
+
+    monkeypatch.setattr(selectors, "read_positions", counted)
+    return reads

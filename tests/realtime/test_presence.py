@@ -3,6 +3,7 @@ spaced out with its size, so a crowd joining at once costs presence frames in
 proportion to the crowd, not to its square."""
 
 import asyncio
+import json
 import time
 
 import pytest
@@ -102,4 +103,25 @@ async def test_a_user_leaving_here_leaves_the_kept_list_at_once(monkeypatch, ali
     here = await presence.join(group, carol, nothing)
     assert names(here) == ["alice", "carol"] and here.count == 2
     for user in (alice, carol):
+        await presence.leave(group, user)
+
+
+async def test_joins_that_share_the_kept_list_share_its_encoding(monkeypatch, alice, bob, carol):
+    """A crowd's hellos embed the list as JSON encoded once, not once per join."""
+    monkeypatch.setattr(presence, "LIST_FRESH", 60)
+    monkeypatch.setattr(presence, "ONLINE_LIST_MAX", 2)
+    group = "chat.room.encoded"
+    first = await presence.join(group, alice, nothing)
+    second = await presence.join(group, bob, nothing)
+    full = await presence.join(group, carol, nothing)  # the list has no room for carol
+    for here in (first, second, full):
+        assert json.loads(here.users_json()) == here.users
+    assert full.users is second.users
+    assert full.users_json() is second.users_json()
+
+    # A list made anew (bob left) is encoded anew.
+    await presence.leave(group, bob)
+    again = await presence.join(group, bob, nothing)
+    assert names(again) == ["alice", "bob"] and json.loads(again.users_json()) == again.users
+    for user in (alice, bob, carol):
         await presence.leave(group, user)

@@ -95,17 +95,21 @@ def _hello_reads(room: Room, user: Any, after: int | None) -> HelloReads:
     """Everything the hello reads from the database, in one trip to the
     database threads (one connection, not one per read; each trip costs
     more CPU than a cached read)."""
-    latest = _hello_messages(room, after)
-    fields = _read_positions(room)
+    if large_rooms.known(room):
+        last_seq = selectors.room_last_seq(room_id=room.pk)
+        fields: dict[str, Any] = {}
+    else:
+        last_seq, shared = selectors.room_last_seq_and_read_positions(room_id=room.pk)
+        fields = _read_positions(room, shared)
+    latest = _hello_messages(room, after, last_seq)
     fields.update(moderation_socket.hello_fields(room, user, latest.last_seq))
     return HelloReads(latest, fields)
 
 
-def _hello_messages(room: Room, after: int | None) -> LatestMessages:
-    """Read the hello's messages: every one up to `last_seq` is in them (or in
-    history, when truncated); later ones reach the socket live, as it joined
-    the room's group first."""
-    last_seq = selectors.room_last_seq(room_id=room.pk)
+def _hello_messages(room: Room, after: int | None, last_seq: int) -> LatestMessages:
+    """Read the hello's messages: every one up to `last_seq` (the room's,
+    read after the socket joined the room's group) is in them (or in history,
+    when truncated); later ones reach the socket live."""
     if after is None:
         cached = hello_cache.get(room.pk, last_seq)
         if cached is not None:
@@ -159,11 +163,8 @@ class LargeRooms:
 large_rooms = LargeRooms()
 
 
-def _read_positions(room: Room) -> dict[str, Any]:
+def _read_positions(room: Room, shared: "list[selectors.ReadPosition] | None") -> dict[str, Any]:
     """The hello's `read_positions` in a room small enough for "Seen by"; else nothing."""
-    if large_rooms.known(room):
-        return {}
-    shared = selectors.read_positions(room_id=room.pk)
     if shared is None:
         large_rooms.add(room)
         return {}

@@ -11,7 +11,7 @@ from django.db import connection
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from realtime.db import Rows, quoted
+from realtime.db import Query, Rows, quoted, run, run_together
 from realtime.errors import NotFound
 
 from .exceptions import MessageNotFound, RoomBanned, RoomForbidden, RoomNotFound
@@ -58,14 +58,26 @@ def room_for_reader(*, slug: str, user: "User") -> Room:
 
     Raise RoomNotFound or RoomForbidden.
     """
-    room = _rooms_by_slug.first(slug)
+    # The room and the ban together: one round trip on PostgreSQL, for every
+    # socket's connect.
+    room, banned = run_together(_rooms_by_slug.query(slug), _banned_by_slug(slug, user.pk))
     if room is None:
         raise RoomNotFound()
     if not room.is_public and not is_member(room=room, user=user):
         raise RoomForbidden()
-    if is_banned(room_id=room.pk, user_id=user.pk):
+    if banned:
         raise RoomBanned()
     return room
+
+
+_BANNED_BY_SLUG_SQL = (
+    f"SELECT 1 FROM {RoomBan._meta.db_table} b JOIN {Room._meta.db_table} r"  # noqa: S608
+    " ON r.id = b.room_id WHERE r.slug = %s AND b.user_id = %s LIMIT 1"
+)
+
+
+def _banned_by_slug(slug: str, user_id: int) -> Query[bool]:
+    return Query(_BANNED_BY_SLUG_SQL, [slug, user_id], bool)
 
 
 _LAST_SEQ_SQL = f"SELECT last_seq FROM {Room._meta.db_table} WHERE id = %s"  # noqa: S608
@@ -76,12 +88,23 @@ def room_last_seq(*, room_id: int) -> int:
 
     Raise Room.DoesNotExist when the room is gone.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_LAST_SEQ_SQL, [room_id])
-        row = cursor.fetchone()
-    if row is None:
-        raise Room.DoesNotExist()
-    return row[0]
+    return run(_last_seq(room_id))
+
+
+def room_last_seq_and_read_positions(*, room_id: int) -> "tuple[int, list[ReadPosition] | None]":
+    """room_last_seq and read_positions, read together: one round trip on
+    PostgreSQL, for every socket's hello."""
+    last_seq, rows = run_together(_last_seq(room_id), _read_positions_rows(room_id))
+    return last_seq, _shared_read_positions(rows)
+
+
+def _last_seq(room_id: int) -> Query[int]:
+    def read(rows: list[tuple]) -> int:
+        if not rows:
+            raise Room.DoesNotExist()
+        return rows[0][0]
+
+    return Query(_LAST_SEQ_SQL, [room_id], read)
 
 
 _BANNED_SQL = f"SELECT 1 FROM {RoomBan._meta.db_table} WHERE room_id = %s AND user_id = %s LIMIT 1"  # noqa: S608
@@ -90,11 +113,11 @@ _BANNED_SQL = f"SELECT 1 FROM {RoomBan._meta.db_table} WHERE room_id = %s AND us
 def is_banned(*, room_id: int, user_id: int) -> bool:
     """Return whether the user is banned from the room.
 
-    Plain SQL on the (room, user) unique index: this runs on every connect,
-    room page and `history` page, and the ORM's query building costs far more
-    than the query (CPU per call on SQLite, best of 5 x 1000: a filtered
-    `exists()` about 230 us, an `Exists` annotation on the room's query about
-    440 us more, this about 20 us; `Room.objects.get` itself about 210 us).
+    Plain SQL on the (room, user) unique index (room_for_reader reads it with
+    the room, by slug): the ORM's query building costs far more than the
+    query (CPU per call on SQLite, best of 5 x 1000: a filtered `exists()`
+    about 230 us, an `Exists` annotation on the room's query about 440 us
+    more, this about 20 us; `Room.objects.get` itself about 210 us).
     """
     with connection.cursor() as cursor:
         cursor.execute(_BANNED_SQL, [room_id, user_id])
@@ -525,9 +548,14 @@ def read_positions(*, room_id: int) -> list[ReadPosition] | None:
     a quarter of a worker's CPU (py-spy) in a join of 1,000 users to a room of
     25 members.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(_read_positions_sql(), [room_id, READ_RECEIPTS_MEMBERS_MAX + 1])
-        rows = cursor.fetchall()
+    return _shared_read_positions(run(_read_positions_rows(room_id)))
+
+
+def _read_positions_rows(room_id: int) -> Query[list[tuple]]:
+    return Query(_read_positions_sql(), [room_id, READ_RECEIPTS_MEMBERS_MAX + 1], list)
+
+
+def _shared_read_positions(rows: list[tuple]) -> list[ReadPosition] | None:
     if len(rows) > READ_RECEIPTS_MEMBERS_MAX:
         return None
     if not rows:

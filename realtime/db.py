@@ -267,16 +267,30 @@ class Rows(Generic[M]):
         """Return the first row whose fields compare so with `values`, or None."""
         connection = connections[router.db_for_read(self.model)]
         sql, converters = self._prepare(connection)
-        params = [
-            field.get_db_prep_value(value, connection)
-            for (field, _), value in zip(self.where, values, strict=True)
-        ]
+        params = self._params(connection, values)
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
             row = cursor.fetchone()
         if row is None:
             return None
         return _instance(connection, self.model, self.attnames, converters, row)
+
+    def query(self, *values: Any) -> "Query[M | None]":
+        """first's query on the default database, to run with others (run_together)."""
+        sql, converters = self._prepare(connection)
+
+        def read(rows: list[tuple]) -> M | None:
+            if not rows:
+                return None
+            return _instance(connection, self.model, self.attnames, converters, rows[0])
+
+        return Query(sql, self._params(connection, values), read)
+
+    def _params(self, connection, values: tuple[Any, ...]) -> list[Any]:
+        return [
+            field.get_db_prep_value(value, connection)
+            for (field, _), value in zip(self.where, values, strict=True)
+        ]
 
 
 @dataclass(frozen=True)

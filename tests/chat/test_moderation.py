@@ -133,6 +133,13 @@ async def test_banned_user_is_refused_at_connect_with_4403(connect_ws, public_ro
     assert await communicator.receive_output(timeout=5) == {"type": "websocket.close", "code": 4403}
 
 
+async def test_a_ban_from_one_room_refuses_no_other(connect_ws, public_room, alice, bob):
+    other = await db(services.room_create)(name="Elsewhere", created_by=alice)
+    await db(moderation.member_ban)(room=public_room, actor=alice, username="bob")
+    _, hello = await open_room(connect_ws, other, bob)
+    assert hello["room"]["slug"] == other.slug
+
+
 def test_banned_user_gets_a_clear_refusal_on_the_room_page_and_join(public_room, alice, bob):
     moderation.member_ban(room=public_room, actor=alice, username="bob")
     client = client_for(bob)

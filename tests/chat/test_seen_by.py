@@ -131,13 +131,13 @@ def shrink_to(room, count: int) -> None:
 
 
 def counting(monkeypatch) -> list[int]:
-    """Record the rooms whose read positions are read."""
+    """Record the rooms whose read positions a hello reads."""
     reads: list[int] = []
-    read_positions = selectors.read_positions
+    read_both = selectors.room_last_seq_and_read_positions
 
     def counted(*, room_id: int):
         reads.append(room_id)
-        return read_positions(room_id=room_id)
+        return read_both(room_id=room_id)
 
-    monkeypatch.setattr(selectors, "read_positions", counted)
+    monkeypatch.setattr(selectors, "room_last_seq_and_read_positions", counted)
     return reads

@@ -50,6 +50,13 @@ def test_no_row_is_none(alice):
     assert Rows(get_user_model(), ("id", "=")).first(alice.pk + 1000) is None
 
 
+def test_a_rows_query_reads_as_first_does_beside_another(alice, bob):
+    users = Rows(get_user_model(), ("id", "="))
+    read, missing = run_together(users.query(alice.pk), users.query(bob.pk + 1000))
+    assert field_values(read) == field_values(users.first(alice.pk))
+    assert missing is None
+
+
 def test_conditions_compare_converted_values():
     now = timezone.now()
     Session.objects.create(session_key="k" * 32, session_data="x", expire_date=now)

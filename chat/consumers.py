@@ -9,7 +9,7 @@ from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 from django.utils.translation import gettext as _
@@ -55,6 +55,37 @@ class LatestMessages:
     updates: tuple[str, ...] = ()
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class RecentEntries(Generic[K, V]):
+    """At most `size` entries, each good for `ttl` s, the least recently used
+    dropped first. The hellos' database threads share them, so every look and
+    change holds a lock."""
+
+    def __init__(self, size: int, ttl: float) -> None:
+        self.size = size
+        self.ttl = ttl
+        self.entries: OrderedDict[K, tuple[float, V]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        with self.lock:
+            entry = self.entries.get(key)
+            if entry is None or time.monotonic() - entry[0] > self.ttl:
+                return None
+            self.entries.move_to_end(key)
+            return entry[1]
+
+    def put(self, key: K, value: V) -> None:
+        with self.lock:
+            self.entries[key] = (time.monotonic(), value)
+            self.entries.move_to_end(key)
+            if len(self.entries) > self.size:
+                self.entries.popitem(last=False)
+
+
 class HelloCache:
     """A room's latest messages as JSON, per room and last seq: a crowd joining
     a room at once gets one query and one encoding, not one each. Every change
@@ -63,22 +94,14 @@ class HelloCache:
     change outside the services (a body edited in a shell) would leave."""
 
     def __init__(self, rooms: int = 1000, ttl: float = 10.0) -> None:
-        self.rooms = rooms
-        self.ttl = ttl
-        self.entries: OrderedDict[int, tuple[float, LatestMessages]] = OrderedDict()
+        self.entries: RecentEntries[int, LatestMessages] = RecentEntries(rooms, ttl)
 
     def get(self, room_id: int, last_seq: int) -> LatestMessages | None:
-        entry = self.entries.get(room_id)
-        if entry is None or entry[1].last_seq != last_seq or time.monotonic() - entry[0] > self.ttl:
-            return None
-        self.entries.move_to_end(room_id)
-        return entry[1]
+        latest = self.entries.get(room_id)
+        return latest if latest is not None and latest.last_seq == last_seq else None
 
     def put(self, room_id: int, latest: LatestMessages) -> None:
-        self.entries[room_id] = (time.monotonic(), latest)
-        self.entries.move_to_end(room_id)
-        if len(self.entries) > self.rooms:
-            self.entries.popitem(last=False)
+        self.entries.put(room_id, latest)
 
 
 hello_cache = HelloCache()
@@ -134,30 +157,21 @@ def _hello_messages(room: Room, after: int | None, last_seq: int) -> LatestMessa
 
 
 class LargeRooms:
-    """Rooms found too large for "Seen by" (selectors.read_positions said so),
-    remembered for `ttl` s in each worker: a crowd joining a large room reads
-    that once, not once per hello (each read is its first members' rows joined
-    with their users, only to learn that there are too many). A room that
-    shrinks to the limit shows read positions at most `ttl` s later. Keyed by
-    id and creation time: a room made again with a freed id is another room."""
+    """Rooms found too large for "Seen by" (their read positions came back as
+    None), remembered for `ttl` s in each worker: a crowd joining a large room
+    reads that once, not once per hello (each read is its first members' rows
+    joined with their users, only to learn that there are too many). A room
+    that shrinks to the limit shows read positions at most `ttl` s later. Keyed
+    by id and creation time: a room made again with a freed id is another room."""
 
     def __init__(self, rooms: int = 1000, ttl: float = 10.0) -> None:
-        self.rooms = rooms
-        self.ttl = ttl
-        self.found: OrderedDict[tuple[int, Any], float] = OrderedDict()
-        self.lock = threading.Lock()  # the hellos' database threads share it
+        self.found: RecentEntries[tuple[int, Any], bool] = RecentEntries(rooms, ttl)
 
     def known(self, room: Room) -> bool:
-        found = self.found.get((room.pk, room.created_at))
-        return found is not None and time.monotonic() - found < self.ttl
+        return self.found.get((room.pk, room.created_at)) is not None
 
     def add(self, room: Room) -> None:
-        key = (room.pk, room.created_at)
-        with self.lock:
-            self.found[key] = time.monotonic()
-            self.found.move_to_end(key)
-            if len(self.found) > self.rooms:
-                self.found.popitem(last=False)
+        self.found.put((room.pk, room.created_at), True)
 
 
 large_rooms = LargeRooms()

@@ -14,7 +14,15 @@ from django.dispatch import Signal
 from django.utils import timezone
 from django.utils.translation import gettext
 
-from realtime.db import Query, insert, run_together, select_in, set_values
+from realtime.db import (
+    Query,
+    Trips,
+    insert,
+    new_ids,
+    select_in,
+    set_values,
+    transaction_in_trips,
+)
 from realtime.errors import Refused
 from realtime.metrics import here
 
@@ -280,8 +288,8 @@ def messages_create(sends: "list[NewMessage]") -> "list[MessageStored | Exceptio
     # Markdown before the transaction and its locks: it reads only users.
     for item in pending.values():
         item.html = _render(item.body)
-    with transaction.atomic():
-        _messages_store(pending, outcomes)
+    with transaction_in_trips() as trips:
+        _messages_store(trips, pending, outcomes)
     answered = [o for o in outcomes if o is not None]
     if len(answered) != len(sends):
         raise RuntimeError("a send of the batch was left without an outcome")
@@ -289,18 +297,25 @@ def messages_create(sends: "list[NewMessage]") -> "list[MessageStored | Exceptio
 
 
 def _messages_store(
-    pending: "dict[int, _Pending]", outcomes: "list[MessageStored | Exception | None]"
+    trips: Trips,
+    pending: "dict[int, _Pending]",
+    outcomes: "list[MessageStored | Exception | None]",
 ) -> None:
     room_ids = sorted({item.send.room.pk for item in pending.values()})
     author_ids = sorted({item.send.author.pk for item in pending.values()})
     client_ids = sorted({item.client_id for item in pending.values()})
     # The batch's reads in one round trip, the rooms locked first, in id order
-    # (see rooms_lock).
-    locked, resent, members = run_together(
+    # (see rooms_lock); where the database hands ids out ahead, with an id for
+    # each message the batch may store, so that the messages go in the same
+    # round trip as the rows that refer to them.
+    ids = new_ids(Message, len(pending))
+    locked, resent, members, *allocated = trips.run(
         select_in(Room, _ROOM_FIELDS, id=room_ids, lock=True),
         select_in(Message, ("id",), room=room_ids, author=author_ids, client_id=client_ids),
         select_in(Membership, _MEMBERSHIP_FIELDS, room=room_ids, user=author_ids),
+        *([ids] if ids is not None else []),
     )
+    message_ids = iter(allocated[0]) if allocated else None
     rooms = {room.pk: room for room in locked}
     existing: dict[tuple[int, int, str], Message] = {}
     if resent:
@@ -385,18 +400,30 @@ def _messages_store(
         for _, message, membership in created:
             membership.last_read_seq = max(membership.last_read_seq, message.seq)
         messages = [message for _, message, _ in created]
-        # Both in one round trip; each object gets its id.
-        inserts = (_memberships_insert(joined), _messages_insert(messages))
-        run_together(*(query for query in inserts if query is not None))
+        if message_ids is not None:
+            for message in messages:
+                message.pk = next(message_ids)
+        # Stamps the messages' time, which their frames show.
+        messages_insert = _messages_insert(messages)
+        # The first posts' memberships (and the messages, when they have no id
+        # yet) in one round trip, each given its id: post_save's receivers see
+        # the memberships stored, as Membership.objects.create would show them.
+        inserts = (
+            _memberships_insert(joined),
+            None if message_ids is not None else messages_insert,
+        )
+        if any(query is not None for query in inserts):
+            trips.run(*(query for query in inserts if query is not None))
         _memberships_saved(joined)
         # Whatever message_create stores beside a new message (rows that refer
-        # to it) is stored here, once the messages have their ids.
+        # to it) is stored with the batch's last writes, once the messages
+        # have their ids.
+        attached: list[tuple[int, int]] = []
         for index, message, _ in created:
             files = bound[index]
-            if files:
-                Attachment.objects.filter(pk__in=[a.pk for a in files]).update(message=message)
-                for attachment in files:
-                    attachment.message = message
+            for attachment in files:
+                attachment.message = message
+                attached.append((attachment.pk, message.pk))
             # A new message has no reactions, and these attachments: its frame
             # needs no query for them.
             message._prefetched_objects_cache = {  # type: ignore[attr-defined]
@@ -421,13 +448,15 @@ def _messages_store(
         # The memberships made above were stored with their read mark.
         new = {m.pk for m in joined}
         read = {m.pk: m.last_read_seq for _, _, m in created if m.pk not in new}
-        # The batch's other writes in one round trip.
+        # The batch's other writes in one round trip, with its COMMIT.
         writes = (
+            messages_insert if message_ids is not None else None,
+            set_values(Attachment, "message", attached),
             _room_events_insert(room_events),
             set_values(Room, "last_seq", [(room.pk, room.last_seq) for room in touched.values()]),
             set_values(Membership, "last_read_seq", list(read.items())),
         )
-        run_together(*(write for write in writes if write is not None))
+        trips.run(*(write for write in writes if write is not None), last=True)
         here(metrics.messages_stored).inc(len(created))
         # One push and one commit hook for the lot (each costs a lookup of the
         # connection and a callback): the events in order, then message_posted each.
@@ -535,15 +564,28 @@ def _insert_now(
 ) -> Query[None] | None:
     """The insert of `objects` in one statement of fixed shape, their `stamp`
     time set to now: `row` gives an object's values in `fields`' order (with
-    now in the database's form). Once run, it gives each object its id and
-    marks it saved. RETURNING gives the rows in no promised order: each is
-    matched to its object by `key` (two columns, and the same of an object)."""
+    now in the database's form). Once run, it marks each object saved, and
+    gives each its id unless they all had one (realtime.db.new_ids): RETURNING
+    gives the rows in no promised order, each matched to its object by `key`
+    (two columns, and the same of an object)."""
     if not objects:
         return None
     now = timezone.now()
     stored_now = connection.ops.adapt_datetimefield_value(now)
     for instance in objects:
         setattr(instance, stamp, now)
+    if all(instance.pk is not None for instance in objects):
+        rows = [(o.pk, *row(o, stored_now)) for o in objects]
+        query = insert(model, ("id", *fields), rows)
+        if query is None:
+            return None
+
+        def saved(returned: list[tuple]) -> None:
+            for instance in objects:
+                instance._state.adding = False
+                instance._state.db = connection.alias
+
+        return Query(query.sql, query.params, saved, rows=False)
     columns, key_of = key
     query = insert(model, fields, [row(o, stored_now) for o in objects], returning=("id", *columns))
     if query is None:

@@ -5,12 +5,14 @@ compiles a query on every call, which there cost more than the query."""
 import datetime
 import functools
 import json
+import logging
 import os
 import queue
 import threading
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Executor, Future
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Generic, ParamSpec, TypeVar
@@ -18,7 +20,7 @@ from uuid import UUID
 
 from asgiref.sync import sync_to_async
 from django.conf import settings
-from django.db import close_old_connections, connection, connections, router
+from django.db import close_old_connections, connection, connections, router, transaction
 from django.db.models import Field, Model
 
 # Connections of a pool (PostgreSQL) are kept by a database thread while calls
@@ -30,6 +32,8 @@ from django.db.models import Field, Model
 # CONN_MAX_AGE: opening one per call cost more than the query.
 _POOLED = bool(settings.DATABASES["default"].get("OPTIONS", {}).get("pool"))
 IDLE_RELEASE = 0.25
+
+logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -122,10 +126,15 @@ def stop_database_threads() -> None:
 
 
 def _release_connections() -> None:
-    if _POOLED:
-        connections.close_all()
-    else:
-        close_old_connections()
+    # A thread that raised here would be gone, and the calls queued for it
+    # would wait for ever: what fails is logged, and the thread goes on.
+    try:
+        if _POOLED:
+            connections.close_all()
+        else:
+            close_old_connections()
+    except Exception:
+        logger.exception("a database thread could not give its connection back")
 
 
 def _check_connections(*, after: bool = False) -> None:
@@ -338,6 +347,60 @@ def run_together(*queries: Query[Any]) -> list[Any]:
     return results
 
 
+class Trips:
+    """The statements of one transaction, sent in a few round trips
+    (transaction_in_trips): each `run` is one run_together; the first carries
+    the transaction's BEGIN and the one marked `last` its COMMIT, where the
+    database takes several statements at once."""
+
+    def __init__(self, *, carry: bool) -> None:
+        self.carry = carry  # BEGIN and COMMIT go with the statements
+        self.begun = False
+        self.ended = False
+
+    def run(self, *queries: Query[Any], last: bool = False) -> list[Any]:
+        """run_together(*queries) in the transaction; `last`: nothing of it
+        runs after these (its COMMIT goes with them)."""
+        if self.ended:
+            raise RuntimeError("the transaction's last statements have run")
+        begin = [_BEGIN] if self.carry and not self.begun else []
+        end = [_COMMIT] if self.carry and last else []
+        results = run_together(*begin, *queries, *end)
+        self.begun = True
+        self.ended = last
+        return results[len(begin) : len(results) - len(end)]
+
+
+_BEGIN: Query[None] = Query("BEGIN", [], lambda rows: None, rows=False)
+_COMMIT: Query[None] = Query("COMMIT", [], lambda rows: None, rows=False)
+
+
+@contextmanager
+def transaction_in_trips() -> Iterator[Trips]:
+    """transaction.atomic() for a write whose statements all go through the
+    Trips it yields (its first statement and its last among them).
+
+    psycopg sends a transaction's BEGIN and its COMMIT in round trips of their
+    own; on PostgreSQL with client-side binding, outside any other atomic
+    block, here they go with the first and the last statements instead: two
+    round trips fewer (a round trip cost about 80 us of the writer's CPU; a
+    batch of one send took five). Django's block still runs the on_commit
+    callbacks after the commit, and rolls back what fails. Elsewhere it is
+    transaction.atomic() itself."""
+    if not _TOGETHER or connection.in_atomic_block or not connection.get_autocommit():
+        with transaction.atomic():
+            yield Trips(carry=False)
+        return
+    with transaction.atomic():
+        # Back in autocommit (where Django keeps it between blocks) psycopg
+        # sends no BEGIN of its own; the block's end leaves it there.
+        connection.connection.autocommit = True
+        trips = Trips(carry=True)
+        yield trips
+        if trips.begun and not trips.ended:  # ended before its last statements
+            run(_COMMIT)
+
+
 def _run_one(cursor, query: Query[T]) -> T:
     if query.many:
         cursor.executemany(query.sql, query.params)
@@ -407,6 +470,24 @@ def insert(
     else:
         params = [value for values in rows for value in values]
     return Query(sql, params, list, rows=bool(returning))
+
+
+def new_ids(model: type[Model], count: int) -> Query[list[int]] | None:
+    """`count` ids from the sequence of `model`'s id, for rows to be inserted
+    with them (insert), to run with others (run_together): statements that
+    refer to the rows can then go in the same round trip as their insert.
+    None where the database has no sequence to take them from ahead (SQLite:
+    the insert's RETURNING gives them). Ids taken and not used stay unused."""
+    if not _SEQUENCES or count < 1:
+        return None
+    sql = "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)"
+    meta = model._meta
+    params = [connection.ops.quote_name(meta.db_table), meta.pk.column, count]
+    return Query(sql, params, _first_column)
+
+
+def _first_column(rows: list[tuple]) -> list[Any]:
+    return [row[0] for row in rows]
 
 
 def rows_set(model: type[Model], name: str, values: list[tuple[Any, Any]]) -> None:
@@ -519,6 +600,10 @@ def _set(model: type[Model], name: str) -> str:
 # profile of batches of sends at 1,000/s, 15% of a worker's CPU. With one
 # parameter per list the statement is the same for any number of values.
 _ARRAYS = connection.vendor == "postgresql"
+
+
+# Ids handed out ahead of an insert (new_ids).
+_SEQUENCES = connection.vendor == "postgresql"
 
 
 # Several statements in one query string: PostgreSQL's client-side binding (Django's default).

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 from channels.db import database_sync_to_async
-from django.db import OperationalError, connection
+from django.db import connection
 from django.db.models.signals import post_save
 
 from chat import events, moderation, services, writer
@@ -236,28 +236,37 @@ def test_a_send_the_database_refuses_fails_alone(public_room, second_room, alice
     assert _pushed_seqs(sent_events, second_room) == []
 
 
+def _duplicate_first_event(room_events: list[RoomEvent]) -> list[RoomEvent]:
+    # Refused at once, by the events' unique (room, seq): the transaction
+    # fails in the middle of its last statements.
+    return [*room_events, room_events[0]]
+
+
+def _event_of_no_message(room_events: list[RoomEvent]) -> list[RoomEvent]:
+    # Refused at commit, by the deferred check of the event's message.
+    missing = RoomEvent(room=room_events[0].room, seq=10**6, kind=RoomEvent.Kind.MESSAGE, text="{}")
+    missing.message_id = 10**9
+    return [*room_events, missing]
+
+
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("refused", [_duplicate_first_event, _event_of_no_message])
 def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
-    public_room, alice, bob, monkeypatch, sent_events
+    public_room, alice, bob, monkeypatch, sent_events, refused
 ):
-    # The database fails the batch's transaction after its rows were inserted
-    # (an injected OperationalError on its last statements, as from a lost
-    # connection): all of it rolls back, and each send is stored again in a
-    # transaction of its own.
-    run_together = services.run_together
+    # The database refuses a row of the batch's last statements, after its
+    # messages were inserted in the same transaction: all of it rolls back,
+    # and each send is stored again in a transaction of its own.
+    events_insert = services._room_events_insert
     failed = []
 
-    def failing_writes(*queries):
-        # The batch's reads go first, before any message is inserted; its
-        # last writes (events, seqs, read marks) after.
-        inserted = Message.objects.filter(room=public_room).count()
-        if inserted and not failed:
-            # (rows inserted, not committed, when the batch fails)
-            failed.append(inserted)
-            raise OperationalError("the connection went away")
-        return run_together(*queries)
+    def failing_events_insert(room_events):
+        if not failed:
+            failed.append(len(room_events))
+            room_events = refused(room_events)
+        return events_insert(room_events)
 
-    monkeypatch.setattr(services, "run_together", failing_writes)
+    monkeypatch.setattr(services, "_room_events_insert", failing_events_insert)
     outcomes = writer.store_sends(
         [
             writer.Send(public_room, alice, "one", "c-1"),
@@ -269,16 +278,18 @@ def test_a_failed_batch_is_stored_one_by_one_without_loss_or_duplicate(
     )
 
     assert failed == [3]
-    one, two, again, refused, three = outcomes
+    one, two, again, refused_send, three = outcomes
     assert one.created and two.created and three.created
     assert not again.created and again.message.pk == one.message.pk
-    assert isinstance(refused, Refused)
+    assert isinstance(refused_send, Refused)
     assert [one.message.seq, two.message.seq, three.message.seq] == [1, 2, 3]
     assert _seqs(public_room) == _event_seqs(public_room) == [1, 2, 3]
     assert Room.objects.get(pk=public_room.pk).last_seq == 3
     assert Message.objects.filter(room=public_room).count() == 3
     # Nothing of the rolled-back batch was pushed: each seq once.
     assert _pushed_seqs(sent_events, public_room) == [1, 2, 3]
+    # The connection is sound and back out of autocommit for the next batch.
+    assert writer.store_sends([writer.Send(public_room, bob, "four", "c-4")])[0].message.seq == 4
 
 
 @pytest.mark.django_db(transaction=True)

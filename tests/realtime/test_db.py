@@ -2,22 +2,28 @@
 written by it are what the ORM reads back, for any number of rows."""
 
 import datetime
+import threading
 
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from psycopg.pq import TransactionStatus
 
+from realtime import db
 from realtime.db import (
+    DatabaseThreads,
     Rows,
     insert,
+    new_ids,
     rows_in,
     rows_insert,
     rows_set,
     run_together,
     select_in,
     set_values,
+    transaction_in_trips,
 )
 
 pytestmark = pytest.mark.django_db
@@ -172,6 +178,115 @@ def test_queries_run_together_fail_together(alice):
     alice.refresh_from_db()
     assert alice.first_name == ""
     assert not Session.objects.exists()
+
+
+SESSION_FIELDS = ("session_key", "session_data", "expire_date")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_in_trips_commits_its_statements_together_then_runs_its_hooks(alice):
+    User = get_user_model()
+    hooks = []
+    with transaction_in_trips() as trips:
+        trips.run(set_values(User, "first_name", [(alice.pk, "Alice")]))
+        transaction.on_commit(lambda: hooks.append(User.objects.get(pk=alice.pk).first_name))
+        if trips.carry:
+            # The first trip began the transaction: psycopg sent no BEGIN of its own.
+            assert connection.connection.info.transaction_status == TransactionStatus.INTRANS
+        trips.run(insert(Session, SESSION_FIELDS, session_rows(2)), last=True)
+        if trips.carry:
+            # The last trip committed: psycopg has nothing left to send.
+            assert connection.connection.info.transaction_status == TransactionStatus.IDLE
+        assert hooks == []  # Django's block has not ended
+        with pytest.raises(RuntimeError):
+            trips.run(insert(Session, SESSION_FIELDS, session_rows(1, start=5)))
+
+    assert hooks == ["Alice"]
+    assert Session.objects.count() == 2
+    assert connection.get_autocommit()
+    # Back as Django's own blocks expect it.
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        User.objects.filter(pk=alice.pk).update(last_name="Liddell")
+        if trips.carry:
+            assert not connection.connection.autocommit
+        raise ZeroDivisionError
+    alice.refresh_from_db()
+    assert alice.last_name == ""
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("refused_at", ["first", "last"])
+def test_a_transaction_in_trips_that_fails_stores_nothing_and_leaves_a_sound_connection(
+    alice, refused_at
+):
+    User = get_user_model()
+    twice = insert(Session, SESSION_FIELDS, session_rows(1) + session_rows(1))
+    hooks = []
+    with pytest.raises(IntegrityError), transaction_in_trips() as trips:
+        transaction.on_commit(lambda: hooks.append("run"))
+        trips.run(
+            set_values(User, "first_name", [(alice.pk, "Alice")]),
+            *([twice] if refused_at == "first" else []),
+        )
+        trips.run(set_values(User, "last_name", [(alice.pk, "Liddell")]))
+        trips.run(*([twice] if refused_at == "last" else []), last=True)
+
+    alice.refresh_from_db()
+    assert (alice.first_name, alice.last_name) == ("", "")
+    assert not Session.objects.exists()
+    assert hooks == []
+    # The next one goes through.
+    with transaction_in_trips() as trips:
+        trips.run(insert(Session, SESSION_FIELDS, session_rows(1)), last=True)
+    assert Session.objects.count() == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_transaction_in_trips_inside_another_block_is_part_of_it(alice):
+    User = get_user_model()
+    with pytest.raises(ZeroDivisionError), transaction.atomic():
+        with transaction_in_trips() as trips:
+            assert not trips.carry  # the outer block's transaction is its own
+            trips.run(set_values(User, "first_name", [(alice.pk, "Alice")]), last=True)
+        raise ZeroDivisionError
+
+    alice.refresh_from_db()
+    assert alice.first_name == ""
+
+
+@pytest.mark.django_db(transaction=True)
+def test_ids_taken_ahead_are_new_and_the_rows_inserted_with_them_keep_them(alice):
+    User = get_user_model()
+    taken = new_ids(User, 3)
+    if connection.vendor != "postgresql":
+        assert taken is None  # the insert's RETURNING gives them
+        return
+    first, second = run_together(taken, new_ids(User, 2))
+    ids = first + second
+    assert len(set(ids)) == 5 and min(ids) > alice.pk
+    User.objects.create(pk=ids[0], username="ahead")
+    later = User.objects.create(username="after")
+    assert later.pk > max(ids)
+
+
+def test_a_database_thread_outlives_a_connection_it_could_not_give_back(monkeypatch, caplog):
+    # Were the thread gone, the calls queued for it would wait for ever.
+    released = threading.Event()
+
+    def fails():
+        released.set()
+        raise OperationalError("the server went away")
+
+    monkeypatch.setattr(db, "close_old_connections", fails)
+    monkeypatch.setattr(db.connections, "close_all", fails)
+    executor = DatabaseThreads(1, name="test-release", idle=0.01)
+    try:
+        assert executor.submit(lambda: 1).result(timeout=5) == 1
+        assert released.wait(timeout=5)  # idle: it gives its connection back
+        assert executor.submit(lambda: 2).result(timeout=5) == 2
+    finally:
+        executor.shutdown()
+    assert "could not give its connection back" in caplog.text
 
 
 def session_rows(count: int, *, start: int = 0) -> list[tuple]:

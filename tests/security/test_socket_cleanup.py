@@ -44,6 +44,9 @@ async def test_lone_surrogate_in_a_frame_is_invalid_and_the_socket_stays(
         '{"type": "send", "body": "hi", "client_id": "\\ud800"}',
         '{"type": "send", "body": "\\udfff", "client_id": "c-1"}',
         '{"type": "history", "before_seq": 1, "x": ["\\ud83d"]}',
+        # Not escaped: the character itself (a WebSocket carries UTF-8, which
+        # cannot hold it; text handed over otherwise can).
+        '{"type": "send", "body": "\ud800", "client_id": "c-1"}',
     ):
         await socket.send_to(text_data=raw)
         frame = await receive(socket, "error")

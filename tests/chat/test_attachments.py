@@ -406,6 +406,9 @@ async def test_send_frame_with_attachment_ids_reaches_the_room(connect_ws, publi
         assert (
             frame["message"]["attachments"][0]["thumb_url"] == f"/chat/files/{attachment.pk}/thumb/"
         )
+    # Stored bound to the message, as the frame says.
+    await db(attachment.refresh_from_db)()
+    assert attachment.message_id == frame["message"]["id"]
     # Someone else's id: an error frame echoing the client_id, nothing stored.
     await bob_ws.send_json_to(
         {"type": "send", "body": "mine?", "client_id": "c-y", "attachment_ids": [attachment.pk]}

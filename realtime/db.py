@@ -371,8 +371,12 @@ class Trips:
         return results[len(begin) : len(results) - len(end)]
 
 
-_BEGIN: Query[None] = Query("BEGIN", [], lambda rows: None, rows=False)
-_COMMIT: Query[None] = Query("COMMIT", [], lambda rows: None, rows=False)
+def _nothing(rows: list[tuple]) -> None:
+    return None
+
+
+_BEGIN: Query[None] = Query("BEGIN", [], _nothing, rows=False)
+_COMMIT: Query[None] = Query("COMMIT", [], _nothing, rows=False)
 
 
 @contextmanager
@@ -507,10 +511,6 @@ def set_values(model: type[Model], name: str, values: list[tuple[Any, Any]]) -> 
     if _ARRAYS:
         return Query(sql, [_json_rows(values)], _nothing, rows=False)
     return Query(sql, [(value, pk) for pk, value in values], _nothing, rows=False, many=True)
-
-
-def _nothing(rows: list[tuple]) -> None:
-    return None
 
 
 # The statements of rows_in, rows_insert and rows_set, written once per shape

@@ -25,6 +25,7 @@ from pathlib import Path
 
 from bench import profile, report
 from bench.procs import (
+    LONG_GC_PASS,
     PYTHON,
     ROOT,
     SERVERS,
@@ -265,6 +266,17 @@ class Context:
     def worker_sockets(self) -> list[int]:
         return [socket_count(pid) for pid in self.server.worker_pids()]
 
+    def gc_full_passes_since(self, before: dict[str, float] | None) -> dict[str, float] | None:
+        """The workers' full garbage-collector passes since `before` (an earlier
+        server.gc_full_passes()): how many, seconds in all, how many took
+        procs.LONG_GC_PASS or more. None for servers without the metric."""
+        after = self.server.gc_full_passes()
+        if before is None or after is None:
+            return None
+        passes = {key: round(after[key] - before[key], 3) for key in after}
+        passes["long_from_seconds"] = LONG_GC_PASS
+        return passes
+
     def measure(self, cmd: dict, timeout: float = 600) -> dict:
         meter = Meter(self).start()
         result = self.loadgen.call(
@@ -376,9 +388,11 @@ def join_at(ctx: Context, clients: int) -> dict:
     ctx.log(f"join: {clients} distinct users into one room, {ctx.plan.join_concurrency} at a time")
     targets = ctx.targets(f"/ws/chat/{JOIN_ROOM}/", range(clients), "join")
     frames_before = ctx.loadgen.call({"cmd": "stats"})["idle_frames"]
+    gc_before = ctx.server.gc_full_passes()
     meter = Meter(ctx).start()
     connect = ctx.connect(targets, deadline=300, concurrency=ctx.plan.join_concurrency)
     cpu_connect = meter.stop()
+    gc_passes = ctx.gc_full_passes_since(gc_before)
     settle = ctx.wait_quiet(timeout=120)
     cpu = meter.stop()
     result = {
@@ -393,6 +407,7 @@ def join_at(ctx: Context, clients: int) -> dict:
         ),
         # Frames the sockets got besides hello (presence lists), until quiet.
         "frames_received": ctx.loadgen.call({"cmd": "stats"})["idle_frames"] - frames_before,
+        "gc_full_passes": gc_passes,
     }
     ctx.log(
         f"join: {connect['ready']}/{clients} in {connect['seconds']:.1f} s "
@@ -675,9 +690,11 @@ def workload_moonshot(ctx: Context) -> dict:
         f"moonshot: connecting {clients} clients ({len(targets)} sockets) "
         f"within {plan.moonshot_seconds:.0f} s"
     )
+    gc_before = ctx.server.gc_full_passes()
     meter = Meter(ctx).start()
     connect = ctx.connect(targets, deadline=plan.moonshot_seconds)
     cpu = meter.stop()
+    gc_passes = ctx.gc_full_passes_since(gc_before)
     ctx.log(f"moonshot: {connect['ready']}/{len(targets)} sockets in {connect['seconds']} s")
     settle = ctx.wait_quiet(timeout=120)
     result = {
@@ -689,6 +706,7 @@ def workload_moonshot(ctx: Context) -> dict:
         "settle_seconds": settle,
         "worker_sockets": ctx.worker_sockets(),
         "worker_rss_kib": [rss_kib(pid) for pid in ctx.server.worker_pids()],
+        "gc_full_passes": gc_passes,
     }
     result.update(broadcast_calls(ctx, "moon", 1))
     ctx.close_all()

@@ -19,6 +19,8 @@ import urllib.request
 from collections import Counter
 from pathlib import Path
 
+from prometheus_client.parser import text_string_to_metric_families
+
 from harness.processes import free_port, log_tail, spawn, stop_process
 from harness.redis_server import RedisServer
 
@@ -146,6 +148,41 @@ def http_status(url: str, timeout: float = 2.0) -> int | None:
         return None
 
 
+# A full pass of the garbage collector this long or longer is counted apart.
+LONG_GC_PASS = 0.5
+
+
+def gc_full_passes(port: int, token: str) -> dict[str, float] | None:
+    """The full passes of the garbage collector (relay_gc_pause_seconds,
+    generation 2) that the app's /metrics on `port` reports, summed over its
+    workers: how many, their seconds in all, and how many took LONG_GC_PASS or
+    more. None if it does not answer."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/metrics", headers={"Authorization": f"Bearer {token}"}
+    )
+    try:
+        # Always one of our own loopback servers.
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            text = response.read().decode()
+    except (OSError, ValueError):
+        return None
+    passes = {"count": 0.0, "seconds": 0.0, "long": 0.0}
+    for family in text_string_to_metric_families(text):
+        if family.name != "relay_gc_pause_seconds":
+            continue
+        for sample in family.samples:
+            if sample.labels.get("generation") != "2":
+                continue
+            if sample.name.endswith("_count"):
+                passes["count"] += sample.value
+            elif sample.name.endswith("_sum"):
+                passes["seconds"] += sample.value
+            elif sample.name.endswith("_bucket") and float(sample.labels["le"]) == LONG_GC_PASS:
+                passes["long"] -= sample.value  # the passes under it
+    passes["long"] += passes["count"]
+    return passes
+
+
 # --- Redis and the database -------------------------------------------------
 
 
@@ -210,6 +247,8 @@ def app_env(database_url: str) -> dict[str, str]:
             "REALTIME_MAX_SOCKETS_PER_USER": "100000",
             "DATABASE_URL": database_url,
             "PYTHONUNBUFFERED": "1",
+            # The bench reads the workers' own metrics (Server.gc_full_passes).
+            "METRICS_TOKEN": secrets.token_urlsafe(24),
         }
     )
     return env
@@ -254,6 +293,7 @@ class Server:
 
     kind = ""
     ready_on = "open"  # the load generator counts a socket ready on open, or on hello
+    reports_metrics = False  # this app's /metrics (gc_full_passes)
 
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
         self.env = env
@@ -297,12 +337,27 @@ class Server:
     def logs(self) -> str:
         return "\n".join(log_tail(self.log_path(port), 40) for port in self.ports)
 
+    def gc_full_passes(self) -> dict[str, float] | None:
+        """gc_full_passes over every port (plain Daphne: a process each; `serve`
+        reports all its workers on one); None for servers without the metric."""
+        if not self.reports_metrics:
+            return None
+        total = {"count": 0.0, "seconds": 0.0, "long": 0.0}
+        for port in self.ports:
+            passes = gc_full_passes(port, self.env["METRICS_TOKEN"])
+            if passes is None:
+                return None
+            for key, value in passes.items():
+                total[key] += value
+        return total
+
 
 class OursServer(Server):
     """The app as shipped: `manage.py serve --workers 2` on one port."""
 
     kind = "ours"
     ready_on = "hello"
+    reports_metrics = True
 
     def start(self) -> OursServer:
         port = free_port()
@@ -364,6 +419,7 @@ class OursDaphneServer(TwoPortServer):
 
     kind = "ours-daphne"
     ready_on = "hello"
+    reports_metrics = True
 
     def command(self, port: int) -> list[str]:
         return daphne_command("config.asgi:application", port)

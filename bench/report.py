@@ -281,6 +281,12 @@ def _rows(kinds: dict, plan: dict, database: str | None) -> list[list[str]]:
         row("server CPU ms per handshake (while connecting)", join("server_cpu_ms_per_handshake"))
         row("server CPU ms per socket (until quiet)", join("server_cpu_ms_per_socket"))
         row("frames received besides hello, until quiet", join("frames_received"))
+        row(
+            "full garbage-collector passes while connecting: count, seconds in all",
+            join("gc_full_passes"),
+            fmt=_gc_passes,
+            ratio=False,
+        )
     if "moonshot" in ran:
         section(
             f"moonshot: {plan['moonshot_clients']:,} clients (room + notifications socket "
@@ -299,11 +305,27 @@ def _rows(kinds: dict, plan: dict, database: str | None) -> list[list[str]]:
             fmt=str,
             ratio=False,
         )
+        row(
+            "full garbage-collector passes while connecting: count, seconds in all",
+            moon("gc_full_passes"),
+            fmt=_gc_passes,
+            ratio=False,
+        )
         row("broadcast: the call, ms", moon("runs", 0, "call", "call_ms"))
         row("broadcast: call to last delivery, ms", moon("runs", 0, "call_to_last_delivery_ms"))
         row("broadcast: lost/expected", moon("runs", 0), fmt=_loss, ratio=False)
 
     return rows
+
+
+def _gc_passes(passes: dict | None) -> str:
+    """gc_full_passes as a cell: how many, their seconds, and how many were long."""
+    if not passes:
+        return NONE
+    text = f"{passes['count']:.0f}, {passes['seconds']:.2f} s"
+    if passes["long"]:
+        text += f" ({passes['long']:.0f} of {passes['long_from_seconds']:g} s or more)"
+    return text
 
 
 def _mib(kib: list[int] | None) -> str:

@@ -120,6 +120,16 @@ delivery_seconds = Histogram(
     ["event", "worker"],
     buckets=LATENCY_BUCKETS,
 )
+# A pass of the collector stops its worker: a full one (generation 2) walks every
+# object the worker's sockets keep, about a second at 9,000 sockets (realtime.collector).
+GC_PAUSE_BUCKETS = (0.001, 0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+gc_pause_seconds = Histogram(
+    "relay_gc_pause_seconds",
+    "Passes of Python's garbage collector, by generation (2: full); the worker does "
+    "nothing else meanwhile",
+    ["generation", "worker"],
+    buckets=GC_PAUSE_BUCKETS,
+)
 
 fast_path_fallbacks = Counter(
     "relay_fast_path_fallbacks",

@@ -11,6 +11,7 @@ from channels.layers import channel_layers, get_channel_layer
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from chat import services
@@ -52,11 +53,20 @@ def _redis_channel_layer(redis_url):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _database_threads_stopped(django_db_setup):
+def _database_threads_stopped(django_db_setup, django_db_blocker):
     """The database threads keep their pooled connections while busy: they
-    give them back before the test database is dropped."""
+    give them back before the test database is dropped. On PostgreSQL a
+    connection that another thread of the run still holds (an executor's,
+    idle since its last call) would keep the database from being dropped, and
+    every run would leave one behind: the sessions still on it are ended."""
     yield
     stop_database_threads()
+    if connection.vendor == "postgresql":
+        with django_db_blocker.unblock(), connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
 
 
 @pytest.fixture(autouse=True)

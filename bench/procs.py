@@ -342,14 +342,13 @@ class Server:
         reports all its workers on one); None for servers without the metric."""
         if not self.reports_metrics:
             return None
-        total = {"count": 0.0, "seconds": 0.0, "long": 0.0}
+        total: Counter[str] = Counter()
         for port in self.ports:
             passes = gc_full_passes(port, self.env["METRICS_TOKEN"])
             if passes is None:
                 return None
-            for key, value in passes.items():
-                total[key] += value
-        return total
+            total.update(passes)
+        return dict(total)
 
 
 class OursServer(Server):

@@ -2,6 +2,8 @@
 the hot paths (a handshake's reads, a batch of sends): the ORM builds and
 compiles a query on every call, which there cost more than the query."""
 
+import asyncio
+import contextvars
 import datetime
 import functools
 import json
@@ -18,7 +20,7 @@ from decimal import Decimal
 from typing import Any, Generic, ParamSpec, TypeVar
 from uuid import UUID
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import SyncToAsync, _restore_context
 from django.conf import settings
 from django.db import close_old_connections, connection, connections, router, transaction
 from django.db.models import Field, Model
@@ -173,19 +175,54 @@ _executor = DatabaseThreads(settings.DATABASE_THREADS, name="db")
 
 def in_database_thread(func: Callable[P, R], executor: Executor) -> Callable[P, Awaitable[R]]:
     """`func` as a coroutine function run by `executor`'s threads (a
-    DatabaseThreads), with their connections checked around each call."""
+    DatabaseThreads), with their connections checked around each call.
+
+    As asgiref's sync_to_async runs it, but for one thing: the call runs in a
+    copy of the calling task's context (its Local data, such as the socket's
+    language, visible there too), and what it sets in that copy stays there.
+    sync_to_async copies every context variable back into the caller after
+    each call, so a socket's task kept its own new copy of whatever its calls
+    had touched (asgiref's Local storage, decimal's context), objects the
+    collector walks on every full pass; and the copying was about a quarter
+    of a call's CPU. No caller here reads back what a database call set.
+    """
 
     @functools.wraps(func)
-    def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        _check_connections()
-        try:
-            return func(*args, **kwargs)
-        finally:
-            _check_connections(after=True)
+    async def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        loop = asyncio.get_running_loop()
+        context = contextvars.copy_context()
+        done = executor.submit(_run_for, loop, context, func, args, kwargs)
+        return await asyncio.wrap_future(done, loop=loop)
 
-    # asgiref's hint names ThreadPoolExecutor; it only hands the executor to
-    # loop.run_in_executor, which takes any Executor.
-    return sync_to_async(run, thread_sensitive=False, executor=executor)  # type: ignore[call-overload]
+    return call
+
+
+def _run_for(
+    loop: asyncio.AbstractEventLoop,
+    context: contextvars.Context,
+    func: Callable[..., R],
+    args: tuple,
+    kwargs: dict,
+) -> R:
+    """In a database thread: `func` for `loop`'s task, in `context`."""
+    # async_to_sync in here (a push: realtime.push) runs on the calling loop, as
+    # under sync_to_async: asgiref reads that loop from this thread-local
+    # (private: tests/realtime/test_canaries.py).
+    local = SyncToAsync.threadlocal
+    local.main_event_loop = loop
+    local.main_event_loop_pid = os.getpid()
+    return context.run(_checked, context, func, args, kwargs)
+
+
+def _checked(context: contextvars.Context, func: Callable[..., R], args: tuple, kwargs: dict) -> R:
+    # Local data is tagged with the thread that set it and hidden from others:
+    # moved to this thread, as sync_to_async moves it (private, as above).
+    _restore_context(context)
+    _check_connections()
+    try:
+        return func(*args, **kwargs)
+    finally:
+        _check_connections(after=True)
 
 
 def db_call(func: Callable[P, R]) -> Callable[P, Awaitable[R]]:

@@ -40,6 +40,7 @@ PUBLISH_MANY = "realtime.layers.group_send_many (a batch's events in one trip pe
 INCOMING = "realtime.incoming (received bytes go straight to autobahn's parser)"
 PARSED = "realtime.layers._FanoutShard._take_parsed (the messages a read brought, as parsed)"
 SYNC_PUSH = "realtime.push._awaited_by_a_loop (sync code's pushes: its loop, or the push loop)"
+DB_BRIDGE = "realtime.db.in_database_thread (database calls without sync_to_async's copy-back)"
 
 
 @dataclass(frozen=True)
@@ -140,6 +141,12 @@ PRIVATE_NAMES = [
     # and main_event_loop_pid, set only inside such a thread (tests/realtime/test_push.py
     # fails when they are gone).
     Private("asgiref.sync.SyncToAsync", "threadlocal", SYNC_PUSH),
+    # realtime.db sets them itself in its database threads, and moves the
+    # calling task's Local data to the thread as sync_to_async does
+    # (tests/realtime/test_db.py: a call sees the task's language, async_to_sync
+    # inside runs on the caller's loop).
+    Private("asgiref.sync.SyncToAsync", "threadlocal", DB_BRIDGE),
+    Private("asgiref.sync", "_restore_context", DB_BRIDGE, ("context",)),
     # Channels
     Private("channels.layers.InMemoryChannelLayer", "_clean_expired", IN_PROCESS, ("self",)),
     Private(

@@ -20,6 +20,11 @@ dropped, and every entry not fully answered is sent once more on a new one,
 whole. A command whose reply was lost may so run twice: the store's commands are
 idempotent, or (a rate limit) count an attempt once more, as redis-py's own retry
 did.
+
+Commands are packed by hiredis, whose parser redis-py already reads replies
+with: redis-py's asyncio connection packs in Python, 11-16 us a script call
+against about 3, and packing was 5% of a worker's busy samples while a crowd
+joined a room.
 """
 
 import asyncio
@@ -30,9 +35,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import hiredis
 from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, ResponseError
+from redis.exceptions import DataError, NoScriptError, ResponseError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
@@ -122,8 +128,8 @@ class CommandQueue:
         sent: list[_Entry] = []
         for entry in entries:
             try:
-                packed.extend(connection.pack_commands(entry.commands))
-            except Exception as error:  # an argument Redis can't take (None)
+                packed.extend(_pack(command) for command in entry.commands)
+            except DataError as error:  # an argument Redis can't take (None)
                 _fail(entry, error)
                 continue
             sent.append(entry)
@@ -161,6 +167,16 @@ class CommandQueue:
                 await connection.disconnect()
             except Exception:
                 logger.debug("closing a redis connection failed", exc_info=True)
+
+
+def _pack(command: Command) -> bytes:
+    """`command` in Redis' protocol; as redis-py's packing, it takes str,
+    bytes, int and float arguments (not bool) and refuses others with a
+    DataError."""
+    try:
+        return hiredis.pack_command(tuple(command))
+    except TypeError as error:
+        raise DataError(f"{error} (in {command[0]!r})") from error
 
 
 async def _read_reply(connection: AbstractConnection) -> Any:

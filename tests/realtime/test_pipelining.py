@@ -7,12 +7,13 @@ import time
 import pytest
 import redis
 import redis.asyncio as aioredis
+from redis.asyncio.connection import Connection
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import ResponseError
 
 from harness.redis_server import RedisServer
 from harness.waiting import wait_for
-from realtime.pipelining import CommandQueue, LuaScript, run_script
+from realtime.pipelining import CommandQueue, LuaScript, _pack, run_script
 
 
 class Writes:
@@ -200,3 +201,18 @@ async def test_closing_fails_what_is_not_answered_and_the_next_command_reconnect
     with pytest.raises(RedisConnectionError):
         await waiting
     assert await queue.call("PING") == b"PONG"
+
+
+def test_commands_are_packed_as_redis_py_packs_them():
+    commands = [
+        ("EVALSHA", "a" * 40, 2, "presence.room.1", "presence.user.1.7", "7", 1.5, 10**20),
+        ("PUBLISH", b"channel", memoryview(b"payload"), "é"),
+        ("SET", "k", 0.1 + 0.2),
+    ]
+    for command in commands:
+        assert _pack(command) == b"".join(Connection().pack_command(*command))
+
+
+async def test_a_bool_is_refused_as_redis_py_refuses_it(queue, key):
+    with pytest.raises(redis.exceptions.DataError):
+        await queue.call("SET", key, True)

@@ -184,6 +184,32 @@ async def test_with_redis_away_a_command_fails_at_once_and_works_when_it_is_back
         server.stop()
 
 
+async def test_a_redis_that_stops_answering_fails_the_command_at_its_deadline(tmp_path, key):
+    """One deadline per round trip, the connection's socket timeout: tried on
+    a new connection once, then failed with redis-py's TimeoutError."""
+    server = RedisServer(tmp_path).start()
+    client = aioredis.Redis.from_url(server.url, socket_timeout=0.3, socket_connect_timeout=5)
+    queue = CommandQueue(client.connection_pool.make_connection)
+    pausing = redis.Redis.from_url(server.url)
+    try:
+        assert await queue.call("INCR", key) == 1
+        # Redis takes no command from anyone (new connections' too) for 10 s.
+        pausing.execute_command("CLIENT", "PAUSE", 10_000, "ALL")
+        started = time.monotonic()
+        with pytest.raises(redis.exceptions.TimeoutError, match=r"within 0\.3 s"):
+            await queue.call("INCR", key)
+        assert time.monotonic() - started < 5  # two deadlines, not the pause
+        # The queue goes on once Redis answers again (here: restarted).
+        server.stop()
+        server.start()
+        assert await queue.call("PING") == b"PONG"
+    finally:
+        pausing.close()
+        await queue.aclose()
+        await client.aclose()
+        server.stop()
+
+
 async def test_a_caller_that_goes_away_leaves_the_others_their_replies(queue, key):
     gone = asyncio.ensure_future(queue.call("INCR", key))
     staying = queue.call("INCR", key)

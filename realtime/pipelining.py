@@ -139,7 +139,7 @@ class CommandQueue:
         for entry in entries:
             try:
                 packed.extend(_pack(command) for command in entry.commands)
-            except DataError as error:  # an argument Redis can't take (None)
+            except Exception as error:  # an argument Redis can't take (None, a lone surrogate)
                 _fail(entry, error)
                 continue
             sent.append(entry)

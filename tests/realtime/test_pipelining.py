@@ -242,3 +242,13 @@ def test_commands_are_packed_as_redis_py_packs_them():
 async def test_a_bool_is_refused_as_redis_py_refuses_it(queue, key):
     with pytest.raises(redis.exceptions.DataError):
         await queue.call("SET", key, True)
+
+
+async def test_text_that_cannot_be_encoded_fails_only_its_caller(queue, key):
+    bad = queue.call("SET", key, "\ud800")
+    good = queue.call("SET", key, "fine")
+
+    with pytest.raises(UnicodeEncodeError):
+        await bad
+    assert await good is not None
+    assert await queue.call("GET", key) == b"fine"

@@ -96,6 +96,9 @@ class Plan:
     room_rates: list[int] = field(default_factory=lambda: [200, 1000])
     room_seconds: float = 10.0
     idle_clients: int = 1000
+    # Past the first periodic checks of every socket (members online: 30 s,
+    # give or take a quarter) and a ping of each client (every 25 s).
+    idle_hold_seconds: float = 45.0
     broadcast_clients: int = 10_000
     broadcasts: int = 3
     # The moonshot: this many clients (a room socket and a notifications socket
@@ -123,6 +126,7 @@ class Plan:
                 burst_deliveries=10_000,
                 room_seconds=3.0,
                 idle_clients=300,
+                idle_hold_seconds=5.0,
                 broadcast_clients=500,
                 broadcasts=1,
                 moonshot_clients=1000,
@@ -346,6 +350,15 @@ def workload_idle(ctx: Context) -> dict:
     time.sleep(3)
     idle_cpu = meter.stop()
     rss_after = sum(rss_kib(pid) for pid in ctx.server.worker_pids())
+    # Then held open long enough for what comes later to every socket (pings,
+    # each socket's first periodic checks, the objects those leave behind):
+    # what an idle crowd costs once it has been there a while, not just
+    # after it connected.
+    ctx.log(f"idle: holding {plan.idle_hold_seconds:.0f} s")
+    meter = Meter(ctx).start()
+    time.sleep(plan.idle_hold_seconds)
+    held_cpu = meter.stop()
+    rss_held = sum(rss_kib(pid) for pid in ctx.server.worker_pids())
     sockets = connect["ready"]
     result = {
         "clients": clients,
@@ -364,9 +377,13 @@ def workload_idle(ctx: Context) -> dict:
         "kib_per_socket_from_fresh": round((rss_after - rss_fresh) / max(sockets, 1), 2),
         "kib_per_client": round((rss_after - rss_before) / max(sockets / 2, 1), 2),
         "handshakes_per_second": round(connect["per_second"], 1),
+        "held_seconds": plan.idle_hold_seconds,
+        "held_cpu_percent": round(held_cpu["server"] / held_cpu["wall"] * 100, 1),
+        "held_kib_per_socket": round((rss_held - rss_before) / max(sockets, 1), 2),
     }
     ctx.log(
-        f"idle: {sockets} sockets, {result['kib_per_socket']} KiB/socket, "
+        f"idle: {sockets} sockets, {result['kib_per_socket']} KiB/socket "
+        f"({result['held_kib_per_socket']} after {plan.idle_hold_seconds:.0f} s), "
         f"{result['handshakes_per_second']} handshakes/s"
     )
     ctx.close_all()

@@ -8,7 +8,7 @@ import time
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -21,7 +21,7 @@ from realtime.db import db_call
 from realtime.errors import Refused
 from realtime.stream import Item, Snapshot, StreamConsumer
 from realtime.transport import whole_number
-from realtime.wire import Close, user_dict, with_encoded
+from realtime.wire import Close, dumps, user_dict, with_encoded
 
 from . import events, frames, live_frames, moderation_socket, selectors, services, writer
 from .exceptions import RoomForbidden, RoomNotFound
@@ -192,16 +192,19 @@ class MembersOnline:
     Cost: a lookup reads the room's first MEMBERS_MAX member ids (one indexed
     query) and asks the socket registry about each (one pipelined ZCOUNT per
     member: about 0.1 ms of Redis for 100). It is kept per room for `ttl` s in
-    each worker, so a crowd in one room costs one lookup per worker per `ttl`,
-    and each socket looks again about every `refresh` s (spread out, so that the
-    sockets of a crowd that joined together do not all look at the same moment):
-    a room with sockets open costs at most one lookup per worker every 10 s,
-    whatever its size. Sockets that look while a lookup of their room is under
-    way wait for it instead of starting their own. Events
-    when a user's first or last socket anywhere opens or closes would be
-    quicker, but would need every socket to know the user's rooms (a database
-    read per connect and per disconnect, and one publish per room); "online
-    elsewhere" may be up to `refresh + ttl` s late, which a hint can afford.
+    each worker, so a crowd in one room costs one lookup per worker per `ttl`.
+    Hello carries the list; after that each worker looks again for each room
+    it has sockets in about every `refresh` s (`watch`: one timer per room,
+    the rooms spread out so that they do not all look at the same moment) and
+    hands the list to every socket of the room in one pass, which sends a
+    frame only to those whose list changed. No socket keeps a timer or starts
+    a task of its own for it: an idle crowd costs one lookup per room, not one
+    wake-up per socket. Sockets that look while a lookup of their room is under
+    way wait for it instead of starting their own. Events when a user's first
+    or last socket anywhere opens or closes would be quicker, but would need
+    every socket to know the user's rooms (a database read per connect and per
+    disconnect, and one publish per room); "online elsewhere" may be up to
+    `refresh + ttl` s late, which a hint can afford.
     """
 
     MEMBERS_MAX = 100
@@ -212,9 +215,11 @@ class MembersOnline:
         self.rooms = rooms
         self.entries: OrderedDict[int, tuple[float, list[int]]] = OrderedDict()
         self.lookups: dict[int, asyncio.Task[list[int]]] = {}  # under way, per room
+        self.watched: dict[int, _Watchers] = {}  # per room, in this process's event loop
 
     def next_look(self) -> float:
-        """Seconds until a socket looks again: `refresh`, give or take a quarter."""
+        """Seconds until a room's sockets are told again: `refresh`, give or
+        take a quarter."""
         return self.refresh * random.uniform(0.75, 1.25)
 
     async def of(self, room_id: int) -> list[int]:
@@ -247,6 +252,74 @@ class MembersOnline:
             # Its waiters raise the error; marked as seen in case every waiter
             # went away first (asyncio would log it as never retrieved).
             done.exception()
+
+    def watch(self, room_id: int, socket: "ChatConsumer") -> None:
+        """Tell `socket` the room's list from now on, whenever it changes."""
+        loop = asyncio.get_running_loop()
+        watchers = self.watched.get(room_id)
+        if watchers is None or watchers.loop is not loop:
+            watchers = self.watched[room_id] = _Watchers(loop)
+            self._look_later(room_id, watchers)
+        watchers.sockets.add(socket)
+
+    def unwatch(self, room_id: int, socket: "ChatConsumer") -> None:
+        watchers = self.watched.get(room_id)
+        if watchers is None:
+            return
+        watchers.sockets.discard(socket)
+        if not watchers.sockets:
+            del self.watched[room_id]
+            if watchers.timer is not None:
+                watchers.timer.cancel()
+
+    def _look_later(self, room_id: int, watchers: "_Watchers") -> None:
+        watchers.timer = watchers.loop.call_later(
+            self.next_look(), self._look_for_watchers, room_id, watchers
+        )
+
+    def _look_for_watchers(self, room_id: int, watchers: "_Watchers") -> None:
+        watchers.timer = None
+        if self.watched.get(room_id) is watchers:
+            watchers.task = watchers.loop.create_task(self._tell_watchers(room_id, watchers))
+
+    async def _tell_watchers(self, room_id: int, watchers: "_Watchers") -> None:
+        try:
+            online = await self.of(room_id)
+        except (OSError, RedisError):
+            online = None  # the next look may find Redis back
+        finally:
+            watchers.task = None
+            if self.watched.get(room_id) is watchers:
+                self._look_later(room_id, watchers)
+        if online is None:
+            return
+        # One event for the room's sockets: its frame is built once and framed
+        # once for all of them (realtime.fastsend).
+        event = {
+            "type": MEMBERS_ONLINE,
+            "online": online,
+            "text": dumps({"type": "members_online", "online": online}),
+        }
+        for socket in list(watchers.sockets):
+            try:
+                socket.deliver(event)
+            except Exception:
+                # One socket's failure must not keep the others uninformed.
+                logger.exception("members online: delivery failed")
+
+
+# The worker's own event to a room's sockets (never through the channel layer).
+MEMBERS_ONLINE = "chat.members_online"
+
+
+@dataclass(eq=False)
+class _Watchers:
+    """The sockets of one room told its members online, in one event loop."""
+
+    loop: asyncio.AbstractEventLoop
+    sockets: "set[ChatConsumer]" = field(default_factory=set)
+    timer: asyncio.TimerHandle | None = None
+    task: "asyncio.Task[None] | None" = None
 
 
 @db_call
@@ -377,8 +450,10 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
         events.TYPING: "forward_typing",
         events.READ: "forward_read",
         events.SLOW_MODE: "forward_text",
+        MEMBERS_ONLINE: "forward_members_online",
     }
     counted_online = False
+    watching_members = False
     last_typing = 0.0
 
     # The stream (realtime.stream).
@@ -423,6 +498,9 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
         return await _missed(self.room, self.user, after)
 
     async def release_more(self) -> None:
+        if self.watching_members:
+            self.watching_members = False
+            members_online.unwatch(self.room.pk, self)
         if self.counted_online:
             self.counted_online = False
             await presence.leave(self.group, self.user)
@@ -444,25 +522,16 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
 
     async def mark_ready(self) -> None:
         await super().mark_ready()
-        self._schedule_members_online()
-
-    def _schedule_members_online(self) -> None:
         if not self.released:
-            asyncio.get_running_loop().call_later(
-                members_online.next_look(), self.deliver, {"type": "chat.members_online_check"}
-            )
+            members_online.watch(self.room.pk, self)
+            self.watching_members = True
 
-    async def chat_members_online_check(self, event: dict) -> None:
-        if not self.ready:
-            return
-        self._schedule_members_online()
-        try:
-            online = await members_online.of(self.room.pk)
-        except (OSError, RedisError):
-            return  # the next look may find Redis back
-        if online != self.members_online_sent:
-            self.members_online_sent = online
-            await self.send_frame({"type": "members_online", "online": online})
+    def forward_members_online(self, event: dict) -> str | None:
+        """The room's list (MembersOnline.watch), sent only when it changed."""
+        if event["online"] == self.members_online_sent:
+            return None
+        self.members_online_sent = event["online"]
+        return event["text"]
 
     async def _announce_online(self, here: presence.Online) -> None:
         await events.presence_changed(room_id=self.room.pk, online=here.users, count=here.count)

@@ -174,3 +174,7 @@ class DirectDelivery:
                     logger.exception("%s failed on %s", type(self).__name__, event.get("type"))
         finally:
             self._drainer = None
+            if not self._inbox:
+                # Emptied: given back, as most sockets need one only now and
+                # then (a deque is most of a kilobyte, times every idle socket).
+                self._inbox = None

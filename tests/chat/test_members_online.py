@@ -114,6 +114,69 @@ async def test_a_failed_lookup_fails_its_waiters_and_the_next_look_tries_again(
     assert await lookups.of(public_room.pk) == []
 
 
+async def test_a_room_is_looked_up_once_for_all_its_sockets_each_told_when_its_list_changed(
+    monkeypatch, connect_ws, alice, bob
+):
+    # Looks only when the test says (the room's timer would come in an hour).
+    lookups = consumers.MembersOnline(ttl=0, refresh=3600)
+    monkeypatch.setattr(consumers, "members_online", lookups)
+    looked_up = []
+    first_member_ids = consumers._first_member_ids
+
+    async def counted(room_id, limit):
+        looked_up.append(room_id)
+        return await first_member_ids(room_id, limit)
+
+    monkeypatch.setattr(consumers, "_first_member_ids", counted)
+    dm = await db(services.direct_room_open)(user=alice, username="bob")
+    sockets = [(await open_room(connect_ws, dm, alice))[0] for _ in range(3)]
+    watchers = lookups.watched[dm.pk]
+    assert len(watchers.sockets) == 3 and watchers.timer is not None
+    await connect_ws("/ws/notifications/", bob)
+    looked_up.clear()
+
+    async def look():
+        watchers.timer.cancel()
+        lookups._look_for_watchers(dm.pk, watchers)
+        await asyncio.wait_for(watchers.task, 5)
+
+    await look()
+    assert looked_up == [dm.pk]  # one lookup, three sockets told
+    for socket in sockets:
+        frame = await receive(socket, "members_online")
+        assert frame == {"type": "members_online", "online": sorted([alice.pk, bob.pk])}
+    assert watchers.timer is not None  # and again later
+    await look()  # unchanged: no frame
+    for socket in sockets:
+        await socket.send_json_to({"type": "ping"})
+        await receive(socket, "pong")
+    # The room's last socket gone, nothing is left of its watch.
+    for socket in sockets:
+        await socket.disconnect()
+    assert dm.pk not in lookups.watched and watchers.timer.cancelled()
+
+
+async def test_redis_away_when_a_room_looks_leaves_it_to_the_next_look(
+    monkeypatch, connect_ws, alice, bob
+):
+    lookups = consumers.MembersOnline(ttl=0, refresh=3600)
+    monkeypatch.setattr(consumers, "members_online", lookups)
+    dm = await db(services.direct_room_open)(user=alice, username="bob")
+    socket, _ = await open_room(connect_ws, dm, alice)
+    watchers = lookups.watched[dm.pk]
+
+    async def unreachable(room_id, limit):
+        raise OSError("redis away")
+
+    monkeypatch.setattr(consumers, "_first_member_ids", unreachable)
+    watchers.timer.cancel()
+    lookups._look_for_watchers(dm.pk, watchers)
+    await asyncio.wait_for(watchers.task, 5)
+    assert watchers.timer is not None and not watchers.timer.cancelled()
+    await socket.send_json_to({"type": "ping"})
+    await receive(socket, "pong")
+
+
 def test_sockets_look_again_spread_around_refresh():
     lookups = consumers.MembersOnline(refresh=30)
     delays = [lookups.next_look() for _ in range(200)]

@@ -8,7 +8,7 @@ import time
 from bisect import bisect_left
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from django.conf import settings
@@ -192,19 +192,20 @@ class MembersOnline:
     Cost: a lookup reads the room's first MEMBERS_MAX member ids (one indexed
     query) and asks the socket registry about each (one pipelined ZCOUNT per
     member: about 0.1 ms of Redis for 100). It is kept per room for `ttl` s in
-    each worker, so a crowd in one room costs one lookup per worker per `ttl`.
-    Hello carries the list; after that each worker looks again for each room
-    it has sockets in about every `refresh` s (`watch`: one timer per room,
-    the rooms spread out so that they do not all look at the same moment) and
-    hands the list to every socket of the room in one pass, which sends a
-    frame only to those whose list changed. No socket keeps a timer or starts
-    a task of its own for it: an idle crowd costs one lookup per room, not one
-    wake-up per socket. Sockets that look while a lookup of their room is under
-    way wait for it instead of starting their own. Events when a user's first
-    or last socket anywhere opens or closes would be quicker, but would need
-    every socket to know the user's rooms (a database read per connect and per
-    disconnect, and one publish per room); "online elsewhere" may be up to
-    `refresh + ttl` s late, which a hint can afford.
+    each worker, so a crowd in one room costs one lookup per worker per `ttl`;
+    sockets that look while a lookup of their room is under way wait for it
+    instead of starting their own. Hello carries the list. After that, every
+    `refresh` s (give or take a quarter) each worker looks again for all the
+    rooms it has sockets in at once (`watch`, `look_again`: one database
+    statement and one round trip to Redis for them all) and hands each room's
+    list to every socket of the room in one pass, which sends a frame only to
+    those whose list changed. Nothing of it is per socket: no timer, no task,
+    no lookup of its own; done room by room, each alone, a lookup cost more
+    than a millisecond of CPU. Events when a user's first or last socket
+    anywhere opens or closes would be quicker, but would need every socket to
+    know the user's rooms (a database read per connect and per disconnect, and
+    one publish per room); "online elsewhere" may be up to `refresh + ttl` s
+    late, which a hint can afford.
     """
 
     MEMBERS_MAX = 100
@@ -215,11 +216,15 @@ class MembersOnline:
         self.rooms = rooms
         self.entries: OrderedDict[int, tuple[float, list[int]]] = OrderedDict()
         self.lookups: dict[int, asyncio.Task[list[int]]] = {}  # under way, per room
-        self.watched: dict[int, _Watchers] = {}  # per room, in this process's event loop
+        # The sockets told each room's list, in one event loop (the worker's).
+        self.watched: dict[int, set[ChatConsumer]] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.looking: asyncio.Task[None] | None = None
 
     def next_look(self) -> float:
-        """Seconds until a room's sockets are told again: `refresh`, give or
-        take a quarter."""
+        """Seconds until the watched rooms are looked at again: `refresh`, give
+        or take a quarter (the workers do not all look at the same moment)."""
         return self.refresh * random.uniform(0.75, 1.25)
 
     async def of(self, room_id: int) -> list[int]:
@@ -239,11 +244,14 @@ class MembersOnline:
     async def _look_up(self, room_id: int) -> list[int]:
         member_ids = await _first_member_ids(room_id, self.MEMBERS_MAX)
         online = sorted(await registry.users_online(member_ids))
+        self._keep(room_id, online)
+        return online
+
+    def _keep(self, room_id: int, online: list[int]) -> None:
         self.entries[room_id] = (time.monotonic(), online)
         self.entries.move_to_end(room_id)
         if len(self.entries) > self.rooms:
             self.entries.popitem(last=False)
-        return online
 
     def _looked_up(self, room_id: int, done: "asyncio.Task[list[int]]") -> None:
         if self.lookups.get(room_id) is done:
@@ -253,78 +261,86 @@ class MembersOnline:
             # went away first (asyncio would log it as never retrieved).
             done.exception()
 
+    async def of_rooms(self, room_ids: list[int]) -> dict[int, list[int]]:
+        """`of` for many rooms in one go, looked up afresh (and kept, for hellos)."""
+        members = await _first_member_ids_of_rooms(room_ids, self.MEMBERS_MAX)
+        everyone = sorted({user_id for ids in members.values() for user_id in ids})
+        online_anywhere = await registry.users_online(everyone)
+        found = {}
+        for room_id in room_ids:
+            online = sorted(set(members.get(room_id, ())) & online_anywhere)
+            self._keep(room_id, online)
+            found[room_id] = online
+        return found
+
     def watch(self, room_id: int, socket: "ChatConsumer") -> None:
         """Tell `socket` the room's list from now on, whenever it changes."""
         loop = asyncio.get_running_loop()
-        watchers = self.watched.get(room_id)
-        if watchers is None or watchers.loop is not loop:
-            watchers = self.watched[room_id] = _Watchers(loop)
-            self._look_later(room_id, watchers)
-        watchers.sockets.add(socket)
+        if self.loop is not loop:  # (a test's new loop: the old one's are gone)
+            self.loop, self.watched, self.timer, self.looking = loop, {}, None, None
+        self.watched.setdefault(room_id, set()).add(socket)
+        if self.timer is None and self.looking is None:
+            self._look_later()
 
     def unwatch(self, room_id: int, socket: "ChatConsumer") -> None:
-        watchers = self.watched.get(room_id)
-        if watchers is None:
+        sockets = self.watched.get(room_id)
+        if sockets is None:
             return
-        watchers.sockets.discard(socket)
-        if not watchers.sockets:
+        sockets.discard(socket)
+        if not sockets:
             del self.watched[room_id]
-            if watchers.timer is not None:
-                watchers.timer.cancel()
+            if not self.watched and self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
 
-    def _look_later(self, room_id: int, watchers: "_Watchers") -> None:
-        watchers.timer = watchers.loop.call_later(
-            self.next_look(), self._look_for_watchers, room_id, watchers
-        )
+    def _look_later(self) -> None:
+        assert self.loop is not None
+        self.timer = self.loop.call_later(self.next_look(), self._look_again_now)
 
-    def _look_for_watchers(self, room_id: int, watchers: "_Watchers") -> None:
-        watchers.timer = None
-        if self.watched.get(room_id) is watchers:
-            watchers.task = watchers.loop.create_task(self._tell_watchers(room_id, watchers))
+    def _look_again_now(self) -> None:
+        self.timer = None
+        if self.watched and self.loop is not None:
+            self.looking = self.loop.create_task(self.look_again())
 
-    async def _tell_watchers(self, room_id: int, watchers: "_Watchers") -> None:
+    async def look_again(self) -> None:
+        """Look at every watched room again and tell their sockets."""
         try:
-            online = await self.of(room_id)
+            found = await self.of_rooms(list(self.watched))
         except (OSError, RedisError):
-            online = None  # the next look may find Redis back
+            found = {}  # the next look may find Redis back
+            logger.warning("online anywhere unavailable (redis)")
         finally:
-            watchers.task = None
-            if self.watched.get(room_id) is watchers:
-                self._look_later(room_id, watchers)
-        if online is None:
-            return
-        # One event for the room's sockets: its frame is built once and framed
-        # once for all of them (realtime.fastsend).
-        event = {
-            "type": MEMBERS_ONLINE,
-            "online": online,
-            "text": dumps({"type": "members_online", "online": online}),
-        }
-        for socket in list(watchers.sockets):
-            try:
-                socket.deliver(event)
-            except Exception:
-                # One socket's failure must not keep the others uninformed.
-                logger.exception("members online: delivery failed")
+            self.looking = None
+            if self.watched and self.timer is None:
+                self._look_later()
+        for room_id, online in found.items():
+            # One event for the room's sockets: its frame is built once and
+            # framed once for all of them (realtime.fastsend).
+            event = {
+                "type": MEMBERS_ONLINE,
+                "online": online,
+                "text": dumps({"type": "members_online", "online": online}),
+            }
+            for socket in list(self.watched.get(room_id, ())):
+                try:
+                    socket.deliver(event)
+                except Exception:
+                    # One socket's failure must not keep the others uninformed.
+                    logger.exception("members online: delivery failed")
 
 
 # The worker's own event to a room's sockets (never through the channel layer).
 MEMBERS_ONLINE = "chat.members_online"
 
 
-@dataclass(eq=False)
-class _Watchers:
-    """The sockets of one room told its members online, in one event loop."""
-
-    loop: asyncio.AbstractEventLoop
-    sockets: "set[ChatConsumer]" = field(default_factory=set)
-    timer: asyncio.TimerHandle | None = None
-    task: "asyncio.Task[None] | None" = None
-
-
 @db_call
 def _first_member_ids(room_id: int, limit: int) -> list[int]:
     return selectors.first_member_ids(room_id=room_id, limit=limit)
+
+
+@db_call
+def _first_member_ids_of_rooms(room_ids: list[int], limit: int) -> dict[int, list[int]]:
+    return selectors.first_member_ids_of_rooms(room_ids=room_ids, limit=limit)
 
 
 members_online = MembersOnline()

@@ -350,6 +350,52 @@ def _first_member_ids_sql() -> str:
     )
 
 
+# Rooms per statement of first_member_ids_of_rooms (SQLite takes a parameter each).
+ROOMS_PER_LOOKUP = 500
+
+
+def first_member_ids_of_rooms(*, room_ids: list[int], limit: int) -> dict[int, list[int]]:
+    """first_member_ids for several rooms, in one statement per ROOMS_PER_LOOKUP
+    rooms: room id -> its first `limit` members' ids, in the members panel's
+    order (a room without members is left out).
+
+    A worker looks again for every room it has sockets in together
+    (chat.consumers.MembersOnline): one statement for them all instead of a
+    database call per room, each of which, coming alone every few hundred
+    milliseconds, cost more than a millisecond of CPU."""
+    found: dict[int, list[int]] = {}
+    with connection.cursor() as cursor:
+        for start in range(0, len(room_ids), ROOMS_PER_LOOKUP):
+            chunk = room_ids[start : start + ROOMS_PER_LOOKUP]
+            if connection.vendor == "postgresql":
+                # One array parameter: the same statement for any number of rooms.
+                cursor.execute(_first_member_ids_of_rooms_sql(None), [list(chunk), limit])
+            else:
+                cursor.execute(_first_member_ids_of_rooms_sql(len(chunk)), [*chunk, limit])
+            for room_id, user_id in cursor.fetchall():
+                found.setdefault(room_id, []).append(user_id)
+    return found
+
+
+@functools.lru_cache(maxsize=8)
+def _first_member_ids_of_rooms_sql(rooms: int | None) -> str:
+    names = _members_with_users()
+    where = (
+        f"m.{names.room} = ANY(%s)"
+        if rooms is None
+        else f"m.{names.room} IN ({', '.join(['%s'] * rooms)})"
+    )
+    # Each room's members numbered in the panel's order, the first `limit` kept.
+    # The names are the models' own, quoted; the values are parameters.
+    return (
+        f"SELECT room_id, user_id FROM (SELECT m.{names.room} AS room_id,"  # noqa: S608
+        f" m.{names.user} AS user_id, ROW_NUMBER() OVER"
+        f" (PARTITION BY m.{names.room} ORDER BY u.{names.username}) AS position"
+        f" {names.joined} WHERE {where}) AS numbered"
+        " WHERE position <= %s ORDER BY room_id, position"
+    )
+
+
 @dataclass(frozen=True)
 class _MemberNames:
     """Quoted names for statements over a room's memberships (m) joined to their users (u)."""

@@ -148,8 +148,17 @@ while k <= #KEYS do
 end
 return pruned
 """
+# KEYS: sorted sets; ARGV: now. Returns each key's members live after now.
+ZSET_LIVE_COUNTS_LUA = """
+local now, counts = ARGV[1], {}
+for i = 1, #KEYS do
+  counts[i] = redis.call('ZCOUNT', KEYS[i], now, '+inf')
+end
+return counts
+"""
 SLIDING_WINDOW = LuaScript(SLIDING_WINDOW_LUA)
 ZSET_ADD = LuaScript(ZSET_ADD_LUA)
+ZSET_LIVE_COUNTS = LuaScript(ZSET_LIVE_COUNTS_LUA)
 ONLINE_JOIN = LuaScript(ONLINE_JOIN_LUA)
 ZSET_REFRESH = LuaScript(ZSET_REFRESH_LUA)
 ONLINE_REFRESH = LuaScript(ONLINE_REFRESH_LUA)
@@ -261,18 +270,22 @@ class RedisStore:
         return pruned
 
     async def zset_live_counts(self, keys: list[str]) -> dict[str, int]:
-        """Return how many live members each key has: one round trip per shard."""
+        """Return how many live members each key has: the shards asked side by
+        side, one script per REFRESH_CHUNK keys (a ZCOUNT command each, packed
+        and answered one by one, cost 2-3 times the CPU for 50-100 keys)."""
         now = time.time()
-        asked = [
-            (
-                shard_keys,
-                self.queues[shard].call_many([("ZCOUNT", k, now, "+inf") for k in shard_keys]),
-            )
-            for shard, shard_keys in self._by_shard(keys).items()
-        ]
+        asked = []
+        for shard, shard_keys in self._by_shard(keys).items():
+            for chunk in _chunks(shard_keys, lambda key: 1, REFRESH_CHUNK):
+                script = run_script(self.queues[shard], ZSET_LIVE_COUNTS, chunk, [now])
+                asked.append((chunk, asyncio.ensure_future(script)))
         counts = {}
-        for shard_keys, replies in asked:
-            counts.update({key: int(n) for key, n in zip(shard_keys, await replies, strict=True)})
+        try:
+            for chunk, replies in asked:
+                counts.update({key: int(n) for key, n in zip(chunk, await replies, strict=True)})
+        finally:
+            for _, replies in asked:
+                replies.cancel()  # (a no-op for those answered) none left running on an error
         return counts
 
     async def ping(self) -> bool:

@@ -114,67 +114,90 @@ async def test_a_failed_lookup_fails_its_waiters_and_the_next_look_tries_again(
     assert await lookups.of(public_room.pk) == []
 
 
-async def test_a_room_is_looked_up_once_for_all_its_sockets_each_told_when_its_list_changed(
-    monkeypatch, connect_ws, alice, bob
+async def test_the_watched_rooms_are_looked_up_together_each_socket_told_when_its_list_changed(
+    monkeypatch, connect_ws, public_room, alice, bob
 ):
-    # Looks only when the test says (the room's timer would come in an hour).
+    # Looks only when the test says (the next look would come in an hour).
     lookups = consumers.MembersOnline(ttl=0, refresh=3600)
     monkeypatch.setattr(consumers, "members_online", lookups)
     looked_up = []
-    first_member_ids = consumers._first_member_ids
+    of_rooms = consumers._first_member_ids_of_rooms
 
-    async def counted(room_id, limit):
-        looked_up.append(room_id)
-        return await first_member_ids(room_id, limit)
+    async def counted(room_ids, limit):
+        looked_up.append(sorted(room_ids))
+        return await of_rooms(room_ids, limit)
 
-    monkeypatch.setattr(consumers, "_first_member_ids", counted)
+    monkeypatch.setattr(consumers, "_first_member_ids_of_rooms", counted)
     dm = await db(services.direct_room_open)(user=alice, username="bob")
-    sockets = [(await open_room(connect_ws, dm, alice))[0] for _ in range(3)]
-    watchers = lookups.watched[dm.pk]
-    assert len(watchers.sockets) == 3 and watchers.timer is not None
+    in_dm = [(await open_room(connect_ws, dm, alice))[0] for _ in range(3)]
+    in_public, _ = await open_room(connect_ws, public_room, alice)
+    assert {room: len(sockets) for room, sockets in lookups.watched.items()} == {
+        dm.pk: 3,
+        public_room.pk: 1,
+    }
+    assert lookups.timer is not None
     await connect_ws("/ws/notifications/", bob)
-    looked_up.clear()
 
     async def look():
-        watchers.timer.cancel()
-        lookups._look_for_watchers(dm.pk, watchers)
-        await asyncio.wait_for(watchers.task, 5)
+        lookups.timer.cancel()
+        lookups.timer = None
+        await asyncio.wait_for(lookups.look_again(), 5)
 
     await look()
-    assert looked_up == [dm.pk]  # one lookup, three sockets told
-    for socket in sockets:
+    assert looked_up == [sorted([dm.pk, public_room.pk])]  # one lookup, both rooms
+    for socket in in_dm:
         frame = await receive(socket, "members_online")
         assert frame == {"type": "members_online", "online": sorted([alice.pk, bob.pk])}
-    assert watchers.timer is not None  # and again later
-    await look()  # unchanged: no frame
-    for socket in sockets:
+    assert lookups.timer is not None  # and again later
+    await look()  # nothing changed: no frame
+    for socket in [*in_dm, in_public]:  # (the public room's list, [], did not change)
         await socket.send_json_to({"type": "ping"})
         await receive(socket, "pong")
-    # The room's last socket gone, nothing is left of its watch.
-    for socket in sockets:
+    # A room whose last socket went is looked at no more; with none left, no timer.
+    for socket in in_dm:
         await socket.disconnect()
-    assert dm.pk not in lookups.watched and watchers.timer.cancelled()
+    assert list(lookups.watched) == [public_room.pk]
+    await in_public.disconnect()
+    assert lookups.watched == {} and lookups.timer is None
 
 
-async def test_redis_away_when_a_room_looks_leaves_it_to_the_next_look(
+async def test_redis_away_when_the_rooms_are_looked_at_leaves_them_to_the_next_look(
     monkeypatch, connect_ws, alice, bob
 ):
     lookups = consumers.MembersOnline(ttl=0, refresh=3600)
     monkeypatch.setattr(consumers, "members_online", lookups)
     dm = await db(services.direct_room_open)(user=alice, username="bob")
     socket, _ = await open_room(connect_ws, dm, alice)
-    watchers = lookups.watched[dm.pk]
 
-    async def unreachable(room_id, limit):
+    async def unreachable(room_ids, limit):
         raise OSError("redis away")
 
-    monkeypatch.setattr(consumers, "_first_member_ids", unreachable)
-    watchers.timer.cancel()
-    lookups._look_for_watchers(dm.pk, watchers)
-    await asyncio.wait_for(watchers.task, 5)
-    assert watchers.timer is not None and not watchers.timer.cancelled()
+    monkeypatch.setattr(consumers, "_first_member_ids_of_rooms", unreachable)
+    lookups.timer.cancel()
+    lookups.timer = None
+    await asyncio.wait_for(lookups.look_again(), 5)
+    assert lookups.timer is not None and not lookups.timer.cancelled()
     await socket.send_json_to({"type": "ping"})
     await receive(socket, "pong")
+
+
+async def test_rooms_looked_up_together_each_get_their_first_members(
+    public_room, alice, bob, carol
+):
+    from chat.models import Membership, Room
+
+    other = await db(Room.objects.create)(slug="other", name="Other")
+    empty = await db(Room.objects.create)(slug="empty", name="Empty")
+    for user in (carol, alice, bob):
+        await db(Membership.objects.get_or_create)(room=public_room, user=user)
+    await db(Membership.objects.create)(room=other, user=bob)
+    found = await consumers._first_member_ids_of_rooms([public_room.pk, other.pk, empty.pk], 2)
+    # By username, the panel's order; at most `limit` a room; a room without members left out.
+    assert found == {public_room.pk: [alice.pk, bob.pk], other.pk: [bob.pk]}
+    lookups = consumers.MembersOnline()
+    online = await lookups.of_rooms([public_room.pk, other.pk, empty.pk])
+    assert online == {public_room.pk: [], other.pk: [], empty.pk: []}  # no socket open
+    assert await lookups.of(other.pk) == []  # kept for hellos
 
 
 def test_sockets_look_again_spread_around_refresh():

@@ -96,3 +96,17 @@ async def test_the_presence_refresh_extends_rooms_and_users_and_prunes_the_expir
         await assert_extended(client, room, members, now + 30)
         for user_key in members.values():
             await assert_extended(client, user_key, ["w1"], now + 30)
+
+
+async def test_live_counts_count_only_live_members_on_every_shard_in_chunks(two_shards):
+    store = two_shards  # 5 keys a script: 23 keys take several per shard
+    prefix = f"registry:counts-{time.time_ns()}"
+    now = time.time()
+    keys = [f"{prefix}:{n}" for n in range(23)]
+    for n, key in enumerate(keys):
+        for member in range(n % 4):  # 0 to 3 live members
+            await store.zset_add(key, f"live-{member}", now + 30, 30)
+        await store.zset_add(key, "gone", now - 1, 30)  # expired, not yet pruned
+    assert await store.zset_live_counts(keys) == {key: n % 4 for n, key in enumerate(keys)}
+    assert await store.zset_live_counts([f"{prefix}:missing"]) == {f"{prefix}:missing": 0}
+    assert await store.zset_live_counts([]) == {}

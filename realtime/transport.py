@@ -5,7 +5,6 @@ the login ends, and undoing every registration however the socket ends."""
 import asyncio
 import json
 import logging
-import random
 import time
 import uuid
 from collections import deque
@@ -79,7 +78,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     # Pipelined frames read and not answered yet, and the task answering them.
     _in_flight: "deque[tuple[Coroutine[Any, Any, None], dict]] | None" = None
     _answerer: asyncio.Task | None = None
-    _session_timer: asyncio.TimerHandle | None = None
+    login_watched = False  # by realtime.auth.login_checks
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -167,10 +166,9 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             self.last_seen = time.monotonic()
             loop = asyncio.get_running_loop()
             self._idle_timer = loop.call_later(settings.REALTIME_IDLE_TIMEOUT, self._check_idle)
-            self._session_timer = loop.call_later(
-                settings.REALTIME_SESSION_RECHECK * random.uniform(0.5, 1.0),
-                self._recheck_session,
-            )
+            # Its login looked at again now and then, with the worker's others.
+            auth.login_checks.watch(self, getattr(session, "session_key", None), self.user_id)
+            self.login_watched = True
             await self.start()
         except (RedisError, OSError):
             # A subscription that failed is not retried by anyone: a socket
@@ -285,9 +283,11 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             metrics.here(metrics.sockets_open, self.kind).dec()
         self.stop_delivery()
         self._drop_in_flight()
-        for timer in (self._idle_timer, self._session_timer):
-            if timer is not None:
-                timer.cancel()
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+        if self.login_watched:
+            self.login_watched = False
+            auth.login_checks.unwatch(self)
         try:
             await self.release_more()
         except Exception:
@@ -326,21 +326,8 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             )
 
     # Login: checked at connect (realtime.auth), ended by realtime.events, and
-    # looked at again now and then for endings nobody announced.
-
-    def _recheck_session(self) -> None:
-        """Sessions can end without the logout view (expiry, deletion on the
-        server): look again now and then, in this consumer's own task."""
-        if self.released:
-            return
-        self.deliver({"type": "realtime.session_check"})
-        self._session_timer = asyncio.get_running_loop().call_later(
-            settings.REALTIME_SESSION_RECHECK, self._recheck_session
-        )
-
-    async def realtime_session_check(self, event: dict) -> None:
-        if self.ready and not await self.login_still_valid():
-            await self.realtime_session_ended(event)
+    # looked at again now and then for endings nobody announced
+    # (realtime.auth.login_checks).
 
     async def login_still_valid(self) -> bool:
         return await auth.login_still_valid(self.scope.get("session"), self.user)

@@ -172,3 +172,67 @@ async def test_expired_session_is_noticed_by_the_periodic_check(
     socket, _ = await open_room(connect_ws, public_room, alice)
     await db(Session.objects.update)(expire_date=timezone.now())
     await expect_close(socket, 4401)
+
+
+async def test_a_workers_logins_are_read_together_once_per_session(
+    connect_ws, public_room, alice, bob, monkeypatch
+):
+    from django.contrib.sessions.models import Session
+    from django.test import Client
+    from django.utils import timezone
+
+    from realtime import auth
+
+    checks = auth.LoginChecks()
+    monkeypatch.setattr(auth, "login_checks", checks)
+    read = []
+    login_user_ids = auth._login_user_ids
+
+    async def counted(keys):
+        read.append(sorted(keys))
+        return await login_user_ids(keys)
+
+    monkeypatch.setattr(auth, "_login_user_ids", counted)
+    client = Client()
+    await db(client.force_login)(alice)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
+    alices = []
+    for path in (f"/ws/chat/{public_room.slug}/", "/ws/notifications/"):
+        socket, connected, _ = await connect_ws(path, cookie=cookie)
+        assert connected
+        alices.append(socket)
+    await receive(alices[0], "hello")
+    bobs, _ = await open_room(connect_ws, public_room, bob)
+    assert len(checks.sockets) == 3 and checks.timer is not None
+    await db(Session.objects.filter(session_key=cookie).update)(expire_date=timezone.now())
+    checks.timer.cancel()
+    checks.timer = None
+    await asyncio.wait_for(checks.check(), 5)
+    assert len(read) == 1 and len(read[0]) == 2  # alice's session and bob's, read once each
+    for socket in alices:
+        await expect_close(socket, 4401)
+        await socket.disconnect()  # the client's side of the close
+    await still_open(bobs)
+    assert len(checks.sockets) == 1 and checks.timer is not None  # bob's login, again later
+
+
+async def test_a_login_that_cannot_be_read_leaves_its_sockets_to_the_next_check(
+    connect_ws, public_room, alice, monkeypatch
+):
+    from realtime import auth
+
+    checks = auth.LoginChecks()
+    monkeypatch.setattr(auth, "login_checks", checks)
+    socket, _ = await open_room(connect_ws, public_room, alice)
+
+    async def unreachable(keys):
+        raise OSError("database away")
+
+    monkeypatch.setattr(auth, "_login_user_ids", unreachable)
+    checks.timer.cancel()
+    checks.timer = None
+    await asyncio.wait_for(checks.check(), 5)
+    await still_open(socket)
+    assert checks.timer is not None and not checks.timer.cancelled()
+    await socket.disconnect()
+    assert checks.sockets == {} and checks.timer is None

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 from realtime import presence, ratelimit, registry
 from realtime.db import db_call
 from realtime.errors import Refused
+from realtime.heartbeat import Heartbeat
 from realtime.stream import Item, Snapshot, StreamConsumer
 from realtime.transport import whole_number
 from realtime.wire import Close, dumps, user_dict, with_encoded
@@ -219,8 +220,9 @@ class MembersOnline:
         # The sockets told each room's list, in one event loop (the worker's).
         self.watched: dict[int, set[ChatConsumer]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.looking: asyncio.Task[None] | None = None
+        self.rounds = Heartbeat(
+            "online anywhere", self.look_again, lambda: bool(self.watched), every=self.next_look
+        )
 
     def next_look(self) -> float:
         """Seconds until the watched rooms are looked at again: `refresh`, give
@@ -277,42 +279,24 @@ class MembersOnline:
         """Tell `socket` the room's list from now on, whenever it changes."""
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # (a test's new loop: the old one's are gone)
-            self.loop, self.watched, self.timer, self.looking = loop, {}, None, None
+            self.loop, self.watched = loop, {}
         self.watched.setdefault(room_id, set()).add(socket)
-        if self.timer is None and self.looking is None:
-            self._look_later()
+        self.rounds.ensure()
 
     def unwatch(self, room_id: int, socket: "ChatConsumer") -> None:
         sockets = self.watched.get(room_id)
-        if sockets is None:
-            return
-        sockets.discard(socket)
-        if not sockets:
-            del self.watched[room_id]
-            if not self.watched and self.timer is not None:
-                self.timer.cancel()
-                self.timer = None
-
-    def _look_later(self) -> None:
-        assert self.loop is not None
-        self.timer = self.loop.call_later(self.next_look(), self._look_again_now)
-
-    def _look_again_now(self) -> None:
-        self.timer = None
-        if self.watched and self.loop is not None:
-            self.looking = self.loop.create_task(self.look_again())
+        if sockets is not None:
+            sockets.discard(socket)
+            if not sockets:
+                del self.watched[room_id]
 
     async def look_again(self) -> None:
         """Look at every watched room again and tell their sockets."""
-        try:
-            found = await self.of_rooms(list(self.watched))
-        except (OSError, RedisError):
-            found = {}  # the next look may find Redis back
-            logger.warning("online anywhere unavailable (redis)")
-        finally:
-            self.looking = None
-            if self.watched and self.timer is None:
-                self._look_later()
+        if not self.watched:
+            return
+        # Redis or the database away: the heartbeat logs it, the next look may
+        # find them back.
+        found = await self.of_rooms(list(self.watched))
         for room_id, online in found.items():
             # One event for the room's sockets: its frame is built once and
             # framed once for all of them (realtime.fastsend).

@@ -45,6 +45,7 @@ from django.utils.crypto import constant_time_compare
 from redis.exceptions import RedisError
 
 from .db import Rows, db_call
+from .heartbeat import Heartbeat
 from .store import get_store
 
 if TYPE_CHECKING:
@@ -320,10 +321,10 @@ class LoginChecks:
     a password changed elsewhere): within every REALTIME_SESSION_RECHECK s
     the worker reads the login of every session its sockets hold, CHUNK
     sessions per database call, and ends the sockets whose session no longer
-    logs in their user. One check per session, whatever its sockets;
-    no timer or task per socket. Each socket's own check, every 300 s on its
-    own, found the database thread and its caches cold each time: a call after
-    an idle spell cost 1.1-1.9 ms of the process's CPU, 0.25-0.55 back to back.
+    logs in their user. One check per session, whatever its sockets; no timer
+    or task per socket. Each socket's own check, every 300 s on its own, found
+    the database thread and its caches cold each time: a call after an idle
+    spell cost 1.1-1.9 ms of the process's CPU, 0.25-0.55 back to back.
     """
 
     CHUNK = 100
@@ -332,63 +333,46 @@ class LoginChecks:
         # Socket -> (its session's key, its user's pk), in one event loop.
         self.sockets: dict[Any, tuple[str | None, Any]] = {}
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.timer: asyncio.TimerHandle | None = None
-        self.checking: asyncio.Task[None] | None = None
+        self.rounds = Heartbeat(
+            "login checks", self.check, lambda: bool(self.sockets), every=_recheck
+        )
 
     def watch(self, socket: Any, session_key: str | None, user_id: Any) -> None:
         loop = asyncio.get_running_loop()
         if self.loop is not loop:  # (a test's new loop: the old one's are gone)
-            self.loop, self.sockets, self.timer, self.checking = loop, {}, None, None
+            self.loop, self.sockets = loop, {}
         self.sockets[socket] = (session_key, user_id)
-        if self.timer is None and self.checking is None:
-            self._check_later()
+        self.rounds.ensure()
 
     def unwatch(self, socket: Any) -> None:
         self.sockets.pop(socket, None)
-        if not self.sockets and self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
-
-    def _check_later(self) -> None:
-        assert self.loop is not None
-        # Within REALTIME_SESSION_RECHECK s, as documented; not at the same
-        # moment in every worker.
-        delay = settings.REALTIME_SESSION_RECHECK * random.uniform(0.75, 1.0)
-        self.timer = self.loop.call_later(delay, self._check_now)
-
-    def _check_now(self) -> None:
-        self.timer = None
-        if self.sockets and self.loop is not None:
-            self.checking = self.loop.create_task(self.check())
 
     async def check(self) -> None:
         """Read every watched socket's login once; end the sockets whose
         session no longer logs in their user."""
-        try:
-            for socket in [socket for socket in self.sockets if socket.released]:
-                # Ended without letting go (its release failed): not kept alive here.
-                logger.warning("login checks: dropping a socket that ended without cleanup")
-                del self.sockets[socket]
-            watched = list(self.sockets.items())
-            keys = sorted({key for key, _ in self.sockets.values() if key})
-            logged_in: dict[str | None, Any] = {None: None}
-            for start in range(0, len(keys), self.CHUNK):
-                try:
-                    logged_in.update(await _login_user_ids(keys[start : start + self.CHUNK]))
-                except Exception:
-                    # Those sessions wait for the next check; the others go on.
-                    logger.warning("login check failed", exc_info=True)
-                    logged_in.update(dict.fromkeys(keys[start : start + self.CHUNK], _UNKNOWN))
-            for socket, (key, user_id) in watched:
-                found = logged_in.get(key, _UNKNOWN)
-                if found is not _UNKNOWN and found != user_id and socket in self.sockets:
-                    socket.deliver({"type": "realtime.session_ended"})
-        finally:
-            self.checking = None
-            if self.sockets and self.timer is None:
-                self._check_later()
+        for socket in [socket for socket in self.sockets if socket.released]:
+            # Ended without letting go (its release failed): not kept alive here.
+            logger.warning("login checks: dropping a socket that ended without cleanup")
+            del self.sockets[socket]
+        watched = list(self.sockets.items())
+        keys = sorted({key for key, _ in self.sockets.values() if key})
+        logged_in: dict[str | None, Any] = {None: None}
+        for start in range(0, len(keys), self.CHUNK):
+            chunk = keys[start : start + self.CHUNK]
+            try:
+                logged_in.update(await _login_user_ids(chunk))
+            except Exception:
+                # Those sessions wait for the next check; the others go on.
+                logger.warning("login check failed", exc_info=True)
+        for socket, (key, user_id) in watched:
+            if key in logged_in and logged_in[key] != user_id and socket in self.sockets:
+                socket.deliver({"type": "realtime.session_ended"})
 
 
-_UNKNOWN = object()  # a session whose login could not be read this time
+def _recheck() -> float:
+    # Within REALTIME_SESSION_RECHECK s, as documented; not at the same moment
+    # in every worker.
+    return settings.REALTIME_SESSION_RECHECK * random.uniform(0.75, 1.0)
+
 
 login_checks = LoginChecks()

@@ -1,5 +1,7 @@
-"""A task per process and event loop that refreshes Redis entries while there
-is anything to refresh."""
+"""A task per process and event loop that does a round of work every so often
+while there is anything to do it for: the Redis entries of presence and the
+socket registry refreshed, the sockets' logins and their rooms' members online
+looked at again. One task for a worker's sockets, not a timer for each."""
 
 import asyncio
 import logging
@@ -10,15 +12,26 @@ from django.conf import settings
 logger = logging.getLogger(__name__)
 
 
+def _presence_heartbeat() -> float:
+    return settings.PRESENCE_HEARTBEAT
+
+
 class Heartbeat:
-    """Call `refresh` every PRESENCE_HEARTBEAT seconds while `active()` holds."""
+    """Call `refresh` every `every()` seconds (PRESENCE_HEARTBEAT unless given)
+    while `active()` holds."""
 
     def __init__(
-        self, name: str, refresh: Callable[[], Awaitable[None]], active: Callable[[], bool]
+        self,
+        name: str,
+        refresh: Callable[[], Awaitable[None]],
+        active: Callable[[], bool],
+        *,
+        every: Callable[[], float] = _presence_heartbeat,
     ) -> None:
         self.name = name
         self.refresh = refresh
         self.active = active
+        self.every = every
         self.task: asyncio.Task | None = None
 
     def ensure(self) -> None:
@@ -29,7 +42,7 @@ class Heartbeat:
 
     async def _beat(self) -> None:
         while self.active():
-            await asyncio.sleep(settings.PRESENCE_HEARTBEAT)
+            await asyncio.sleep(self.every())
             try:
                 await self.refresh()
             except asyncio.CancelledError:

@@ -23,6 +23,7 @@ from . import auth, fastsend, handover, incoming, metrics, recovery, registry
 from .delivery import DirectDelivery
 from .errors import Forbidden, NotFound, Refused
 from .groups import session_tag, user_group
+from .heartbeat import Heartbeat
 from .language import scope_language
 from .wire import ID_MAX, Close, dumps
 
@@ -74,11 +75,10 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
     sockets_group: str | None = None
     # The login session's name in events (realtime.groups.session_tag).
     session_tag: str | None = None
-    _idle_timer: asyncio.TimerHandle | None = None
     # Pipelined frames read and not answered yet, and the task answering them.
     _in_flight: "deque[tuple[Coroutine[Any, Any, None], dict]] | None" = None
     _answerer: asyncio.Task | None = None
-    login_watched = False  # by realtime.auth.login_checks
+    watched = False  # by idle_sockets and realtime.auth.login_checks
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -164,11 +164,10 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
                 self.session_tag = session_tag(session.session_key)
             recovery.register(self)
             self.last_seen = time.monotonic()
-            loop = asyncio.get_running_loop()
-            self._idle_timer = loop.call_later(settings.REALTIME_IDLE_TIMEOUT, self._check_idle)
-            # Its login looked at again now and then, with the worker's others.
+            # Its silence and its login looked at now and then, with the worker's others.
+            idle_sockets.watch(self)
             auth.login_checks.watch(self, getattr(session, "session_key", None), self.user_id)
-            self.login_watched = True
+            self.watched = True
             await self.start()
         except (RedisError, OSError):
             # A subscription that failed is not retried by anyone: a socket
@@ -283,10 +282,9 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             metrics.here(metrics.sockets_open, self.kind).dec()
         self.stop_delivery()
         self._drop_in_flight()
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-        if self.login_watched:
-            self.login_watched = False
+        if self.watched:
+            self.watched = False
+            idle_sockets.unwatch(self)
             auth.login_checks.unwatch(self)
         try:
             await self.release_more()
@@ -315,15 +313,6 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
 
     def _spawn_close(self, code: int) -> None:
         self._closing = asyncio.ensure_future(self.close(code=code))
-
-    def _check_idle(self) -> None:
-        idle = time.monotonic() - self.last_seen
-        if idle >= settings.REALTIME_IDLE_TIMEOUT:
-            self._spawn_close(Close.IDLE)
-        else:
-            self._idle_timer = asyncio.get_running_loop().call_later(
-                settings.REALTIME_IDLE_TIMEOUT - idle, self._check_idle
-            )
 
     # Login: checked at connect (realtime.auth), ended by realtime.events, and
     # looked at again now and then for endings nobody announced
@@ -497,3 +486,41 @@ def whole_number(value: Any, *, minimum: int = 0) -> int | None:
     if isinstance(value, bool) or not isinstance(value, int) or not minimum <= value <= ID_MAX:
         return None
     return value
+
+
+class IdleSockets:
+    """A worker's open sockets, looked at every sixth of REALTIME_IDLE_TIMEOUT:
+    one silent for the timeout (no frame, not even a ping) is closed with 4408,
+    within a sixth of it more. One task for the worker's sockets, not a timer
+    (and a copy of its context) for each."""
+
+    def __init__(self) -> None:
+        self.sockets: set[SocketConsumer] = set()
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.rounds = Heartbeat(
+            "idle sockets", self.close_silent, lambda: bool(self.sockets), every=_idle_round
+        )
+
+    def watch(self, socket: "SocketConsumer") -> None:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # (a test's new loop: the old one's are gone)
+            self.loop, self.sockets = loop, set()
+        self.sockets.add(socket)
+        self.rounds.ensure()
+
+    def unwatch(self, socket: "SocketConsumer") -> None:
+        self.sockets.discard(socket)
+
+    async def close_silent(self) -> None:
+        silent_since = time.monotonic() - settings.REALTIME_IDLE_TIMEOUT
+        for socket in [s for s in self.sockets if s.released or s.last_seen <= silent_since]:
+            self.sockets.discard(socket)
+            if not socket.released:  # (one that ended without letting go: dropped)
+                socket._spawn_close(Close.IDLE)
+
+
+def _idle_round() -> float:
+    return settings.REALTIME_IDLE_TIMEOUT / 6
+
+
+idle_sockets = IdleSockets()

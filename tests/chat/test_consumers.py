@@ -622,6 +622,23 @@ async def test_idle_socket_is_closed_with_4408(connect_ws, public_room, alice):
     await expect_close(a, 4408)
 
 
+@override_settings(REALTIME_IDLE_TIMEOUT=1)
+async def test_a_talking_socket_stays_while_a_silent_one_goes(connect_ws, public_room, alice, bob):
+    from realtime import transport
+
+    talking, _ = await open_room(connect_ws, public_room, alice)
+    silent, _ = await open_room(connect_ws, public_room, bob)
+    # Both looked at by the worker's one round, no timer of their own.
+    assert len(transport.idle_sockets.sockets) == 2
+    for _ in range(8):  # 1.6 s, a frame every 0.2 s
+        await talking.send_json_to({"type": "ping"})
+        await receive(talking, "pong")
+        await asyncio.sleep(0.2)
+    await expect_close(silent, 4408)
+    await talking.send_json_to({"type": "ping"})
+    await receive(talking, "pong")
+
+
 async def test_frames_of_long_messages_stay_under_the_budget(connect_ws, public_room, alice):
     from chat.frames import FRAME_MESSAGES_BUDGET
 

@@ -135,12 +135,10 @@ async def test_the_watched_rooms_are_looked_up_together_each_socket_told_when_it
         dm.pk: 3,
         public_room.pk: 1,
     }
-    assert lookups.timer is not None
+    assert lookups.rounds.task is not None and not lookups.rounds.task.done()
     await connect_ws("/ws/notifications/", bob)
 
     async def look():
-        lookups.timer.cancel()
-        lookups.timer = None
         await asyncio.wait_for(lookups.look_again(), 5)
 
     await look()
@@ -148,37 +146,42 @@ async def test_the_watched_rooms_are_looked_up_together_each_socket_told_when_it
     for socket in in_dm:
         frame = await receive(socket, "members_online")
         assert frame == {"type": "members_online", "online": sorted([alice.pk, bob.pk])}
-    assert lookups.timer is not None  # and again later
     await look()  # nothing changed: no frame
     for socket in [*in_dm, in_public]:  # (the public room's list, [], did not change)
         await socket.send_json_to({"type": "ping"})
         await receive(socket, "pong")
-    # A room whose last socket went is looked at no more; with none left, no timer.
+    # A room whose last socket went is looked at no more.
     for socket in in_dm:
         await socket.disconnect()
     assert list(lookups.watched) == [public_room.pk]
     await in_public.disconnect()
-    assert lookups.watched == {} and lookups.timer is None
+    assert lookups.watched == {}
+    looked_up.clear()
+    await look()
+    assert looked_up == []
 
 
 async def test_redis_away_when_the_rooms_are_looked_at_leaves_them_to_the_next_look(
     monkeypatch, connect_ws, alice, bob
 ):
-    lookups = consumers.MembersOnline(ttl=0, refresh=3600)
+    lookups = consumers.MembersOnline(ttl=0, refresh=0.05)
     monkeypatch.setattr(consumers, "members_online", lookups)
+    looks = []
+    of_rooms = consumers._first_member_ids_of_rooms
+
+    async def away_at_first(room_ids, limit):
+        looks.append(room_ids)
+        if len(looks) == 1:
+            raise OSError("redis away")
+        return await of_rooms(room_ids, limit)
+
+    monkeypatch.setattr(consumers, "_first_member_ids_of_rooms", away_at_first)
     dm = await db(services.direct_room_open)(user=alice, username="bob")
     socket, _ = await open_room(connect_ws, dm, alice)
-
-    async def unreachable(room_ids, limit):
-        raise OSError("redis away")
-
-    monkeypatch.setattr(consumers, "_first_member_ids_of_rooms", unreachable)
-    lookups.timer.cancel()
-    lookups.timer = None
-    await asyncio.wait_for(lookups.look_again(), 5)
-    assert lookups.timer is not None and not lookups.timer.cancelled()
-    await socket.send_json_to({"type": "ping"})
-    await receive(socket, "pong")
+    await connect_ws("/ws/notifications/", bob)
+    # The first look fails; the next one tells the socket.
+    frame = await receive(socket, "members_online")
+    assert frame["online"] == sorted([alice.pk, bob.pk]) and len(looks) >= 2
 
 
 async def test_rooms_looked_up_together_each_get_their_first_members(

@@ -203,36 +203,37 @@ async def test_a_workers_logins_are_read_together_once_per_session(
         alices.append(socket)
     await receive(alices[0], "hello")
     bobs, _ = await open_room(connect_ws, public_room, bob)
-    assert len(checks.sockets) == 3 and checks.timer is not None
+    assert len(checks.sockets) == 3 and not checks.rounds.task.done()
     await db(Session.objects.filter(session_key=cookie).update)(expire_date=timezone.now())
-    checks.timer.cancel()
-    checks.timer = None
     await asyncio.wait_for(checks.check(), 5)
     assert len(read) == 1 and len(read[0]) == 2  # alice's session and bob's, read once each
     for socket in alices:
         await expect_close(socket, 4401)
         await socket.disconnect()  # the client's side of the close
     await still_open(bobs)
-    assert len(checks.sockets) == 1 and checks.timer is not None  # bob's login, again later
+    assert len(checks.sockets) == 1 and not checks.rounds.task.done()  # bob's, again later
 
 
 async def test_a_login_that_cannot_be_read_leaves_its_sockets_to_the_next_check(
     connect_ws, public_room, alice, monkeypatch
 ):
+    from django.contrib.sessions.models import Session
+    from django.utils import timezone
+
     from realtime import auth
 
     checks = auth.LoginChecks()
     monkeypatch.setattr(auth, "login_checks", checks)
-    socket, _ = await open_room(connect_ws, public_room, alice)
+    login_user_ids = auth._login_user_ids
 
-    async def unreachable(keys):
+    async def unreadable(keys):
         raise OSError("database away")
 
-    monkeypatch.setattr(auth, "_login_user_ids", unreachable)
-    checks.timer.cancel()
-    checks.timer = None
+    socket, _ = await open_room(connect_ws, public_room, alice)
+    await db(Session.objects.update)(expire_date=timezone.now())
+    monkeypatch.setattr(auth, "_login_user_ids", unreadable)
     await asyncio.wait_for(checks.check(), 5)
-    await still_open(socket)
-    assert checks.timer is not None and not checks.timer.cancelled()
-    await socket.disconnect()
-    assert checks.sockets == {} and checks.timer is None
+    await still_open(socket)  # not known to have ended: left open
+    monkeypatch.setattr(auth, "_login_user_ids", login_user_ids)
+    await asyncio.wait_for(checks.check(), 5)
+    await expect_close(socket, 4401)

@@ -311,6 +311,9 @@ class MembersOnline:
                 except Exception:
                     # One socket's failure must not keep the others uninformed.
                     logger.exception("members online: delivery failed")
+            # Room by room, with the loop's other work in between: every socket
+            # of the worker may have a frame to send.
+            await asyncio.sleep(0)
 
 
 # The worker's own event to a room's sockets (never through the channel layer).

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from realtime import presence, ratelimit, registry
 from realtime.db import db_call
 from realtime.errors import Refused
-from realtime.heartbeat import Heartbeat
+from realtime.heartbeat import Rounds
 from realtime.stream import Item, Snapshot, StreamConsumer
 from realtime.transport import whole_number
 from realtime.wire import Close, dumps, user_dict, with_encoded
@@ -217,11 +217,9 @@ class MembersOnline:
         self.rooms = rooms
         self.entries: OrderedDict[int, tuple[float, list[int]]] = OrderedDict()
         self.lookups: dict[int, asyncio.Task[list[int]]] = {}  # under way, per room
-        # The sockets told each room's list, in one event loop (the worker's).
-        self.watched: dict[int, set[ChatConsumer]] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.rounds = Heartbeat(
-            "online anywhere", self.look_again, lambda: bool(self.watched), every=self.next_look
+        # The sockets told their room's list: socket -> its room's id.
+        self.watchers: Rounds[int] = Rounds(
+            "online anywhere", self.look_again, every=self.next_look
         )
 
     def next_look(self) -> float:
@@ -277,26 +275,21 @@ class MembersOnline:
 
     def watch(self, room_id: int, socket: "ChatConsumer") -> None:
         """Tell `socket` the room's list from now on, whenever it changes."""
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop:  # (a test's new loop: the old one's are gone)
-            self.loop, self.watched = loop, {}
-        self.watched.setdefault(room_id, set()).add(socket)
-        self.rounds.ensure()
+        self.watchers.watch(socket, room_id)
 
-    def unwatch(self, room_id: int, socket: "ChatConsumer") -> None:
-        sockets = self.watched.get(room_id)
-        if sockets is not None:
-            sockets.discard(socket)
-            if not sockets:
-                del self.watched[room_id]
+    def unwatch(self, socket: "ChatConsumer") -> None:
+        self.watchers.unwatch(socket)
 
     async def look_again(self) -> None:
         """Look at every watched room again and tell their sockets."""
-        if not self.watched:
+        rooms: dict[int, list[ChatConsumer]] = {}
+        for socket, room_id in self.watchers.sockets.items():
+            rooms.setdefault(room_id, []).append(socket)
+        if not rooms:
             return
         # Redis or the database away: the heartbeat logs it, the next look may
         # find them back.
-        found = await self.of_rooms(list(self.watched))
+        found = await self.of_rooms(list(rooms))
         for room_id, online in found.items():
             # One event for the room's sockets: its frame is built once and
             # framed once for all of them (realtime.fastsend).
@@ -305,7 +298,7 @@ class MembersOnline:
                 "online": online,
                 "text": dumps({"type": "members_online", "online": online}),
             }
-            for socket in list(self.watched.get(room_id, ())):
+            for socket in rooms[room_id]:
                 try:
                     socket.deliver(event)
                 except Exception:
@@ -503,7 +496,7 @@ class ChatConsumer(ModerationFrames, StreamConsumer):
     async def release_more(self) -> None:
         if self.watching_members:
             self.watching_members = False
-            members_online.unwatch(self.room.pk, self)
+            members_online.unwatch(self)
         if self.counted_online:
             self.counted_online = False
             await presence.leave(self.group, self.user)

@@ -45,7 +45,7 @@ from django.utils.crypto import constant_time_compare
 from redis.exceptions import RedisError
 
 from .db import Rows, db_call
-from .heartbeat import Heartbeat
+from .heartbeat import Rounds
 from .store import get_store
 
 if TYPE_CHECKING:
@@ -314,7 +314,7 @@ def _login_user_ids(session_keys: list[str]) -> dict[str, int | None]:
     return {key: _logged_in_id(key) for key in session_keys}
 
 
-class LoginChecks:
+class LoginChecks(Rounds[tuple[str | None, Any]]):
     """The logins of a worker's sockets, looked at again together.
 
     Sessions can end without the logout view (expiry, deletion on the server,
@@ -330,30 +330,11 @@ class LoginChecks:
     CHUNK = 100
 
     def __init__(self) -> None:
-        # Socket -> (its session's key, its user's pk), in one event loop.
-        self.sockets: dict[Any, tuple[str | None, Any]] = {}
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.rounds = Heartbeat(
-            "login checks", self.check, lambda: bool(self.sockets), every=_recheck
-        )
-
-    def watch(self, socket: Any, session_key: str | None, user_id: Any) -> None:
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop:  # (a test's new loop: the old one's are gone)
-            self.loop, self.sockets = loop, {}
-        self.sockets[socket] = (session_key, user_id)
-        self.rounds.ensure()
-
-    def unwatch(self, socket: Any) -> None:
-        self.sockets.pop(socket, None)
+        super().__init__("login checks", self.check, every=_recheck)
 
     async def check(self) -> None:
         """Read every watched socket's login once; end the sockets whose
         session no longer logs in their user."""
-        for socket in [socket for socket in self.sockets if socket.released]:
-            # Ended without letting go (its release failed): not kept alive here.
-            logger.warning("login checks: dropping a socket that ended without cleanup")
-            del self.sockets[socket]
         watched = list(self.sockets.items())
         keys = sorted({key for key, _ in self.sockets.values() if key})
         logged_in: dict[str | None, Any] = {None: None}

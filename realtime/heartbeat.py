@@ -6,6 +6,7 @@ looked at again. One task for a worker's sockets, not a timer for each."""
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
 
 from django.conf import settings
 
@@ -50,3 +51,40 @@ class Heartbeat:
             except Exception:
                 # Redis away: keep beating; entries come back on the next success.
                 logger.warning("%s heartbeat failed", self.name, exc_info=True)
+
+
+V = TypeVar("V")
+
+
+class Rounds(Generic[V]):
+    """A worker's sockets, each with what a round needs of it, and a Heartbeat
+    that runs `work` over them every `every()` seconds while there are any: one
+    task per worker instead of a timer (and a copy of its context) per socket.
+    A socket that ended without letting go (its release failed) is dropped
+    before a round, not kept alive here."""
+
+    def __init__(
+        self, name: str, work: Callable[[], Awaitable[None]], *, every: Callable[[], float]
+    ) -> None:
+        self.name = name
+        self.work = work
+        self.sockets: dict[Any, V] = {}
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.heartbeat = Heartbeat(name, self._round, lambda: bool(self.sockets), every=every)
+
+    def watch(self, socket: Any, value: V) -> None:
+        loop = asyncio.get_running_loop()
+        if self.loop is not loop:  # (a test's new loop: the old one's are gone)
+            self.loop, self.sockets = loop, {}
+        self.sockets[socket] = value
+        self.heartbeat.ensure()
+
+    def unwatch(self, socket: Any) -> None:
+        self.sockets.pop(socket, None)
+
+    async def _round(self) -> None:
+        for socket in [socket for socket in self.sockets if socket.released]:
+            logger.warning("%s: dropping a socket that ended without cleanup", self.name)
+            del self.sockets[socket]
+        if self.sockets:
+            await self.work()

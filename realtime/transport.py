@@ -23,7 +23,7 @@ from . import auth, fastsend, handover, incoming, metrics, recovery, registry
 from .delivery import DirectDelivery
 from .errors import Forbidden, NotFound, Refused
 from .groups import session_tag, user_group
-from .heartbeat import Heartbeat
+from .heartbeat import Rounds
 from .language import scope_language
 from .wire import ID_MAX, Close, dumps
 
@@ -165,8 +165,9 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             recovery.register(self)
             self.last_seen = time.monotonic()
             # Its silence and its login looked at now and then, with the worker's others.
-            idle_sockets.watch(self)
-            auth.login_checks.watch(self, getattr(session, "session_key", None), self.user_id)
+            idle_sockets.watch(self, None)
+            session_key = getattr(session, "session_key", None)
+            auth.login_checks.watch(self, (session_key, self.user_id))
             self.watched = True
             await self.start()
         except (RedisError, OSError):
@@ -488,35 +489,19 @@ def whole_number(value: Any, *, minimum: int = 0) -> int | None:
     return value
 
 
-class IdleSockets:
+class IdleSockets(Rounds[None]):
     """A worker's open sockets, looked at every sixth of REALTIME_IDLE_TIMEOUT:
     one silent for the timeout (no frame, not even a ping) is closed with 4408,
-    within a sixth of it more. One task for the worker's sockets, not a timer
-    (and a copy of its context) for each."""
+    within a sixth of it more."""
 
     def __init__(self) -> None:
-        self.sockets: set[SocketConsumer] = set()
-        self.loop: asyncio.AbstractEventLoop | None = None
-        self.rounds = Heartbeat(
-            "idle sockets", self.close_silent, lambda: bool(self.sockets), every=_idle_round
-        )
-
-    def watch(self, socket: "SocketConsumer") -> None:
-        loop = asyncio.get_running_loop()
-        if self.loop is not loop:  # (a test's new loop: the old one's are gone)
-            self.loop, self.sockets = loop, set()
-        self.sockets.add(socket)
-        self.rounds.ensure()
-
-    def unwatch(self, socket: "SocketConsumer") -> None:
-        self.sockets.discard(socket)
+        super().__init__("idle sockets", self.close_silent, every=_idle_round)
 
     async def close_silent(self) -> None:
         silent_since = time.monotonic() - settings.REALTIME_IDLE_TIMEOUT
-        for socket in [s for s in self.sockets if s.released or s.last_seen <= silent_since]:
-            self.sockets.discard(socket)
-            if not socket.released:  # (one that ended without letting go: dropped)
-                socket._spawn_close(Close.IDLE)
+        for socket in [s for s in self.sockets if s.last_seen <= silent_since]:
+            self.unwatch(socket)
+            socket._spawn_close(Close.IDLE)
 
 
 def _idle_round() -> float:

@@ -3,6 +3,7 @@ with a socket open anywhere (another room, any page) is online, though not in
 this room's `online`."""
 
 import asyncio
+from collections import Counter
 
 import pytest
 
@@ -131,11 +132,8 @@ async def test_the_watched_rooms_are_looked_up_together_each_socket_told_when_it
     dm = await db(services.direct_room_open)(user=alice, username="bob")
     in_dm = [(await open_room(connect_ws, dm, alice))[0] for _ in range(3)]
     in_public, _ = await open_room(connect_ws, public_room, alice)
-    assert {room: len(sockets) for room, sockets in lookups.watched.items()} == {
-        dm.pk: 3,
-        public_room.pk: 1,
-    }
-    assert lookups.rounds.task is not None and not lookups.rounds.task.done()
+    assert Counter(lookups.watchers.sockets.values()) == {dm.pk: 3, public_room.pk: 1}
+    assert not lookups.watchers.heartbeat.task.done()
     await connect_ws("/ws/notifications/", bob)
 
     async def look():
@@ -153,9 +151,9 @@ async def test_the_watched_rooms_are_looked_up_together_each_socket_told_when_it
     # A room whose last socket went is looked at no more.
     for socket in in_dm:
         await socket.disconnect()
-    assert list(lookups.watched) == [public_room.pk]
+    assert list(lookups.watchers.sockets.values()) == [public_room.pk]
     await in_public.disconnect()
-    assert lookups.watched == {}
+    assert lookups.watchers.sockets == {}
     looked_up.clear()
     await look()
     assert looked_up == []

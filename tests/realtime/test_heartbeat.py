@@ -33,3 +33,28 @@ async def test_a_failed_round_is_logged_and_the_next_one_comes(caplog):
             await asyncio.sleep(0.01)
     members.clear()
     await asyncio.wait_for(beat.task, 5)
+
+
+async def test_a_round_drops_sockets_that_ended_without_letting_go(caplog):
+    from realtime.heartbeat import Rounds
+
+    class Socket:
+        def __init__(self, released):
+            self.released = released
+
+    seen = []
+
+    async def work():
+        seen.append(set(rounds.sockets))
+
+    rounds: Rounds[int] = Rounds("test rounds", work, every=lambda: 3600)
+    live, ended = Socket(released=False), Socket(released=True)
+    rounds.watch(live, 1)
+    rounds.watch(ended, 2)
+    await rounds._round()
+    assert seen == [{live}] and rounds.sockets == {live: 1}
+    assert "test rounds: dropping a socket that ended without cleanup" in caplog.text
+    rounds.unwatch(live)
+    await rounds._round()  # nothing left: no work
+    assert len(seen) == 1
+    rounds.heartbeat.task.cancel()

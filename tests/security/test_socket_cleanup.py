@@ -203,7 +203,7 @@ async def test_a_workers_logins_are_read_together_once_per_session(
         alices.append(socket)
     await receive(alices[0], "hello")
     bobs, _ = await open_room(connect_ws, public_room, bob)
-    assert len(checks.sockets) == 3 and not checks.rounds.task.done()
+    assert len(checks.sockets) == 3 and not checks.heartbeat.task.done()
     await db(Session.objects.filter(session_key=cookie).update)(expire_date=timezone.now())
     await asyncio.wait_for(checks.check(), 5)
     assert len(read) == 1 and len(read[0]) == 2  # alice's session and bob's, read once each
@@ -211,7 +211,7 @@ async def test_a_workers_logins_are_read_together_once_per_session(
         await expect_close(socket, 4401)
         await socket.disconnect()  # the client's side of the close
     await still_open(bobs)
-    assert len(checks.sockets) == 1 and not checks.rounds.task.done()  # bob's, again later
+    assert len(checks.sockets) == 1 and not checks.heartbeat.task.done()  # bob's, again later
 
 
 async def test_a_login_that_cannot_be_read_leaves_its_sockets_to_the_next_check(

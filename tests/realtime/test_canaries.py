@@ -40,6 +40,9 @@ PUBLISH_MANY = "realtime.layers.group_send_many (a batch's events in one trip pe
 INCOMING = "realtime.incoming (received bytes go straight to autobahn's parser)"
 PARSED = "realtime.layers._FanoutShard._take_parsed (the messages a read brought, as parsed)"
 SYNC_PUSH = "realtime.push._awaited_by_a_loop (sync code's pushes: its loop, or the push loop)"
+SUBSCRIBE_TOGETHER = (
+    "realtime.layers._FanoutShard.subscribe (channels asked for together, one SUBSCRIBE)"
+)
 DB_BRIDGE = "realtime.db.in_database_thread (database calls without sync_to_async's copy-back)"
 
 
@@ -213,6 +216,18 @@ PRIVATE_NAMES = [
         "unsubscribe",
         RESUBSCRIBED,
         ("self", "channel"),
+    ),
+    Private(
+        "channels_redis.pubsub.RedisSingleShardConnection",
+        "subscribe",
+        SUBSCRIBE_TOGETHER,
+        ("self", "channel"),
+    ),
+    Private(
+        "channels_redis.pubsub.RedisSingleShardConnection",
+        "_ensure_receiver",
+        SUBSCRIBE_TOGETHER,
+        ("self",),
     ),
     # redis-py: PubSub re-sends SUBSCRIBE from its connect callback, registered
     # on the connection before ours (so ours runs after it).

@@ -9,6 +9,8 @@ from channels.db import database_sync_to_async
 from channels.layers import channel_layers, get_channel_layer
 
 from chat import services
+from config.settings import channel_layer_config
+from harness.processes import free_port
 from realtime.layers import InProcessChannelLayer, LocalFanoutChannelLayer
 
 
@@ -307,3 +309,62 @@ async def test_the_messages_one_read_brings_are_taken_in_order_with_redis_pys_ow
     # The first message through get_message, the ones parsed with it taken as they are.
     assert len(returned) <= 2
     await layer.group_discard("room.parsed", channel)
+
+
+def _subscribe_commands(r: redis.Redis) -> int:
+    return r.info("commandstats").get("cmdstat_subscribe", {}).get("calls", 0)
+
+
+async def test_channels_asked_for_together_are_subscribed_in_one_command(redis_url):
+    """A crowd joining: each socket subscribes its user's group. Those asked for
+    while one SUBSCRIBE is on its way go in the next, and every caller returns
+    with its channel live."""
+    layer = get_channel_layer()
+    r = redis.Redis.from_url(redis_url)
+    got: dict[int, list] = {n: [] for n in range(50)}
+    for n in range(50):
+        layer.register_direct(f"socket.crowd-{n}", lambda event, n=n: got[n].append(event["n"]))
+    before = _subscribe_commands(r)
+    await asyncio.gather(
+        *(layer.group_add(f"user.crowd-{n}", f"socket.crowd-{n}") for n in range(50))
+    )
+    assert _subscribe_commands(r) - before <= 2
+    subscribed = {name.decode() for name in r.pubsub_channels()}
+    assert (
+        sum(name.endswith(tuple(f"user.crowd-{n}" for n in range(50))) for name in subscribed) == 50
+    )
+    for n in range(50):
+        await layer.group_send(f"user.crowd-{n}", {"type": "chat.message", "n": n})
+    await wait_for(lambda: all(got[n] == [n] for n in range(50)))
+
+
+async def test_a_group_left_before_its_subscribe_went_is_not_subscribed(redis_url):
+    layer = get_channel_layer()
+    layer.register_direct("socket.brief", lambda event: None)
+    joining = asyncio.ensure_future(layer.group_add("user.brief", "socket.brief"))
+    await asyncio.sleep(0)  # its subscription asked for, not sent yet
+    await layer.group_discard("user.brief", "socket.brief")
+    await joining
+    r = redis.Redis.from_url(redis_url)
+    assert not any(name.endswith(b"user.brief") for name in r.pubsub_channels())
+    # Asked for again, it is subscribed.
+    await layer.group_add("user.brief", "socket.brief")
+    assert any(name.endswith(b"user.brief") for name in r.pubsub_channels())
+
+
+async def test_every_caller_of_a_failed_subscribe_has_its_error():
+    """Redis not there: each group_add waiting on the SUBSCRIBE raises (the
+    socket is refused and its client comes back), and nothing counts as subscribed."""
+    config = channel_layer_config([f"redis://127.0.0.1:{free_port()}"])["CONFIG"]
+    layer = LocalFanoutChannelLayer(**config)
+    for n in range(3):
+        layer.register_direct(f"socket.away-{n}", lambda event: None)
+    outcomes = await asyncio.gather(
+        *(layer.group_add(f"user.away-{n}", f"socket.away-{n}") for n in range(3)),
+        return_exceptions=True,
+    )
+    assert all(
+        isinstance(outcome, (redis.exceptions.ConnectionError, OSError)) for outcome in outcomes
+    )
+    assert not any(shard._subscribed_to for shard in layer._get_layer()._shards)
+    await layer.flush()

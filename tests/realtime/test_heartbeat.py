@@ -4,7 +4,7 @@ there is."""
 
 import asyncio
 
-from realtime.heartbeat import Heartbeat
+from realtime.heartbeat import Heartbeat, Rounds
 
 
 async def test_a_failed_round_is_logged_and_the_next_one_comes(caplog):
@@ -36,8 +36,6 @@ async def test_a_failed_round_is_logged_and_the_next_one_comes(caplog):
 
 
 async def test_a_round_drops_sockets_that_ended_without_letting_go(caplog):
-    from realtime.heartbeat import Rounds
-
     class Socket:
         def __init__(self, released):
             self.released = released

@@ -246,6 +246,11 @@ else:
 # Rate limits, "N/S": N per S seconds (sliding) per user across all sockets and
 # workers; "0" turns one off (realtime.ratelimit).
 CHAT_SEND_RATE_LIMIT = os.environ.get("CHAT_SEND_RATE_LIMIT", "20/10")
+# Milliseconds a send that came within this long of a worker's previous send,
+# with no other send waiting, waits for the next one to share its batch
+# (realtime.batch: a lone send's batch costs the most CPU); "0": every send is
+# stored as soon as the writer is free.
+CHAT_SEND_LINGER_MS = env_int("CHAT_SEND_LINGER_MS", 10)
 # `history` frames: generous for paging back, not for pulling a room over and over.
 CHAT_HISTORY_RATE_LIMIT = os.environ.get("CHAT_HISTORY_RATE_LIMIT", "30/10")
 # Bytes of messages in `history` pages (each page is at most 512 KiB).

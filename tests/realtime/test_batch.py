@@ -1,7 +1,10 @@
-"""realtime.batch: writes waiting together run as one batch, and what a batch
-commits is pushed from the event loop before anyone waiting is answered."""
+"""realtime.batch: writes waiting together run as one batch, a write close
+after another waits for company, and what a batch commits is pushed from the
+event loop before anyone waiting is answered."""
 
 import asyncio
+import threading
+import time
 
 import pytest
 from channels.layers import get_channel_layer
@@ -34,8 +37,8 @@ def make_batcher():
     of the run would leave the pool short)."""
     made: list[Batcher] = []
 
-    def make(handler) -> Batcher:
-        batcher: Batcher = Batcher(handler, name="test-batch", holding=push.holding)
+    def make(handler, **options) -> Batcher:
+        batcher: Batcher = Batcher(handler, name="test-batch", holding=push.holding, **options)
         made.append(batcher)
         return batcher
 
@@ -88,3 +91,92 @@ async def test_what_committed_before_the_handler_failed_is_still_pushed(make_bat
 
     assert all(isinstance(r, RuntimeError) for r in results)
     assert [event["item"] for group, event in sent_events if group == "batch-test"] == ["a", "b"]
+
+
+class _Recording:
+    """A handler that records its batches; `hold` keeps the next batch in the
+    writer's thread until `release`."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.hold = threading.Event()
+        self.held = threading.Event()
+        self.released = threading.Event()
+
+    def __call__(self, items: list[str]) -> list[str]:
+        if self.hold.is_set():
+            self.hold.clear()
+            self.held.set()
+            self.released.wait(10)
+        self.batches.append(list(items))
+        return items
+
+
+async def _storing_a_then_b(batcher: Batcher, handler: _Recording) -> asyncio.Future:
+    """Queue "b" while "a" is in the writer's thread (so "b" came close after
+    "a"); return b's future once "a" is stored."""
+    handler.hold.set()
+    a = batcher.enqueue("a")
+    await asyncio.to_thread(handler.held.wait, 10)
+    b = batcher.enqueue("b")
+    handler.released.set()
+    assert await a == "a"
+    return b
+
+
+async def test_a_write_close_after_another_waits_for_company(make_batcher):
+    handler = _Recording()
+    batcher = make_batcher(handler, linger=0.5)
+    b = await _storing_a_then_b(batcher, handler)
+    a_stored = time.monotonic()
+
+    # Without the wait, "b" would be stored alone at once; it waits out the
+    # linger from its arrival (before "a" was stored).
+    assert await b == "b"
+    assert time.monotonic() - a_stored > 0.3
+    assert handler.batches == [["a"], ["b"]]
+
+
+async def test_company_arriving_meanwhile_shares_the_batch_at_once(make_batcher):
+    handler = _Recording()
+    batcher = make_batcher(handler, linger=60)
+    b = await _storing_a_then_b(batcher, handler)
+    c = batcher.enqueue("c")
+
+    # Waiting out its linger would outlast this.
+    assert await asyncio.wait_for(asyncio.gather(b, c), 10) == ["b", "c"]
+    assert handler.batches == [["a"], ["b", "c"]]
+
+
+async def test_writes_already_in_company_wait_for_no_one(make_batcher):
+    handler = _Recording()
+    batcher = make_batcher(handler, linger=60)
+    handler.hold.set()
+    a = batcher.enqueue("a")
+    await asyncio.to_thread(handler.held.wait, 10)
+    later = [batcher.enqueue("b"), batcher.enqueue("c")]  # while "a" is stored
+    handler.released.set()
+
+    assert await asyncio.wait_for(asyncio.gather(a, *later), 10) == ["a", "b", "c"]
+    assert handler.batches == [["a"], ["b", "c"]]
+
+
+async def test_a_write_after_a_quiet_spell_goes_at_once(make_batcher):
+    handler = _Recording()
+    batcher = make_batcher(handler, linger=60)
+
+    assert await asyncio.wait_for(batcher.enqueue("a"), 10) == "a"
+    assert handler.batches == [["a"]]
+
+
+async def test_writes_waiting_for_company_are_cancelled_with_the_writer(make_batcher):
+    handler = _Recording()
+    batcher = make_batcher(handler, linger=60)
+    b = await _storing_a_then_b(batcher, handler)
+    writer = batcher._queues[asyncio.get_running_loop()].task
+    assert writer is not None
+
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await b
+    assert handler.batches == [["a"]]

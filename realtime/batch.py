@@ -139,16 +139,11 @@ class Batcher(Generic[T, R]):
 
     async def _write(self, queue: _Queue[T, R]) -> None:
         while queue.waiting:
+            batch: list[_Write[T, R]] = []
             try:
                 await self._wait_for_company(queue)
-            except asyncio.CancelledError:
-                for write in queue.waiting:
-                    write.future.cancel()
-                queue.waiting.clear()
-                raise
-            batch = queue.waiting[: self.max_items]
-            del queue.waiting[: self.max_items]
-            try:
+                batch = queue.waiting[: self.max_items]
+                del queue.waiting[: self.max_items]
                 outcomes, held = await self._run_batch([write.item for write in batch])
                 # What the batch committed goes to the layer from this loop
                 # (a hop from the writer's thread to it and back costs about

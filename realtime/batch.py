@@ -166,13 +166,13 @@ class Batcher(Generic[T, R]):
                     if not write.future.done():
                         write.future.set_exception(error)
                 continue
-            for (_, future, _, _), outcome in zip(batch, outcomes, strict=True):
-                if future.done():
+            for write, outcome in zip(batch, outcomes, strict=True):
+                if write.future.done():
                     continue
                 if isinstance(outcome, Exception):
-                    future.set_exception(outcome)
+                    write.future.set_exception(outcome)
                 else:
-                    future.set_result(outcome)
+                    write.future.set_result(outcome)
 
     async def _wait_for_company(self, queue: _Queue[T, R]) -> None:
         """If the one write waiting came close after the one before it, wait

@@ -841,7 +841,9 @@ def run_database(
         base_env[name] = value
     kinds: dict = {}
     try:
-        sessions = seed(base_env, plan.users_needed(), plan.rooms, workdir)
+        sessions = seed(
+            base_env, plan.users_needed(), plan.rooms, workdir, room_members=plan.room_members
+        )
         for kind in plan.kinds:
             if not set(plan.workloads) & set(KIND_WORKLOADS[kind]):
                 continue

@@ -254,10 +254,13 @@ def app_env(database_url: str) -> dict[str, str]:
     return env
 
 
-def seed(env: dict, users: int, rooms: int, workdir: Path, first: int = 0) -> list[str]:
-    """Migrate, then make `users` users with a session each and `rooms` rooms
-    (bench/seed.py); return the session keys, user N's at index N. With
-    `first`, users `first`... join those made before (migrated already)."""
+def seed(
+    env: dict, users: int, rooms: int, workdir: Path, first: int = 0, room_members: int = 0
+) -> list[str]:
+    """Migrate, then make `users` users with a session each and `rooms` rooms,
+    each with `room_members` of them as members (bench/seed.py); return the
+    session keys, user N's at index N. With `first`, users `first`... join
+    those made before (migrated already)."""
     out = workdir / f"sessions-{first}.json"
     if not first:
         subprocess.run(
@@ -268,6 +271,7 @@ def seed(env: dict, users: int, rooms: int, workdir: Path, first: int = 0) -> li
             timeout=300,
         )
     args = ["--users", str(users), "--first", str(first), "--rooms", str(rooms), "--out", str(out)]
+    args += ["--room-members", str(room_members)]
     subprocess.run([PYTHON, "-m", "bench.seed", *args], cwd=ROOT, env=env, check=True, timeout=600)
     return json.loads(out.read_text())["sessions"]
 

@@ -6,7 +6,11 @@ session keys as JSON.
 
 Users are `bench<N>` (one password hash for all), each with one database session
 made with SessionStore's encoding, as `login()` would leave it. Rooms are public:
-`bench-fanout`, `bench-join` and `bench-room-<i>`.
+`bench-fanout`, `bench-join` and `bench-room-<i>`. With `--room-members M`, user N
+(N < rooms x M) is a member of `bench-room-<N // M>`, the room the rooms workload
+connects it to: people talking in a room are its members. Without that, every
+kind's first send in a room made a membership and the kind measured first paid
+for all of them.
 """
 
 import argparse
@@ -28,6 +32,9 @@ def main() -> None:
     parser.add_argument("--users", type=int, required=True)
     parser.add_argument("--first", type=int, default=0, help="number of the first user")
     parser.add_argument("--rooms", type=int, default=200)
+    parser.add_argument(
+        "--room-members", type=int, default=0, help="members of each bench-room-<i> (see above)"
+    )
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
 
@@ -48,7 +55,7 @@ def main() -> None:
     from django.utils import timezone
     from django.utils.crypto import get_random_string
 
-    from chat.models import Room
+    from chat.models import Membership, Room
 
     user_model = get_user_model()
     hashed = make_password(get_random_string(24))
@@ -79,6 +86,23 @@ def main() -> None:
         [Room(slug=slug, name=slug, kind=Room.Kind.PUBLIC) for slug in slugs],
         ignore_conflicts=True,
     )
+    if args.room_members:
+        room_ids = dict(
+            Room.objects.filter(slug__in=[room_slug(i) for i in range(args.rooms)]).values_list(
+                "slug", "pk"
+            )
+        )
+        Membership.objects.bulk_create(
+            [
+                Membership(
+                    room_id=room_ids[room_slug(n // args.room_members)], user_id=by_name[name]
+                )
+                for n, name in enumerate(names, start=args.first)
+                if n < args.rooms * args.room_members
+            ],
+            batch_size=2000,
+            ignore_conflicts=True,
+        )
     with open(args.out, "w") as handle:
         json.dump({"sessions": keys, "user_ids": [by_name[n] for n in names]}, handle)
     print(f"seeded {len(keys)} users and sessions, {len(slugs)} rooms", file=sys.stderr)

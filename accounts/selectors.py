@@ -4,7 +4,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import get_supported_language_variant
 
 from realtime.db import rows_in
@@ -57,10 +57,15 @@ def blocked_users(*, user: "User") -> QuerySet[Block]:
 
 
 def blocks_between(*, user_id: int, other_id: int) -> bool:
-    """Return whether one of two users blocks the other."""
-    return Block.objects.filter(
-        Q(blocker_id=user_id, blocked_id=other_id) | Q(blocker_id=other_id, blocked_id=user_id)
-    ).exists()
+    """Return whether one of two users blocks the other.
+
+    Every send in a direct room asks, with the room locked: a statement of
+    fixed shape (realtime.db.rows_in; a user never blocks themselves, so a
+    block among the two is one between them). Through the ORM the query's
+    building cost more than the database's work.
+    """
+    pair = [user_id, other_id]
+    return bool(rows_in(Block, ("id",), blocker=pair, blocked=pair))
 
 
 def blocking(*, blocked_id: int, user_ids: Iterable[int]) -> set[int]:

@@ -11,7 +11,7 @@ from chat import services as chat
 from chat.models import Membership
 from harness.sockets import assert_silent, db, open_room, receive
 from notifications import services
-from notifications.models import Notification
+from notifications.models import Delivery, Notification
 
 pytestmark = pytest.mark.django_db
 
@@ -237,6 +237,47 @@ def test_a_direct_message_notifies_the_other_person_away(committing, alice, bob)
     grown = only(bob)
     assert grown.count == 2 and grown.title == "alice sent you a message"
     assert grown.body == "are you there?"
+
+
+def test_a_direct_message_notifies_nobody_inactive_or_silenced(committing, alice, bob):
+    """Nor do its mentions: the other person was considered for the message itself."""
+    room = chat.direct_room_open(user=alice, username="bob")
+    bob.is_active = False
+    bob.save(update_fields=["is_active"])
+    post(committing, room, alice, "psst @bob")
+    assert not Notification.objects.filter(recipient=bob).exists()
+
+    bob.is_active = True
+    bob.save(update_fields=["is_active"])
+    chat.membership_notify_set(room=room, user=bob, level="none")
+    post(committing, room, alice, "psst @bob")
+    assert not Notification.objects.filter(recipient=bob).exists()
+
+    chat.membership_notify_set(room=room, user=bob, level="all")
+    post(committing, room, alice, "psst @bob")
+    assert only(bob).kind == "direct"
+
+
+def test_a_grown_notification_takes_its_predecessors_deliveries_along(committing, alice, bob):
+    room = chat.direct_room_open(user=alice, username="bob")
+    post(committing, room, alice, "psst")
+    first = only(bob)
+    Delivery.objects.create(
+        notification=first, channel=Delivery.Channel.EMAIL, status=Delivery.Status.SENT
+    )
+    post(committing, room, alice, "are you there?")
+    grown = only(bob)
+    assert grown.replaces == first.pk
+    assert not Delivery.objects.filter(notification_id=first.pk).exists()
+    assert not Notification.objects.filter(pk=first.pk).exists()
+
+
+def test_only_deliveries_refer_to_a_notification():
+    """A grown notification's predecessor goes with its deliveries, in two
+    statements and no collector (services._notifications_delete): anything
+    new that refers to a notification must go there too."""
+    assert {rel.related_model for rel in Notification._meta.related_objects} == {Delivery}
+    assert not Delivery._meta.related_objects
 
 
 @pytest.mark.django_db(transaction=True)

@@ -57,18 +57,24 @@ def message_url(message: Message) -> str:
     return f"{message.room.get_absolute_url()}?at={message.seq}"
 
 
-def _allowed(room: Room, user_ids: set[int], kind: str) -> set[int]:
-    """Those of `user_ids` who are members of `room` and whose level for it
-    lets it cause a notification of `kind` (a muted room still does: muting
-    only stops email and push)."""
-    levels = Membership.objects.filter(room=room, user_id__in=user_ids).values_list(
-        "user_id", "notify_level"
+def _hears(membership: Membership, kind: str) -> bool:
+    """Whether a member is told of `kind` in their room: an active user whose
+    level for it lets it cause such a notification (a muted room still does:
+    muting only stops email and push). `membership.user` is loaded with it."""
+    return membership.user.is_active and policy.room_level_allows(membership.notify_level, kind)
+
+
+def _notifiable(room: Room, user_ids: set[int], kind: str) -> list:
+    """Those of `user_ids` told of `kind` in `room` (_hears), as users by id, in
+    one read of their memberships with their users."""
+    if not user_ids:
+        return []
+    memberships = (
+        Membership.objects.filter(room=room, user_id__in=user_ids)
+        .select_related("user")
+        .order_by("user_id")
     )
-    return {user_id for user_id, level in levels if policy.room_level_allows(level, kind)}
-
-
-def _active(user_ids: set[int]) -> list:
-    return list(get_user_model().objects.filter(pk__in=user_ids, is_active=True).order_by("pk"))
+    return [membership.user for membership in memberships if _hears(membership, kind)]
 
 
 def _mentioned_ids(message: Message) -> set[int]:
@@ -100,24 +106,18 @@ def _notify_direct(message: Message) -> set[int]:
     """Notify the other person of a direct message unless they are looking at
     the conversation; return who was considered (they get nothing else)."""
     room = message.room
-    # Every other member with their level and their user, in one read: every
-    # direct message asks (as _allowed, then _active, would in two more).
+    # Every other member with their user, in one read: every direct message asks.
     memberships = (
         Membership.objects.filter(room=room)
         .exclude(user=message.author_id)
         .select_related("user")
-        .only("user_id", "notify_level", "user")
         .order_by("user_id")
     )
     others = set()
     users = []
     for membership in memberships:
         others.add(membership.user_id)
-        if (
-            membership.user.is_active
-            and policy.room_level_allows(membership.notify_level, Kind.DIRECT)
-            and not _in_the_room(room, membership.user_id)
-        ):
+        if _hears(membership, Kind.DIRECT) and not _in_the_room(room, membership.user_id):
             users.append(membership.user)
     if users:
         services.notify(
@@ -138,14 +138,15 @@ def _notify_mentions(message: Message, mentioned: set[int], *, edited: bool) -> 
         return
     room = message.room
     target = message_target(message.pk)
-    user_ids = _allowed(room, mentioned, Kind.MENTION)
-    if edited:
+    users = _notifiable(room, mentioned, Kind.MENTION)
+    if edited and users:
         # Mentioned once per message: an edit notifies only those it newly mentions.
-        already = Notification.objects.filter(
-            target=target, kind=Kind.MENTION, recipient_id__in=user_ids
-        ).values_list("recipient_id", flat=True)
-        user_ids -= set(already)
-    users = _active(user_ids)
+        already = set(
+            Notification.objects.filter(
+                target=target, kind=Kind.MENTION, recipient_id__in=[user.pk for user in users]
+            ).values_list("recipient_id", flat=True)
+        )
+        users = [user for user in users if user.pk not in already]
     if not users:
         return
     services.notify(
@@ -170,7 +171,7 @@ def _notify_reply(message: Message, skip: set[int]) -> None:
         return
     if account_selectors.blocking(blocked_id=message.author_id, user_ids=[author_id]):
         return  # nothing reaches a user from someone they block
-    users = _active(_allowed(message.room, {author_id}, Kind.REPLY))
+    users = _notifiable(message.room, {author_id}, Kind.REPLY)
     if not users:
         return
     services.notify(
@@ -231,7 +232,7 @@ def on_reaction_added(sender, message, user, emoji, **kwargs) -> None:
     message group ("alice and 3 others reacted to your message")."""
     if message.author_id == user.pk or message.deleted:
         return
-    users = _active(_allowed(message.room, {message.author_id}, Kind.REACTION))
+    users = _notifiable(message.room, {message.author_id}, Kind.REACTION)
     if not users:
         return
     services.notify(

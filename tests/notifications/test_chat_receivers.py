@@ -185,6 +185,15 @@ def test_an_edit_notifies_only_the_newly_mentioned(committing, room, alice, bob,
     assert only(carol).kind == "mention"
 
 
+def test_a_deactivated_user_is_told_of_nothing(committing, room, alice, bob):
+    message = post(committing, room, alice, "hi")
+    alice.is_active = False
+    alice.save(update_fields=["is_active"])
+    post(committing, room, bob, "@alice hi", reply_to=message.pk)
+    react(committing, room, bob, message)
+    assert not Notification.objects.filter(recipient=alice).exists()
+
+
 # --- room levels ----------------------------------------------------------------
 
 

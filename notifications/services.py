@@ -400,7 +400,9 @@ def _notifications_delete(ids: list[int]) -> None:
     to a notification), in two statements. QuerySet.delete() reads the rows
     first, for a collector that finds nothing else to do: on a direct
     message's notification that grows, that read and its query building cost
-    more than the deletes."""
+    more than the deletes. (Django's private _raw_delete, the statement
+    delete() ends with: tests/realtime/test_canaries.py; the test that only
+    deliveries refer to a notification: tests/notifications.)"""
     Delivery.objects.filter(notification_id__in=ids).delete()  # one DELETE: nothing refers to one
     Notification.objects.filter(pk__in=ids)._raw_delete(Notification.objects.db)
 

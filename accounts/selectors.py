@@ -26,13 +26,15 @@ def language(*, user: "User") -> str:
 
 
 def languages(*, user_ids: Iterable[int]) -> dict[int, str]:
-    """Return each user's language: their stored one, else the site's default."""
+    """Return each user's language: their stored one, else the site's default.
+
+    A statement of fixed shape (realtime.db.rows_in): every notification of
+    what someone did asks, in its recipients' languages (PostgreSQL, one user:
+    about 370 us of CPU through the ORM).
+    """
     ids = list(user_ids)
-    chosen = dict(
-        Profile.objects.filter(user_id__in=ids)
-        .exclude(language="")
-        .values_list("user_id", "language")
-    )
+    profiles = rows_in(Profile, ("user", "language"), user=sorted(set(ids))) if ids else []
+    chosen = {profile.user_id: profile.language for profile in profiles if profile.language}
     default = get_supported_language_variant(settings.LANGUAGE_CODE)
     return {user_id: chosen.get(user_id) or default for user_id in ids}
 

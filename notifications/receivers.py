@@ -6,6 +6,7 @@ broadcast audiences."""
 import functools
 import logging
 import re
+from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
@@ -23,6 +24,7 @@ from chat.signals import (
     room_read,
 )
 from realtime import presence
+from realtime.db import rows_in
 
 from . import events, policy, services, titles
 from .models import Kind, Notification, message_target
@@ -57,24 +59,41 @@ def message_url(message: Message) -> str:
     return f"{message.room.get_absolute_url()}?at={message.seq}"
 
 
-def _hears(membership: Membership, kind: str) -> bool:
+def _members(room: Room, user_ids: set[int] | None = None) -> "list[tuple[Membership, Any]]":
+    """The room's members (those of `user_ids` only, when given): each
+    membership with its user, by user id. Two statements of fixed shape
+    (realtime.db.rows_in): every direct message asks, and the ORM's one read
+    with its join cost twice the CPU (a direct room on PostgreSQL, in one
+    process: about 670 us a read against 300)."""
+    fields = ("user", "notify_level")
+    if user_ids is None:
+        memberships = rows_in(Membership, fields, room=[room.pk])
+    elif user_ids:
+        memberships = rows_in(Membership, fields, room=[room.pk], user=sorted(user_ids))
+    else:
+        return []
+    if not memberships:
+        return []
+    user_model = get_user_model()
+    user_fields = tuple(field.name for field in user_model._meta.concrete_fields)
+    users = {
+        user.pk: user
+        for user in rows_in(user_model, user_fields, id=[m.user_id for m in memberships])
+    }
+    pairs = [(m, users[m.user_id]) for m in memberships if m.user_id in users]
+    return sorted(pairs, key=lambda pair: pair[0].user_id)
+
+
+def _hears(membership: Membership, user, kind: str) -> bool:
     """Whether a member is told of `kind` in their room: an active user whose
     level for it lets it cause such a notification (a muted room still does:
-    muting only stops email and push). `membership.user` is loaded with it."""
-    return membership.user.is_active and policy.room_level_allows(membership.notify_level, kind)
+    muting only stops email and push)."""
+    return user.is_active and policy.room_level_allows(membership.notify_level, kind)
 
 
 def _notifiable(room: Room, user_ids: set[int], kind: str) -> list:
-    """Those of `user_ids` told of `kind` in `room` (_hears), as users by id, in
-    one read of their memberships with their users."""
-    if not user_ids:
-        return []
-    memberships = (
-        Membership.objects.filter(room=room, user_id__in=user_ids)
-        .select_related("user")
-        .order_by("user_id")
-    )
-    return [membership.user for membership in memberships if _hears(membership, kind)]
+    """Those of `user_ids` told of `kind` in `room` (_hears), as users by id."""
+    return [user for membership, user in _members(room, user_ids) if _hears(membership, user, kind)]
 
 
 def _mentioned_ids(message: Message) -> set[int]:
@@ -106,19 +125,14 @@ def _notify_direct(message: Message) -> set[int]:
     """Notify the other person of a direct message unless they are looking at
     the conversation; return who was considered (they get nothing else)."""
     room = message.room
-    # Every other member with their user, in one read: every direct message asks.
-    memberships = (
-        Membership.objects.filter(room=room)
-        .exclude(user=message.author_id)
-        .select_related("user")
-        .order_by("user_id")
-    )
     others = set()
     users = []
-    for membership in memberships:
-        others.add(membership.user_id)
-        if _hears(membership, Kind.DIRECT) and not _in_the_room(room, membership.user_id):
-            users.append(membership.user)
+    for membership, user in _members(room):
+        if user.pk == message.author_id:
+            continue
+        others.add(user.pk)
+        if _hears(membership, user, Kind.DIRECT) and not _in_the_room(room, user.pk):
+            users.append(user)
     if users:
         services.notify(
             users,

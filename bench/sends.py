@@ -65,7 +65,10 @@ def measure(sends: int, rounds: int) -> None:
     call_command("migrate", verbosity=0)
     user_model = get_user_model()
     people = 20
-    users = [user_model.objects.create_user(f"sends{i}") for i in range(people + 1)]
+    users = [
+        user_model.objects.create_user(f"sends{i}", email=f"sends{i}@example.com")
+        for i in range(people + 1)
+    ]
     room = services.room_create(name="Sends", created_by=users[0])
     Membership.objects.bulk_create(Membership(room=room, user=user) for user in users[1:])
     directs = [

@@ -1,7 +1,8 @@
-"""What the writer's thread spends on one stored send, in one process, by the
-kind of room: a member's send in a public room against a direct message to
-someone away, whose notification grows with each message (one unread
-notification per conversation).
+"""What the writer's thread spends on one stored send, in one process, by what
+it sets off: a member's send in a public room, the same mentioning another
+member who is away, and a direct message to someone away. The two notified
+kinds grow their recipient's unread notification (one per conversation, one
+per room's mentions) with each message.
 
     python -m bench.sends [--sqlite] [--sends 400] [--rounds 5]
 
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from bench.procs import Database, app_env
 
-KINDS = ("room", "direct")
+KINDS = ("room", "mention", "direct")
 
 
 def main() -> None:
@@ -76,12 +77,15 @@ def measure(sends: int, rounds: int) -> None:
     ]
 
     def send(kind: str, index: int) -> services.NewMessage:
-        if kind == "room":
-            where, author = room, users[1 + index % people]
-        else:  # users[0] writes to each of the others in turn
+        body = "hello"
+        if kind == "direct":  # users[0] writes to each of the others in turn
             where, author = directs[index % people], users[0]
+        else:
+            where, author = room, users[1 + index % people]
+            if kind == "mention":  # of the next member, who is away
+                body = f"@{users[1 + (index + 1) % people].username} hello"
         client_id = f"{kind}-{time.monotonic_ns()}-{index}"
-        return services.NewMessage(room=where, author=author, body="hello", client_id=client_id)
+        return services.NewMessage(room=where, author=author, body=body, client_id=client_id)
 
     def round_of(kind: str, count: int) -> float:
         started = time.thread_time()

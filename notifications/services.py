@@ -5,7 +5,7 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from channels.db import database_sync_to_async
 from django.conf import settings
@@ -46,27 +46,41 @@ BATCH_SIZE = 1000
 ACTORS_KEPT = 100
 
 
-def _user_ids(recipients) -> list[int]:
-    """Return the distinct ids of a user, or of an iterable or queryset of users, ascending."""
+def _recipients(recipients) -> dict[int, Any]:
+    """Return the distinct recipients of a user, or of an iterable or queryset
+    of users, by id ascending: each with the user given (None for a queryset,
+    which is read for its ids only)."""
     if isinstance(recipients, User):
         recipients = [recipients]
     if isinstance(recipients, QuerySet):
         if recipients.model is not User:
             raise TypeError(f"Expected a queryset of users, not of {recipients.model.__name__}.")
-        return sorted(set(recipients.values_list("pk", flat=True)))
+        return dict.fromkeys(sorted(set(recipients.values_list("pk", flat=True))))
     if isinstance(recipients, str | bytes) or not isinstance(recipients, Iterable):
         raise TypeError(
             "recipients must be a user, an iterable or queryset of users, or a Group; "
             f"not {type(recipients).__name__}."
         )
-    ids = set()
+    given: dict[int, Any] = {}
     for user in recipients:
         if not isinstance(user, User):
             raise TypeError(f"Expected users, not {type(user).__name__}.")
         if user.pk is None:
             raise Refused(_("A recipient must be a saved user."))
-        ids.add(user.pk)
-    return sorted(ids)
+        given[user.pk] = user
+    return dict(sorted(given.items()))
+
+
+def _with_recipients(rows: list[Notification], given: dict[int, Any]) -> list[Notification]:
+    """`rows`, each with its recipient's user attached where one was given, so
+    that what reads them after the commit (the email's decision) reads no user
+    again: notifications_stored's receivers are handed these very rows, so
+    this runs before the commit."""
+    for row in rows:
+        user = given.get(row.recipient_id)
+        if user is not None:
+            row.recipient = user
+    return rows
 
 
 def _active_members(group_ids: list[int]) -> list[int]:
@@ -466,10 +480,9 @@ def notify(
             user_ids.remove(actor.pk)
             return _store(user_ids=user_ids, content=content, **options)
         return _store(user_ids=user_ids, content=content, group_ids=[recipients.pk], **options)
-    user_ids = _user_ids(recipients)
-    if actor is not None:
-        user_ids = [user_id for user_id in user_ids if user_id != actor.pk]
-    return _store(user_ids=user_ids, content=content, **options)
+    given = _recipients(recipients)
+    user_ids = [user_id for user_id in given if actor is None or user_id != actor.pk]
+    return _with_recipients(_store(user_ids=user_ids, content=content, **options), given)
 
 
 def _notify_per_language(
@@ -489,7 +502,8 @@ def _notify_per_language(
         raise TypeError("A title rendered per recipient names its actor: pass actor=.")
     if kind not in Kind.values:
         raise Refused(_("kind must be one of %(kinds)s.") % {"kinds": ", ".join(Kind.values)})
-    user_ids = [user_id for user_id in _user_ids(recipients) if user_id != actor.pk]
+    given = _recipients(recipients)
+    user_ids = [user_id for user_id in given if user_id != actor.pk]
     by_language: dict[str, list[int]] = {}
     for user_id, language in accounts_selectors.languages(user_ids=user_ids).items():
         by_language.setdefault(language, []).append(user_id)
@@ -499,7 +513,7 @@ def _notify_per_language(
             title = title_for([actor.get_username()], 0)[:TITLE_MAX]
             content = clean_content(title=title, body=body, level=level, url=url)
             key = collapse_key_for(kind, target) if collapse_key is None else collapse_key
-            stored += _store(
+            rows = _store(
                 user_ids=sorted(ids),
                 content=content,
                 target=target,
@@ -508,6 +522,7 @@ def _notify_per_language(
                 collapse_key=key,
                 title_for=title_for,
             )
+            stored += _with_recipients(rows, given)
     return stored
 
 

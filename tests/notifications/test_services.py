@@ -76,6 +76,14 @@ def test_notify_deduplicates_recipients(alice, bob):
     )
 
 
+def test_the_rows_carry_the_users_given(alice, bob):
+    """What reads them after the commit (the email's decision) reads no user again."""
+    given = {alice.pk: alice, bob.pk: bob}
+    rows = services.notify(list(given.values()), title="Yours")
+    assert len(rows) == 2
+    assert all(row.recipient is given[row.recipient_id] for row in rows)
+
+
 def test_notify_a_group_reaches_its_active_members_only(make_user, staff_group):
     member, sleeper, outsider = make_user("m"), make_user("s", is_active=False), make_user("o")
     member.groups.add(staff_group)

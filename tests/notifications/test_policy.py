@@ -140,6 +140,39 @@ def test_room_level_and_mute_stop_email_and_push(alice, alice_member, message, r
     assert policy.push_wanted(notification, now=later)
 
 
+@pytest.mark.parametrize(
+    "target",
+    ["chat.message:{message}", "chat.room:{room}"],
+)
+def test_the_membership_a_notification_is_about(alice, alice_member, message, room, target):
+    row = Notification(recipient=alice, target=target.format(message=message.pk, room=room.pk))
+    assert policy.membership_for(row) == alice_member
+
+
+@pytest.mark.parametrize(
+    "target",
+    [
+        "",
+        "chat.message:",
+        "chat.message:x",
+        "chat.message:-1",
+        "chat.message:{missing}",
+        "chat.message:99999999999999999999",
+        "chat.room:99999999999999999999",
+        "elsewhere:1",
+    ],
+)
+def test_no_membership_for_a_target_of_no_room(alice, alice_member, message, target):
+    row = Notification(recipient=alice, target=target.format(missing=message.pk + 1000))
+    assert policy.membership_for(row) is None
+
+
+def test_no_membership_of_a_room_one_is_not_in(carol, message, room):
+    assert (
+        policy.membership_for(Notification(recipient=carol, target=f"chat.room:{room.pk}")) is None
+    )
+
+
 def test_push_per_kind_switch(alice, alice_member, message):
     notification = about_message(alice, message, kind=Kind.REACTION)
     assert not policy.push_wanted(notification, now=NOW)

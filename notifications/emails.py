@@ -38,7 +38,7 @@ from chat.models import Message, Room
 from chat.selectors import room_display_name
 
 from . import deliveries, policy
-from .models import Delivery, Kind, Notification, NotificationSettings
+from .models import Delivery, Kind, Notification, NotificationSettings, target_id
 
 logger = logging.getLogger(__name__)
 
@@ -125,27 +125,18 @@ class KindLink:
     url: str
 
 
-def _target_id(target: str, prefix: str) -> int | None:
-    if not target.startswith(prefix):
-        return None
-    try:
-        return int(target.removeprefix(prefix))
-    except ValueError:
-        return None
-
-
 def sections(user, notifications: list[Notification]) -> list[RoomSection]:
     """Group `notifications` (newest first) by the room they are about, rooms in the
     order of their newest notification; links open the room at the message."""
-    message_ids = {_target_id(n.target, policy.MESSAGE_TARGET) for n in notifications} - {None}
-    room_ids = {_target_id(n.target, policy.ROOM_TARGET) for n in notifications} - {None}
+    message_ids = {target_id(n.target, policy.MESSAGE_TARGET) for n in notifications} - {None}
+    room_ids = {target_id(n.target, policy.ROOM_TARGET) for n in notifications} - {None}
     messages = Message.objects.filter(pk__in=message_ids).select_related("room").in_bulk()
     rooms = Room.objects.in_bulk(room_ids)
     grouped: dict[int | None, RoomSection] = {}
     for notification in notifications:
-        message_id = _target_id(notification.target, policy.MESSAGE_TARGET)
+        message_id = target_id(notification.target, policy.MESSAGE_TARGET)
         message = messages.get(message_id) if message_id is not None else None
-        room_id = _target_id(notification.target, policy.ROOM_TARGET)
+        room_id = target_id(notification.target, policy.ROOM_TARGET)
         room = message.room if message is not None else rooms.get(room_id) if room_id else None
         if message is not None:
             url = absolute(f"{message.room.get_absolute_url()}?at={message.seq}")

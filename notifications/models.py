@@ -32,6 +32,19 @@ def message_target(message_id: int) -> str:
     return f"{MESSAGE_TARGET}{message_id}"
 
 
+def target_id(target: str, prefix: str) -> int | None:
+    """The id a target of kind `prefix` names ("chat.message:8812" → 8812), or
+    None for a target of another kind or one no row can have (not a positive
+    integer, or past a 64-bit id)."""
+    if not target.startswith(prefix):
+        return None
+    try:
+        value = int(target.removeprefix(prefix))
+    except ValueError:
+        return None
+    return value if 0 < value < 2**63 else None
+
+
 class Kind(models.TextChoices):
     """What a notification is about; the preferences switch email and push per kind."""
 

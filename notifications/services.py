@@ -24,7 +24,7 @@ from realtime.metrics import here
 
 from . import deliveries, events, frames, metrics, selectors, signals, tasks
 from .exceptions import NotificationNotFound
-from .models import MESSAGE_TARGET, Broadcast, Delivery, Kind, Notification
+from .models import MESSAGE_TARGET, Broadcast, Delivery, Kind, Notification, target_id
 from .selectors import UnreadState
 from .validation import TITLE_MAX, Content, clean_content
 
@@ -668,9 +668,9 @@ def notifications_mark_read_in_room(*, user, room: "Room", seq: int) -> list[int
     ).values_list("pk", "target")
     by_message: dict[int, list[int]] = {}
     for pk, target in unread:
-        message_id = target.removeprefix(MESSAGE_TARGET)
-        if message_id.isdigit():
-            by_message.setdefault(int(message_id), []).append(pk)
+        message_id = target_id(target, MESSAGE_TARGET)
+        if message_id is not None:
+            by_message.setdefault(message_id, []).append(pk)
     if not by_message:
         return []
     read_messages = Message.objects.filter(

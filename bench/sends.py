@@ -8,7 +8,10 @@ per room's mentions) with each message.
 
 Batches of one send, back to back, through chat.writer.store_sends as the
 writer runs them (the transaction, then what its commit sets off: room events,
-the signals and their receivers, notifications). The thread's own CPU
+the signals and their receivers, notifications). The pushes are held, as the
+writer's are, and dropped: in the server its event loop sends them, off the
+writer's thread (here, with no loop, each would start a thread and a loop of
+its own: a fifth of a room member's send). The thread's own CPU
 (time.thread_time) per send, a median over rounds that alternate the two
 kinds; the database's work is not counted. On a database of its own
 (PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite), with production
@@ -59,8 +62,9 @@ def measure(sends: int, rounds: int) -> None:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
+    from django_tasks_db.models import DBTaskResult
 
-    from chat import services, writer
+    from chat import events, services, writer
     from chat.models import Membership
 
     call_command("migrate", verbosity=0)
@@ -90,7 +94,8 @@ def measure(sends: int, rounds: int) -> None:
     def round_of(kind: str, count: int) -> float:
         started = time.thread_time()
         for index in range(count):
-            (outcome,) = writer.store_sends([send(kind, index)])
+            with events.pushes_held():
+                (outcome,) = writer.store_sends([send(kind, index)])
             if isinstance(outcome, Exception):
                 raise outcome
         return (time.thread_time() - started) / count * 1e6
@@ -105,6 +110,10 @@ def measure(sends: int, rounds: int) -> None:
         rounds_text = ", ".join(f"{value:,.0f}" for value in spent[kind])
         median = statistics.median(spent[kind])
         print(f"{kind}: {median:,.0f} us of the thread's CPU per send (rounds: {rounds_text})")
+    # No task worker runs here: every email run enqueued is still there.
+    notifying = (sends // 2 + sends * rounds) * (len(KINDS) - 1)
+    runs = DBTaskResult.objects.filter(task_path="notifications.tasks.email_send").count()
+    print(f"email runs enqueued: {runs:,} for {notifying:,} sends that notify someone away")
 
 
 if __name__ == "__main__":

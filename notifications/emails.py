@@ -256,8 +256,10 @@ def send_due(*, user_id: int, notification_ids: list[int], now: datetime) -> Out
     by `now`, as one message; record the deliveries.
 
     `notification_ids` are those this run was scheduled for: the ones no longer
-    wanted (read meanwhile, switched off) are recorded as skipped. Raise when the
-    mail server fails (nothing is recorded as sent; the task retries).
+    wanted (read meanwhile, switched off) are recorded as skipped. (Those stored
+    while it waited, whose email it covers, enqueued no run of their own:
+    notifications.email_receivers. Read meanwhile, they are not recorded.) Raise
+    when the mail server fails (nothing is recorded as sent; the task retries).
     """
     with transaction.atomic():
         # One run per user at a time: a second run waits here and then finds the

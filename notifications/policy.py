@@ -145,6 +145,11 @@ def email_send_at(user, *, now: datetime) -> datetime | None:
     return quiet_hours_end(settings_row, at)
 
 
+def can_be_emailed(user) -> bool:
+    """Whether anything may be emailed to `user` at all: active, with an address."""
+    return bool(user.is_active and user.email)
+
+
 def email_wanted(notification: Notification, *, now: datetime | None = None) -> bool:
     """Whether this notification should (still) be emailed: an unread mention,
     reply or direct message, switched on for email, to an active user with an
@@ -152,7 +157,7 @@ def email_wanted(notification: Notification, *, now: datetime | None = None) -> 
     user = notification.recipient
     if notification.kind not in EMAIL_KINDS or notification.read_at is not None:
         return False
-    if not user.is_active or not user.email:
+    if not can_be_emailed(user):
         return False
     settings_row = settings_for(user)
     if settings_row.email_timing == NotificationSettings.EmailTiming.OFF:

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,14 +37,21 @@ def backoff(attempt: int) -> timedelta:
 
 
 def enqueue_on_commit(
-    task: Task, *args: Any, run_after: datetime | None = None, **kwargs: Any
+    task: Task,
+    *args: Any,
+    run_after: datetime | None = None,
+    on_enqueued: Callable[[], None] | None = None,
+    **kwargs: Any,
 ) -> None:
     """Enqueue `task(*args, **kwargs)` once the current transaction commits (at
-    once outside one), to run no earlier than `run_after`."""
+    once outside one), to run no earlier than `run_after`; then call
+    `on_enqueued`, only if the task was enqueued."""
 
     def enqueue() -> None:
         scheduled = task.using(run_after=run_after) if run_after is not None else task
         scheduled.enqueue(*args, **kwargs)
+        if on_enqueued is not None:
+            on_enqueued()
 
     # robust: a failed enqueue is logged and does not stop the other callbacks.
     transaction.on_commit(enqueue, robust=True)

@@ -19,6 +19,7 @@ from chat.models import Room
 from config import settings as django_settings_module
 from harness.redis_server import RedisServer
 from harness.sockets import receive
+from notifications import email_receivers
 from realtime import presence, registry
 from realtime.db import stop_database_threads
 
@@ -81,6 +82,13 @@ def _fresh_realtime_state(redis_url):
     channel_layers.backends = {}
     registry.forget_local()
     presence.forget_local()
+
+
+@pytest.fixture(autouse=True)
+def _no_email_runs_remembered():
+    """Each test's notifications enqueue their own email runs: a run another
+    test enqueued (for a user with the same id) is not there to cover them."""
+    email_receivers.scheduled.forget()
 
 
 @pytest.fixture

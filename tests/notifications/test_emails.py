@@ -11,7 +11,7 @@ from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
 from chat import services as chat_services
-from notifications import emails, services, tasks
+from notifications import email_receivers, emails, services, tasks
 from notifications.models import Delivery, Kind, Notification, NotificationSettings
 from realtime import tasks as task_helpers
 
@@ -268,6 +268,84 @@ def test_the_task_runs_on_the_worker_once_due(
     assert run_tasks() == 1
     assert len(mail.outbox) == 1
     assert DBTaskResult.objects.get().status == "SUCCESSFUL"
+
+
+def test_a_run_enqueued_earlier_carries_the_later_notifications(
+    room, alice, bob_mail, run_tasks, django_capture_on_commit_callbacks
+):
+    ids = []
+    for n in range(1, 4):
+        with django_capture_on_commit_callbacks(execute=True):
+            ids.append(mention(bob_mail, post(room, alice, f"hi bob {n}", n), at=timezone.now()))
+    # One run, the first one's: the others come before it and by their own time.
+    (run,) = DBTaskResult.objects.all()
+    assert run.args_kwargs["args"] == [bob_mail.pk, ids[:1]]
+    # Its time comes (the notifications as old as the delay), and it sends all three.
+    Notification.objects.update(created_at=timezone.now() - timedelta(seconds=DELAY))
+    DBTaskResult.objects.update(run_after=timezone.now())
+    assert run_tasks() == 1
+    (email,) = mail.outbox
+    assert email.subject == "3 unread notifications"
+    assert email_deliveries(Delivery.Status.SENT) == sorted(ids)
+
+
+def test_a_run_due_later_does_not_hold_back_a_sooner_email(
+    room, alice, bob_mail, django_capture_on_commit_callbacks
+):
+    # A digest hour two hours ahead, then email "soon": the digest's run is too late.
+    digest_hour = (timezone.now() + timedelta(hours=2)).astimezone(UTC).hour
+    prefs(bob_mail, email_timing="daily", digest_hour=digest_hour, time_zone="UTC")
+    with django_capture_on_commit_callbacks(execute=True):
+        mention(bob_mail, post(room, alice, "hi bob", 1), at=timezone.now())
+    prefs(bob_mail, email_timing="soon")
+    with django_capture_on_commit_callbacks(execute=True):
+        mention(bob_mail, post(room, alice, "hi again", 2), at=timezone.now())
+    digest, soon = DBTaskResult.objects.order_by("enqueued_at")
+    assert digest.run_after - timezone.now() > timedelta(hours=1)
+    assert soon.run_after - timezone.now() <= timedelta(seconds=DELAY)
+
+
+def test_a_run_whose_time_is_near_or_not_enqueued_covers_nothing(
+    room, alice, bob_mail, settings, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=False):
+        nid = mention(bob_mail, post(room, alice, "hi bob", 1), at=timezone.now())
+    stored = Notification.objects.select_related("recipient").get(pk=nid)
+    with django_capture_on_commit_callbacks(execute=False):
+        # Told inside a transaction that rolls back: its run never came to be.
+        email_receivers.on_notifications_stored(
+            None, notifications=[stored], kinds=frozenset({stored.kind})
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        mention(bob_mail, post(room, alice, "hi again", 2), at=timezone.now())
+    assert DBTaskResult.objects.count() == 1
+    # A delay shorter than the margin: the worker may start a run at any moment.
+    settings.NOTIFY_EMAIL_DELAY = int(email_receivers.scheduled.margin.total_seconds())
+    for n in (3, 4):
+        with django_capture_on_commit_callbacks(execute=True):
+            mention(bob_mail, post(room, alice, f"hi {n}", n), at=timezone.now())
+    assert DBTaskResult.objects.count() == 3
+
+
+def test_a_scheduled_run_covers_only_what_it_comes_in_time_for():
+    scheduled = email_receivers.ScheduledEmails(
+        size=2, margin=timedelta(seconds=30), trust=timedelta(hours=1)
+    )
+    now = timezone.now()
+    scheduled.add(1, now + timedelta(minutes=5))
+    assert scheduled.covers(1, now + timedelta(minutes=5), now=now)
+    assert scheduled.covers(1, now + timedelta(minutes=9), now=now)
+    assert not scheduled.covers(1, now + timedelta(minutes=4), now=now)  # it comes too late
+    assert not scheduled.covers(1, now + timedelta(minutes=9), now=now + timedelta(minutes=4.6))
+    assert not scheduled.covers(2, now + timedelta(minutes=9), now=now)  # another user
+    # Trusted for an hour after it was enqueued: a row deleted by hand holds nothing back longer.
+    scheduled.add(3, now + timedelta(hours=5))
+    assert scheduled.covers(3, now + timedelta(hours=5), now=now)
+    assert not scheduled.covers(3, now + timedelta(hours=5), now=now + timedelta(minutes=61))
+    # At most `size` users, the least recently scheduled dropped first.
+    scheduled.add(4, now + timedelta(minutes=5))
+    assert not scheduled.covers(1, now + timedelta(minutes=9), now=now)
+    assert scheduled.covers(4, now + timedelta(minutes=9), now=now)
 
 
 def test_a_failed_send_is_recorded_and_retried_with_backoff(

@@ -19,6 +19,7 @@ from django.utils.translation import gettext as _
 
 from accounts import selectors as accounts_selectors
 from chat.models import Message
+from realtime.db import Rows, delete_in, run_together
 from realtime.errors import Refused
 from realtime.metrics import here
 
@@ -315,6 +316,47 @@ def _grown_title(title: str, actor, names: list[str], others: int) -> str:
     return f"{who}{title[len(name) :]}"[:TITLE_MAX]
 
 
+# A recipient's newest unread notification of a collapse key since a moment,
+# locked (_unread_to_grow).
+_newest_unread = Rows(
+    Notification,
+    ("recipient", "="),
+    ("collapse_key", "="),
+    ("created_at", ">="),
+    null=("read_at",),
+    order_by=("-id",),
+    lock=True,
+)
+# Up to this many recipients, a statement of fixed shape each (a direct
+# message, a reply or a reaction notifies one, a message mentions at most
+# notifications.receivers.MENTIONS_MAX): the ORM's query building cost more
+# than the read. For more (notify() to a group), the ORM's one query.
+GROW_ONE_BY_ONE_MAX = 20
+
+
+def _unread_to_grow(user_ids: list[int], collapse_key: str, since) -> dict[int, Notification]:
+    """Each recipient's newest unread notification of `collapse_key` since
+    `since`, locked, by recipient (locked in recipient order, as every writer
+    locks them)."""
+    recipients = sorted(set(user_ids))
+    if len(recipients) <= GROW_ONE_BY_ONE_MAX:
+        found = run_together(*(_newest_unread.query(pk, collapse_key, since) for pk in recipients))
+        return {row.recipient_id: row for row in found if row is not None}
+    latest: dict[int, Notification] = {}
+    for row in (
+        Notification.objects.select_for_update()
+        .filter(
+            recipient_id__in=recipients,
+            collapse_key=collapse_key,
+            read_at__isnull=True,
+            created_at__gte=since,
+        )
+        .order_by("recipient_id", "-id")
+    ):
+        latest.setdefault(row.recipient_id, row)
+    return latest
+
+
 def _grow(
     *,
     user_ids: list[int],
@@ -331,19 +373,7 @@ def _grow(
     that counts one more; return the new rows. Each goes to its own recipient's
     sockets as a usual notification: their unread count does not change."""
     since = now - timedelta(seconds=settings.NOTIFY_GROUP_WINDOW)
-    previous = list(
-        Notification.objects.select_for_update()
-        .filter(
-            recipient_id__in=user_ids,
-            collapse_key=collapse_key,
-            read_at__isnull=True,
-            created_at__gte=since,
-        )
-        .order_by("recipient_id", "-id")
-    )
-    latest: dict[int, Notification] = {}
-    for row in previous:
-        latest.setdefault(row.recipient_id, row)
+    latest = _unread_to_grow(user_ids, collapse_key, since)
     if not latest:
         return []
     actor_id = actor.pk if actor is not None else None
@@ -411,14 +441,12 @@ def _grow(
 
 def _notifications_delete(ids: list[int]) -> None:
     """Delete the notifications `ids` and their deliveries (nothing else refers
-    to a notification), in two statements. QuerySet.delete() reads the rows
-    first, for a collector that finds nothing else to do: on a direct
-    message's notification that grows, that read and its query building cost
-    more than the deletes. (Django's private _raw_delete, the statement
-    delete() ends with: tests/realtime/test_canaries.py; the test that only
-    deliveries refer to a notification: tests/notifications.)"""
-    Delivery.objects.filter(notification_id__in=ids).delete()  # one DELETE: nothing refers to one
-    Notification.objects.filter(pk__in=ids)._raw_delete(Notification.objects.db)
+    to a notification: a test in tests/notifications says so), in two
+    statements of fixed shape, in one round trip where the database takes
+    both. QuerySet.delete() reads the rows first, for a collector that finds
+    nothing else to do: on a direct message's notification that grows, that
+    read and its query building cost more than the deletes."""
+    run_together(delete_in(Delivery, notification=ids), delete_in(Notification, id=ids))
 
 
 def collapse_key_for(kind: str, target: str) -> str:

@@ -280,19 +280,34 @@ class Rows(Generic[M]):
     a handshake cost about ten times the query itself (SQLite, CPU per call:
     `Room.objects.get(slug=...)` about 540 us, this about 60 us).
 
-    `where` pairs a field name with a comparison (`("slug", "=")`), ANDed.
-    Parameters and every concrete field read are converted as the ORM would
-    (SQLite's booleans and datetimes, time zones), so the instances are the
-    same as `Model.objects.get`'s.
+    `where` pairs a field name with a comparison (`("slug", "=")`), ANDed;
+    the fields `null` names must be NULL. `order_by` picks which row is first
+    (field names, `-` for descending); `lock` locks it for the transaction,
+    where the database locks rows. Parameters and every concrete field read
+    are converted as the ORM would (SQLite's booleans and datetimes, time
+    zones), so the instances are the same as `Model.objects.get`'s.
     """
 
     OPERATORS = frozenset({"=", "<", "<=", ">", ">="})
 
-    def __init__(self, model: type[M], *where: tuple[str, str]) -> None:
+    def __init__(
+        self,
+        model: type[M],
+        *where: tuple[str, str],
+        null: tuple[str, ...] = (),
+        order_by: tuple[str, ...] = (),
+        lock: bool = False,
+    ) -> None:
         if not where or any(operator not in self.OPERATORS for _, operator in where):
             raise ValueError(f"conditions must compare fields with {sorted(self.OPERATORS)}")
         self.model = model
         self.where = [(_column_field(model, name), operator) for name, operator in where]
+        self.null = [_column_field(model, name) for name in null]
+        self.order_by = [
+            (_column_field(model, name.removeprefix("-")), name.startswith("-"))
+            for name in order_by
+        ]
+        self.lock = lock
         self.fields = model._meta.concrete_fields
         self.attnames = [field.attname for field in self.fields]
         self._prepared: dict[str, tuple[str, list]] = {}  # per database alias
@@ -303,8 +318,19 @@ class Rows(Generic[M]):
             quote = connection.ops.quote_name
             table = self.model._meta.db_table
             columns = ", ".join(quote(field.column) for field in self.fields)
-            where = " AND ".join(f"{quote(field.column)} {op} %s" for field, op in self.where)
-            sql = f"SELECT {columns} FROM {quote(table)} WHERE {where} LIMIT 1"  # noqa: S608
+            where = " AND ".join(
+                [f"{quote(field.column)} {op} %s" for field, op in self.where]
+                + [f"{quote(field.column)} IS NULL" for field in self.null]
+            )
+            sql = f"SELECT {columns} FROM {quote(table)} WHERE {where}"  # noqa: S608
+            if self.order_by:
+                sql += " ORDER BY " + ", ".join(
+                    f"{quote(field.column)}{' DESC' if descending else ''}"
+                    for field, descending in self.order_by
+                )
+            sql += " LIMIT 1"
+            if self.lock and connection.features.has_select_for_update:
+                sql += " FOR UPDATE"
             converters = _converters(connection, self.model, list(self.fields))
             prepared = self._prepared[connection.alias] = (sql, converters)
         return prepared
@@ -468,15 +494,18 @@ def select_in(
     """rows_in's query, to run with others (run_together)."""
     counts = None if _ARRAYS else tuple(len(values) for values in where.values())
     sql, attnames, converters = _select_in(model, fields, tuple(where), lock, counts)
-    if _ARRAYS:
-        params: list[Any] = [list(values) for values in where.values()]
-    else:
-        params = [value for values in where.values() for value in values]
 
     def read(rows: list[tuple]) -> list[M]:
         return [_instance(connection, model, attnames, converters, row) for row in rows]
 
-    return Query(sql, params, read)
+    return Query(sql, _in_params(where), read)
+
+
+def _in_params(where: dict[str, list[Any]]) -> list[Any]:
+    """The parameters of `_in_conditions`: a list per field, or each value."""
+    if _ARRAYS:
+        return [list(values) for values in where.values()]
+    return [value for values in where.values() for value in values]
 
 
 def rows_insert(
@@ -550,7 +579,23 @@ def set_values(model: type[Model], name: str, values: list[tuple[Any, Any]]) -> 
     return Query(sql, [(value, pk) for pk, value in values], _nothing, rows=False, many=True)
 
 
-# The statements of rows_in, rows_insert and rows_set, written once per shape
+def rows_delete(model: type[Model], **where: list[Any]) -> None:
+    """DELETE the rows of `model` whose fields each have one of the values
+    listed in `where`, in one statement of fixed shape on the default
+    database, in its current transaction. That statement alone: no signals,
+    nothing else deleted (QuerySet.delete() first reads the rows for its
+    collector, which also deletes what refers to them). For rows nothing
+    refers to, or whose referrers the caller deletes first."""
+    run(delete_in(model, **where))
+
+
+def delete_in(model: type[Model], **where: list[Any]) -> Query[None]:
+    """rows_delete's query, to run with others (run_together)."""
+    counts = None if _ARRAYS else tuple(len(values) for values in where.values())
+    return Query(_delete_in(model, tuple(where), counts), _in_params(where), _nothing, rows=False)
+
+
+# The statements of rows_in, rows_insert, rows_set and rows_delete, written once per shape
 # (and their converters found once): in a profile of batches of one send,
 # writing them on every call cost as much as running them.
 
@@ -568,15 +613,7 @@ def _select_in(
     # In the model's order, as Model.from_db reads them.
     loaded = [field for field in meta.concrete_fields if field.name in fields]
     columns = ", ".join(quote(field.column) for field in loaded)
-    matched = [_column_field(model, name) for name in names]
-    if counts is None:
-        # One array per field: the same statement for any number of values.
-        conditions = " AND ".join(f"{quote(f.column)} = ANY({_array(f)})" for f in matched)
-    else:
-        conditions = " AND ".join(
-            f"{quote(field.column)} IN ({', '.join(['%s'] * count)})"
-            for field, count in zip(matched, counts, strict=True)
-        )
+    conditions = _in_conditions(model, names, counts)
     # The names are the model's own, quoted; the values are parameters.
     sql = f"SELECT {columns} FROM {quote(meta.db_table)} WHERE {conditions}"  # noqa: S608
     if lock:
@@ -590,6 +627,29 @@ def _select_in(
     # 56,000, instead of a lookup of the unique key per send.
     converters = _converters(connection, model, loaded)
     return sql, [field.attname for field in loaded], converters
+
+
+@functools.lru_cache(maxsize=64)
+def _delete_in(model: type[Model], names: tuple[str, ...], counts: tuple[int, ...] | None) -> str:
+    table = connection.ops.quote_name(model._meta.db_table)
+    # The names are the model's own, quoted; the values are parameters.
+    return f"DELETE FROM {table} WHERE {_in_conditions(model, names, counts)}"  # noqa: S608
+
+
+def _in_conditions(
+    model: type[Model], names: tuple[str, ...], counts: tuple[int, ...] | None
+) -> str:
+    """Each field `names` names among a list of values (`counts`: how many
+    each; None: one array parameter each, on PostgreSQL), ANDed."""
+    quote = connection.ops.quote_name
+    matched = [_column_field(model, name) for name in names]
+    if counts is None:
+        # One array per field: the same statement for any number of values.
+        return " AND ".join(f"{quote(f.column)} = ANY({_array(f)})" for f in matched)
+    return " AND ".join(
+        f"{quote(field.column)} IN ({', '.join(['%s'] * count)})"
+        for field, count in zip(matched, counts, strict=True)
+    )
 
 
 @functools.lru_cache(maxsize=256)

@@ -46,6 +46,22 @@ def test_notify_single_user_takes_a_fixed_number_of_queries(alice, django_assert
         services.notify(alice, title="Hi")
 
 
+@pytest.mark.parametrize("count", [1, services.GROW_ONE_BY_ONE_MAX, 30])
+def test_a_collapse_key_grows_each_recipients_unread_row(make_users, count):
+    users = make_users(count)
+    first = services.notify(users, title="Build failed", kind="system", collapse_key="build:7")
+    # One recipient read it: theirs does not grow, a new one starts.
+    services.notification_mark_read(user=users[0], notification_id=first[0].pk)
+    second = services.notify(users, title="Build failed", kind="system", collapse_key="build:7")
+    by_recipient = {row.recipient_id: row for row in second}
+    assert by_recipient[users[0].pk].count == 1 and by_recipient[users[0].pk].replaces is None
+    for old in first[1:]:
+        grown = by_recipient[old.recipient_id]
+        assert (grown.count, grown.replaces) == (2, old.pk)
+    # Each predecessor is gone; the read one stays.
+    assert Notification.objects.count() == count + 1
+
+
 @pytest.mark.parametrize("count", [10, 300])
 def test_notify_many_users_inserts_in_bulk_one_query_per_batch(make_users, count):
     users = make_users(count)

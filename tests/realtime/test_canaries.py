@@ -1,6 +1,6 @@
-"""Canaries: every private name of Twisted, autobahn, Daphne, channels-redis,
-asgiref and Django the speed tricks rely on, in one table. When an upgrade renames
-or reshapes one, its test fails naming it and the code that relies on it; the versions are
+"""Canaries: every private name of Twisted, autobahn, Daphne, channels-redis and
+asgiref the speed tricks rely on, in one table. When an upgrade renames or reshapes
+one, its test fails naming it and the code that relies on it; the versions are
 pinned in requirements.txt until the trick is checked against the new release.
 
 To add a name: one row in PRIVATE_NAMES. Names set on instances are looked up on
@@ -44,10 +44,6 @@ SUBSCRIBE_TOGETHER = (
     "realtime.layers._FanoutShard.subscribe (channels asked for together, one SUBSCRIBE)"
 )
 DB_BRIDGE = "realtime.db.in_database_thread (database calls without sync_to_async's copy-back)"
-NOTIFICATIONS_DELETE = (
-    "notifications.services._notifications_delete (a grown notification's predecessor "
-    "deleted without the collector's read)"
-)
 
 
 @dataclass(frozen=True)
@@ -116,10 +112,6 @@ PRIVATE_NAMES = [
     *(
         Private("", name, FASTSEND, on="autobahn protocol")
         for name in ("_perMessageCompress", "send_queue", "state", "transport")
-    ),
-    # Django
-    Private(
-        "django.db.models.query.QuerySet", "_raw_delete", NOTIFICATIONS_DELETE, ("self", "using")
     ),
     # Daphne
     Private(

@@ -8,6 +8,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 from django.db import IntegrityError, OperationalError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from psycopg.pq import TransactionStatus
 
@@ -15,8 +16,10 @@ from realtime import db
 from realtime.db import (
     DatabaseThreads,
     Rows,
+    delete_in,
     insert,
     new_ids,
+    rows_delete,
     rows_in,
     rows_insert,
     rows_set,
@@ -70,6 +73,20 @@ def test_conditions_compare_converted_values():
 
     assert sessions.first("k" * 32, now - datetime.timedelta(seconds=1)).session_data == "x"
     assert sessions.first("k" * 32, now) is None  # not after its expiry
+
+
+def test_the_first_row_in_order_among_those_with_null_fields(alice, bob, carol):
+    User = get_user_model()
+    User.objects.filter(pk=carol.pk).update(last_login=timezone.now())
+    never_logged_in = Rows(User, ("id", ">="), null=("last_login",), order_by=("-id",))
+    assert never_logged_in.first(alice.pk).pk == max(alice.pk, bob.pk)  # carol's is not NULL
+    assert never_logged_in.first(carol.pk) is None
+    assert Rows(User, ("id", ">="), order_by=("id",)).first(0).pk == min(alice.pk, bob.pk)
+    # Locked for the rest of the transaction, where the database locks rows.
+    with transaction.atomic(), CaptureQueriesContext(connection) as queries:
+        assert Rows(User, ("id", "="), lock=True).first(bob.pk).pk == bob.pk
+    (query,) = queries.captured_queries
+    assert ("FOR UPDATE" in query["sql"]) == connection.features.has_select_for_update
 
 
 def test_only_comparisons_are_accepted():
@@ -133,6 +150,20 @@ def test_rows_set_sets_each_row_its_own_value(alice, bob, carol):
 
     names = dict(User.objects.values_list("username", "first_name"))
     assert names == {alice.username: "Alice", bob.username: "", carol.username: "Carol"}
+
+
+def test_rows_delete_deletes_only_the_rows_matching_every_list():
+    expire = timezone.now() + datetime.timedelta(days=1)
+    for key, data in [("a", "x"), ("b", "x"), ("c", "y"), ("d", "y")]:
+        Session.objects.create(session_key=key, session_data=data, expire_date=expire)
+    rows_delete(Session, session_key=["nobody"])  # nothing matches: nothing goes
+    keys = ["a", "c", "d", *(f"k{n}" for n in range(MANY))]
+    rows_delete(Session, session_key=keys, session_data=["y"])
+    assert sorted(Session.objects.values_list("session_key", flat=True)) == ["a", "b"]
+    # Run with others: the statements in order, in one trip where the database takes it.
+    with transaction.atomic():
+        run_together(delete_in(Session, session_key=["a"]), delete_in(Session, session_data=["x"]))
+    assert not Session.objects.exists()
 
 
 def test_queries_run_together_in_order_each_with_its_own_result(alice, bob, carol):

@@ -65,6 +65,24 @@ def test_a_user_without_a_row_has_the_defaults_and_nothing_is_stored(alice):
     assert not NotificationSettings.objects.exists()
 
 
+def test_a_users_row_is_read_once_and_kept_as_the_orm_keeps_it(
+    alice, bob, django_assert_num_queries
+):
+    stored = prefs(
+        alice, email_timing="daily", time_zone=BERLIN, quiet_start=time(22), push_kinds=["direct"]
+    )
+    alice = type(alice).objects.get(pk=alice.pk)
+    with django_assert_num_queries(1):
+        row = policy.settings_for(alice)
+        assert policy.settings_for(alice) is row is alice.notification_settings
+    assert row.pk == stored.pk and row.user is alice
+    assert (row.email_timing, row.zone, row.quiet_start) == ("daily", ZoneInfo(BERLIN), time(22))
+    assert row.push_kinds == ["direct"]
+    # No row: the defaults, and the missing row is kept too.
+    with django_assert_num_queries(1):
+        assert policy.settings_for(bob).pk is None and policy.settings_for(bob).pk is None
+
+
 @pytest.mark.parametrize(
     ("level", "kind", "allowed"),
     [

@@ -69,13 +69,16 @@ class Mentioned:
 Mentionable = Mapping[str, Mentioned]
 
 
-def mention_names(body: str) -> set[str]:
-    """Return the lowercased names after "@", with and without trailing punctuation."""
+def mention_names(body: str, *, most: int | None = None) -> set[str]:
+    """Return the lowercased names after "@", with and without trailing
+    punctuation; `most`: stop looking once that many are found."""
     names = set()
     for match in MENTION.finditer(body):
         name = match.group(1).lower()
         names.add(name)
         names.add(name.rstrip(MENTION_TRAILING))
+        if most is not None and len(names) >= most:
+            break
     names.discard("")
     return names
 

@@ -5,7 +5,6 @@ broadcast audiences."""
 
 import functools
 import logging
-import re
 from typing import Any
 
 from asgiref.sync import async_to_sync
@@ -16,6 +15,7 @@ from django.db.models.signals import m2m_changed
 from accounts import selectors as account_selectors
 from chat import events as chat_events
 from chat.models import Membership, Message, Room
+from chat.rendering import mention_names
 from chat.signals import (
     message_deleted,
     message_edited,
@@ -31,23 +31,10 @@ from .models import Kind, Notification, message_target
 
 logger = logging.getLogger(__name__)
 
-# "@name" not preceded by a word character or "@" (so e-mail addresses don't count).
-MENTION = re.compile(r"(?<![\w@])@([\w.+-]+)")
+# A message's @names looked up for its notifications: twice this many at most,
+# each with and without its trailing punctuation (chat.rendering.mention_names).
 MENTIONS_MAX = 20
 EXCERPT_MAX = 200
-
-
-def mentioned_names(body: str) -> set[str]:
-    """Return the lowercased names after "@", with and without trailing punctuation."""
-    names = set()
-    for match in MENTION.finditer(body):
-        name = match.group(1).lower()
-        names.add(name)
-        names.add(name.rstrip(".-+"))
-        if len(names) >= 2 * MENTIONS_MAX:
-            break
-    names.discard("")
-    return names
 
 
 def excerpt(body: str) -> str:
@@ -100,7 +87,8 @@ def _mentioned_ids(message: Message) -> set[int]:
     """Members of the message's room it mentions by @username, not its author."""
     if "@" not in message.body:
         return set()
-    names = mentioned_names(message.body)
+    # Each name with and without its trailing punctuation: twice as many.
+    names = mention_names(message.body, most=2 * MENTIONS_MAX)
     if not names:
         return set()
     wanted = Q()

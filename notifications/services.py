@@ -328,9 +328,9 @@ _newest_unread = Rows(
     lock=True,
 )
 # Up to this many recipients, a statement of fixed shape each (a direct
-# message, a reply or a reaction notifies one, a message mentions at most
-# notifications.receivers.MENTIONS_MAX): the ORM's query building cost more
-# than the read. For more (notify() to a group), the ORM's one query.
+# message, a reply or a reaction notifies one, a message's mentions a few):
+# the ORM's query building cost more than the read. For more (notify() to a
+# group, a message naming dozens), the ORM's one query.
 GROW_ONE_BY_ONE_MAX = 20
 
 

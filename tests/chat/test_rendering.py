@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 import pytest
 
 from chat import services
-from chat.rendering import Mentioned, is_plain, render, render_markdown
+from chat.rendering import Mentioned, is_plain, mention_names, render, render_markdown
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 BOB = {"bob": Mentioned(7, "bob")}
@@ -102,6 +102,12 @@ def test_mentions_of_known_users_become_spans():
     html = render("hi @Bob. and @nobody, a@bob `@bob`", BOB)
     assert html.count('<span class="mention" data-user-id="7">@bob</span>') == 1
     assert "@nobody" in html and "a@bob" in html and "<code>@bob</code>" in html
+
+
+def test_mention_names_are_lowercased_with_and_without_trailing_punctuation():
+    assert mention_names("hi @Bob. @carol-, a@dave @@eve") == {"bob.", "bob", "carol-", "carol"}
+    many = " ".join(f"@user{n}" for n in range(50))
+    assert mention_names(many, most=40) == {f"user{n}" for n in range(40)}
 
 
 def test_an_author_cannot_forge_a_mention_span():

@@ -69,16 +69,13 @@ class Mentioned:
 Mentionable = Mapping[str, Mentioned]
 
 
-def mention_names(body: str, *, most: int | None = None) -> set[str]:
-    """Return the lowercased names after "@", with and without trailing
-    punctuation; `most`: stop looking once that many are found."""
+def mention_names(body: str) -> set[str]:
+    """Return the lowercased names after "@", with and without trailing punctuation."""
     names = set()
     for match in MENTION.finditer(body):
         name = match.group(1).lower()
         names.add(name)
         names.add(name.rstrip(MENTION_TRAILING))
-        if most is not None and len(names) >= most:
-            break
     names.discard("")
     return names
 
@@ -145,6 +142,18 @@ def _render_mention(self, tokens: list[Token], idx: int, options, env) -> str:
         f'<span class="mention" data-user-id="{int(meta["user_id"])}">'
         f"@{escape(meta['username'])}</span>"
     )
+
+
+# A mention as _render_mention writes it. Nothing else in the HTML can look like
+# one: the body's own HTML is never passed through (the parser's "html": False).
+_MENTION_SPAN = re.compile(r'<span class="mention" data-user-id="(\d+)">')
+
+
+def mentioned_user_ids(html: str) -> list[int]:
+    """The ids of the users rendered HTML shows as mentioned, each once, in the
+    order they first appear: what a reader sees as a mention (not an @name in
+    code or in a link, nor one of nobody)."""
+    return list(dict.fromkeys(int(user_id) for user_id in _MENTION_SPAN.findall(html)))
 
 
 def _parser() -> MarkdownIt:

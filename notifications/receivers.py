@@ -9,13 +9,12 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
-from django.db.models import Q
 from django.db.models.signals import m2m_changed
 
 from accounts import selectors as account_selectors
 from chat import events as chat_events
 from chat.models import Membership, Message, Room
-from chat.rendering import mention_names
+from chat.rendering import mentioned_user_ids
 from chat.signals import (
     message_deleted,
     message_edited,
@@ -31,9 +30,8 @@ from .models import Kind, Notification, message_target
 
 logger = logging.getLogger(__name__)
 
-# A message's @names looked up for its notifications: twice this many at most,
-# each with and without its trailing punctuation (chat.rendering.mention_names).
-MENTIONS_MAX = 20
+# The people one message notifies of a mention at most (the first this many it shows).
+MENTIONS_MAX = 40
 EXCERPT_MAX = 200
 
 
@@ -84,22 +82,15 @@ def _notifiable(room: Room, user_ids: set[int], kind: str) -> list:
 
 
 def _mentioned_ids(message: Message) -> set[int]:
-    """Members of the message's room it mentions by @username, not its author."""
+    """The users the message shows as mentioned (its stored HTML: chat's
+    renderer found them, active, by their @names; not an @name in code or in a
+    link), the first MENTIONS_MAX, not its author nor anyone who blocks them.
+    Who of them is a member, and hears of it, is the notification's to decide."""
     if "@" not in message.body:
         return set()
-    # Each name with and without its trailing punctuation: twice as many.
-    names = mention_names(message.body, most=2 * MENTIONS_MAX)
-    if not names:
+    mentioned = set(mentioned_user_ids(message.html)[:MENTIONS_MAX]) - {message.author_id}
+    if not mentioned:
         return set()
-    wanted = Q()
-    for name in names:
-        wanted |= Q(username__iexact=name)
-    mentioned = set(
-        get_user_model()
-        .objects.filter(wanted, is_active=True, chat_memberships__room=message.room)
-        .exclude(pk=message.author_id)
-        .values_list("pk", flat=True)
-    )
     # Whoever blocks the author is not notified of their mentions.
     return mentioned - account_selectors.blocking(blocked_id=message.author_id, user_ids=mentioned)
 

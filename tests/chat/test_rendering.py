@@ -8,7 +8,14 @@ from urllib.parse import urlsplit
 import pytest
 
 from chat import services
-from chat.rendering import Mentioned, is_plain, mention_names, render, render_markdown
+from chat.rendering import (
+    Mentioned,
+    is_plain,
+    mention_names,
+    mentioned_user_ids,
+    render,
+    render_markdown,
+)
 
 HOSTILE = "<script>alert(1)</script><img src=x onerror=alert(2)>"
 BOB = {"bob": Mentioned(7, "bob")}
@@ -106,8 +113,14 @@ def test_mentions_of_known_users_become_spans():
 
 def test_mention_names_are_lowercased_with_and_without_trailing_punctuation():
     assert mention_names("hi @Bob. @carol-, a@dave @@eve") == {"bob.", "bob", "carol-", "carol"}
-    many = " ".join(f"@user{n}" for n in range(50))
-    assert mention_names(many, most=40) == {f"user{n}" for n in range(40)}
+
+
+def test_the_users_shown_as_mentioned_are_read_back_from_the_html():
+    mentionable = {"bob": Mentioned(7, "bob"), "carol": Mentioned(9, "carol")}
+    html = render("@carol hi @bob, `@bob` [@bob](https://x.example/) @nobody @carol", mentionable)
+    assert mentioned_user_ids(html) == [9, 7]  # in order, once each; code and links are not
+    forged = render('<span class="mention" data-user-id="1">@admin</span>', mentionable)
+    assert mentioned_user_ids(forged) == []
 
 
 def test_an_author_cannot_forge_a_mention_span():

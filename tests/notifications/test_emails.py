@@ -289,6 +289,35 @@ def test_a_run_enqueued_earlier_carries_the_later_notifications(
     assert email_deliveries(Delivery.Status.SENT) == sorted(ids)
 
 
+def test_a_conversation_is_emailed_once_after_its_last_message(
+    alice, bob_mail, run_tasks, django_capture_on_commit_callbacks
+):
+    room = chat_services.direct_room_open(user=alice, username=bob_mail.username)
+    for n in range(1, 4):
+        with django_capture_on_commit_callbacks(execute=True):
+            post(room, alice, f"are you there? {n}", n)
+    # One notification, grown by each message; one run, the first message's.
+    (grown,) = Notification.objects.filter(recipient=bob_mail)
+    assert grown.count == 3
+    (first_run,) = DBTaskResult.objects.all()
+    # The run's time comes before the last message's delay is over: it moves to then.
+    Notification.objects.update(created_at=timezone.now() - timedelta(seconds=DELAY - 100))
+    DBTaskResult.objects.update(run_after=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        assert run_tasks() == 1
+    assert mail.outbox == []
+    moved = DBTaskResult.objects.exclude(pk=first_run.pk).get()
+    assert moved.status == "READY"
+    assert timedelta(seconds=90) < moved.run_after - timezone.now() <= timedelta(seconds=100)
+    # Then it sends the conversation, once.
+    Notification.objects.update(created_at=timezone.now() - timedelta(seconds=DELAY))
+    DBTaskResult.objects.filter(pk=moved.pk).update(run_after=timezone.now())
+    assert run_tasks() == 1
+    (email,) = mail.outbox
+    assert "are you there? 3" in email.body
+    assert email_deliveries(Delivery.Status.SENT) == [grown.pk]
+
+
 def test_a_run_due_later_does_not_hold_back_a_sooner_email(
     room, alice, bob_mail, django_capture_on_commit_callbacks
 ):

@@ -26,7 +26,7 @@ class ScheduledEmails:
     (notifications.emails.send_due), and decides everything again when it runs.
     So a notification stored before a run starts needs no run of its own when
     that run is due no later than its own would be: ten messages of one
-    conversation make one task, not ten, and a digest's day makes one an hour.
+    conversation make one run, not ten, and a digest's day makes one an hour.
 
     A run counts as not yet started until `margin` before its time (the task
     worker's clock may run ahead of this one); it is trusted for `trust` after

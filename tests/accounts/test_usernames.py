@@ -1,4 +1,5 @@
-"""Look-alike and reserved usernames at signup (accounts.usernames, accounts.validators)."""
+"""Look-alike and reserved usernames at signup (accounts.usernames, accounts.validators),
+and a username found in any case through an index."""
 
 import io
 
@@ -9,12 +10,14 @@ from django.core.management import call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from accounts import services
 from accounts.forms import SignupForm
 from accounts.models import UsernameKey
 from accounts.usernames import confusables_path, is_reserved, skeleton, username_key
 from accounts.validators import LOOKS_TAKEN, RESERVED
+from chat.selectors import mentionable_users
 
 PASSWORD = "a-long-pass-phrase"
 
@@ -152,10 +155,6 @@ def test_the_confusables_data_is_unicodes():
 
 
 def test_a_username_in_any_case_is_found_through_an_index(alice, bob):
-    from django.test.utils import CaptureQueriesContext
-
-    from chat.selectors import mentionable_users
-
     with CaptureQueriesContext(connection) as context:
         found = mentionable_users({"ALICE", "bob"})
     assert sorted(found) == sorted([(alice.pk, alice.username), (bob.pk, bob.username)])

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 import time
+import urllib.request
 from collections.abc import Callable, Iterable
 
 from harness.clients import RoomClient, sent_at, stamped
+
+# Workers started with this METRICS_TOKEN serve /metrics to `scrape`.
+METRICS_TOKEN = "integration-metrics-token"  # noqa: S105 (the test workers' own)
 
 
 def acknowledged(senders: Iterable[RoomClient]) -> dict[int, str]:
@@ -89,3 +94,24 @@ def percentile(values: list[float], p: float) -> float:
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms"
+
+
+def scrape(worker) -> str:
+    """A worker's /metrics (started with METRICS_TOKEN)."""
+    request = urllib.request.Request(  # noqa: S310 (our own loopback worker)
+        f"{worker.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
+    )
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        return response.read().decode()
+
+
+def total(text: str, name: str, **labels) -> float:
+    """Sum a metric's series whose labels include `labels`."""
+    found = 0.0
+    for line in text.splitlines():
+        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
+        if match:
+            have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
+            if all(have.get(k) == v for k, v in labels.items()):
+                found += float(match.group(2))
+    return found

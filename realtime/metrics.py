@@ -104,6 +104,12 @@ layer_send_failures = Counter(
 layer_reconnects = Counter(
     "relay_channel_layer_reconnects", "Times Redis came back after an outage", ["worker"]
 )
+presence_turns = Counter(
+    "relay_presence_turns",
+    "A worker's turns to announce who is online in a room: new (announced), "
+    "same (the room as last announced: nothing sent), wait (another worker announced lately)",
+    ["verdict", "worker"],
+)
 resumes = Counter("relay_resumes", "Sockets that resumed with ?after=", ["kind", "worker"])
 resume_replayed = Counter(
     "relay_resume_replayed", "Messages or notifications sent by resumes", ["kind", "worker"]

@@ -7,11 +7,19 @@ when a user's first socket on it opens or its last one closes; a heartbeat
 pushes the expiry of its users forward, so the users of a worker that died stop
 counting within PRESENCE_TTL. Joining costs O(log n) in Redis, not a read of
 the whole group, and lists carry at most ONLINE_LIST_MAX users plus the count.
-Changes are announced at most once a second per group and worker, and less
-often in a large group: each announcement goes to every socket of the group, so
-the interval grows with the group (ANNOUNCE_FRAMES per second per worker at
+Changes are announced at most once a second per group, and less often in a
+large group: each announcement goes to every socket of the group, on every
+worker, so the interval grows with the group (ANNOUNCE_FRAMES per second at
 most). A crowd joining at once then costs frames in proportion to the crowd,
 not to its square.
+
+The interval is the group's, not each worker's: the worker whose changes are
+due asks Redis (`online_announce`), which answers "new" (announce, and it is
+recorded as the group's last announcement), "wait" (another worker announced
+less than an interval ago: ask again then) or "same" (the group is as last
+announced, by whichever worker: nothing to send). With one announcement per
+worker, every socket heard each change once per worker, within milliseconds,
+and could hear them out of order.
 """
 
 import asyncio
@@ -38,7 +46,7 @@ ANNOUNCE_DELAY = 1.0
 # late as that already; each join still writes to Redis and reads the count
 # (a crowd joining at once read and parsed the same 100 users every time).
 LIST_FRESH = ANNOUNCE_DELAY
-# Presence frames per second one worker's announcements may cost a group.
+# Presence frames per second a group's announcements may cost it.
 ANNOUNCE_FRAMES = 1000
 
 OnChange = Callable[["Online"], Awaitable[None]]
@@ -103,6 +111,10 @@ def _room_key(group: str) -> str:
 
 def _user_key(group: str, user_id: int) -> str:
     return f"online:{group}:u:{user_id}"
+
+
+def _told_key(group: str) -> str:
+    return f"online:{group}:told"
 
 
 def _member(user_id: int, username: str) -> str:
@@ -196,11 +208,6 @@ async def leave(group: str, user) -> None:
         del _groups[group]
 
 
-async def online(group: str) -> Online:
-    count, first = await get_store().online_list(_room_key(group), ONLINE_LIST_MAX)
-    return Online(_users(first), count)
-
-
 async def is_here(group: str, user_id: int) -> bool:
     """Whether `user_id` has a socket in `group` now, on any worker; False when
     Redis does not answer (not knowing, a notification is better than none)."""
@@ -222,8 +229,8 @@ def changed(group: str) -> None:
 
 
 def announce_delay(online_count: int) -> float:
-    """Seconds between a worker's announcements to a group of `online_count`
-    users: each reaches all of them, so at most ANNOUNCE_FRAMES frames a second."""
+    """Seconds between two announcements to a group of `online_count` users:
+    each reaches all of them, so at most ANNOUNCE_FRAMES frames a second."""
     return ANNOUNCE_DELAY * max(1.0, online_count / ANNOUNCE_FRAMES)
 
 
@@ -240,13 +247,28 @@ async def _announce_now(group: str) -> None:
     local.announce = None
     try:
         if local.on_change is not None:
-            here = await online(group)
+            turn = await get_store().online_announce(
+                _room_key(group),
+                _told_key(group),
+                ONLINE_LIST_MAX,
+                announce_delay(local.online_count),
+                settings.PRESENCE_TTL,
+            )
+            metrics.here(metrics.presence_turns, turn.verdict).inc()
+            here = Online(_users(turn.first), turn.count)
             local.online_count = here.count
             _keep_list(local, here.users)
-            await local.on_change(here)
+            if turn.verdict == "wait":
+                # Another worker announced less than an interval ago: this
+                # worker's changes go out once the room may hear again (or not
+                # at all, if someone announces them first).
+                local.announce = asyncio.get_running_loop().call_later(turn.wait, _announce, group)
+                return
+            if turn.verdict == "new":
+                await local.on_change(here)
     except (OSError, RedisError):
         logger.warning("presence announcement failed (redis)", exc_info=True)
-    if not local.sockets:
+    if not local.sockets and local.announce is None:
         _groups.pop(group, None)
 
 

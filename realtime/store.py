@@ -8,8 +8,9 @@ import os
 import time
 import weakref
 from collections import defaultdict
+from dataclasses import dataclass
 from fnmatch import fnmatch
-from typing import Any
+from typing import Any, Literal
 
 import redis.asyncio as aioredis
 from channels_redis.utils import _consistent_hash
@@ -105,6 +106,45 @@ end
 return reply
 """
 
+# Whether a worker announces who is online in a room (realtime.presence), for
+# every worker: KEYS[1] the room's users (scored by expiry), KEYS[2] what was
+# announced last (a digest of the count and the first ARGV[2] users) and when
+# the room may hear again (by Redis's clock, in ms). ARGV: now, limit, ms until
+# the room may hear again after this announcement, ttl. Returns {verdict, ms to
+# wait, live users, first users...}: "same" when the room is as last announced
+# (by any worker), "wait" before the last announcer's interval is over, else
+# "new", recorded as announced. So a room hears at most one announcement per
+# interval, however many workers have changes to announce.
+ONLINE_ANNOUNCE_LUA = """
+local count = redis.call('ZCOUNT', KEYS[1], ARGV[1], '+inf')
+local first = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[1], '+inf', 'LIMIT', 0, ARGV[2])
+local sorted = {}
+for i = 1, #first do
+  sorted[i] = first[i]
+end
+table.sort(sorted)
+local digest = redis.sha1hex(count .. '\\n' .. table.concat(sorted, '\\n'))
+local told = redis.call('HMGET', KEYS[2], 'digest', 'due')
+local verdict, wait = 'same', 0
+if told[1] ~= digest then
+  local clock = redis.call('TIME')
+  local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+  local due = tonumber(told[2] or '0')
+  if now < due then
+    verdict, wait = 'wait', due - now
+  else
+    verdict = 'new'
+    redis.call('HSET', KEYS[2], 'digest', digest, 'due', now + tonumber(ARGV[3]))
+    redis.call('EXPIRE', KEYS[2], ARGV[4])
+  end
+end
+local reply = {verdict, wait, count}
+for i = 1, #first do
+  reply[#reply + 1] = first[i]
+end
+return reply
+"""
+
 # The heartbeats' refresh (realtime.registry, realtime.presence): a worker's
 # every entry pushed forward in one command per shard and chunk, not a pipeline
 # of three commands per key. Packing and parsing that pipeline in Python cost a
@@ -160,6 +200,7 @@ SLIDING_WINDOW = LuaScript(SLIDING_WINDOW_LUA)
 ZSET_ADD = LuaScript(ZSET_ADD_LUA)
 ZSET_LIVE_COUNTS = LuaScript(ZSET_LIVE_COUNTS_LUA)
 ONLINE_JOIN = LuaScript(ONLINE_JOIN_LUA)
+ONLINE_ANNOUNCE = LuaScript(ONLINE_ANNOUNCE_LUA)
 ZSET_REFRESH = LuaScript(ZSET_REFRESH_LUA)
 ONLINE_REFRESH = LuaScript(ONLINE_REFRESH_LUA)
 
@@ -179,6 +220,16 @@ def _chunks(items: list, size_of, limit: int) -> list[list]:
         runs[-1].append(item)
         size += size_of(item)
     return runs
+
+
+@dataclass(frozen=True)
+class Announcement:
+    """A worker's turn to announce who is online in a room (`online_announce`)."""
+
+    verdict: Literal["new", "same", "wait"]
+    wait: float  # seconds until the room may hear again ("wait")
+    count: int  # live users
+    first: list[str]  # the first `limit` of them
 
 
 class RedisStore:
@@ -371,15 +422,22 @@ class RedisStore:
         # The user's key lives on the room key's shard (online_join).
         return bool(await self._queue(room_key).call("ZCOUNT", user_key, time.time(), "+inf"))
 
-    async def online_list(self, room_key: str, limit: int) -> tuple[int, list[str]]:
-        now = time.time()
-        count, first = await self._queue(room_key).call_many(
-            [
-                ("ZCOUNT", room_key, now, "+inf"),
-                ("ZRANGEBYSCORE", room_key, now, "+inf", "LIMIT", 0, limit),
-            ]
+    async def online_announce(
+        self, room_key: str, told_key: str, limit: int, interval: float, ttl: int
+    ) -> Announcement:
+        """Read who is online for an announcement to the room; "new" when it is
+        this worker's to make, and then the room hears no other for `interval`
+        seconds (ONLINE_ANNOUNCE_LUA). `told_key` lives on the room key's
+        shard, as the user keys do."""
+        verdict, wait, count, *first = await run_script(
+            self._queue(room_key),
+            ONLINE_ANNOUNCE,
+            [room_key, told_key],
+            [time.time(), limit, max(1, round(interval * 1000)), ttl * 2],
         )
-        return int(count), [m.decode() for m in first]
+        return Announcement(
+            verdict.decode(), int(wait) / 1000, int(count), [m.decode() for m in first]
+        )
 
     async def mark(self, keys: list[str], ttl: int) -> None:
         """Set each key (to 1) for `ttl` seconds."""
@@ -419,6 +477,8 @@ class MemoryStore:
         self.logs: dict[str, list[tuple[float, int]]] = {}
         self.refused: dict[str, list[float]] = {}
         self.marks: dict[str, float] = {}  # key -> when it expires
+        # online_announce: key -> ((count, first users), when the room may hear again)
+        self.told: dict[str, tuple[tuple[int, tuple[str, ...]], float]] = {}
 
     async def sliding_window(
         self, key: str, *, limit: int, window: float, cost: int = 1, now: float | None = None
@@ -534,9 +594,20 @@ class MemoryStore:
     async def online_here(self, room_key: str, user_key: str) -> bool:
         return bool(self._live(user_key))
 
-    async def online_list(self, room_key: str, limit: int) -> tuple[int, list[str]]:
+    async def online_announce(
+        self, room_key: str, told_key: str, limit: int, interval: float, ttl: int
+    ) -> Announcement:
         live = self._live(room_key)
-        return len(live), live[:limit]
+        first = live[:limit]
+        seen = (len(live), tuple(sorted(first)))
+        told, due = self.told.get(told_key, (None, 0.0))
+        if seen == told:
+            return Announcement("same", 0.0, len(live), first)
+        now = time.monotonic()
+        if now < due:
+            return Announcement("wait", due - now, len(live), first)
+        self.told[told_key] = (seen, now + interval)
+        return Announcement("new", 0.0, len(live), first)
 
 
 _memory_store = MemoryStore()

@@ -7,7 +7,7 @@ import signal
 
 import pytest
 
-from harness.checks import ms, wait_until
+from harness.checks import METRICS_TOKEN, ms, scrape, total, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -20,7 +20,11 @@ def usernames(online: list[dict]) -> list[str]:
 def quiet_pair(stack):
     """Two workers whose presence heartbeat never runs during a test: what a
     socket's join or leave does to presence is all there is to see."""
-    settings = {"PRESENCE_HEARTBEAT": "3600", "PRESENCE_TTL": "7200"}
+    settings = {
+        "PRESENCE_HEARTBEAT": "3600",
+        "PRESENCE_TTL": "7200",
+        "METRICS_TOKEN": METRICS_TOKEN,
+    }
     pair = [stack.start_worker(serve=True, extra_env=settings) for _ in range(2)]
     yield pair
     for worker in pair:
@@ -65,6 +69,54 @@ async def test_closing_one_of_two_tabs_keeps_the_user_online(quiet_pair, room, c
     assert "dave" in usernames(newcomer.hellos[0]["online"])
     assert "dave" in usernames(erin.online)
     assert dave_b.connections == 1 and not dave_b.closes
+
+
+def presence_turns(workers) -> dict[str, float]:
+    """Both workers' turns to announce, by verdict (realtime.presence)."""
+    texts = [scrape(worker) for worker in workers]
+    return {
+        verdict: sum(total(text, "relay_presence_turns_total", verdict=verdict) for text in texts)
+        for verdict in ("new", "same", "wait")
+    }
+
+
+async def test_changes_on_two_workers_reach_a_socket_as_one_announcement(quiet_pair, room, clients):
+    """Joins on both workers in the same moment: each worker has a change to
+    announce, and the room hears them in one frame, not one per worker (two
+    only when the second change came after the first announcement read the
+    room, and then an interval apart)."""
+    a, b = quiet_pair
+    erin = await clients.room("erin", room, a, reconnect=False)
+    # erin's own arrival is announced first (about a second after it).
+    await wait_until(lambda: len(erin.presence) >= 2, 10, "erin's arrival is announced")
+    heard_before = len(erin.presence)
+    turns_before = await asyncio.to_thread(presence_turns, quiet_pair)
+
+    await asyncio.gather(
+        clients.room("dave", room, a, reconnect=False),
+        clients.room("frank", room, b, reconnect=False),
+    )
+    # Each worker's turn ends in an announcement or in finding the room as
+    # announced already ("wait" only puts it off).
+    turns: dict[str, float] = {}
+
+    async def decided() -> bool:
+        turns.update(await asyncio.to_thread(presence_turns, quiet_pair))
+        return turns["new"] + turns["same"] - turns_before["new"] - turns_before["same"] >= 2
+
+    started = asyncio.get_running_loop().time()
+    while not await decided():
+        assert asyncio.get_running_loop().time() - started < 10, turns
+        await asyncio.sleep(0.1)
+    announced = turns["new"] - turns_before["new"]
+    await wait_until(
+        lambda: len(erin.presence) - heard_before == announced, 10, "every announcement heard"
+    )
+    crowd = erin.presence[heard_before:]
+    assert usernames(crowd[-1][1]) == ["dave", "erin", "frank"], crowd
+    assert announced <= 2, turns
+    if announced == 2:
+        assert crowd[1][0] - crowd[0][0] > 0.5, crowd
 
 
 async def test_users_of_a_killed_worker_stop_counting(start_worker, room, clients, figure):

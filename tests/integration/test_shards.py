@@ -3,13 +3,11 @@ sockets on both workers, for enough rooms that both shards carry traffic, and
 /metrics on each worker counts what happened there."""
 
 import asyncio
-import re
-import urllib.request
 
 import pytest
 import redis
 
-from harness.checks import assert_every_message_once, send_steadily
+from harness.checks import METRICS_TOKEN, assert_every_message_once, scrape, send_steadily, total
 from harness.clients import NotificationClient, RoomClient, stop_all
 from harness.redis_server import RedisServer
 
@@ -18,7 +16,6 @@ pytestmark = pytest.mark.integration
 # channels-redis hashes group names with CRC32: among ten consecutive room ids,
 # some always land on each of two shards.
 ROOMS = 12
-METRICS_TOKEN = "integration-metrics-token"
 
 NOTIFY = """
 from django.contrib.auth import get_user_model
@@ -43,26 +40,6 @@ def sharded(stack, workers, second_shard, start_worker):
     urls = f"{stack.redis.url},{second_shard.url}"
     env = {"REDIS_URLS": urls, "METRICS_TOKEN": METRICS_TOKEN}
     return urls, [start_worker(**env), start_worker(**env)], [stack.redis, second_shard]
-
-
-def scrape(worker) -> str:
-    request = urllib.request.Request(  # noqa: S310 (our own loopback worker)
-        f"{worker.url}/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"}
-    )
-    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
-        return response.read().decode()
-
-
-def total(text: str, name: str, **labels) -> float:
-    """Sum a metric's series whose labels include `labels`."""
-    found = 0.0
-    for line in text.splitlines():
-        match = re.match(rf"^{name}\{{(.*)\}} (\S+)$", line)
-        if match:
-            have = dict(re.findall(r'(\w+)="([^"]*)"', match.group(1)))
-            if all(have.get(k) == v for k, v in labels.items()):
-                found += float(match.group(2))
-    return found
 
 
 async def test_two_shards_carry_rooms_notify_and_broadcasts_to_both_workers(

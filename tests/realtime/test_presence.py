@@ -125,3 +125,79 @@ async def test_joins_that_share_the_kept_list_share_its_encoding(monkeypatch, al
     assert names(again) == ["alice", "bob"] and json.loads(again.users_json()) == again.users
     for user in (alice, bob, carol):
         await presence.leave(group, user)
+
+
+async def announce_elsewhere(group: str, interval: float) -> str:
+    """Another worker's turn to announce `group`; return its verdict."""
+    from realtime.store import get_store
+
+    turn = await get_store().online_announce(
+        presence._room_key(group), presence._told_key(group), presence.ONLINE_LIST_MAX, interval, 60
+    )
+    return turn.verdict
+
+
+class Turns:
+    """This worker's turns (realtime.presence, its store seen through this),
+    and what it announced."""
+
+    def __init__(self, monkeypatch) -> None:
+        from realtime.store import get_store
+
+        self.store = get_store()
+        self.verdicts: list[str] = []
+        self.announced: list[tuple[float, list[str]]] = []
+        monkeypatch.setattr(presence, "get_store", lambda: self)
+
+    def __getattr__(self, name: str):
+        return getattr(self.store, name)
+
+    async def online_announce(self, *args, **kwargs):
+        turn = await self.store.online_announce(*args, **kwargs)
+        self.verdicts.append(turn.verdict)
+        return turn
+
+    async def on_change(self, here: presence.Online) -> None:
+        self.announced.append((time.monotonic(), names(here)))
+
+    async def until(self, verdicts: int) -> None:
+        deadline = time.monotonic() + 5
+        while len(self.verdicts) < verdicts:
+            assert time.monotonic() < deadline, self.verdicts
+            await asyncio.sleep(0.01)
+
+
+async def test_a_change_another_worker_announced_is_not_announced_again(monkeypatch, alice, bob):
+    monkeypatch.setattr(presence, "ANNOUNCE_DELAY", 0.2)
+    group = "chat.room.told-elsewhere"
+    turns = Turns(monkeypatch)
+    await presence.join(group, alice, turns.on_change)
+    # Before this worker's turn, another one announces the room (its own
+    # change, say), alice included.
+    await join_elsewhere(group, bob)
+    assert await announce_elsewhere(group, 0.2) == "new"
+
+    await turns.until(1)
+    assert turns.verdicts == ["same"] and turns.announced == []
+    await presence.leave(group, alice)
+
+
+async def test_a_change_waits_for_the_interval_after_another_workers_announcement(
+    monkeypatch, alice, bob, carol
+):
+    monkeypatch.setattr(presence, "ANNOUNCE_DELAY", 0.1)
+    group = "chat.room.busy-elsewhere"
+    turns = Turns(monkeypatch)
+    # Another worker announces the room; its interval (a larger room's, say)
+    # is longer than this worker's delay.
+    await join_elsewhere(group, bob)
+    assert await announce_elsewhere(group, 0.6) == "new"
+    told_at = time.monotonic()
+    await presence.join(group, alice, turns.on_change)
+
+    await turns.until(2)
+    assert turns.verdicts == ["wait", "new"]
+    [(when, users)] = turns.announced
+    assert users == ["alice", "bob"]
+    assert when - told_at >= 0.6 - 0.02  # Redis's clock against this process's
+    await presence.leave(group, alice)

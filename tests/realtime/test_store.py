@@ -1,12 +1,13 @@
 """Presence and rate-limit state spread over Redis shards like the channel layer."""
 
+import asyncio
 import time
 
 import pytest
 import redis
 
 from harness.redis_server import RedisServer
-from realtime.store import RedisStore
+from realtime.store import Announcement, MemoryStore, RedisStore
 
 
 @pytest.fixture
@@ -110,3 +111,52 @@ async def test_live_counts_count_only_live_members_on_every_shard_in_chunks(two_
     assert await store.zset_live_counts(keys) == {key: n % 4 for n, key in enumerate(keys)}
     assert await store.zset_live_counts([f"{prefix}:missing"]) == {f"{prefix}:missing": 0}
     assert await store.zset_live_counts([]) == {}
+
+
+async def turns_to_announce(store: RedisStore | MemoryStore) -> None:
+    """What `online_announce` answers as a room changes, interval 0.3 s."""
+    prefix = f"presence:told-{time.time_ns()}"
+    room, told = f"{prefix}:room", f"{prefix}:told"
+    now = time.time()
+
+    async def join(user: int, expires_at: float) -> None:
+        member, user_key = f"{user}|u{user}", f"{prefix}:user.{user}"
+        await store.online_join(room, user_key, member, "w1", expires_at, 30, 0)
+
+    async def turn() -> Announcement:
+        return await store.online_announce(room, told, 100, 0.3, 30)
+
+    await join(1, now + 30)
+    first = await turn()
+    announced_at = time.monotonic()
+    assert (first.verdict, first.count, first.first) == ("new", 1, ["1|u1"])
+    assert (await turn()).verdict == "same"
+
+    # A change within the interval waits for the rest of it...
+    await join(2, now + 30)
+    waiting = await turn()
+    assert waiting.verdict == "wait" and 0 < waiting.wait <= 0.3, waiting
+    assert waiting.count == 2
+    # ...and needs no announcement once the room is back as announced.
+    await store.online_leave(room, f"{prefix}:user.2", "2|u2", "w1")
+    assert (await turn()).verdict == "same"
+
+    await join(2, now + 30)
+    while (again := await turn()).verdict == "wait":
+        await asyncio.sleep(again.wait)
+    assert time.monotonic() - announced_at >= 0.3 - 0.01
+    assert (again.verdict, again.count, sorted(again.first)) == ("new", 2, ["1|u1", "2|u2"])
+
+    # Neither an expired entry nor a heartbeat's new expiry (which reorders the
+    # users by score) changes what the room would hear.
+    await join(3, now - 1)
+    await join(1, now + 60)
+    assert (await turn()).verdict == "same"
+
+
+async def test_a_room_is_announced_once_per_interval_and_only_when_it_changed(two_shards):
+    await turns_to_announce(two_shards)
+
+
+async def test_the_process_store_answers_turns_to_announce_as_redis_does():
+    await turns_to_announce(MemoryStore())

@@ -1,6 +1,7 @@
 """realtime.db: model instances read by plain SQL are the ORM's own, and rows
 written by it are what the ORM reads back, for any number of rows."""
 
+import asyncio
 import datetime
 import threading
 
@@ -318,6 +319,30 @@ def test_a_database_thread_outlives_a_connection_it_could_not_give_back(monkeypa
     finally:
         executor.shutdown()
     assert "could not give its connection back" in caplog.text
+
+
+def test_an_outcome_for_a_closed_loop_is_dropped():
+    """A call whose caller's loop closed while it ran (a process stopping)
+    finishes without raising in the thread."""
+    threads = DatabaseThreads(1, name="test-closed")
+    started, release, finished = threading.Event(), threading.Event(), threading.Event()
+
+    def slow() -> int:
+        started.set()
+        release.wait(5)
+        return 1
+
+    closing, next_loop = asyncio.new_event_loop(), asyncio.new_event_loop()
+    try:
+        threads.run_for(closing, slow)
+        assert started.wait(5)
+        closing.close()
+        release.set()
+        threads.run_for(next_loop, finished.set)
+        assert finished.wait(5)  # the thread lived on to the next call
+    finally:
+        threads.shutdown()
+        next_loop.close()
 
 
 def session_rows(count: int, *, start: int = 0) -> list[tuple]:

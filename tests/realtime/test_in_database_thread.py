@@ -92,3 +92,25 @@ async def test_a_cancelled_caller_leaves_the_running_call_to_finish(executor):
     assert await asyncio.to_thread(finished.wait, 5)
     # The thread is free for the next call.
     assert await in_database_thread(lambda: 42, executor)() == 42
+
+
+async def test_a_call_cancelled_before_it_started_does_not_run(executor):
+    started, release = threading.Event(), threading.Event()
+    ran: list[str] = []
+
+    def slow() -> None:
+        started.set()
+        release.wait(5)
+
+    busy = asyncio.create_task(in_database_thread(slow, executor)())
+    await asyncio.to_thread(started.wait, 5)
+    queued = asyncio.create_task(in_database_thread(lambda: ran.append("queued"), executor)())
+    await asyncio.sleep(0)  # the call is queued behind the busy thread
+    queued.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await queued
+    release.set()
+    await busy
+    # The thread went past the cancelled call to this one.
+    assert await in_database_thread(lambda: 42, executor)() == 42
+    assert ran == []

@@ -19,7 +19,7 @@ from django.utils import translation
 from django.utils.translation import gettext as _
 from redis.exceptions import RedisError
 
-from . import auth, fastsend, handover, incoming, metrics, recovery, registry
+from . import auth, fastsend, handover, incoming, metrics, recovery, registry, settled
 from .delivery import DirectDelivery
 from .errors import Forbidden, NotFound, Refused
 from .groups import session_tag, user_group
@@ -139,6 +139,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             metrics.here(metrics.fast_path_sockets).inc()
             handover.release_http_channel(self.ws_protocol)
             incoming.read_without_debug_line(self.ws_protocol)
+            settled.settle_factory(self.ws_protocol)
         self.user = self.scope.get("user")
         self.language = scope_language(self.scope)
         # For this socket's task, once: connect, every frame handler and the

@@ -11,9 +11,7 @@ does not read; this worker aborts a connection whose unsent bytes pass
 REALTIME_MAX_SEND_BUFFER. The client comes back and resumes by seq.
 
 Each connection's messages wait in a SocketInbox rather than Daphne's
-asyncio.Queue (realtime.inbox: a few KB less per idle socket), and its
-WebSocket options are read from its class, not copied onto it
-(`settled_protocol`).
+asyncio.Queue (realtime.inbox: a few KB less per idle socket).
 
 These lean on private names of Twisted, autobahn and Daphne, pinned in
 requirements.txt and listed in tests/realtime/test_canaries.py.
@@ -26,7 +24,6 @@ REALTIME_HEADER_TIMEOUT seconds (realtime.header_deadline, armed before acceptin
 """
 
 import asyncio
-import inspect
 import logging
 import signal
 from functools import partial
@@ -42,27 +39,6 @@ def unsent_bytes(transport) -> int:
     """Bytes a Twisted TCP transport holds because the peer is not reading."""
     buffered = len(getattr(transport, "dataBuffer", b"")) - getattr(transport, "offset", 0)
     return buffered + getattr(transport, "_tempDataLen", 0)
-
-
-def settled_protocol(factory) -> type:
-    """Daphne's WebSocket protocol class, with the factory's options on the class.
-
-    When a connection is made, autobahn copies each of its options (29) from the
-    factory onto the connection, and formats the whole list for a debug log
-    line whether debug logging is on or not: 6% of a worker's CPU in a storm of
-    handshakes (py-spy, 1,500 users joining one room), and 29 more entries in
-    every socket's attribute dictionary. Daphne sets the options once, before
-    the first connection, so the class holds the values every connection would
-    have copied; with nothing left to copy, there is nothing to format.
-    """
-    base = factory.protocol
-    options = {}
-    for name in base.CONFIG_ATTRS:
-        value = getattr(factory, name)
-        # A function on a class would be bound to each connection (one option
-        # is a callback: perMessageCompressionAccept).
-        options[name] = staticmethod(value) if inspect.isfunction(value) else value
-    return type(base.__name__, (base,), {**options, "CONFIG_ATTRS": ()})
 
 
 def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) -> None:
@@ -103,8 +79,6 @@ def run_worker(*, fd: int, grace: float, proxy_headers: bool, worker_name: str) 
         def listen_success(self, port):
             # Before the reactor runs, so before the first connection is accepted.
             header_deadline.install(self.http_factory, settings.REALTIME_HEADER_TIMEOUT)
-            if not self.ports:  # once, whatever the number of ports
-                self.ws_factory.protocol = settled_protocol(self.ws_factory)
             self.ports.append(port)
             super().listen_success(port)
 

@@ -2,10 +2,15 @@
 server's first socket settles its factory, later connections read every option
 from their class, with the values a stock connection copies onto itself."""
 
+import asyncio
+
+from channels.routing import URLRouter
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet.testing import StringTransport
 
+from config.routing import websocket_urlpatterns
 from realtime import settled
+from realtime.auth import SessionAuthMiddleware
 
 NAMES = WebSocketProtocol.CONFIG_ATTRS
 
@@ -66,3 +71,16 @@ def test_another_protocol_class_is_left_alone(daphne_server):
     assert not settled.settle_factory(connect(factory))
     assert factory.protocol is Custom
     assert not settled.settle_factory(object())  # no factory at all
+
+
+async def test_the_apps_first_socket_settles_its_servers_factory(daphne_server, upgrade):
+    # The app's socket route behind Daphne's own upgrade: not logged in, so
+    # refused, after its connection has been looked at.
+    _connection, transport = upgrade(SessionAuthMiddleware(URLRouter(websocket_urlpatterns)))
+    factory = daphne_server.ws_factory
+    async with asyncio.timeout(5):
+        while factory.protocol is WebSocketProtocol:
+            await asyncio.sleep(0.01)
+    assert issubclass(factory.protocol, WebSocketProtocol)
+    assert factory.protocol.CONFIG_ATTRS == ()
+    assert type(transport.protocol) is WebSocketProtocol  # this one made before

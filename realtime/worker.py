@@ -16,8 +16,9 @@ asyncio.Queue (realtime.inbox: a few KB less per idle socket).
 These lean on private names of Twisted, autobahn and Daphne, pinned in
 requirements.txt and listed in tests/realtime/test_canaries.py.
 
-Nothing here makes frames faster: that is the application's own send path
-(realtime.fastsend), the same under any launch of Daphne.
+Nothing here makes frames or handshakes faster: that is the application's own
+send path (realtime.fastsend) and its settled connection options
+(realtime.settled), the same under any launch of Daphne.
 
 A client that trickles its request headers (slowloris) is closed after
 REALTIME_HEADER_TIMEOUT seconds (realtime.header_deadline, armed before accepting).

@@ -61,20 +61,20 @@ async def test_sockets_of_a_session_opening_together_read_the_database_once(
     connect_ws, public_room, alice, monkeypatch
 ):
     reads = []
-    load = auth._load_login
+    load = auth._load_logins
 
-    async def counted(*args):
-        reads.append(args[0])
-        return await load(*args)
+    async def counted(session_keys, session_store):
+        reads.append(list(session_keys))
+        return await load(session_keys, session_store)
 
-    monkeypatch.setattr(auth, "_load_login", counted)
+    monkeypatch.setattr(auth, "_load_logins", counted)
     _, cookie = await logged_in(alice)
     assert await asyncio.gather(*(opens(connect_ws, public_room, cookie) for _ in range(3))) == [
         True,
         True,
         True,
     ]
-    assert reads == [cookie]
+    assert reads == [[cookie]]
 
 
 @override_settings(REALTIME_LOGIN_CACHE_SECONDS=0)
@@ -215,3 +215,130 @@ def test_a_sockets_session_reads_djangos_database_session(alice):
     # An expired session reads as none, as Django's own does.
     Session.objects.filter(pk=key).update(expire_date=timezone.now())
     assert auth._session_store("django.contrib.sessions.backends.db")(key).load() == {}
+
+
+async def test_logins_arriving_while_one_is_read_are_read_together(make_user, alice, monkeypatch):
+    users = [alice, *[await db(make_user)(f"crowd{n}") for n in range(4)]]
+    keys = [(await logged_in(user))[1] for user in users]
+    reads = []
+    first_read_may_go = asyncio.Event()
+    load = auth._load_logins
+
+    async def held(session_keys, session_store):
+        reads.append(list(session_keys))
+        if len(reads) == 1:
+            await first_read_may_go.wait()
+        return await load(session_keys, session_store)
+
+    monkeypatch.setattr(auth, "_load_logins", held)
+    middleware = auth.SessionAuthMiddleware(None)
+    logins = [asyncio.ensure_future(middleware.login(key)) for key in keys]
+    # The first read is under way, held; the others wait for it to end.
+    while middleware.reads is None or len(middleware.reads.waiting) < len(keys) - 1:
+        await asyncio.sleep(0)
+    first_read_may_go.set()
+    answered = await asyncio.wait_for(asyncio.gather(*logins), 5)
+
+    assert reads == [keys[:1], keys[1:]]
+    assert [user.pk for _, user in answered] == [user.pk for user in users]
+    assert [session.session_key for session, _ in answered] == keys
+    assert set(auth.logins.entries) == set(keys)  # each kept for its next socket
+
+
+async def test_a_failed_read_fails_its_logins_and_the_next_reads_go_on(alice, bob, monkeypatch):
+    _, alices = await logged_in(alice)
+    _, bobs = await logged_in(bob)
+    load = auth._load_logins
+
+    async def away(session_keys, session_store):
+        raise OSError("database away")
+
+    monkeypatch.setattr(auth, "_load_logins", away)
+    middleware = auth.SessionAuthMiddleware(None)
+    with pytest.raises(OSError):
+        await middleware.login(alices)
+    assert not middleware.reads.pending and middleware.reads.reading is None
+
+    monkeypatch.setattr(auth, "_load_logins", load)
+    _, user = await asyncio.wait_for(middleware.login(bobs), 5)
+    assert user.pk == bob.pk
+
+
+async def test_a_socket_leaving_while_its_login_is_read_stops_no_other_of_its_session(
+    alice, monkeypatch
+):
+    _, cookie = await logged_in(alice)
+    may_go = asyncio.Event()
+    load = auth._load_logins
+
+    async def held(session_keys, session_store):
+        await may_go.wait()
+        return await load(session_keys, session_store)
+
+    monkeypatch.setattr(auth, "_load_logins", held)
+    middleware = auth.SessionAuthMiddleware(None)
+    leaving = asyncio.ensure_future(middleware.login(cookie))
+    staying = asyncio.ensure_future(middleware.login(cookie))
+    while middleware.reads is None or middleware.reads.reading is None:
+        await asyncio.sleep(0)
+    leaving.cancel()
+    may_go.set()
+    _, user = await asyncio.wait_for(staying, 5)
+    assert user.pk == alice.pk and leaving.cancelled()
+
+
+def test_logins_read_together_answer_as_each_read_alone(alice, bob, make_user):
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+
+    carol = make_user("carol")
+    dave = make_user("dave")
+    keys = {
+        "logged in": saved_session(alice),
+        "again": saved_session(alice),
+        "stale hash": saved_session(bob, **{HASH_SESSION_KEY: "0" * 64}),
+        "no hash": saved_session(bob, **{HASH_SESSION_KEY: None}),
+        "other backend": saved_session(
+            bob, **{BACKEND_SESSION_KEY: "django.contrib.auth.backends.RemoteUserBackend"}
+        ),
+        "bad id": saved_session(bob, **{SESSION_KEY: "not-a-number"}),
+        "inactive": saved_session(carol),
+        "user gone": saved_session(dave),
+        "expired": saved_session(bob),
+        "no such session": "x" * 32,
+        "too short a key": "short",
+    }
+    carol.is_active = False
+    carol.save()
+    dave.delete()
+    Session.objects.filter(pk=keys["expired"]).update(expire_date=timezone.now())
+    store = auth._session_store("django.contrib.sessions.backends.db")
+
+    together = auth._read_logins(list(keys.values()), store)
+
+    assert list(together) == list(keys.values())
+    for case, key in keys.items():
+        read = together[key]
+        session = store(key)
+        try:
+            alone = auth._session_user(session)
+        except Exception as error:  # the malformed id: its own answer only
+            assert case == "bad id"
+            assert type(read.error) is type(error) and read.user is None
+            continue
+        assert read.error is None
+        assert read.user.is_authenticated == alone.is_authenticated
+        assert read.user.pk == alone.pk
+        assert read.user.is_authenticated == (case in ("logged in", "again"))
+        assert dict(read.session.items()) == dict(session.items())
+        assert read.session.session_key == session.session_key
+        assert (read.seconds > 0) == read.user.is_authenticated
+
+
+@pytest.mark.parametrize("length", [1, 2, 3, 5, 8, 100])
+def test_a_batchs_lists_are_padded_to_a_power_of_two(length):
+    values = list(range(length))
+
+    padded = auth._padded(values)
+
+    assert len(padded) & (len(padded) - 1) == 0 and len(padded) < 2 * length
+    assert padded[:length] == values and set(padded) == set(values)

@@ -342,3 +342,16 @@ def test_a_batchs_lists_are_padded_to_a_power_of_two(length):
 
     assert len(padded) & (len(padded) - 1) == 0 and len(padded) < 2 * length
     assert padded[:length] == values and set(padded) == set(values)
+
+
+async def test_the_login_checks_read_every_session_but_the_one_that_raises(alice, bob):
+    from django.contrib.auth import SESSION_KEY
+
+    _, alices = await logged_in(alice)
+    _, bobs = await logged_in(bob)
+    malformed = await db(saved_session)(bob, **{SESSION_KEY: "not-a-number"})
+    await expire_behind_the_apps_back(bobs)
+
+    ids = await auth._login_user_ids([alices, malformed, bobs])
+
+    assert ids == {alices: alice.pk, bobs: None}  # the malformed one waits for the next check

@@ -339,13 +339,15 @@ class LoginReads:
     """The logins waiting for the database on one event loop, read together.
 
     Each handshake's login used to be a trip of its own to the database
-    threads and two statements: 750-820 us of the process's CPU a login with
-    50 at once (one process, PostgreSQL, the cache off). Here the first
-    login to wait goes at once, and those that come while a read is under
-    way go together in the next, up to BATCH of them: one trip and two
-    statements for the lot. Sockets of one session opening together (a
-    page's room and bell) wait for the same read. Each login read is kept
-    (`logins`).
+    threads and two statements: 800-920 us of the process's CPU a login with
+    50 at once (`python -m bench.logins`: one process, PostgreSQL, the cache
+    off); the thread and the event loop fall asleep and are woken for every
+    trip. Here the first login to wait goes at once, and those that come
+    while a read is under way go together in the next, up to BATCH of them:
+    one trip and two statements for the lot, 90-125 us a login (one by one
+    in shared trips: 270-340 us). Sockets of one session opening
+    together (a page's room and bell) wait for the same read. Each login
+    read is kept (`logins`).
     """
 
     BATCH = 100

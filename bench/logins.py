@@ -19,11 +19,10 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from bench.procs import Database, app_env, seed
+from bench.procs import own_database, seed
 
 
 def main() -> None:
@@ -38,20 +37,13 @@ def main() -> None:
         keys = json.loads(Path(args.measure).read_text())
         asyncio.run(measure(keys, args.in_flight, args.rounds))
         return
-    with tempfile.TemporaryDirectory(prefix="relay-logins-") as workdir:
-        database = Database(Path(workdir), allow_postgres=not args.sqlite)
-        try:
-            env = app_env(database.url)
-            env.pop("REDIS_URL", None)
-            env["REALTIME_LOGIN_CACHE_SECONDS"] = "0"
-            print(f"database: {database.engine}", flush=True)
-            keys_file = Path(workdir) / "keys.json"
-            keys_file.write_text(json.dumps(seed(env, args.users, 0, Path(workdir))))
-            command = [sys.executable, "-m", "bench.logins", "--measure", str(keys_file)]
-            command += ["--in-flight", str(args.in_flight), "--rounds", str(args.rounds)]
-            subprocess.run(command, env=env, check=True)
-        finally:
-            database.drop()
+    with own_database("relay-logins-", sqlite=args.sqlite) as (env, workdir):
+        env["REALTIME_LOGIN_CACHE_SECONDS"] = "0"
+        keys_file = workdir / "keys.json"
+        keys_file.write_text(json.dumps(seed(env, args.users, 0, workdir)))
+        command = [sys.executable, "-m", "bench.logins", "--measure", str(keys_file)]
+        command += ["--in-flight", str(args.in_flight), "--rounds", str(args.rounds)]
+        subprocess.run(command, env=env, check=True)
 
 
 async def measure(keys: list[str], in_flight: int, rounds: int) -> None:

@@ -12,11 +12,13 @@ import re
 import secrets
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -228,6 +230,22 @@ class Database:
         if self.name:
             self._admin(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)')
             self.name = None
+
+
+@contextlib.contextmanager
+def own_database(prefix: str, *, sqlite: bool) -> Iterator[tuple[dict[str, str], Path]]:
+    """A database of the bench's own (Database) and the app's environment for it,
+    with the in-process channel layer, and a scratch directory: for a
+    measurement in one process (bench.sends, bench.logins). Dropped after."""
+    with tempfile.TemporaryDirectory(prefix=prefix) as workdir:
+        database = Database(Path(workdir), allow_postgres=not sqlite)
+        try:
+            env = app_env(database.url)
+            env.pop("REDIS_URL", None)
+            print(f"database: {database.engine}", flush=True)
+            yield env, Path(workdir)
+        finally:
+            database.drop()
 
 
 def app_env(database_url: str) -> dict[str, str]:

@@ -23,11 +23,9 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
-from pathlib import Path
 
-from bench.procs import Database, app_env
+from bench.procs import own_database
 
 KINDS = ("room", "mention", "direct")
 
@@ -42,17 +40,10 @@ def main() -> None:
     if args.measure:
         measure(args.sends, args.rounds)
         return
-    with tempfile.TemporaryDirectory(prefix="relay-sends-") as workdir:
-        database = Database(Path(workdir), allow_postgres=not args.sqlite)
-        try:
-            env = app_env(database.url)
-            env.pop("REDIS_URL", None)
-            print(f"database: {database.engine}", flush=True)
-            command = [sys.executable, "-m", "bench.sends", "--measure"]
-            command += ["--sends", str(args.sends), "--rounds", str(args.rounds)]
-            subprocess.run(command, env=env, check=True)
-        finally:
-            database.drop()
+    with own_database("relay-sends-", sqlite=args.sqlite) as (env, _):
+        command = [sys.executable, "-m", "bench.sends", "--measure"]
+        command += ["--sends", str(args.sends), "--rounds", str(args.rounds)]
+        subprocess.run(command, env=env, check=True)
 
 
 def measure(sends: int, rounds: int) -> None:

@@ -40,7 +40,7 @@ from django.contrib.auth import (
     get_user,
     get_user_model,
 )
-from django.contrib.auth.models import User
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ValidationError
@@ -57,7 +57,6 @@ from .store import get_store
 if TYPE_CHECKING:
     # Models: importable only once the apps are loaded.
     from django.contrib.auth.base_user import AbstractBaseUser
-    from django.contrib.auth.models import AnonymousUser
     from django.contrib.sessions.backends.base import SessionBase
 
 logger = logging.getLogger(__name__)
@@ -281,8 +280,9 @@ class SessionAuthMiddleware:
 
     async def login(self, session_key: str | None) -> tuple[Any, Any]:
         if not session_key:
-            read = (await _load_logins([None], self.session_store))[None]
-            return read.session, read.user
+            # Nobody to read: Django's get_user answers so without the database,
+            # and a crowd of sockets without a login costs no trip to it.
+            return self.session_store(None), AnonymousUser()
         cached = logins.get(session_key)
         if cached is not None:
             if await _still_unmarked(session_key, cached.user.pk):
@@ -306,7 +306,7 @@ class _Read:
     error: Exception | None = None
 
 
-def _read_logins(session_keys: list[str | None], session_store) -> dict[str | None, _Read]:
+def _read_logins(session_keys: list[str], session_store) -> dict[str, _Read]:
     """The login of each session, as _session_user reads one: Django's
     database sessions, and the users they plainly log in, read in one
     statement each for all of them. What one session raises is its answer
@@ -461,7 +461,7 @@ def _login_user_ids(session_keys: list[str]) -> dict[str, int | None]:
     for key, read in answers.items():
         if read.error is not None:
             logger.warning("login check of a session failed", exc_info=read.error)
-        elif key is not None:
+        else:
             ids[key] = read.user.pk if read.user.is_authenticated else None
     return ids
 

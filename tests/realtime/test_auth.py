@@ -355,3 +355,16 @@ async def test_the_login_checks_read_every_session_but_the_one_that_raises(alice
     ids = await auth._login_user_ids([alices, malformed, bobs])
 
     assert ids == {alices: alice.pk, bobs: None}  # the malformed one waits for the next check
+
+
+async def test_a_socket_without_a_session_is_refused_without_a_database_read(
+    connect_ws, public_room, monkeypatch
+):
+    async def unreachable(session_keys, session_store):
+        raise AssertionError("a login without a session read the database")
+
+    monkeypatch.setattr(auth, "_load_logins", unreachable)
+
+    assert not await opens(connect_ws, public_room, None)
+    _, user = await auth.SessionAuthMiddleware(None).login(None)
+    assert not user.is_authenticated

@@ -9,6 +9,7 @@ import pytest
 
 from chat import consumers, services
 from harness.sockets import db, open_room, receive
+from harness.waiting import hold
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,14 +80,7 @@ async def test_a_waiter_that_goes_away_leaves_the_lookup_to_the_others(
     monkeypatch, public_room, alice
 ):
     lookups = consumers.MembersOnline(ttl=10, refresh=30)
-    release = asyncio.Event()
-    first_member_ids = consumers._first_member_ids
-
-    async def held(room_id, limit):
-        await release.wait()
-        return await first_member_ids(room_id, limit)
-
-    monkeypatch.setattr(consumers, "_first_member_ids", held)
+    release = hold(monkeypatch, consumers, "_first_member_ids")
     leaving = asyncio.ensure_future(lookups.of(public_room.pk))
     staying = asyncio.ensure_future(lookups.of(public_room.pk))
     await asyncio.sleep(0)

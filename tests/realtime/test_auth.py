@@ -11,6 +11,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from harness.sockets import db, expect_close, receive
+from harness.waiting import hold, wait_for
 from realtime import auth
 from realtime.store import get_store
 
@@ -234,8 +235,7 @@ async def test_logins_arriving_while_one_is_read_are_read_together(make_user, al
     middleware = auth.SessionAuthMiddleware(None)
     logins = [asyncio.ensure_future(middleware.login(key)) for key in keys]
     # The first read is under way, held; the others wait for it to end.
-    while middleware.reads is None or len(middleware.reads.waiting) < len(keys) - 1:
-        await asyncio.sleep(0)
+    await wait_for(lambda: middleware.reads is not None and len(middleware.reads.waiting) == 4)
     first_read_may_go.set()
     answered = await asyncio.wait_for(asyncio.gather(*logins), 5)
 
@@ -268,21 +268,13 @@ async def test_a_socket_leaving_while_its_login_is_read_stops_no_other_of_its_se
     alice, monkeypatch
 ):
     _, cookie = await logged_in(alice)
-    may_go = asyncio.Event()
-    load = auth._load_logins
-
-    async def held(session_keys, session_store):
-        await may_go.wait()
-        return await load(session_keys, session_store)
-
-    monkeypatch.setattr(auth, "_load_logins", held)
+    release = hold(monkeypatch, auth, "_load_logins")
     middleware = auth.SessionAuthMiddleware(None)
     leaving = asyncio.ensure_future(middleware.login(cookie))
     staying = asyncio.ensure_future(middleware.login(cookie))
-    while middleware.reads is None or middleware.reads.reading is None:
-        await asyncio.sleep(0)
+    await wait_for(lambda: middleware.reads is not None and middleware.reads.reading is not None)
     leaving.cancel()
-    may_go.set()
+    release.set()
     _, user = await asyncio.wait_for(staying, 5)
     assert user.pk == alice.pk and leaving.cancelled()
 

@@ -4,7 +4,6 @@ from their class, with the values a stock connection copies onto itself."""
 
 import asyncio
 
-import pytest
 from channels.routing import URLRouter
 from daphne.ws_protocol import WebSocketFactory, WebSocketProtocol
 from twisted.internet.testing import StringTransport
@@ -74,7 +73,6 @@ def test_another_protocol_class_is_left_alone(daphne_server):
     assert not settled.settle_factory(object())  # no factory at all
 
 
-@pytest.mark.django_db(transaction=True)  # the login's database thread
 async def test_the_apps_first_socket_settles_its_servers_factory(daphne_server, upgrade):
     # The app's socket route behind Daphne's own upgrade: not logged in, so
     # refused, after its connection has been looked at.

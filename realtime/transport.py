@@ -138,7 +138,7 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
         if self.ws_protocol is not None:
             metrics.here(metrics.fast_path_sockets).inc()
             handover.release_http_channel(self.ws_protocol)
-            incoming.read_without_debug_line(self.ws_protocol)
+            incoming.read_frames(self.ws_protocol)
             settled.settle_factory(self.ws_protocol)
         self.user = self.scope.get("user")
         self.language = scope_language(self.scope)

@@ -37,7 +37,7 @@ INBOX = "realtime.worker.GracefulServer.create_application (realtime.inbox: a so
 SETTLED = "realtime.settled.settle_factory (options read from the class, not copied per socket)"
 DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
 PUBLISH_MANY = "realtime.layers.group_send_many (a batch's events in one trip per shard)"
-INCOMING = "realtime.incoming (received bytes go straight to autobahn's parser)"
+INCOMING = "realtime.incoming (a client's usual frames read without autobahn's machinery)"
 PARSED = "realtime.layers._FanoutShard._take_parsed (the messages a read brought, as parsed)"
 SYNC_PUSH = "realtime.push._awaited_by_a_loop (sync code's pushes: its loop, or the push loop)"
 SUBSCRIBE_TOGETHER = (
@@ -112,6 +112,25 @@ PRIVATE_NAMES = [
     *(
         Private("", name, FASTSEND, on="autobahn protocol")
         for name in ("_perMessageCompress", "send_queue", "state", "transport")
+    ),
+    # What realtime.incoming reads of a protocol (those set at the handshake:
+    # tests/realtime/test_incoming.py).
+    *(
+        Private("", name, INCOMING, on="autobahn protocol")
+        for name in (
+            "data",
+            "autoPingTimeoutCall",
+            "maxFramePayloadSize",
+            "maxMessagePayloadSize",
+            "trafficStats",
+            "logOctets",
+            "logFrames",
+            "trackedTimings",
+            "_listeners",
+            "utf8validateIncoming",
+            "applyMask",
+            "requireMaskedClientFrames",
+        )
     ),
     # Daphne
     Private(

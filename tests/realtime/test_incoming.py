@@ -1,8 +1,11 @@
 """realtime.incoming on Daphne's real protocols: an upgraded connection's frames
-reach the application without autobahn building a debug line for each chunk."""
+reach the application without autobahn building a debug line for each chunk, and
+its usual frames read by the reader of its own exactly as autobahn reads them."""
 
 import asyncio
 import struct
+
+import pytest
 
 from realtime import incoming
 
@@ -61,3 +64,268 @@ def test_a_protocol_that_reads_its_own_way_is_left_alone(daphne_protocol):
     daphne_protocol.__class__ = OwnReading
     assert not incoming.read_without_debug_line(daphne_protocol)
     assert "dataReceived" not in vars(daphne_protocol)
+
+
+# --- the reader of a client's usual frames (read_frames) ----------------------
+
+
+def frame(
+    payload: bytes,
+    *,
+    opcode: int = 1,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bytes | None = b"\x9a\x3c\x05\xe7",
+    long16: bool = False,
+) -> bytes:
+    """A frame as a client sends it: masked with `mask` (None: unmasked), its
+    length in the shortest encoding unless `long16` forces two bytes."""
+    first = (0x80 if fin else 0) | (rsv << 4) | opcode
+    masked = 0x80 if mask is not None else 0
+    size = len(payload)
+    if size < 126 and not long16:
+        head = struct.pack("!BB", first, masked | size)
+    elif size < 65536:
+        head = struct.pack("!BBH", first, masked | 126, size)
+    else:
+        head = struct.pack("!BBQ", first, masked | 127, size)
+    if mask is None:
+        return head + payload
+    body = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+    return head + mask + body
+
+
+def text(value: str, **options) -> bytes:
+    return frame(value.encode(), **options)
+
+
+class Opened:
+    """A socket Daphne upgraded, on a server and an in-memory transport of its own."""
+
+    def __init__(self, protocol, transport, received: list, task_holder: list) -> None:
+        self.protocol = protocol
+        self.transport = transport
+        self.received = received
+        self.tasks = task_holder
+
+    def outcome(self) -> dict:
+        """All the reader's work shows: what the app got, what went back to the
+        client after the handshake, the protocol's state and traffic figures."""
+        written = self.transport.value()
+        stats = self.protocol.trafficStats
+        return {
+            "received": list(self.received),
+            "written": written[written.index(b"\r\n\r\n") + 4 :],
+            "state": self.protocol.state,
+            "failed": self.protocol.failedByMe,
+            "stats": {
+                name: getattr(stats, name)
+                for name in (
+                    "incomingOctetsWireLevel",
+                    "incomingOctetsWebSocketLevel",
+                    "incomingOctetsAppLevel",
+                    "incomingWebSocketFrames",
+                    "incomingWebSocketMessages",
+                )
+            },
+        }
+
+
+async def opened(**options) -> Opened:
+    from daphne.http_protocol import HTTPFactory
+    from daphne.server import Server
+    from daphne.ws_protocol import WebSocketFactory
+    from twisted.internet.testing import StringTransport
+
+    from tests.realtime.conftest import HANDSHAKE
+
+    received: list = []
+    tasks: list = []
+    accepted = asyncio.Event()
+
+    async def application(scope, receive, send):
+        tasks.append(asyncio.current_task())
+        await receive()  # websocket.connect
+        await send({"type": "websocket.accept"})
+        accepted.set()
+        while True:
+            received.append(await receive())
+
+    server = Server(application=application, endpoints=["tcp:port=0:interface=127.0.0.1"])
+    server.connections = {}
+    server.ws_factory = WebSocketFactory(server, server="Daphne")
+    server.ws_factory.setProtocolOptions(autoPingInterval=0, openHandshakeTimeout=0, **options)
+    connection = HTTPFactory(server).buildProtocol(None)
+    transport = StringTransport()
+    connection.makeConnection(transport)
+    connection.dataReceived(HANDSHAKE)
+    await asyncio.wait_for(accepted.wait(), 5)
+    return Opened(transport.protocol, transport, received, tasks)
+
+
+async def read_both(chunks: list[bytes], **options) -> tuple[dict, dict]:
+    """The same chunks read by autobahn's parser and by `read_frames`."""
+    outcomes = []
+    for ours in (False, True):
+        socket = await opened(**options)
+        if ours:
+            assert incoming.read_frames(socket.protocol)
+        else:
+            assert incoming.read_without_debug_line(socket.protocol)
+        for chunk in chunks:
+            socket.protocol.dataReceived(chunk)
+        for _ in range(3):  # the app takes what its inbox holds
+            await asyncio.sleep(0)
+        outcomes.append(socket.outcome())
+        for task in socket.tasks:
+            task.cancel()
+    return outcomes[0], outcomes[1]
+
+
+def splits(stream: bytes) -> list[list[bytes]]:
+    """`stream` whole, then cut in two at every position, then byte by byte."""
+    return (
+        [[stream]]
+        + [[stream[:at], stream[at:]] for at in range(1, len(stream))]
+        + [[stream[at : at + 1] for at in range(len(stream))]]
+    )
+
+
+STREAMS = {
+    "one message": text('{"type": "send", "body": "hello"}'),
+    "three in a row": text("one") + text("two") + text("three"),
+    "empty": text("") + text("after"),
+    # Cut after its first byte, the rest reads as a frame of its own (0x81, 0x81
+    # and so on): only autobahn's buffer says it is not one.
+    "a header cut short": text("a", mask=b"\x81\xc1\x00\x00") + text("b"),
+    # Payloads that hold a whole frame: cut before it, the rest is the
+    # payload's, not a frame, while autobahn is inside the frame.
+    "a ping that holds a frame": frame(b"zz" + text("@"), opcode=9, mask=bytes(4)) + text("b"),
+    "binary data that holds a frame": (
+        frame(b"zz" + text("@"), opcode=2, mask=bytes(4)) + text("b")
+    ),
+    "not ASCII": text("привет, мир 👋"),
+    "16-bit length": text("x" * 200) + text("y" * 126) + text("z" * 125),
+    "ping between": text("a") + frame(b"are you there", opcode=9) + text("b"),
+    "pong between": text("a") + frame(b"", opcode=10) + text("b"),
+    "binary between": text("a") + frame(b"\x00\x01\xff", opcode=2) + text("b"),
+    "fragmented": text("a") + text("hel", fin=False) + frame(b"lo", opcode=0) + text("b"),
+    "fragment with a ping inside": (
+        text("hel", fin=False) + frame(b"", opcode=9) + frame(b"lo", opcode=0) + text("b")
+    ),
+    "text inside a fragmented message": text("hel", fin=False) + text("x") + text("b"),
+    "invalid UTF-8": text("a") + frame(b"\xff\xfe") + text("b"),
+    "UTF-8 cut short": text("a") + frame("é".encode()[:1]) + text("b"),
+    "unmasked": text("a") + text("b", mask=None) + text("c"),
+    "length not the shortest": text("a") + text("b", long16=True) + text("c"),
+    "reserved bit": text("a") + text("b", rsv=4) + text("c"),
+    "reserved opcode": text("a") + frame(b"?", opcode=3) + text("c"),
+    "continuation alone": text("a") + frame(b"?", opcode=0) + text("c"),
+    "close, then more": text("a") + frame(struct.pack("!H", 1000), opcode=8) + text("late"),
+}
+
+
+@pytest.mark.parametrize("name", STREAMS)
+async def test_the_reader_does_what_autobahn_does(name):
+    for chunks in splits(STREAMS[name]):
+        autobahn, ours = await read_both(chunks)
+        assert ours == autobahn, (name, chunks)
+
+
+async def test_a_64_bit_length_and_the_limits_go_to_autobahn():
+    big = text("x" * 70_000)
+    for chunks in ([big], [big[:30_000], big[30_000:]]):
+        autobahn, ours = await read_both(chunks)
+        assert ours == autobahn and len(ours["received"]) == 1
+    for options in ({"maxMessagePayloadSize": 100}, {"maxFramePayloadSize": 100}):
+        autobahn, ours = await read_both([text("a" * 100) + text("b" * 101)], **options)
+        assert ours == autobahn
+        assert [m["text"] for m in ours["received"]] == ["a" * 100] and ours["failed"]
+
+
+async def test_frames_while_a_ping_waits_go_to_autobahn():
+    """A data frame ends autobahn's wait for a pong (autoPingRestartOnAnyTraffic):
+    the reader leaves such frames to autobahn."""
+
+    class Call:
+        cancelled = False
+
+        def cancel(self):
+            self.cancelled = True
+
+    socket = await opened()
+    assert incoming.read_frames(socket.protocol)
+    socket.protocol.autoPingTimeoutCall = call = Call()
+    socket.protocol.dataReceived(text("a") + text("b"))
+    await asyncio.sleep(0)
+    assert call.cancelled and socket.protocol.autoPingTimeoutCall is None
+    assert [m["text"] for m in socket.received] == ["a", "b"]
+    for task in socket.tasks:
+        task.cancel()
+
+
+async def test_the_reader_reads_with_autobahn_names_that_are_still_there():
+    """What the reader reads of an open protocol (the canaries look at one
+    before its handshake)."""
+    socket = await opened()
+    for name in (
+        "state",
+        "data",
+        "current_frame",
+        "inside_message",
+        "autoPingTimeoutCall",
+        "failedByMe",
+        "maxFramePayloadSize",
+        "maxMessagePayloadSize",
+        "trafficStats",
+        "_perMessageCompress",
+        "logOctets",
+        "logFrames",
+        "trackedTimings",
+        "_listeners",
+        "utf8validateIncoming",
+        "applyMask",
+        "requireMaskedClientFrames",
+    ):
+        assert hasattr(socket.protocol, name), f"autobahn's protocol has no {name} now"
+    for task in socket.tasks:
+        task.cancel()
+
+
+@pytest.mark.parametrize(
+    "override", ["onMessageFrame", "onMessageEnd", "_onMessage", "processData", "onFrameEnd"]
+)
+async def test_a_protocol_that_reads_frames_its_own_way_keeps_autobahn(override):
+    socket = await opened()
+    protocol = socket.protocol
+    daphne_class = type(protocol)
+
+    def own(self, *args):  # the same work, but not autobahn's own method
+        return getattr(daphne_class, override)(self, *args)
+
+    protocol.__class__ = type("OwnFrames", (daphne_class,), {override: own})
+    assert not incoming.read_frames(protocol)
+    assert protocol.dataReceived == protocol._dataReceived  # still without the debug line
+    for task in socket.tasks:
+        task.cancel()
+
+
+async def test_observers_of_messages_keep_autobahn():
+    socket = await opened()
+    heard = []
+    socket.protocol.on("message", lambda payload, is_binary: heard.append(payload))
+    assert not incoming.read_frames(socket.protocol)
+    socket.protocol.dataReceived(text("a"))
+    assert heard == [b"a"]
+    for task in socket.tasks:
+        task.cancel()
+
+
+def test_unmasking():
+    mask = b"\x01\x02\x03\x04"
+    for size in (0, 1, 3, 4, 5, 125, 126, 1000):
+        payload = bytes(range(256)) * 4
+        payload = payload[:size]
+        expected = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        assert incoming._unmasked(mask, payload) == expected
+        assert incoming._unmasked(mask, expected) == payload

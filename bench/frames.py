@@ -19,11 +19,6 @@ import struct
 import time
 
 WAYS = ("autobahn", "autobahn's parser", "realtime.incoming")
-HANDSHAKE = (
-    b"GET /ws/chat/general/ HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
-    b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-    b"Sec-WebSocket-Version: 13\r\nOrigin: http://127.0.0.1\r\n\r\n"
-)
 SEND = (
     '{"type": "send", "body": "hello there, this is message 12345", '
     '"client_id": "0123456789abcdef"}'
@@ -53,11 +48,7 @@ def client_frame(text: str) -> bytes:
 
 
 async def measure(way: str, frames: int, rounds: int) -> list[float]:
-    from daphne.http_protocol import HTTPFactory
-    from daphne.server import Server
-    from daphne.ws_protocol import WebSocketFactory
-    from twisted.internet.testing import StringTransport
-
+    from harness import in_memory
     from realtime import incoming
 
     received = 0
@@ -75,14 +66,7 @@ async def measure(way: str, frames: int, rounds: int) -> list[float]:
             if received == frames:
                 all_read.set()
 
-    server = Server(application=application, endpoints=["tcp:port=0:interface=127.0.0.1"])
-    server.connections = {}
-    server.ws_factory = WebSocketFactory(server, server="Daphne")
-    server.ws_factory.setProtocolOptions(autoPingInterval=0, openHandshakeTimeout=0)
-    connection = HTTPFactory(server).buildProtocol(None)
-    transport = StringTransport()
-    connection.makeConnection(transport)
-    connection.dataReceived(HANDSHAKE)
+    _, transport = in_memory.upgrade(application)
     await asyncio.wait_for(accepted.wait(), 5)
     protocol = transport.protocol
     if way == "autobahn's parser":

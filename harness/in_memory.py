@@ -2,6 +2,8 @@
 in-memory transport, with no reactor running: for the tests and benchmarks of the
 tricks on Daphne's and autobahn's real protocols."""
 
+import struct
+
 from daphne.http_protocol import HTTPFactory
 from daphne.server import Server
 from daphne.ws_protocol import WebSocketFactory
@@ -33,3 +35,29 @@ def upgrade(application, server: Server | None = None, **options):
     connection.makeConnection(transport)
     connection.dataReceived(HANDSHAKE)
     return connection, transport
+
+
+def client_frame(
+    payload: bytes,
+    *,
+    opcode: int = 1,
+    fin: bool = True,
+    rsv: int = 0,
+    mask: bytes | None = b"\x9a\x3c\x05\xe7",
+    long16: bool = False,
+) -> bytes:
+    """A frame as a client sends it (a text frame unless `opcode` says other):
+    masked with `mask` (None: unmasked), its length in the shortest encoding
+    unless `long16` forces two bytes."""
+    first = (0x80 if fin else 0) | (rsv << 4) | opcode
+    masked = 0x80 if mask is not None else 0
+    size = len(payload)
+    if size < 126 and not long16:
+        head = struct.pack("!BB", first, masked | size)
+    elif size < 65536:
+        head = struct.pack("!BBH", first, masked | 126, size)
+    else:
+        head = struct.pack("!BBQ", first, masked | 127, size)
+    if mask is None:
+        return head + payload
+    return head + mask + bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))

@@ -23,8 +23,9 @@ is anything else (a ping, a close, a fragment, binary data, bytes still to come,
 invalid text, too large), and everything after it, goes to autobahn's parser
 (`_dataReceived`), in order: autobahn answers, refuses or fails the connection as
 it always did. tests/realtime/test_incoming.py feeds the same bytes to both
-readers and compares what comes out; tests/realtime/test_canaries.py fails if
-autobahn's methods the reader stands in for change.
+readers and compares what comes out (so it fails if autobahn comes to read them
+otherwise); tests/realtime/test_canaries.py fails if a name the reader reads is
+gone.
 """
 
 import types

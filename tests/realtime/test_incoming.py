@@ -7,35 +7,14 @@ import struct
 
 import pytest
 
+from harness import in_memory
+from harness.waiting import wait_for
 from realtime import incoming
 
 
-def client_text_frame(text: str) -> bytes:
-    """A masked text frame, as a browser sends it (an all-zero mask keeps the
-    payload as it is)."""
-    payload = text.encode()
-    assert len(payload) < 126
-    return struct.pack("!BB", 0x81, 0x80 | len(payload)) + b"\0\0\0\0" + payload
-
-
-async def open_socket(upgrade):
-    """A WebSocket upgraded by Daphne; return its protocol and what its app received."""
-    received: asyncio.Queue = asyncio.Queue()
-    accepted = asyncio.Event()
-
-    async def application(scope, receive, send):
-        await receive()  # websocket.connect
-        await send({"type": "websocket.accept"})
-        accepted.set()
-        while True:
-            await received.put(await receive())
-
-    _, transport = upgrade(application)
-    await asyncio.wait_for(accepted.wait(), 5)
-    return transport.protocol, received
-
-
-async def test_frames_reach_the_app_without_a_debug_line_built_per_chunk(upgrade, monkeypatch):
+async def test_frames_reach_the_app_without_a_debug_line_built_per_chunk(
+    open_websocket, monkeypatch
+):
     built = []
 
     def counting_hltype(thing):
@@ -43,16 +22,16 @@ async def test_frames_reach_the_app_without_a_debug_line_built_per_chunk(upgrade
         return "<name>"
 
     monkeypatch.setattr("autobahn.twisted.websocket.hltype", counting_hltype)
-    protocol, received = await open_socket(upgrade)
-    protocol.dataReceived(client_text_frame("before"))
-    assert (await asyncio.wait_for(received.get(), 5))["text"] == "before"
+    socket = await open_websocket()
+    socket.protocol.dataReceived(text("before"))
+    await wait_for(lambda: [m["text"] for m in socket.received] == ["before"], "before")
     assert built  # autobahn's own method builds the line's arguments
 
-    assert incoming.read_without_debug_line(protocol)
+    assert incoming.read_without_debug_line(socket.protocol)
     built.clear()
     # Twisted's connection calls its protocol's dataReceived with what it reads.
-    protocol.dataReceived(client_text_frame("after"))
-    assert (await asyncio.wait_for(received.get(), 5))["text"] == "after"
+    socket.protocol.dataReceived(text("after"))
+    await wait_for(lambda: [m["text"] for m in socket.received][-1:] == ["after"], "after")
     assert built == []
 
 
@@ -69,30 +48,7 @@ def test_a_protocol_that_reads_its_own_way_is_left_alone(daphne_protocol):
 # --- the reader of a client's usual frames (read_frames) ----------------------
 
 
-def frame(
-    payload: bytes,
-    *,
-    opcode: int = 1,
-    fin: bool = True,
-    rsv: int = 0,
-    mask: bytes | None = b"\x9a\x3c\x05\xe7",
-    long16: bool = False,
-) -> bytes:
-    """A frame as a client sends it: masked with `mask` (None: unmasked), its
-    length in the shortest encoding unless `long16` forces two bytes."""
-    first = (0x80 if fin else 0) | (rsv << 4) | opcode
-    masked = 0x80 if mask is not None else 0
-    size = len(payload)
-    if size < 126 and not long16:
-        head = struct.pack("!BB", first, masked | size)
-    elif size < 65536:
-        head = struct.pack("!BBH", first, masked | 126, size)
-    else:
-        head = struct.pack("!BBQ", first, masked | 127, size)
-    if mask is None:
-        return head + payload
-    body = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
-    return head + mask + body
+frame = in_memory.client_frame
 
 
 def text(value: str, **options) -> bytes:

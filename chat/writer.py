@@ -7,9 +7,11 @@ checked as message_create checks a lone one, and the new rows are inserted in
 bulk with consecutive seqs. A resend (the same `client_id`, also twice in one
 batch) gets the original; a refused send stores nothing and leaves no gap. The
 room events and signals go out after the batch commits, together; each sender
-hears after that. A send that came within CHAT_SEND_LINGER_MS of the worker's
-previous one, with no other send waiting, waits that long at most for the next
-to share its batch (realtime.batch: a lone send's batch costs the most CPU).
+hears after that. While sends come steadily (each within CHAT_SEND_LINGER_MS
+of the worker's previous one), a batch gathers the sends that arrive until
+CHAT_SEND_LINGER_MS after its first one's arrival (realtime.batch: a batch
+costs far more CPU than the sends in it); a send after a quiet spell is stored
+at once.
 
 A batch whose transaction fails (a row the database refuses, a lost
 connection) stores nothing: its sends are then stored one by one, each by

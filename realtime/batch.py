@@ -10,15 +10,18 @@ so under load batches grow by themselves, and when the process is idle a write
 goes alone, at once.
 
 Between those two, writes coming steadily but each finding the writer idle
-would each go alone, and a lone write costs the most: a batch's code, run
-every few milliseconds with other work in between, runs at half the speed it
-runs back to back (the processor's caches and predictions are cold: in one
-process, a lone send stored every 10 ms cost 2.2-2.6 ms of the writer's CPU,
-back to back 0.9-1.1 ms). So a write that came within `linger` s of the one
-before it and finds no other waiting waits for the next one, at most `linger`
-s from its arrival (as PostgreSQL's commit_delay waits only when other
-transactions are under way). A write after a quiet spell goes at once, and so
-does one that already has company.
+would go in batches of one or two, and a batch costs far more than the writes
+in it: its transaction, its lock, the hops between the loop and the writer's
+thread, and code that runs every few milliseconds with other work in between
+runs at half the speed it runs back to back (the processor's caches and
+predictions are cold: in one process, a lone send stored every 10 ms cost
+2.2-2.6 ms of the writer's CPU, back to back 0.9-1.1 ms). So when the first
+write of a batch came within `linger` s of the one before it (writes are
+coming steadily), the batch gathers what arrives until `linger` s after that
+first write's arrival, as PostgreSQL's commit_delay waits only when other
+transactions are under way. A write after a quiet spell goes at once, and so
+does a batch whose first write has waited that long already (a backlog) or
+that is full.
 
 The pushes a batch makes after its commits can be held (`holding`:
 realtime.push.holding, through the app's events module) and sent from the
@@ -67,7 +70,7 @@ class _Write(NamedTuple, Generic[T, R]):
     item: T
     future: "asyncio.Future[R]"
     arrived: float  # the loop's time
-    close: bool  # it came within `linger` of the write before it
+    steady: bool  # it came within `linger` of the write before it
 
 
 @dataclass
@@ -77,8 +80,8 @@ class _Queue(Generic[T, R]):
     waiting: list[_Write[T, R]] = field(default_factory=list)
     task: asyncio.Task | None = None
     last_arrival: float = float("-inf")
-    # While the writer waits for company: done when a write arrives.
-    company: asyncio.Future[None] | None = None
+    # While the writer gathers a batch: done when the batch is full.
+    gathering: asyncio.Future[None] | None = None
 
 
 class Batcher(Generic[T, R]):
@@ -131,8 +134,8 @@ class Batcher(Generic[T, R]):
         now = loop.time()
         queue.waiting.append(_Write(item, future, now, now - queue.last_arrival < self.linger))
         queue.last_arrival = now
-        if queue.company is not None:
-            _set_done(queue.company)
+        if queue.gathering is not None and len(queue.waiting) >= self.max_items:
+            _set_done(queue.gathering)
         if queue.task is None or queue.task.done():
             queue.task = loop.create_task(self._write(queue), name=f"{self.name} writer")
         return future
@@ -141,7 +144,7 @@ class Batcher(Generic[T, R]):
         while queue.waiting:
             batch: list[_Write[T, R]] = []
             try:
-                await self._wait_for_company(queue)
+                await self._gather(queue)
                 batch = queue.waiting[: self.max_items]
                 del queue.waiting[: self.max_items]
                 outcomes, held = await self._run_batch([write.item for write in batch])
@@ -174,23 +177,24 @@ class Batcher(Generic[T, R]):
                 else:
                     write.future.set_result(outcome)
 
-    async def _wait_for_company(self, queue: _Queue[T, R]) -> None:
-        """If the one write waiting came close after the one before it, wait
-        for the next, at most until `linger` s after its arrival."""
+    async def _gather(self, queue: _Queue[T, R]) -> None:
+        """If the batch's first write came while writes were coming steadily,
+        let the batch gather until `linger` s after its arrival, or until it
+        is full."""
         first = queue.waiting[0]
-        if len(queue.waiting) > 1 or not first.close:
+        if not first.steady or len(queue.waiting) >= self.max_items:
             return
         loop = asyncio.get_running_loop()
         wait = first.arrived + self.linger - loop.time()
         if wait <= 0:
             return
-        queue.company = loop.create_future()
-        timer = loop.call_later(wait, _set_done, queue.company)
+        queue.gathering = loop.create_future()
+        timer = loop.call_later(wait, _set_done, queue.gathering)
         try:
-            await queue.company
+            await queue.gathering
         finally:
             timer.cancel()
-            queue.company = None
+            queue.gathering = None
 
     def _store(self, items: list[T]) -> tuple[Sequence[R | Exception] | Exception, HeldPushes]:
         """Run the handler in the writer's thread; its outcomes (or what it

@@ -1,6 +1,6 @@
-"""realtime.batch: writes waiting together run as one batch, a write close
-after another waits for company, and what a batch commits is pushed from the
-event loop before anyone waiting is answered."""
+"""realtime.batch: writes waiting together run as one batch, writes coming
+steadily gather for `linger` from the first one's arrival, and what a batch
+commits is pushed from the event loop before anyone waiting is answered."""
 
 import asyncio
 import threading
@@ -125,36 +125,63 @@ async def _storing_a_then_b(batcher: Batcher, handler: _Recording) -> tuple[asyn
     return b, queued
 
 
-async def test_a_write_close_after_another_waits_for_company(make_batcher):
+async def test_a_write_coming_steadily_gathers_its_batch_for_the_linger(make_batcher):
     handler = _Recording()
     batcher = make_batcher(handler, linger=0.5)
     b, queued = await _storing_a_then_b(batcher, handler)
 
-    # Without the wait, "b" would be stored alone as soon as "a" was; it waits
-    # out the linger from its arrival, however long "a" took.
+    # Without the wait, "b" would be stored alone as soon as "a" was; its batch
+    # gathers until the linger from its arrival, however long "a" took.
     assert await b == "b"
     assert time.monotonic() - queued >= 0.45
     assert handler.batches == [["a"], ["b"]]
 
 
-async def test_company_arriving_meanwhile_shares_the_batch_at_once(make_batcher):
+async def test_writes_arriving_while_a_batch_gathers_join_it(make_batcher):
     handler = _Recording()
-    batcher = make_batcher(handler, linger=60)
-    b, _ = await _storing_a_then_b(batcher, handler)
+    batcher = make_batcher(handler, linger=0.5)
+    b, queued = await _storing_a_then_b(batcher, handler)
     c = batcher.enqueue("c")
+    d = batcher.enqueue("d")
 
-    # Waiting out its linger would outlast this.
-    assert await asyncio.wait_for(asyncio.gather(b, c), 10) == ["b", "c"]
+    assert await asyncio.wait_for(asyncio.gather(b, c, d), 10) == ["b", "c", "d"]
+    # Company does not end the gathering: the linger from the first's arrival does.
+    assert time.monotonic() - queued >= 0.45
+    assert handler.batches == [["a"], ["b", "c", "d"]]
+
+
+async def test_a_full_batch_waits_for_no_one(make_batcher):
+    handler = _Recording()
+    batcher = make_batcher(handler, linger=60, max_items=2)
+    handler.hold.set()
+    a = batcher.enqueue("a")
+    await asyncio.to_thread(handler.held.wait, 10)
+    later = [batcher.enqueue(item) for item in ("b", "c", "d")]  # while "a" is stored
+    handler.released.set()
+
+    # b and c fill a batch; d, alone after them, gathers (a minute) and is cancelled.
+    assert await asyncio.wait_for(asyncio.gather(a, *later[:2]), 10) == ["a", "b", "c"]
     assert handler.batches == [["a"], ["b", "c"]]
+    writer = batcher._queues[asyncio.get_running_loop()].task
+    assert writer is not None
+    writer.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await later[2]
 
 
-async def test_writes_already_in_company_wait_for_no_one(make_batcher):
+async def test_a_batch_whose_first_write_waited_the_linger_already_goes_at_once(
+    make_batcher, monkeypatch
+):
+    loop = asyncio.get_running_loop()
     handler = _Recording()
     batcher = make_batcher(handler, linger=60)
     handler.hold.set()
     a = batcher.enqueue("a")
     await asyncio.to_thread(handler.held.wait, 10)
     later = [batcher.enqueue("b"), batcher.enqueue("c")]  # while "a" is stored
+    # "a" took longer than the linger (the loop's clock moves on by it): a backlog.
+    real_time = loop.time
+    monkeypatch.setattr(loop, "time", lambda: real_time() + 61)
     handler.released.set()
 
     assert await asyncio.wait_for(asyncio.gather(a, *later), 10) == ["a", "b", "c"]
@@ -169,7 +196,7 @@ async def test_a_write_after_a_quiet_spell_goes_at_once(make_batcher):
     assert handler.batches == [["a"]]
 
 
-async def test_writes_waiting_for_company_are_cancelled_with_the_writer(make_batcher):
+async def test_writes_gathering_are_cancelled_with_the_writer(make_batcher):
     handler = _Recording()
     batcher = make_batcher(handler, linger=60)
     b, _ = await _storing_a_then_b(batcher, handler)

@@ -10,6 +10,7 @@ import pytest
 from channels.layers import get_channel_layer
 from django.db import connections, transaction
 
+from harness.waiting import wait_for
 from realtime import push
 from realtime.batch import Batcher
 
@@ -167,6 +168,19 @@ async def test_a_full_batch_waits_for_no_one(make_batcher):
     writer.cancel()
     with pytest.raises(asyncio.CancelledError):
         await later[2]
+
+
+async def test_a_gathering_batch_goes_once_it_is_full(make_batcher):
+    handler = _Recording()
+    batcher = make_batcher(handler, linger=60, max_items=2)
+    b, _ = await _storing_a_then_b(batcher, handler)
+    queue = batcher._queues[asyncio.get_running_loop()]
+    await wait_for(lambda: queue.gathering is not None, "b's batch gathering")
+    c = batcher.enqueue("c")
+
+    # Gathering out its linger would outlast this.
+    assert await asyncio.wait_for(asyncio.gather(b, c), 10) == ["b", "c"]
+    assert handler.batches == [["a"], ["b", "c"]]
 
 
 async def test_a_batch_whose_first_write_waited_the_linger_already_goes_at_once(

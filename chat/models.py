@@ -125,7 +125,11 @@ class Membership(models.Model):
         NONE = "none", _("Nothing")
 
     room = models.ForeignKey(
-        Room, on_delete=models.CASCADE, related_name="memberships", verbose_name=_("room")
+        Room,
+        on_delete=models.CASCADE,
+        related_name="memberships",
+        verbose_name=_("room"),
+        db_index=False,  # membership_unique_room_user starts with the room
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
@@ -157,8 +161,15 @@ class Membership(models.Model):
 
 
 class Message(models.Model):
+    # Every stored message writes each of its indexes: none here is covered by
+    # another, and the two that are nearly always empty index only their rows
+    # (Meta.indexes).
     room = models.ForeignKey(
-        Room, on_delete=models.CASCADE, related_name="messages", verbose_name=_("room")
+        Room,
+        on_delete=models.CASCADE,
+        related_name="messages",
+        verbose_name=_("room"),
+        db_index=False,  # both unique constraints start with the room
     )
     seq = models.PositiveBigIntegerField(verbose_name=_("seq"))
     author = models.ForeignKey(
@@ -181,6 +192,7 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="replies",
         verbose_name=_("reply to"),
+        db_index=False,  # message_reply_to
     )
     edited_at = models.DateTimeField(null=True, blank=True, verbose_name=_("edited at"))
     deleted_at = models.DateTimeField(null=True, blank=True, verbose_name=_("deleted at"))
@@ -191,6 +203,7 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="+",
         verbose_name=_("deleted by"),
+        db_index=False,  # message_deleted_by
     )
 
     class Meta:
@@ -199,6 +212,18 @@ class Message(models.Model):
             models.UniqueConstraint(fields=["room", "seq"], name="message_unique_room_seq"),
             models.UniqueConstraint(
                 fields=["room", "author", "client_id"], name="message_unique_client_id"
+            ),
+        ]
+        indexes = [
+            # Lookups (replies to a message, a deleted user's deletions) always
+            # ask for a value, which the database reads as "not null".
+            models.Index(
+                fields=["reply_to"], name="message_reply_to", condition=Q(reply_to__isnull=False)
+            ),
+            models.Index(
+                fields=["deleted_by"],
+                name="message_deleted_by",
+                condition=Q(deleted_by__isnull=False),
             ),
         ]
         verbose_name = _("message")
@@ -271,7 +296,11 @@ class RoomEvent(models.Model):
         UNPIN = "unpin", _("Unpin")
 
     room = models.ForeignKey(
-        Room, on_delete=models.CASCADE, related_name="events", verbose_name=_("room")
+        Room,
+        on_delete=models.CASCADE,
+        related_name="events",
+        verbose_name=_("room"),
+        db_index=False,  # room_event_unique_room_seq starts with the room
     )
     seq = models.PositiveBigIntegerField(verbose_name=_("seq"))
     kind = models.CharField(max_length=10, choices=Kind, verbose_name=_("kind"))

@@ -1,0 +1,126 @@
+"""What the database writes for a stored send: pages of SQLite's write-ahead log
+per commit, or bytes of PostgreSQL's, and the writer thread's CPU per send.
+
+    python -m bench.writes [--sqlite] [--batch 1] [--sends 1000] [--rounds 3]
+
+Sends spread at random over 200 rooms of 10 members, as in the rooms workload
+(bench.main), stored through chat.writer.store_sends in batches of `--batch`, as
+the writer stores them: every commit writes the index pages its rows land on,
+and in many rooms those are seldom the pages the commit before wrote. On SQLite
+the log is not checkpointed while a round is measured, so its growth is what
+the round wrote; the checkpoint that copies it into the database later is not
+counted. Medians over `--rounds`, on a database of its own
+(PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite), with production
+settings and the in-process channel layer.
+"""
+
+import argparse
+import os
+import random
+import statistics
+import subprocess
+import sys
+import time
+
+from bench.procs import own_database
+
+ROOMS = 200
+MEMBERS = 10
+WAL_FRAME_HEADER = 24  # bytes before each page in SQLite's log
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sqlite", action="store_true", help="SQLite even if PostgreSQL answers")
+    parser.add_argument("--batch", type=int, default=1, help="sends per commit")
+    parser.add_argument("--sends", type=int, default=1000, help="sends per round")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        measure(args.batch, args.sends, args.rounds)
+        return
+    with own_database("relay-writes-", sqlite=args.sqlite) as (env, _):
+        command = [sys.executable, "-m", "bench.writes", "--measure"]
+        command += ["--batch", str(args.batch), "--sends", str(args.sends)]
+        command += ["--rounds", str(args.rounds)]
+        subprocess.run(command, env=env, check=True)
+
+
+def measure(batch: int, sends: int, rounds: int) -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+    from django.db import connection
+
+    from chat import events, services, writer
+    from chat.models import Membership
+
+    call_command("migrate", verbosity=0)
+    user_model = get_user_model()
+    user_model.objects.bulk_create(
+        user_model(username=f"writes{i}", email=f"writes{i}@example.com")
+        for i in range(ROOMS * MEMBERS)
+    )
+    users = list(user_model.objects.filter(username__startswith="writes").order_by("pk"))
+    rooms = []
+    for number in range(ROOMS):
+        members = users[number * MEMBERS : (number + 1) * MEMBERS]
+        room = services.room_create(name=f"Writes {number}", created_by=members[0])
+        Membership.objects.bulk_create(Membership(room=room, user=user) for user in members[1:])
+        rooms.append((room, members))
+    numbers = iter(range(10**9))
+
+    def store(count: int) -> None:
+        for _ in range(count // batch):
+            sends = []
+            for _ in range(batch):
+                room, members = random.choice(rooms)
+                number = next(numbers)
+                body, client_id = f"hello there, number {number}", f"writes-{number}"
+                sends.append(services.NewMessage(room, random.choice(members), body, client_id))
+            with events.pushes_held():
+                outcomes = writer.store_sends(sends)
+            refused = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+            if refused:
+                raise refused[0]
+
+    def written() -> int:
+        """Bytes of the database's log so far."""
+        with connection.cursor() as cursor:
+            if connection.vendor == "postgresql":
+                cursor.execute("SELECT pg_current_wal_lsn() - '0/0'::pg_lsn")
+                return int(cursor.fetchone()[0])
+            return os.path.getsize(f"{connection.settings_dict['NAME']}-wal")
+
+    store(sends // 2)  # warm up: caches, connections, every room's pages
+    logged: list[float] = []
+    spent: list[float] = []
+    for _ in range(rounds):
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
+        before, started = written(), time.thread_time()
+        store(sends)
+        spent.append((time.thread_time() - started) / sends * 1e6)
+        logged.append((written() - before) / (sends // batch))
+    commits = f"{sends // batch:,} commits of {batch}"
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA page_size")
+            page_size = cursor.fetchone()[0]
+        pages = statistics.median(logged) / (page_size + WAL_FRAME_HEADER)
+        print(f"{commits}: {pages:.1f} log pages per commit, {pages / batch:.2f} per send")
+    else:
+        per_send = statistics.median(logged) / batch
+        print(f"{commits}: {per_send:,.0f} bytes of log per send")
+    rounds_text = ", ".join(f"{value:,.0f}" for value in spent)
+    print(f"the thread's CPU per send: {statistics.median(spent):,.0f} us (rounds: {rounds_text})")
+
+
+if __name__ == "__main__":
+    main()

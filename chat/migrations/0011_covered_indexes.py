@@ -28,8 +28,28 @@ DROPPED = {
 }
 
 
-def foreign_key(**options):
-    return models.ForeignKey(db_index=False, **options)
+def unindexed(model_name, name, to, on_delete, related_name, verbose_name, **options):
+    """The state of a foreign key whose own index is gone."""
+    field = models.ForeignKey(
+        to,
+        on_delete=on_delete,
+        related_name=related_name,
+        verbose_name=verbose_name,
+        db_index=False,
+        **options,
+    )
+    return migrations.AlterField(model_name=model_name, name=name, field=field)
+
+
+def indexed_where_set(field, name):
+    """A message's index of `field` holding only the rows that have one."""
+    condition = models.Q((f"{field}__isnull", False))
+    index = models.Index(condition=condition, fields=[field], name=name)
+    return migrations.AddIndex(model_name="message", index=index)
+
+
+CASCADE = django.db.models.deletion.CASCADE
+SET_NULL = django.db.models.deletion.SET_NULL
 
 
 class Migration(migrations.Migration):
@@ -40,22 +60,8 @@ class Migration(migrations.Migration):
 
     operations = [
         # The partial indexes first: a lookup never finds none.
-        migrations.AddIndex(
-            model_name="message",
-            index=models.Index(
-                condition=models.Q(("reply_to__isnull", False)),
-                fields=["reply_to"],
-                name="message_reply_to",
-            ),
-        ),
-        migrations.AddIndex(
-            model_name="message",
-            index=models.Index(
-                condition=models.Q(("deleted_by__isnull", False)),
-                fields=["deleted_by"],
-                name="message_deleted_by",
-            ),
-        ),
+        indexed_where_set("reply_to", "message_reply_to"),
+        indexed_where_set("deleted_by", "message_deleted_by"),
         migrations.SeparateDatabaseAndState(
             database_operations=[
                 migrations.RunSQL(
@@ -67,60 +73,29 @@ class Migration(migrations.Migration):
                 )
             ],
             state_operations=[
-                migrations.AlterField(
-                    model_name="membership",
-                    name="room",
-                    field=foreign_key(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="memberships",
-                        to="chat.room",
-                        verbose_name="room",
-                    ),
+                unindexed("membership", "room", "chat.room", CASCADE, "memberships", "room"),
+                unindexed(
+                    "message",
+                    "deleted_by",
+                    settings.AUTH_USER_MODEL,
+                    SET_NULL,
+                    "+",
+                    "deleted by",
+                    blank=True,
+                    null=True,
                 ),
-                migrations.AlterField(
-                    model_name="message",
-                    name="deleted_by",
-                    field=foreign_key(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to=settings.AUTH_USER_MODEL,
-                        verbose_name="deleted by",
-                    ),
+                unindexed(
+                    "message",
+                    "reply_to",
+                    "chat.message",
+                    SET_NULL,
+                    "replies",
+                    "reply to",
+                    blank=True,
+                    null=True,
                 ),
-                migrations.AlterField(
-                    model_name="message",
-                    name="reply_to",
-                    field=foreign_key(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="replies",
-                        to="chat.message",
-                        verbose_name="reply to",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="message",
-                    name="room",
-                    field=foreign_key(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="messages",
-                        to="chat.room",
-                        verbose_name="room",
-                    ),
-                ),
-                migrations.AlterField(
-                    model_name="roomevent",
-                    name="room",
-                    field=foreign_key(
-                        on_delete=django.db.models.deletion.CASCADE,
-                        related_name="events",
-                        to="chat.room",
-                        verbose_name="room",
-                    ),
-                ),
+                unindexed("message", "room", "chat.room", CASCADE, "messages", "room"),
+                unindexed("roomevent", "room", "chat.room", CASCADE, "events", "room"),
             ],
         ),
     ]

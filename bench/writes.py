@@ -15,6 +15,7 @@ settings and the in-process channel layer.
 """
 
 import argparse
+import itertools
 import os
 import random
 import statistics
@@ -72,7 +73,7 @@ def measure(batch: int, sends: int, rounds: int) -> None:
         room = services.room_create(name=f"Writes {number}", created_by=members[0])
         Membership.objects.bulk_create(Membership(room=room, user=user) for user in members[1:])
         rooms.append((room, members))
-    numbers = iter(range(10**9))
+    numbers = itertools.count()
 
     def store(count: int) -> None:
         for _ in range(count // batch):

@@ -2,6 +2,7 @@
 per commit, or bytes of PostgreSQL's, and the writer thread's CPU per send.
 
     python -m bench.writes [--sqlite] [--batch 1] [--sends 1000] [--rounds 3]
+                           [--pause MS] [--other-writer]
 
 Sends spread at random over 200 rooms of 10 members, as in the rooms workload
 (bench.main), stored through chat.writer.store_sends in batches of `--batch`, as
@@ -12,6 +13,14 @@ the round wrote; the checkpoint that copies it into the database later is not
 counted. Medians over `--rounds`, on a database of its own
 (PostgreSQL on 127.0.0.1:5432 when it answers, else SQLite), with production
 settings and the in-process channel layer.
+
+Two options put back what a worker's writer meets at a low rate, which back to
+back commits do not: `--pause MS` sleeps between commits (the thread idles
+between batches, and its processor's caches and predictions go cold), and
+`--other-writer` has a second connection commit a change to a room's row before
+each commit, as another worker's writer does (on SQLite, a connection drops its
+whole page cache at the start of a transaction when another one has committed
+since). Neither the sleep nor the other connection's commit is counted.
 """
 
 import argparse
@@ -22,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from typing import Any
 
 from bench.procs import own_database
 
@@ -36,19 +46,26 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=1, help="sends per commit")
     parser.add_argument("--sends", type=int, default=1000, help="sends per round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--pause", type=float, default=0, help="ms slept between commits")
+    parser.add_argument(
+        "--other-writer",
+        action="store_true",
+        help="another connection commits a change before each commit",
+    )
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.measure:
-        measure(args.batch, args.sends, args.rounds)
+        measure(args.batch, args.sends, args.rounds, args.pause / 1000, args.other_writer)
         return
     with own_database("relay-writes-", sqlite=args.sqlite) as (env, _):
         command = [sys.executable, "-m", "bench.writes", "--measure"]
         command += ["--batch", str(args.batch), "--sends", str(args.sends)]
-        command += ["--rounds", str(args.rounds)]
+        command += ["--rounds", str(args.rounds), "--pause", str(args.pause)]
+        command += ["--other-writer"] if args.other_writer else []
         subprocess.run(command, env=env, check=True)
 
 
-def measure(batch: int, sends: int, rounds: int) -> None:
+def measure(batch: int, sends: int, rounds: int, pause: float, other_writer: bool) -> None:
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
     import django
 
@@ -75,19 +92,35 @@ def measure(batch: int, sends: int, rounds: int) -> None:
         rooms.append((room, members))
     numbers = itertools.count()
 
-    def store(count: int) -> None:
+    def new_sends(count: int) -> list[services.NewMessage]:
+        sends = []
+        for _ in range(count):
+            room, members = random.choice(rooms)
+            number = next(numbers)
+            body, client_id = f"hello there, number {number}", f"writes-{number}"
+            sends.append(services.NewMessage(room, random.choice(members), body, client_id))
+        return sends
+
+    def commit(sends: list[services.NewMessage]) -> None:
+        with events.pushes_held():
+            outcomes = writer.store_sends(sends)
+        refused = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
+        if refused:
+            raise refused[0]
+
+    other = OtherWriter(connection, [room.pk for room, _ in rooms]) if other_writer else None
+
+    def store(count: int) -> float:
+        """Store `count` sends; the CPU time of this thread not theirs (the
+        other writer's commits), in seconds."""
+        excluded = 0.0
         for _ in range(count // batch):
-            sends = []
-            for _ in range(batch):
-                room, members = random.choice(rooms)
-                number = next(numbers)
-                body, client_id = f"hello there, number {number}", f"writes-{number}"
-                sends.append(services.NewMessage(room, random.choice(members), body, client_id))
-            with events.pushes_held():
-                outcomes = writer.store_sends(sends)
-            refused = [outcome for outcome in outcomes if isinstance(outcome, Exception)]
-            if refused:
-                raise refused[0]
+            if pause:
+                time.sleep(pause)
+            if other is not None:
+                excluded += other.commit()
+            commit(new_sends(batch))
+        return excluded
 
     def written() -> int:
         """Bytes of the database's log so far."""
@@ -106,11 +139,13 @@ def measure(batch: int, sends: int, rounds: int) -> None:
                 cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
         before, started = written(), time.thread_time()
-        store(sends)
-        spent.append((time.thread_time() - started) / sends * 1e6)
+        excluded = store(sends)
+        spent.append((time.thread_time() - started - excluded) / sends * 1e6)
         logged.append((written() - before) / (sends // batch))
     commits = f"{sends // batch:,} commits of {batch}"
-    if connection.vendor == "sqlite":
+    if other_writer:
+        print(f"{commits}: the log not measured (the other writer's commits are in it)")
+    elif connection.vendor == "sqlite":
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA page_size")
             page_size = cursor.fetchone()[0]
@@ -121,6 +156,28 @@ def measure(batch: int, sends: int, rounds: int) -> None:
         print(f"{commits}: {per_send:,.0f} bytes of log per send")
     rounds_text = ", ".join(f"{value:,.0f}" for value in spent)
     print(f"the thread's CPU per send: {statistics.median(spent):,.0f} us (rounds: {rounds_text})")
+
+
+class OtherWriter:
+    """Another worker's writer, as this one's connection sees it: a connection
+    of its own that commits a change to a room's row. On SQLite, this
+    connection then drops its page cache at its next transaction. The
+    commit's own CPU is measured, for the caller to leave out."""
+
+    def __init__(self, connection: Any, room_ids: list[int]) -> None:
+        self.room_ids = room_ids
+        self.raw = connection.get_new_connection(connection.get_connection_params())
+        marker = "?" if connection.vendor == "sqlite" else "%s"
+        self.sql = f"UPDATE chat_room SET last_seq = last_seq WHERE id = {marker}"  # noqa: S608
+
+    def commit(self) -> float:
+        """Commit the change; the CPU time it took this thread, in seconds."""
+        started = time.thread_time()
+        cursor = self.raw.cursor()
+        cursor.execute(self.sql, (random.choice(self.room_ids),))
+        cursor.close()
+        self.raw.commit()
+        return time.thread_time() - started
 
 
 if __name__ == "__main__":

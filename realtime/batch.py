@@ -13,10 +13,10 @@ Between those two, writes coming steadily but each finding the writer idle
 would go in batches of one or two, and a batch costs far more than the writes
 in it: its transaction, its lock, the hops between the loop and the writer's
 thread, and code that runs every few milliseconds with other work in between
-runs at a third to half the speed it runs back to back (the processor's
+runs at half to a quarter of the speed it runs back to back (the processor's
 caches and predictions are cold: `python -m bench.writes --pause 10`, a lone
-send stored after 10 ms of quiet, cost the writer's thread 0.9-1.6 ms of CPU,
-back to back 0.37-0.40 ms). So when the first
+send stored after 10 ms of quiet, cost the writer's thread 0.7-1.6 ms of CPU,
+back to back 0.38-0.44 ms). So when the first
 write of a batch came within `linger` s of the one before it (writes are
 coming steadily), the batch gathers what arrives until `linger` s after that
 first write's arrival, as PostgreSQL's commit_delay waits only when other

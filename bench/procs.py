@@ -39,9 +39,10 @@ class BenchError(RuntimeError):
 # --- /proc ------------------------------------------------------------------
 
 
-def _stat_fields(pid: int) -> list[str] | None:
+def _stat_fields(pid: int, tid: int | None = None) -> list[str] | None:
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
     try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
+        stat = Path(path).read_text()
     except OSError:
         return None
     # The command name is in parentheses and may hold spaces.
@@ -54,6 +55,15 @@ def cpu_seconds(pid: int) -> float:
     if fields is None:
         return 0.0
     # Fields 14 and 15 of /proc/<pid>/stat; the list starts at field 3.
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def main_thread_cpu_seconds(pid: int) -> float:
+    """utime + stime of `pid`'s main thread alone (0 when it is gone): the
+    event loop's, for the servers here, beside their worker threads."""
+    fields = _stat_fields(pid, pid)
+    if fields is None:
+        return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 

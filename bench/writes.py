@@ -111,8 +111,8 @@ def measure(batch: int, sends: int, rounds: int, pause: float, other_writer: boo
     other = OtherWriter(connection, [room.pk for room, _ in rooms]) if other_writer else None
 
     def store(count: int) -> float:
-        """Store `count` sends; the CPU time of this thread not theirs (the
-        other writer's commits), in seconds."""
+        """Store `count` sends; return the CPU time this thread spent on the
+        other writer's commits meanwhile, in seconds (not theirs)."""
         excluded = 0.0
         for _ in range(count // batch):
             if pause:

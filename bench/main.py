@@ -39,7 +39,6 @@ from bench.procs import (
     cpu_seconds,
     git_commit,
     machine_busy_seconds,
-    main_thread_cpu_seconds,
     pids_named,
     rss_kib,
     seed,
@@ -174,7 +173,7 @@ class Meter:
         return {
             "server": sum(cpu_seconds(pid) for pid in ctx.server.worker_pids()),
             # The part of "server" in the workers' main threads: their event loops.
-            "server_main": sum(main_thread_cpu_seconds(pid) for pid in ctx.server.worker_pids()),
+            "server_main": sum(cpu_seconds(pid, pid) for pid in ctx.server.worker_pids()),
             "redis": cpu_seconds(ctx.redis.pid),
             "loadgen": cpu_seconds(ctx.loadgen.pid),
             "postgres": sum(cpu_seconds(pid) for pid in pids_named("postgres")),

@@ -49,21 +49,12 @@ def _stat_fields(pid: int, tid: int | None = None) -> list[str] | None:
     return stat[stat.rindex(")") + 2 :].split()
 
 
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid` (0 when it is gone)."""
-    fields = _stat_fields(pid)
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """utime + stime of `pid`, or of its thread `thread` alone (0 when it is gone)."""
+    fields = _stat_fields(pid, thread)
     if fields is None:
         return 0.0
     # Fields 14 and 15 of /proc/<pid>/stat; the list starts at field 3.
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def main_thread_cpu_seconds(pid: int) -> float:
-    """utime + stime of `pid`'s main thread alone (0 when it is gone): the
-    event loop's, for the servers here, beside their worker threads."""
-    fields = _stat_fields(pid, pid)
-    if fields is None:
-        return 0.0
     return (int(fields[11]) + int(fields[12])) / CLK_TCK
 
 

@@ -16,13 +16,12 @@ thread, and code that runs every few milliseconds with other work in between
 runs at half to a quarter of the speed it runs back to back (the processor's
 caches and predictions are cold: `python -m bench.writes --pause 10`, a lone
 send stored after 10 ms of quiet, cost the writer's thread 0.7-1.6 ms of CPU,
-back to back 0.38-0.44 ms). So when the first
-write of a batch came within `linger` s of the one before it (writes are
-coming steadily), the batch gathers what arrives until `linger` s after that
-first write's arrival, as PostgreSQL's commit_delay waits only when other
-transactions are under way. A write after a quiet spell goes at once, and so
-does a batch whose first write has waited that long already (a backlog) or
-that is full.
+back to back 0.38-0.44 ms). So when the first write of a batch came within
+`linger` s of the one before it (writes are coming steadily), the batch
+gathers what arrives until `linger` s after that first write's arrival, as
+PostgreSQL's commit_delay waits only when other transactions are under way. A
+write after a quiet spell goes at once, and so does a batch whose first write
+has waited that long already (a backlog) or that is full.
 
 The pushes a batch makes after its commits can be held (`holding`:
 realtime.push.holding, through the app's events module) and sent from the

@@ -112,13 +112,14 @@ def _per_send_ms(run, part: str = "all") -> float | None:
     if not run or not run.get("sent") or not run.get("cpu"):
         return None
     cpu = run["cpu"]
-    if part != "all" and "server_main" not in cpu:
+    if part == "all":
+        seconds = cpu["server"]
+    elif "server_main" not in cpu:
         return None  # a result from before the split was measured
-    seconds = {
-        "all": cpu["server"],
-        "main": cpu.get("server_main", 0.0),
-        "others": cpu["server"] - cpu.get("server_main", 0.0),
-    }[part]
+    elif part == "main":
+        seconds = cpu["server_main"]
+    else:
+        seconds = cpu["server"] - cpu["server_main"]
     return round(seconds * 1000 / run["sent"], 2)
 
 

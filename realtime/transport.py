@@ -278,6 +278,9 @@ class SocketConsumer(DirectDelivery, AsyncWebsocketConsumer):
             return
         self.released = True
         self.ready = False
+        if self.ws_protocol is not None:
+            # Its closed connection, freed without the collector (realtime.handover).
+            handover.release_closed(self.ws_protocol)
         recovery.unregister(self)
         if self.counted:
             self.counted = False

@@ -22,6 +22,7 @@ import pytest
 from channels_redis.pubsub import RedisPubSubChannelLayer
 from twisted.internet import tcp
 from twisted.internet.testing import MemoryReactor
+from twisted.web import http
 
 FASTSEND = "realtime.fastsend (each socket's own send path, frames framed once per worker)"
 EAGER_WRITE = "realtime.fastsend.write_eagerly (writes without waiting a reactor turn)"
@@ -32,7 +33,10 @@ SHARDS = "realtime.store (keys on the layer's shard)"
 RESUBSCRIBED = "realtime.layers (catch-up only once subscriptions are live again)"
 HEADER_DEADLINE = "realtime.header_deadline (a deadline on request headers: slowloris)"
 IN_PROCESS = "realtime.layers.InProcessChannelLayer (development without Redis)"
-HANDOVER = "realtime.handover (an upgraded connection frees its HTTP request)"
+HANDOVER = (
+    "realtime.handover (an upgraded connection frees its HTTP request; a closed one is "
+    "freed without the cyclic collector)"
+)
 INBOX = "realtime.worker.GracefulServer.create_application (realtime.inbox: a socket's messages)"
 SETTLED = "realtime.settled.settle_factory (options read from the class, not copied per socket)"
 DIRECT_GROUPS = "realtime.layers.group_add (sockets without a channel subscription of their own)"
@@ -77,6 +81,7 @@ PRIVATE_NAMES = [
         for name in ("_tempDataLen", "dataBuffer", "offset")
     ),
     Private("", "producer", HANDOVER, on="twisted tcp connection"),
+    Private("", "requests", HANDOVER, on="twisted http channel"),
     *(
         Private("twisted.web.http.HTTPChannel", name, HEADER_DEADLINE, params)
         for name, params in (
@@ -103,6 +108,8 @@ PRIVATE_NAMES = [
     Private(
         "autobahn.websocket.protocol.WebSocketProtocol", "_dataReceived", INCOMING, ("self", "data")
     ),
+    Private("autobahn.websocket.protocol.WebSocketProtocol", "STATE_CLOSED", HANDOVER),
+    Private("", "is_closed", HANDOVER, on="autobahn protocol"),
     Private(
         "autobahn.websocket.protocol.WebSocketProtocol",
         "sendCloseFrame",
@@ -304,6 +311,7 @@ async def real_objects(redis_url, daphne_protocol):
     loop_layer = channel_layer._get_layer()
     yield {
         "twisted tcp connection": connection,
+        "twisted http channel": http.HTTPChannel(),
         "autobahn protocol": daphne_protocol,
         "channels-redis channel layer": channel_layer,
         "channels-redis loop layer": loop_layer,

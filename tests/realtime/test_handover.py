@@ -64,8 +64,6 @@ async def test_an_upgraded_connection_no_longer_keeps_its_http_request(daphne_se
         assert channel() is None
         assert request() is None
     assert transport.producer is None
-    assert channel() is None
-    assert request() is None
     protocol.sendMessage(b"still open", False)
     assert transport.value().endswith(b"still open")
     assert not handover.release_http_channel(protocol)  # nothing left to free

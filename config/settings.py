@@ -105,6 +105,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    # Last: every middleware above in one thread hop, not one per hook (config.middleware).
+    "config.middleware.SyncBoundary",
 ]
 
 ROOT_URLCONF = "config.urls"

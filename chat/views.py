@@ -10,6 +10,8 @@ from django.contrib.auth.decorators import login_required
 from django.core.files.storage import default_storage
 from django.http import Http404, JsonResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
+from django.template.backends.utils import csrf_input
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.http import content_disposition_header
 from django.utils.translation import gettext as _
@@ -138,6 +140,7 @@ def room_detail(request, slug):
     else:
         page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
     display_name = selectors.room_display_name(room=room, user=request.user)
+    moderation = _moderation_context(room, request.user)
     return render(
         request,
         "chat/room_detail.html",
@@ -146,11 +149,17 @@ def room_detail(request, slug):
             "display_name": display_name,
             "membership": membership,
             "is_owner": membership is not None and membership.role == membership.Role.OWNER,
-            "members": selectors.room_members(room=room),
+            "members": _member_rows(room, request.user, moderation["can_moderate"]),
+            "csrf_input": csrf_input(request),
             "history": page.messages,
             "has_more": page.more,
             "member_form": UsernameForm(),
-            **_moderation_context(room, request.user),
+            **moderation,
+            # Every message's actions, translated once for the page, not once per
+            # message: they were most of its rendering (bench/README.md, "Pages").
+            "message_actions": render_to_string(
+                "chat/_message_actions.html", {"can_moderate": moderation["can_moderate"]}
+            ),
             "search_query_max": settings.CHAT_SEARCH_QUERY_MAX_CHARS,
             "room_config": {
                 "slug": room.slug,
@@ -162,6 +171,40 @@ def room_detail(request, slug):
             },
         },
     )
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """A row of the room page's members panel: the member, and the labels of
+    the buttons the viewer has there (none: no button). A large room lists many
+    members, so the labels come here from one translation for the page, not
+    from a translation tag each in every row: with 1,000 members, those tags,
+    the rows' URLs and CSRF fields were most of the page's CPU
+    (bench/README.md, "Pages")."""
+
+    member: selectors.ListedMember
+    message_label: str | None
+    ban_label: str | None
+
+
+def _member_rows(room, viewer, can_moderate: bool) -> list[MemberRow]:
+    message_label = _("Message %(name)s")
+    ban_label = _("Ban %(name)s from this room")
+    rows = []
+    for member in selectors.room_members(room=room):
+        others = member.user_id != viewer.pk
+        named = {"name": member.username}
+        rows.append(
+            MemberRow(
+                member=member,
+                message_label=message_label % named if others else None,
+                # Moderators ban others, never the room's owner.
+                ban_label=ban_label % named
+                if can_moderate and others and not member.is_owner
+                else None,
+            )
+        )
+    return rows
 
 
 def _seq_param(value: str | None) -> int | None:

@@ -1,5 +1,5 @@
 import pytest
-from django.test import override_settings
+from django.test import Client, override_settings
 from django.urls import reverse
 
 from chat import services
@@ -148,3 +148,78 @@ def test_admin_shows_messages_and_refuses_to_add_them(client, public_room, make_
     message = Message.objects.get()
     assert client.get(reverse("admin:chat_message_change", args=[message.pk])).status_code == 200
     assert client.get(reverse("admin:chat_room_change", args=[public_room.pk])).status_code == 200
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("language", "direct", "ban", "owner"),
+    [
+        ("en", "Message bob", "Ban bob from this room", "owner"),
+        ("ru", "Написать bob", "Забанить bob в этой комнате", "владелец"),
+    ],
+)
+def test_the_members_panel_names_each_member_in_the_pages_language(
+    settings, public_room, alice, bob, language, direct, ban, owner
+):
+    services.room_join(room=public_room, user=bob)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(alice)  # the room's owner, who may ban
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = language
+    html = client.get(f"/chat/{public_room.slug}/").content.decode()
+
+    bobs = html.split(f'<li data-user-id="{bob.pk}">', 1)[1].split("</li>", 1)[0]
+    assert f'aria-label="{direct}"' in bobs
+    assert f'aria-label="{ban}"' in bobs
+    assert f'action="{reverse("chat:member_ban", args=[public_room.slug])}"' in bobs
+    alices = html.split(f'<li data-user-id="{alice.pk}">', 1)[1].split("</li>", 1)[0]
+    assert f'<span class="role muted">{owner}</span>' in alices
+    assert "<form" not in alices  # no button to message or ban yourself
+    # The row's form posts as it reads: its CSRF field passes the check.
+    token = bobs.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    response = client.post(
+        reverse("chat:direct_open"), {"csrfmiddlewaretoken": token, "username": "bob"}
+    )
+    assert response.status_code == 302
+    assert Room.objects.filter(kind=Room.Kind.DIRECT).count() == 1
+
+
+@pytest.mark.django_db
+def test_a_rooms_page_translates_and_links_once_however_many_its_members_and_messages(
+    logged_in, monkeypatch, public_room, alice, make_user
+):
+    from django.template.defaulttags import CsrfTokenNode, URLNode
+    from django.templatetags.i18n import BlockTranslateNode, TranslateNode
+
+    rendered: list[str] = []
+    for node in (TranslateNode, BlockTranslateNode, URLNode, CsrfTokenNode):
+        original = node.render
+
+        def counted(self, context, original=original, name=node.__name__):
+            rendered.append(name)
+            return original(self, context)
+
+        monkeypatch.setattr(node, "render", counted)
+    client = logged_in(alice)
+
+    def tags_rendered() -> list[str]:
+        rendered.clear()
+        assert client.get(f"/chat/{public_room.slug}/").status_code == 200
+        return sorted(rendered)
+
+    with_one_member = tags_rendered()
+    for number in range(20):
+        services.room_join(room=public_room, user=make_user(f"member{number}"))
+    assert tags_rendered() == with_one_member
+
+    # A message's actions are translated once for the page; each message has
+    # only its "(edited)" mark of its own.
+    def post(number: int) -> None:
+        services.message_create(
+            room=public_room, author=alice, body=f"message {number}", client_id=f"c{number}"
+        )
+
+    post(0)
+    with_one_message = tags_rendered()
+    for number in range(1, 11):
+        post(number)
+    assert tags_rendered() == sorted(with_one_message + ["TranslateNode"] * 10)

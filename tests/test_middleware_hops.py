@@ -1,6 +1,8 @@
 """Django's middleware under ASGI runs in one thread hop, not one per hook
 (config.middleware)."""
 
+import asyncio
+
 import pytest
 from asgiref import sync
 from django.conf import settings
@@ -44,8 +46,6 @@ def asgi_get(path: str, cookie: str) -> tuple[int, dict[bytes, bytes]]:
     started: list[dict] = []
 
     async def run() -> None:
-        import asyncio
-
         finished = asyncio.Event()
 
         async def receive():

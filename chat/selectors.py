@@ -4,6 +4,7 @@ import functools
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from django.contrib.auth import get_user_model
@@ -11,11 +12,11 @@ from django.db import connection
 from django.db.models import Count, IntegerField, Max, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce
 
-from realtime.db import Query, Rows, quoted, run, run_together
+from realtime.db import Query, Rows, quoted, run, run_together, select_in
 from realtime.errors import NotFound
 
 from .exceptions import MessageNotFound, RoomBanned, RoomForbidden, RoomNotFound
-from .models import Attachment, Membership, Message, Room, RoomBan, RoomEvent
+from .models import Attachment, Membership, Message, Reaction, Room, RoomBan, RoomEvent
 from .signals import read_positions_hidden
 
 if TYPE_CHECKING:
@@ -443,20 +444,63 @@ def membership(*, room: Room, user: "User") -> Membership | None:
         return None
 
 
-def with_state(messages: QuerySet[Message]) -> QuerySet[Message]:
-    """Read with a message what its whole state shows (chat.frames.message_dict)."""
-    return messages.select_related("author", "reply_to__author").prefetch_related(
-        "reactions", "attachments"
-    )
+def _joined(messages: QuerySet[Message]) -> QuerySet[Message]:
+    """`messages` with what their state shows of other rows read in the same
+    query: their authors, the replied-to message and its author. The rest
+    comes with `with_state`."""
+    return messages.select_related("author", "reply_to__author")
 
 
 def _messages(room: Room) -> QuerySet[Message]:
-    return with_state(Message.objects.filter(room=room))
+    return _joined(Message.objects.filter(room=room))
+
+
+# Every field of a reaction and an attachment: what a message's state and its
+# row on the room's page show of them, and nothing deferred to read later.
+_REACTION_FIELDS = tuple(field.name for field in Reaction._meta.concrete_fields)
+_ATTACHMENT_FIELDS = tuple(field.name for field in Attachment._meta.concrete_fields)
+
+
+def with_state(messages: Iterable[Message]) -> list[Message]:
+    """Return `messages` (read through `_joined`) with their reactions and
+    attachments, each in id order, in each message's prefetch cache, where
+    `message.reactions.all()` finds them: what their state shows
+    (chat.frames.message_dict, chat/_message.html).
+
+    Not Django's prefetch_related: it builds a queryset with its own filter for
+    each message and each relation (100 for the 50 messages of a room's page or
+    hello, which with its queries was a seventh of the page's CPU), and orders
+    reactions by their model's ordering, which joins every reaction to its
+    message and room. Here both are read by statements written once, in one
+    round trip on PostgreSQL (realtime.db.select_in)."""
+    messages = list(messages)
+    if not messages:
+        return messages
+    ids = [message.pk for message in messages]
+    reactions: dict[int, list[Reaction]] = {pk: [] for pk in ids}
+    attachments: dict[int, list[Attachment]] = {pk: [] for pk in ids}
+    found_reactions, found_attachments = run_together(
+        select_in(Reaction, _REACTION_FIELDS, message=ids),
+        select_in(Attachment, _ATTACHMENT_FIELDS, message=ids),
+    )
+    for reaction in sorted(found_reactions, key=attrgetter("pk")):
+        reactions[reaction.message_id].append(reaction)
+    for attachment in sorted(found_attachments, key=attrgetter("pk")):
+        attachments[attachment.message_id].append(attachment)
+    for message in messages:
+        message._prefetched_objects_cache = {  # type: ignore[attr-defined]
+            "reactions": reactions[message.pk],
+            "attachments": attachments[message.pk],
+        }
+    return messages
 
 
 def message_state(*, message_id: int) -> Message:
     """Return a message with its whole state, freshly read."""
-    return with_state(Message.objects.filter(pk=message_id)).get()
+    messages = with_state(_joined(Message.objects.filter(pk=message_id)))
+    if not messages:
+        raise Message.DoesNotExist()
+    return messages[0]
 
 
 def message_in_room(*, room: Room, message_id: int) -> Message:
@@ -530,7 +574,7 @@ def messages_latest(
     query = _messages(room)
     if through_seq is not None:
         query = query.filter(seq__lte=through_seq)
-    return list(reversed(query.order_by("-seq")[:limit]))
+    return with_state(reversed(query.order_by("-seq")[:limit]))
 
 
 @dataclass(frozen=True)
@@ -549,7 +593,7 @@ def messages_after(*, room: Room, after: int, through_seq: int | None = None) ->
         query = query.filter(seq__lte=through_seq)
     newest = list(query.order_by("-seq")[: RESUME_MAX + 1])
     truncated = len(newest) > RESUME_MAX
-    return MessagePage(list(reversed(newest[:RESUME_MAX])), more=truncated)
+    return MessagePage(with_state(reversed(newest[:RESUME_MAX])), more=truncated)
 
 
 def messages_before(*, room: Room, before_seq: int | None, limit: int) -> MessagePage:
@@ -558,14 +602,16 @@ def messages_before(*, room: Room, before_seq: int | None, limit: int) -> Messag
     if before_seq is not None:
         query = query.filter(seq__lt=before_seq)
     page = list(query.order_by("-seq")[: limit + 1])
-    return MessagePage(list(reversed(page[:limit])), more=len(page) > limit)
+    return MessagePage(with_state(reversed(page[:limit])), more=len(page) > limit)
 
 
 def messages_around(*, room: Room, seq: int, limit: int = HELLO_LATEST) -> MessagePage:
     """Return up to `limit` messages around `seq` (a link to a message): half
     up to and including it, the rest after it; `more` when older ones remain."""
     older = messages_before(room=room, before_seq=seq + 1, limit=limit // 2)
-    newer = list(_messages(room).filter(seq__gt=seq).order_by("seq")[: limit - len(older.messages)])
+    newer = with_state(
+        _messages(room).filter(seq__gt=seq).order_by("seq")[: limit - len(older.messages)]
+    )
     return MessagePage(older.messages + newer, more=older.more)
 
 

@@ -1,7 +1,10 @@
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
-from chat import selectors, services
+from chat import frames, selectors, services
 from chat.exceptions import RoomForbidden, RoomNotFound
+from chat.models import Attachment
 
 
 @pytest.mark.django_db
@@ -69,3 +72,69 @@ def test_first_member_ids_are_in_the_panels_order_and_cut_at_the_limit(django_us
     services.room_create(name="Elsewhere", created_by=zoe, private=True)
     assert selectors.first_member_ids(room_id=room.pk, limit=10) == [amy.pk, carol.pk, zoe.pk]
     assert selectors.first_member_ids(room_id=room.pk, limit=2) == [amy.pk, carol.pk]
+
+
+@pytest.mark.django_db
+def test_messages_state_is_read_in_three_queries_however_many_messages(public_room, alice, bob):
+    def post(number: int):
+        return services.message_create(
+            room=public_room, author=alice, body=f"m{number}", client_id=f"c{number}"
+        ).message
+
+    def attach(message, name: str) -> None:
+        Attachment.objects.create(
+            room=public_room,
+            uploader=alice,
+            message=message,
+            file=f"k-{name}",
+            name=name,
+            size=3,
+            content_type="text/plain",
+        )
+
+    first, second, third = post(1), post(2), post(3)
+    for user, emoji in ((bob, "👍"), (alice, "🎉"), (alice, "👍")):
+        services.message_react(
+            room=public_room, actor=user, message_id=second.pk, emoji=emoji, on=True
+        )
+    attach(third, "b.txt")
+    attach(third, "a.txt")
+    attach(first, "c.txt")
+
+    def read_states() -> tuple[list[dict], list[str]]:
+        with CaptureQueriesContext(connection) as queries:
+            latest = selectors.messages_latest(room=public_room)
+            states = [frames.message_dict(message, public_room.slug) for message in latest]
+        return states, [query["sql"] for query in queries.captured_queries]
+
+    # The messages, then their reactions and their attachments (one round trip
+    # on PostgreSQL, two statements elsewhere): none per message, and from their
+    # own tables alone (reactions in their model's order would join every one
+    # to its message and room).
+    states, statements = read_states()
+    assert len(statements) <= 3
+    assert not any("JOIN" in sql.upper() for sql in statements[1:])
+    for number in range(4, 10):
+        post(number)
+    more, more_statements = read_states()
+    assert len(more) == 9
+    assert len(more_statements) == len(statements)
+
+    assert [state["body"] for state in states] == ["m1", "m2", "m3"]
+    assert [[a["name"] for a in state["attachments"]] for state in states] == [
+        ["c.txt"],
+        [],
+        ["b.txt", "a.txt"],  # in the order they were uploaded
+    ]
+    assert [state["reactions"] for state in states] == [
+        [],
+        [
+            {"emoji": "👍", "count": 2, "user_ids": [bob.pk, alice.pk]},
+            {"emoji": "🎉", "count": 1, "user_ids": [alice.pk]},
+        ],
+        [],
+    ]
+    # The same state as a message read on its own.
+    assert states[1] == frames.message_dict(
+        selectors.message_state(message_id=second.pk), public_room.slug
+    )

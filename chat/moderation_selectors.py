@@ -36,12 +36,16 @@ def is_owner(*, room: Room, user: "User") -> bool:
     return Membership.objects.filter(room=room, user=user, role=Membership.Role.OWNER).exists()
 
 
-def may_moderate(*, room: Room, user: "User") -> bool:
+def may_moderate(*, room: Room, user: "User", owner: bool | None = None) -> bool:
     """Return whether `user` may ban, set slow mode and pin in `room`: its owner,
-    or staff with chat.moderate_room. Direct rooms have no moderation."""
+    or staff with chat.moderate_room. Direct rooms have no moderation. `owner`:
+    whether `user` owns the room, when the caller has read the membership
+    already (None: read here); the owner's permissions are not read at all."""
     if room.kind == Room.Kind.DIRECT:
         return False
-    return moderates_any_room(user) or is_owner(room=room, user=user)
+    if owner is None:
+        owner = is_owner(room=room, user=user)
+    return owner or moderates_any_room(user)
 
 
 def room_for_moderator(*, slug: str, user: "User") -> Room:

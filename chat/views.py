@@ -140,7 +140,8 @@ def room_detail(request, slug):
     else:
         page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
     display_name = selectors.room_display_name(room=room, user=request.user)
-    moderation = _moderation_context(room, request.user)
+    is_owner = membership is not None and membership.role == membership.Role.OWNER
+    moderation = _moderation_context(room, request.user, is_owner)
     return render(
         request,
         "chat/room_detail.html",
@@ -148,7 +149,7 @@ def room_detail(request, slug):
             "room": room,
             "display_name": display_name,
             "membership": membership,
-            "is_owner": membership is not None and membership.role == membership.Role.OWNER,
+            "is_owner": is_owner,
             "members": _member_rows(room, request.user, moderation["can_moderate"]),
             "csrf_input": csrf_input(request),
             "history": page.messages,
@@ -480,10 +481,10 @@ async def attachment_thumb(request, attachment_id):
     return await _serve(request, attachment_id, thumb=True)
 
 
-def _moderation_context(room, user) -> dict:
+def _moderation_context(room, user, is_owner: bool) -> dict:
     """What the room page shows a moderator (chat.moderation), and the texts
     the browser's moderation module shows (translated here)."""
-    can_moderate = moderation_selectors.may_moderate(room=room, user=user)
+    can_moderate = moderation_selectors.may_moderate(room=room, user=user, owner=is_owner)
     return {
         "can_moderate": can_moderate,
         "bans": moderation_selectors.room_bans(room=room) if can_moderate else [],

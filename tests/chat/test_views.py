@@ -1,5 +1,7 @@
 import pytest
+from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chat import services
@@ -222,3 +224,25 @@ def test_a_rooms_page_translates_and_links_once_however_many_its_members_and_mes
     for number in range(1, 11):
         post(number)
     assert tags_rendered() == with_one_message
+
+
+@pytest.mark.django_db
+def test_a_rooms_page_reads_its_viewers_membership_once_and_no_owners_permissions(
+    logged_in, private_room, alice, bob
+):
+    def page_queries(user) -> tuple[str, list[str]]:
+        client = logged_in(user)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(f"/chat/{private_room.slug}/")
+        assert response.status_code == 200
+        return response.content.decode(), [query["sql"] for query in queries.captured_queries]
+
+    owners_page, owners_queries = page_queries(alice)
+    members_page, members_queries = page_queries(bob)
+    for queries in (owners_queries, members_queries):
+        # The membership the page reads says who owns the room.
+        assert not any('"chat_membership"."role" =' in sql for sql in queries)
+    # The owner moderates the room whatever their permissions say.
+    assert not any("auth_permission" in sql for sql in owners_queries)
+    assert " data-moderator data-can-pin>" in owners_page
+    assert "data-moderator" not in members_page and "data-can-pin" not in members_page

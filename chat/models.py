@@ -159,6 +159,10 @@ class Membership(models.Model):
     def __str__(self) -> str:
         return gettext("%(user)s in %(room)s") % {"user": self.user, "room": self.room}
 
+    @property
+    def is_owner(self) -> bool:
+        return self.role == self.Role.OWNER
+
 
 class Message(models.Model):
     # Every stored message writes each of its indexes: none here is covered by

@@ -134,7 +134,7 @@ def check_send_again(*, room: Room, author: "User", membership: Membership | Non
 
 def _slow_mode_exempt(author: "User", membership: Membership | None) -> bool:
     # The owner and moderators are exempt, as in Slack and Discord.
-    if membership is not None and membership.role == Membership.Role.OWNER:
+    if membership is not None and membership.is_owner:
         return True
     return moderates_any_room(author)
 

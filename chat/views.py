@@ -140,7 +140,7 @@ def room_detail(request, slug):
     else:
         page = selectors.messages_before(room=room, before_seq=None, limit=selectors.HELLO_LATEST)
     display_name = selectors.room_display_name(room=room, user=request.user)
-    is_owner = membership is not None and membership.role == membership.Role.OWNER
+    is_owner = membership is not None and membership.is_owner
     moderation = _moderation_context(room, request.user, is_owner)
     return render(
         request,
